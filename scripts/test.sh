@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Sets up what a fresh machine lacks, then runs the whole test suite (one `dotnet test` run).
+# Usage: bash scripts/test.sh            (results: TestResults/*.trx)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+# Browser tests (issue 4) add: [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = "0" ]; then
+    echo "Installing: ${need_apt[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "Missing: ${need_apt[*]} (install them with apt-get as root)" >&2
+  fi
+fi
+
+rm -rf TestResults
+dotnet test Mkio.sln --logger "trx" --results-directory TestResults "$@"

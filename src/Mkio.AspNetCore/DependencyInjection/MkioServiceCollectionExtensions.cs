@@ -1,0 +1,165 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Mkio;
+using Mkio.AspNetCore;
+using Mkio.AspNetCore.Hosting;
+using Mkio.AspNetCore.WebSockets;
+using Mkio.Diagnostics;
+using Mkio.Expressions;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers mkio in an ASP.NET Core application.</summary>
+public static class MkioServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds mkio declared by a TOML file (e.g. <c>mkio.toml</c>), resolved against the host's content
+    /// root. Settings may be overridden through the <c>Mkio</c> configuration section
+    /// (e.g. the environment variable <c>Mkio__DbPath</c>).
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="tomlPath">Path of the TOML file.</param>
+    /// <param name="configure">Optional code-first additions applied after the file.</param>
+    /// <returns>A builder for further mkio configuration.</returns>
+    /// <remarks>Calling <c>AddMkio</c> more than once is harmless: each call adds its configuration to the same options.</remarks>
+    public static IMkioBuilder AddMkio(this IServiceCollection services, string tomlPath, Action<MkioOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(tomlPath);
+        var builder = services.AddMkio(static _ => { });
+        services.AddOptions<MkioOptions>().Configure<IServiceProvider>((options, sp) =>
+        {
+            var root = sp.GetService<IHostEnvironment>()?.ContentRootPath ?? Directory.GetCurrentDirectory();
+            var path = Path.IsPathRooted(tomlPath) ? tomlPath : Path.Combine(root, tomlPath);
+            options.SourceName ??= tomlPath;
+            TomlConfigLoader.Apply(path, options);
+            configure?.Invoke(options);
+        });
+        return builder;
+    }
+
+    /// <summary>Adds mkio configured in code (<c>options.Table(...).Transaction(...)</c>).</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Declares tables, services and settings.</param>
+    /// <returns>A builder for further mkio configuration.</returns>
+    /// <remarks>Calling <c>AddMkio</c> more than once is harmless: each call adds its configuration to the same options.</remarks>
+    public static IMkioBuilder AddMkio(this IServiceCollection services, Action<MkioOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+
+        var marker = services.FirstOrDefault(d => d.ServiceType == typeof(MkioMarkerService))?.ImplementationInstance as MkioMarkerService;
+        if (marker is null)
+        {
+            marker = new MkioMarkerService(new FunctionRegistry());
+            services.AddSingleton(marker);
+        }
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.TryAddSingleton(sp => new MkioMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.TryAddSingleton<MkioEngineHost>();
+        services.TryAddSingleton<MkioConnectionTracker>();
+        services.TryAddSingleton<MkioWebSocketHandler>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MkioHostedService>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<MkioOptions>, MkioConfigurationOverrides>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MkioOptions>, MkioOptionsValidator>());
+        services.AddOptions<MkioOptions>().Configure(configure).ValidateOnStart();
+        return new MkioBuilder(services, marker.Functions);
+    }
+
+    /// <summary>Adds a health check named <c>mkio</c>: healthy while the engine runs and its database answers.</summary>
+    /// <param name="builder">The health checks builder.</param>
+    /// <param name="name">The check name.</param>
+    /// <returns>The same builder, so that multiple calls can be chained.</returns>
+    public static IHealthChecksBuilder AddMkio(this IHealthChecksBuilder builder, string name = "mkio")
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.AddCheck<MkioHealthCheck>(name);
+    }
+}
+
+/// <summary>Applies the <c>Mkio</c> configuration section (environment variables, appsettings) over the TOML / code model.</summary>
+internal sealed class MkioConfigurationOverrides(IServiceProvider services) : IPostConfigureOptions<MkioOptions>
+{
+    public void PostConfigure(string? name, MkioOptions options)
+    {
+        var section = services.GetService<IConfiguration>()?.GetSection("Mkio");
+        if (section is null || !section.Exists())
+        {
+            return;
+        }
+
+        string? Get(string pascal, string snake) => section[pascal] ?? section[snake];
+        void Apply(string pascal, string snake, Action<string> set)
+        {
+            if (Get(pascal, snake) is { } v)
+            {
+                set(v);
+            }
+        }
+
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var errors = new List<string>();
+        void Int(string pascal, string snake, Action<int> set) => Apply(pascal, snake, v =>
+        {
+            if (int.TryParse(v, System.Globalization.NumberStyles.Integer, inv, out var i)) { set(i); } else { errors.Add($"Mkio:{pascal}: '{v}' is not an integer"); }
+        });
+        void Dbl(string pascal, string snake, Action<double> set) => Apply(pascal, snake, v =>
+        {
+            if (double.TryParse(v, System.Globalization.NumberStyles.Float, inv, out var d)) { set(d); } else { errors.Add($"Mkio:{pascal}: '{v}' is not a number"); }
+        });
+        void Bool(string pascal, string snake, Action<bool> set) => Apply(pascal, snake, v =>
+        {
+            if (bool.TryParse(v, out var b)) { set(b); } else { errors.Add($"Mkio:{pascal}: '{v}' is not true or false"); }
+        });
+
+        Apply("Host", "host", v => options.Host = v);
+        Int("Port", "port", v => options.Port = v);
+        Apply("DbPath", "db_path", v => options.DbPath = v);
+        Int("BatchMaxSize", "batch_max_size", v => options.BatchMaxSize = v);
+        Dbl("BatchMaxWaitMs", "batch_max_wait_ms", v => options.BatchMaxWaitMs = v);
+        Int("ChangeLogSize", "change_log_size", v => options.ChangeLogSize = v);
+        Dbl("WalCheckpointIntervalS", "wal_checkpoint_interval_s", v => options.WalCheckpointIntervalS = v);
+        Bool("BackupOnStartup", "backup_on_startup", v => options.BackupOnStartup = v);
+        Apply("BackupDir", "backup_dir", v => options.BackupDir = v);
+        Dbl("ShutdownTimeout", "shutdown_timeout", v => options.ShutdownTimeout = v);
+        Int("MaxMessageBytes", "max_message_bytes", v => options.MaxMessageBytes = v);
+        Apply("MaxSendQueueBytes", "max_send_queue_bytes", v => options.MaxSendQueueBytes = long.Parse(v, inv));
+        Int("MaxConnections", "max_connections", v => options.MaxConnections = v);
+        Apply("AutoMigrate", "auto_migrate", v => options.AutoMigrate = v.ToLowerInvariant() switch
+        {
+            "true" or "destructive" => MkioAutoMigrate.Destructive,
+            "risky" => MkioAutoMigrate.Risky,
+            "safe" => MkioAutoMigrate.Safe,
+            _ => MkioAutoMigrate.Off,
+        });
+        foreach (var origin in section.GetSection("AllowedOrigins").GetChildren())
+        {
+            if (origin.Value is { } o && !options.AllowedOrigins.Contains(o))
+            {
+                options.AllowedOrigins.Add(o);
+            }
+        }
+
+        foreach (var e in errors)
+        {
+            options.LoadDiagnostics.Add(new ConfigDiagnostic(ConfigSeverity.Error, string.Empty, e, null));
+        }
+    }
+}
+
+/// <summary>Validates the whole model at start-up (<c>ValidateOnStart</c>), reporting every error.</summary>
+internal sealed class MkioOptionsValidator(MkioMarkerService marker) : IValidateOptions<MkioOptions>
+{
+    public ValidateOptionsResult Validate(string? name, MkioOptions options)
+    {
+        var (model, errors) = Mkio.Model.ModelCompiler.TryCompile(options, marker.Functions);
+        return model is not null
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail(new MkioConfigurationException(options.SourceName, errors).Message);
+    }
+}

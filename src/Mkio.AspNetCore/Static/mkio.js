@@ -1,0 +1,398 @@
+/*
+ * mkio.js — JavaScript client for mkio (mkio for .NET), served at /mkio.js.
+ *
+ * Dependency-free: load it with <script src="/mkio.js"></script> in a browser (globals
+ * `MkioClient`, `makeRef`, plus `window.MkioClient` / `window.mkioMakeRef`), or load it as a
+ * CommonJS module under Node (module.exports = { MkioClient, makeRef }).
+ *
+ * Public API (compatible with the mkio 0.1.0 JavaScript client):
+ *
+ *   const client = new MkioClient("ws://" + location.host + "/ws", {
+ *     reconnect: true,        // reconnect automatically (only `false` disables)
+ *     backoffBase: 100,       // ms; first reconnect delay, restored after every successful open
+ *     backoffMax: 30000,      // ms; backoff ceiling
+ *     onConnect() {},         // after every (re)connect, once subscriptions were re-sent
+ *     onDisconnect() {},      // on every socket close
+ *     // additions (not in 0.1.0):
+ *     onNack(service, msg) {},// a subscription was rejected (e.g. invalid filter)
+ *     WebSocket: Ctor,        // WebSocket constructor to use instead of globalThis.WebSocket
+ *     connectTimeout: 10000,  // ms; connect() rejects if the socket is not open by then (0 = none)
+ *   });
+ *   await client.connect();
+ *   const reply = await client.send("add_order", {id: "1", symbol: "AAPL", qty: 100}, {op: "new"});
+ *   if (reply.type === "error") console.log(reply.message);
+ *   client.subscribe("all_orders", {filter: "status == 'pending'", onSnapshot(rows) {},
+ *                                   onDelta(changes) {}, onUpdate(op, row) {}, onNack(msg) {}});
+ *   client.unsubscribe("all_orders");
+ *   await client.check("add_order", reply.ref);
+ *   client.close();
+ *
+ * Wire protocol: see PROTOCOL.md (§5 dispatch, §6 transactions, §7 subscriptions).
+ */
+
+/**
+ * Make a client-side ref: `YYYYMMDD HH:MM:SS.mmm` (UTC, millisecond clock) followed by a
+ * 9-digit counter that counts up while the millisecond stays the same and restarts at 0 when
+ * it changes, e.g. "20260404 15:30:45.123000000000", then "20260404 15:30:45.123000000001".
+ * (This is the mkio 0.1.0 JavaScript format; the state lives on the function object so the
+ * script adds no other globals.)
+ */
+function makeRef() {
+  const now = Date.now();
+  if (now === makeRef._lastMs) {
+    makeRef._counter += 1;
+  } else {
+    makeRef._lastMs = now;
+    makeRef._counter = 0;
+  }
+  const d = new Date(now);
+  const p = (n, w) => String(n).padStart(w, "0");
+  return (
+    p(d.getUTCFullYear(), 4) + p(d.getUTCMonth() + 1, 2) + p(d.getUTCDate(), 2) + " " +
+    p(d.getUTCHours(), 2) + ":" + p(d.getUTCMinutes(), 2) + ":" + p(d.getUTCSeconds(), 2) + "." +
+    p(d.getUTCMilliseconds(), 3) + p(makeRef._counter % 1000000000, 9)
+  );
+}
+makeRef._lastMs = -1;
+makeRef._counter = 0;
+
+class MkioClient {
+  /**
+   * @param {string} url  full WebSocket URL, normally "ws://host:port/ws"
+   * @param {object} [opts] see the header comment
+   */
+  constructor(url, opts) {
+    opts = opts || {};
+    const num = (v, dflt) => (typeof v === "number" && v >= 0 ? v : dflt);
+    const fn = (f) => (typeof f === "function" ? f : function () {});
+    this.url = url;
+    this.reconnect = opts.reconnect !== false;
+    this.backoffBase = num(opts.backoffBase, 100);
+    this.backoffMax = num(opts.backoffMax, 30000);
+    this.onConnect = fn(opts.onConnect);
+    this.onDisconnect = fn(opts.onDisconnect);
+    this.onNack = typeof opts.onNack === "function" ? opts.onNack : null;
+    this.connectTimeout = num(opts.connectTimeout, 10000);
+    this.WebSocket = opts.WebSocket || null;
+
+    this.ws = null;                  // the current socket; events from any other socket are ignored
+    this._subscriptions = new Map(); // service -> {service, filter, ref, onSnapshot, onDelta, onUpdate, onNack}
+    this._pending = new Map();       // ref -> {ref, service, message, resolve, reject}
+    this._awaiting = new Map();      // service -> subscription records whose subscribe is unanswered
+    this._backoff = this.backoffBase;
+    this._closed = false;            // set by close(): no more reconnects
+    this._reconnectTimer = null;
+    this._failAttempt = null;        // rejects the connect attempt in progress, if any
+    this._decoder = null;            // TextDecoder, created on the first binary frame
+  }
+
+  /**
+   * Open the socket. Resolves once it is open, every stored subscription was re-sent and
+   * onConnect was called; rejects with an Error when the socket cannot be opened (refused,
+   * bad URL, closed before open, or not open within `connectTimeout`).
+   */
+  connect() {
+    this._closed = false;
+    this._cancelReconnect();
+    return this._open();
+  }
+
+  /** Stop for good: no reconnect (a pending reconnect is cancelled); closes the socket. */
+  close() {
+    this._closed = true;
+    this._cancelReconnect();
+    const ws = this.ws;
+    if (ws) {
+      try { ws.close(); } catch (e) { /* already closed */ }
+    }
+  }
+
+  /**
+   * Send a transaction. The message is {service, data, ...opts (except ref), ref}; a ref is
+   * always sent (opts.ref or a fresh makeRef()). Resolves with the reply — a `result` or an
+   * `error` message (error replies do not reject). Rejects with Error("not connected") when the
+   * socket is not open. Pending requests survive a reconnect; recover them with check().
+   */
+  send(service, data, opts) {
+    opts = opts || {};
+    const ref = opts.ref || makeRef();
+    const message = { service: service, data: data };
+    for (const key of Object.keys(opts)) {
+      if (key !== "ref") message[key] = opts[key];
+    }
+    message.ref = ref;
+    return this._request(ref, message);
+  }
+
+  /**
+   * Ask a transaction service about a ref (post-disconnect recovery). Resolves with the
+   * `result` (carrying `status: "unknown"` when the server has no record) or an `error`.
+   */
+  check(service, ref) {
+    if (ref === undefined || ref === null) ref = "";
+    return this._request(ref, { service: service, type: "check", ref: ref });
+  }
+
+  /**
+   * Subscribe to a subpub/stream/query service (one subscription per service; a new one
+   * replaces the old). opts: filter, ref (recovery cursor), onSnapshot(rows),
+   * onDelta(changes), onUpdate(op, row), onNack(message) (addition).
+   * If the socket is not open yet, the subscription is stored and sent when it opens.
+   */
+  subscribe(service, opts) {
+    opts = opts || {};
+    const sub = {
+      service: service,
+      filter: opts.filter || null,
+      ref: opts.ref || null,
+      onSnapshot: opts.onSnapshot,
+      onDelta: opts.onDelta,
+      onUpdate: opts.onUpdate,
+      onNack: opts.onNack,
+    };
+    this._subscriptions.set(service, sub);
+    if (this._isOpen()) this._sendSubscribe(sub);
+  }
+
+  /** Forget the subscription of `service` and tell the server (when connected). */
+  unsubscribe(service) {
+    this._subscriptions.delete(service);
+    if (this._isOpen()) {
+      this._write({ service: service, type: "unsubscribe", ref: makeRef() });
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  _isOpen() {
+    return !!this.ws && this.ws.readyState === 1; // WebSocket.OPEN
+  }
+
+  _write(message) {
+    this.ws.send(JSON.stringify(message));
+  }
+
+  /** Register a pending request under `ref` and send it; resolved by dispatch rule 1. */
+  _request(ref, message) {
+    return new Promise((resolve, reject) => {
+      if (!this._isOpen()) {
+        reject(new Error("not connected"));
+        return;
+      }
+      this._pending.set(ref, { ref: ref, service: message.service, message: message, resolve: resolve, reject: reject });
+      try {
+        this._write(message);
+      } catch (e) {
+        this._pending.delete(ref);
+        reject(new Error("not connected"));
+      }
+    });
+  }
+
+  /** {service, type: "subscribe"} plus filter and ref (the cursor) when truthy. */
+  _sendSubscribe(sub) {
+    const message = { service: sub.service, type: "subscribe" };
+    if (sub.filter) message.filter = sub.filter;
+    if (sub.ref) message.ref = sub.ref;
+    // Remember which record this subscribe belongs to, so that a nack removes the record it
+    // rejects and not a newer one for the same service (replies per service come in order).
+    if (!this._awaiting.has(sub.service)) this._awaiting.set(sub.service, []);
+    this._awaiting.get(sub.service).push(sub);
+    this._write(message);
+  }
+
+  /** Open a new socket (superseding any previous one); see connect(). */
+  _open() {
+    return new Promise((resolve, reject) => {
+      const WS = this.WebSocket || (typeof WebSocket !== "undefined" ? WebSocket : undefined);
+      if (typeof WS !== "function") {
+        reject(new Error("mkio: no WebSocket implementation (pass opts.WebSocket, or use Node >= 22 / a browser)"));
+        return;
+      }
+      let ws;
+      try {
+        ws = new WS(this.url);
+      } catch (e) {
+        reject(new Error("mkio: cannot connect to " + this.url + ": " + (e && e.message ? e.message : e)));
+        return;
+      }
+      // Supersede the previous socket: from now on only this socket's events count. An attempt
+      // of the previous socket that is still connecting is settled (rejected) right away.
+      const old = this.ws;
+      if (this._failAttempt) this._failAttempt("superseded by a newer connect()");
+      this.ws = ws;
+      if (old) {
+        try { old.close(); } catch (e) { /* ignore */ }
+      }
+      try { ws.binaryType = "arraybuffer"; } catch (e) { /* ignore */ }
+
+      let settled = false;
+      let timer = null;
+      const settle = () => {
+        settled = true;
+        clearTimeout(timer);
+        if (this._failAttempt === fail) this._failAttempt = null;
+      };
+      const fail = (why) => {
+        if (settled) return;
+        settle();
+        reject(new Error("mkio: cannot connect to " + this.url + ": " + why));
+      };
+      this._failAttempt = fail;
+      if (this.connectTimeout > 0) timer = setTimeout(() => {
+        if (settled) return;
+        fail("not open after " + this.connectTimeout + " ms");
+        this._socketClosed(ws); // handle it as a close now; the socket's own events are ignored
+        try { ws.close(); } catch (e) { /* ignore */ }
+      }, this.connectTimeout);
+
+      ws.onopen = () => {
+        if (this.ws !== ws) return;
+        if (this._closed) { // close() raced with the handshake
+          fail("client closed");
+          try { ws.close(); } catch (e) { /* ignore */ }
+          return;
+        }
+        settle();
+        this._backoff = this.backoffBase;
+        this._awaiting.clear();
+        for (const sub of this._subscriptions.values()) this._sendSubscribe(sub);
+        this._callback("onConnect", this.onConnect, this, []);
+        resolve();
+      };
+      ws.onerror = () => {
+        // Browsers follow an error with a close event, some Node implementations do not (a
+        // refused connection only fires error): treat the error as the close; the socket's
+        // own close event, if any, is then ignored.
+        if (this.ws !== ws) return;
+        fail("WebSocket error");
+        this._socketClosed(ws);
+        try { ws.close(); } catch (e) { /* ignore */ }
+      };
+      ws.onclose = (ev) => {
+        if (this.ws !== ws) return;
+        fail("connection closed before it was open" + (ev && ev.code ? " (code " + ev.code + ")" : ""));
+        this._socketClosed(ws);
+      };
+      ws.onmessage = (ev) => {
+        if (this.ws === ws) this._receive(ev.data);
+      };
+    });
+  }
+
+  /** The current socket is gone: notify, then reconnect unless closed / disabled. */
+  _socketClosed(ws) {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    this._awaiting.clear();
+    this._callback("onDisconnect", this.onDisconnect, this, []);
+    this._scheduleReconnect();
+  }
+
+  /** Wait the current backoff, double it (capped), then try to open again; repeat on failure. */
+  _scheduleReconnect() {
+    if (this._closed || !this.reconnect || this._reconnectTimer !== null) return;
+    const delay = this._backoff;
+    this._backoff = Math.min(this._backoff * 2, this.backoffMax);
+    this._reconnectTimer = setTimeout(() => {
+      this._reconnectTimer = null;
+      if (this._closed || this.ws) return;
+      this._open().catch(() => {
+        if (!this.ws) this._scheduleReconnect(); // (not when superseded by a connect() call)
+      });
+    }, delay);
+  }
+
+  _cancelReconnect() {
+    if (this._reconnectTimer !== null) {
+      clearTimeout(this._reconnectTimer);
+      this._reconnectTimer = null;
+    }
+  }
+
+  /** Decode one frame (text, ArrayBuffer or typed array; Blob as a fallback) and dispatch it. */
+  _receive(data) {
+    if (typeof data !== "string") {
+      if (typeof Blob !== "undefined" && data instanceof Blob) { // binaryType was not honoured
+        const ws = this.ws;
+        data.text().then((text) => { if (this.ws === ws) this._receive(text); });
+        return;
+      }
+      if (!this._decoder) this._decoder = new TextDecoder("utf-8");
+      data = this._decoder.decode(data);
+    }
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch (e) {
+      return; // not JSON: ignore
+    }
+    if (msg && typeof msg === "object" && !Array.isArray(msg)) this._dispatch(msg);
+  }
+
+  /**
+   * Dispatch rules (CLIENTS.md §3.3, plus nack):
+   *  1. a `result`/`error` whose ref is pending resolves that request;
+   *  2. a message whose `service` has a subscription: a truthy `ref` becomes the subscription's
+   *     cursor; snapshot -> onSnapshot(rows), delta -> onDelta(changes), update -> onUpdate(op, row);
+   *     nack -> the subscription is removed (not resubscribed) and onNack is called;
+   *  3. anything else is ignored.
+   */
+  _dispatch(msg) {
+    const type = msg.type;
+    if ((type === "result" || type === "error") && typeof msg.ref === "string" && this._pending.has(msg.ref)) {
+      const request = this._pending.get(msg.ref);
+      this._pending.delete(msg.ref);
+      request.resolve(msg);
+      return;
+    }
+    if (typeof msg.service !== "string") return;
+    const service = msg.service;
+
+    // The first reply to a subscribe is a snapshot, a delta or a nack: pair it with its record.
+    let answered = null;
+    if (type === "snapshot" || type === "delta" || type === "nack") {
+      const queue = this._awaiting.get(service);
+      if (queue && queue.length) answered = queue.shift();
+    }
+    if (type === "nack") {
+      const rejected = answered || this._subscriptions.get(service);
+      if (!rejected) return;
+      if (this._subscriptions.get(service) === rejected) this._subscriptions.delete(service);
+      if (typeof rejected.onNack === "function") this._callback("onNack", rejected.onNack, rejected, [msg]);
+      else if (this.onNack) this._callback("onNack", this.onNack, this, [service, msg]);
+      else if (typeof console !== "undefined") console.warn("mkio: subscription to " + service + " rejected: " + msg.message);
+      return;
+    }
+
+    const sub = this._subscriptions.get(service);
+    if (!sub) return;
+    if (msg.ref) sub.ref = msg.ref; // recovery cursor
+    if (type === "snapshot") this._callback("onSnapshot", sub.onSnapshot, sub, [msg.rows]);
+    else if (type === "delta") this._callback("onDelta", sub.onDelta, sub, [msg.changes]);
+    else if (type === "update") this._callback("onUpdate", sub.onUpdate, sub, [msg.op, msg.row]);
+  }
+
+  /**
+   * Call a user callback as a method of `self` (the client, or the subscription record, as a
+   * plain `this.onX()` / `sub.onX()` call would); an exception is logged, not propagated.
+   */
+  _callback(name, f, self, args) {
+    if (typeof f !== "function") return;
+    try {
+      f.apply(self, args);
+    } catch (e) {
+      if (typeof console !== "undefined") console.error("mkio: " + name + " callback threw", e);
+    }
+  }
+}
+
+MkioClient.makeRef = makeRef;
+
+if (typeof module !== "undefined" && module && module.exports) {
+  module.exports = { MkioClient: MkioClient, makeRef: makeRef };
+}
+if (typeof window !== "undefined") {
+  window.MkioClient = MkioClient;
+  window.mkioMakeRef = makeRef;
+}

@@ -1,0 +1,218 @@
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Mkio.Diagnostics;
+using Mkio.Sessions;
+
+namespace Mkio.AspNetCore.WebSockets;
+
+/// <summary>
+/// The transport side of one WebSocket: a send loop fed by an outbound queue bounded in bytes
+/// (fix F10). Fan-out only enqueues; a connection whose queue would exceed the bound is closed with
+/// 1013 and its queued frames are dropped (the client resumes by ref after reconnecting). A frame is
+/// always accepted into an empty queue, so one large snapshot never trips the bound.
+/// </summary>
+internal sealed partial class MkioConnection : IMkioTransport, IDisposable
+{
+    private readonly WebSocket _socket;
+    private readonly long _maxQueuedBytes;
+    private readonly MkioMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly Channel<byte[]> _outbox = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    private readonly CancellationTokenSource _abort = new();
+    private long _queuedBytes;
+    private int _closing;
+    private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
+    private string _closeReason = string.Empty;
+    private bool _dropQueued;
+
+    public MkioConnection(WebSocket socket, long maxQueuedBytes, MkioMetrics metrics, ILogger logger)
+    {
+        _socket = socket;
+        _maxQueuedBytes = maxQueuedBytes;
+        _metrics = metrics;
+        _logger = logger;
+        SendLoop = Task.Run(SendLoopAsync);
+    }
+
+    public Task SendLoop { get; }
+
+    public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+
+    public bool IsClosing => Volatile.Read(ref _closing) != 0;
+
+    public bool TrySend(byte[] frame)
+    {
+        if (IsClosing)
+        {
+            return false;
+        }
+
+        var total = Interlocked.Add(ref _queuedBytes, frame.Length);
+        if (total > _maxQueuedBytes && total != frame.Length)
+        {
+            Interlocked.Add(ref _queuedBytes, -frame.Length);
+            Overflow(total);
+            return false;
+        }
+
+        if (!_outbox.Writer.TryWrite(frame))
+        {
+            Interlocked.Add(ref _queuedBytes, -frame.Length);
+            return false;
+        }
+
+        return true;
+    }
+
+    private void Overflow(long wouldBe)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) != 0)
+        {
+            return;
+        }
+
+        _closeStatus = (WebSocketCloseStatus)1013;
+        _closeReason = "send queue overflow: client too slow";
+        _dropQueued = true;
+        _metrics.SlowConsumerDisconnected();
+        Log.SlowConsumer(_logger, wouldBe, _maxQueuedBytes);
+        _outbox.Writer.TryComplete();
+
+        // A stalled peer may never finish the send in progress: give it a moment, then abort.
+        _abort.CancelAfter(TimeSpan.FromSeconds(5));
+    }
+
+    /// <summary>Sends what is queued, then closes with <paramref name="status"/>.</summary>
+    public Task CloseAsync(WebSocketCloseStatus status, string reason)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) == 0)
+        {
+            _closeStatus = status;
+            _closeReason = reason;
+            _outbox.Writer.TryComplete();
+            _abort.CancelAfter(TimeSpan.FromSeconds(5));
+        }
+
+        return SendLoop;
+    }
+
+    /// <summary>Closes immediately without sending what is queued (1009 for oversized messages).</summary>
+    public Task CloseNowAsync(WebSocketCloseStatus status, string reason)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) == 0)
+        {
+            _closeStatus = status;
+            _closeReason = reason;
+            _dropQueued = true;
+            _outbox.Writer.TryComplete();
+            _abort.CancelAfter(TimeSpan.FromSeconds(5));
+        }
+
+        return SendLoop;
+    }
+
+    /// <summary>Stops the send loop because the peer is gone.</summary>
+    public void PeerClosed()
+    {
+        Interlocked.Exchange(ref _closing, 1);
+        _dropQueued = true;
+        _outbox.Writer.TryComplete();
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var reader = _outbox.Reader;
+        var token = _abort.Token;
+        try
+        {
+            while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var frame))
+                {
+                    Interlocked.Add(ref _queuedBytes, -frame.Length);
+                    if (_dropQueued)
+                    {
+                        continue;
+                    }
+
+                    await _socket.SendAsync(frame, WebSocketMessageType.Binary, endOfMessage: true, token).ConfigureAwait(false);
+                }
+            }
+
+            if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                await _socket.CloseOutputAsync(_closeStatus, _closeReason, token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)
+        {
+            _socket.Abort();
+        }
+        finally
+        {
+            while (reader.TryRead(out var frame))
+            {
+                Interlocked.Add(ref _queuedBytes, -frame.Length);
+            }
+        }
+    }
+
+    public void Dispose() => _abort.Dispose();
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4101, Level = LogLevel.Warning, Message = "Closing a slow connection with 1013: its send queue would hold {Bytes} bytes (limit {Limit}).")]
+        public static partial void SlowConsumer(ILogger logger, long bytes, long limit);
+    }
+}
+
+/// <summary>Tracks open connections so shutdown can close them all with 1001.</summary>
+internal sealed class MkioConnectionTracker
+{
+    private readonly Lock _lock = new();
+    private readonly HashSet<MkioConnection> _open = [];
+
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _open.Count;
+            }
+        }
+    }
+
+    public bool TryAdd(MkioConnection connection, int limit)
+    {
+        lock (_lock)
+        {
+            if (limit > 0 && _open.Count >= limit)
+            {
+                return false;
+            }
+
+            return _open.Add(connection);
+        }
+    }
+
+    public void Remove(MkioConnection connection)
+    {
+        lock (_lock)
+        {
+            _open.Remove(connection);
+        }
+    }
+
+    public async Task CloseAllAsync(WebSocketCloseStatus status, string reason)
+    {
+        MkioConnection[] all;
+        lock (_lock)
+        {
+            all = [.. _open];
+        }
+
+        await Task.WhenAll(all.Select(c => c.CloseAsync(status, reason))).ConfigureAwait(false);
+    }
+}

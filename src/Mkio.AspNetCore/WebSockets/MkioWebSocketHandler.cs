@@ -1,0 +1,173 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Mkio.AspNetCore.Hosting;
+using Mkio.Diagnostics;
+
+namespace Mkio.AspNetCore.WebSockets;
+
+/// <summary>
+/// Serves <c>/ws</c> and <c>/ws/{service}</c> (PROTOCOL.md §1.6): accepts the upgrade, then runs a
+/// receive loop (text and binary frames, reassembled, refused with 1009 at the size limit without
+/// buffering more) feeding the connection's protocol session, and a separate send loop.
+/// </summary>
+internal sealed partial class MkioWebSocketHandler(
+    MkioEngineHost host,
+    MkioConnectionTracker tracker,
+    IOptions<MkioOptions> options,
+    MkioMetrics metrics,
+    ILogger<MkioWebSocketHandler> logger)
+{
+    private const int InitialBuffer = 4096;
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("Expected a WebSocket upgrade request.", context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+
+        var o = options.Value;
+        if (host.Stopping || host.TryGetEngine() is not { IsStarted: true } engine)
+        {
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return;
+        }
+
+        if (o.AllowedOrigins.Count > 0)
+        {
+            var origin = context.Request.Headers.Origin.ToString();
+            if (origin.Length > 0 && !o.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
+            {
+                Log.OriginRefused(logger, origin);
+                context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                return;
+            }
+        }
+
+        var urlService = context.Request.RouteValues.TryGetValue("service", out var s) ? s as string : null;
+        using var socket = await context.WebSockets.AcceptWebSocketAsync().ConfigureAwait(false);
+        using var connection = new MkioConnection(socket, o.MaxSendQueueBytes, metrics, logger);
+        if (!tracker.TryAdd(connection, o.MaxConnections))
+        {
+            Log.ConnectionLimit(logger, o.MaxConnections);
+            await connection.CloseNowAsync(WebSocketCloseStatus.PolicyViolation, "connection limit reached").ConfigureAwait(false);
+            return;
+        }
+
+        metrics.ConnectionOpened();
+        var session = engine.OpenSession(connection, string.IsNullOrEmpty(urlService) ? null : urlService);
+        try
+        {
+            await ReceiveLoopAsync(socket, connection, session, o.MaxMessageBytes, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ConnectionAbortedException)
+        {
+            // The peer went away.
+        }
+        finally
+        {
+            // Every accepted request is answered before the socket closes (replies drain first).
+            await engine.CloseSessionAsync(session).ConfigureAwait(false);
+            if (socket.State == WebSocketState.CloseReceived)
+            {
+                await connection.CloseAsync(WebSocketCloseStatus.NormalClosure, string.Empty).ConfigureAwait(false);
+            }
+            else
+            {
+                connection.PeerClosed();
+                await connection.SendLoop.ConfigureAwait(false);
+            }
+
+            tracker.Remove(connection);
+            metrics.ConnectionClosed();
+        }
+    }
+
+    private async Task ReceiveLoopAsync(WebSocket socket, MkioConnection connection, Mkio.Sessions.MkioSession session, int maxBytes, CancellationToken aborted)
+    {
+        byte[]? buffer = null;
+        var count = 0;
+        try
+        {
+            while (socket.State == WebSocketState.Open && !connection.IsClosing)
+            {
+                if (buffer is null)
+                {
+                    // Wait for data before renting a buffer: idle connections hold no memory.
+                    var probe = await socket.ReceiveAsync(Memory<byte>.Empty, aborted).ConfigureAwait(false);
+                    if (probe.MessageType == WebSocketMessageType.Close)
+                    {
+                        return;
+                    }
+
+                    buffer = ArrayPool<byte>.Shared.Rent(Math.Min(InitialBuffer, maxBytes));
+                }
+
+                if (count == buffer.Length)
+                {
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, maxBytes));
+                    buffer.AsSpan(0, count).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+
+                var room = Math.Min(buffer.Length, maxBytes) - count;
+                var result = await socket.ReceiveAsync(buffer.AsMemory(count, room), aborted).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+
+                count += result.Count;
+                if (count >= maxBytes)
+                {
+                    // PROTOCOL.md §1.6: close with 1009 as soon as the message reaches the limit.
+                    metrics.OversizedMessage();
+                    Log.MessageTooBig(logger, maxBytes);
+                    await connection.CloseNowAsync(WebSocketCloseStatus.MessageTooBig, $"message too big (limit {maxBytes} bytes)").ConfigureAwait(false);
+                    return;
+                }
+
+                if (!result.EndOfMessage)
+                {
+                    continue;
+                }
+
+                var message = buffer.AsMemory(0, count).ToArray();
+                count = 0;
+                if (buffer.Length > InitialBuffer * 4)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
+                }
+
+                await session.HandleAsync(message, aborted).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4102, Level = LogLevel.Warning, Message = "Closing a connection with 1009: a message reached the {Limit} byte limit.")]
+        public static partial void MessageTooBig(ILogger logger, int limit);
+
+        [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Refused a WebSocket from origin {Origin}: not in AllowedOrigins.")]
+        public static partial void OriginRefused(ILogger logger, string origin);
+
+        [LoggerMessage(EventId = 4104, Level = LogLevel.Warning, Message = "Refused a WebSocket: the limit of {Limit} connections is reached.")]
+        public static partial void ConnectionLimit(ILogger logger, int limit);
+    }
+}

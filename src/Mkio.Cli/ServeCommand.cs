@@ -1,0 +1,142 @@
+using System.CommandLine;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Mkio.Model;
+
+namespace Mkio.Cli;
+
+/// <summary><c>mkio serve [config] [--host H] [--port N]</c> (CLI.md §3).</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var config = new Argument<string>("config") { Description = "The TOML config file.", DefaultValueFactory = _ => "mkio.toml" };
+        var host = new Option<string?>("--host") { Description = "Listen address (overrides 'host')." };
+        var port = new Option<int?>("--port") { Description = "Listen port (overrides 'port'); 0 picks a free port." };
+        var verbose = new Option<bool>("--verbose") { Description = "Show details (stack traces, debug logs) on errors." };
+        var command = new Command("serve", "Start a server from a config file (default mkio.toml).") { config, host, port, verbose };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(config)!, parse.GetValue(host), parse.GetValue(port), parse.GetValue(verbose), ct));
+        return command;
+    }
+
+    public static async Task<int> RunAsync(string configPath, string? hostOverride, int? portOverride, bool verbose, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(configPath))
+        {
+            await Console.Error.WriteLineAsync($"Config file not found: {configPath}").ConfigureAwait(false);
+            Console.WriteLine($"Config file not found: {configPath}");
+            return 1;
+        }
+
+        // Load and validate once up front: errors become one clear message and exit code 1.
+        var options = new MkioOptions { SourceName = configPath };
+        MkioModel model;
+        try
+        {
+            TomlConfigLoader.Apply(Path.GetFullPath(configPath), options);
+            model = ModelCompiler.Compile(options);
+        }
+        catch (MkioConfigurationException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return 1;
+        }
+
+        var listenHost = hostOverride ?? model.Options.Host;
+        var listenPort = portOverride ?? model.Options.Port;
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = Directory.GetCurrentDirectory(), Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(Math.Max(10, model.Options.ShutdownTimeout + 5)));
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            var address = listenHost is "0.0.0.0" or "*" or "" ? IPAddress.Any
+                : listenHost is "localhost" ? IPAddress.Loopback
+                : IPAddress.TryParse(listenHost, out var ip) ? ip
+                : Dns.GetHostAddresses(listenHost).First();
+            k.Listen(address, listenPort);
+        });
+        builder.Services.AddMkio(Path.GetFullPath(configPath));
+        builder.Services.AddHealthChecks().AddMkio();
+
+        WebApplication app;
+        try
+        {
+            app = builder.Build();
+            app.MapMkio();
+            app.MapHealthChecks("/health");
+        }
+        catch (Exception ex) when (ex is MkioConfigurationException or OptionsValidationException)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return 1;
+        }
+
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsAddressInUse(ex))
+        {
+            await Console.Error.WriteLineAsync($"Error: address already in use: {listenHost}:{listenPort}. Stop the other process or change the port.").ConfigureAwait(false);
+            await DisposeQuietlyAsync(app).ConfigureAwait(false);
+            return 1;
+        }
+        catch (Exception ex) when (ex is MkioConfigurationException or OptionsValidationException)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            await DisposeQuietlyAsync(app).ConfigureAwait(false);
+            return 1;
+        }
+        catch (Exception ex) when (!verbose)
+        {
+            await Console.Error.WriteLineAsync($"Error: {ex.Message}").ConfigureAwait(false);
+            await DisposeQuietlyAsync(app).ConfigureAwait(false);
+            return 1;
+        }
+
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
+        var actualPort = bound is not null && Uri.TryCreate(bound.Replace("[::]", "localhost", StringComparison.Ordinal), UriKind.Absolute, out var u) ? u.Port : listenPort;
+        Console.WriteLine($"======== Running on http://{listenHost}:{actualPort} ========");
+        Console.WriteLine("(Press CTRL+C to quit)");
+        Console.Out.Flush();
+
+        await app.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
+        await DisposeQuietlyAsync(app).ConfigureAwait(false);
+        return 0;
+    }
+
+    private static async Task DisposeQuietlyAsync(WebApplication app)
+    {
+        try
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await Console.Error.WriteLineAsync($"Error during shutdown: {ex.Message}").ConfigureAwait(false);
+        }
+    }
+
+    private static bool IsAddressInUse(Exception ex)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } || e.GetType().Name == "AddressInUseException")
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,113 @@
+using Mkio.Data;
+using Mkio.Model;
+
+namespace Mkio.Changes;
+
+/// <summary>
+/// One committed change: the table, the op that produced it, the full affected row (from
+/// <c>RETURNING *</c>, fix F3) and the transaction ref. Produced by the write batcher after COMMIT,
+/// in commit order; shared read-only by every consumer.
+/// </summary>
+internal sealed class ChangeEvent(TableModel table, string op, Row row, string @ref, long sequence)
+{
+    public TableModel Table { get; } = table;
+
+    /// <summary><c>insert</c>, <c>update</c>, <c>delete</c> or <c>upsert</c>.</summary>
+    public string Op { get; } = op;
+
+    public Row Row { get; } = row;
+
+    public string Ref { get; } = @ref;
+
+    /// <summary>Commit sequence number: strictly increasing across the life of the database.</summary>
+    public long Sequence { get; } = sequence;
+}
+
+/// <summary>Receives committed changes. Implementations must not block: they enqueue and return.</summary>
+internal interface IChangeListener
+{
+    /// <summary>The tables whose events this listener wants (null = all tables).</summary>
+    IReadOnlyCollection<string>? Tables { get; }
+
+    /// <summary>Called once per committed batch with that batch's events for the listener's tables, in commit order.</summary>
+    void OnCommitted(IReadOnlyList<ChangeEvent> events);
+}
+
+/// <summary>
+/// Hands committed change events to listeners (SERVICES.md §6). Publishing never blocks the writer
+/// and never drops an event: each listener owns an unbounded queue, so back-pressure is applied per
+/// connection further down, never by losing events for a whole service (fix F10).
+/// </summary>
+internal sealed class ChangeBus
+{
+    private readonly Lock _lock = new();
+    private IChangeListener[] _listeners = [];
+
+    public IDisposable Subscribe(IChangeListener listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        lock (_lock)
+        {
+            _listeners = [.. _listeners, listener];
+        }
+
+        return new Subscription(this, listener);
+    }
+
+    /// <summary>Publishes one committed batch. Called only by the writer, after COMMIT.</summary>
+    public void Publish(List<ChangeEvent> events)
+    {
+        if (events.Count == 0)
+        {
+            return;
+        }
+
+        var listeners = Volatile.Read(ref _listeners);
+        foreach (var listener in listeners)
+        {
+            var tables = listener.Tables;
+            if (tables is null)
+            {
+                listener.OnCommitted(events);
+                continue;
+            }
+
+            List<ChangeEvent>? mine = null;
+            var all = true;
+            foreach (var e in events)
+            {
+                if (tables.Contains(e.Table.Name))
+                {
+                    mine?.Add(e);
+                }
+                else if (all)
+                {
+                    all = false;
+                    mine = [.. events.TakeWhile(x => !ReferenceEquals(x, e))];
+                }
+            }
+
+            if (all)
+            {
+                listener.OnCommitted(events);
+            }
+            else if (mine is { Count: > 0 })
+            {
+                listener.OnCommitted(mine);
+            }
+        }
+    }
+
+    private void Remove(IChangeListener listener)
+    {
+        lock (_lock)
+        {
+            _listeners = [.. _listeners.Where(l => !ReferenceEquals(l, listener))];
+        }
+    }
+
+    private sealed class Subscription(ChangeBus bus, IChangeListener listener) : IDisposable
+    {
+        public void Dispose() => bus.Remove(listener);
+    }
+}

@@ -1,0 +1,222 @@
+namespace Mkio;
+
+/// <summary>
+/// Everything an mkio application declares: server settings, tables, services and static routes.
+/// Filled from TOML (<c>AddMkio("mkio.toml")</c>) or in code through the fluent methods, then
+/// compiled and validated as one model when the host starts. Keys mirror <c>mkio.toml</c>:
+/// a PascalCase property here is the snake_case key there (<see cref="DbPath"/> ↔ <c>db_path</c>).
+/// </summary>
+public sealed partial class MkioOptions
+{
+    /// <summary>Listen address for <c>mkio serve</c> (<c>host</c>). Ignored when embedded: Kestrel's own URLs decide.</summary>
+    public string Host { get; set; } = "0.0.0.0";
+
+    /// <summary>Listen port for <c>mkio serve</c> (<c>port</c>); 0 picks a free port. Ignored when embedded.</summary>
+    public int Port { get; set; } = 8080;
+
+    /// <summary>SQLite file (<c>db_path</c>), relative to the working directory, or <c>:memory:</c>.</summary>
+    public string DbPath { get; set; } = "mkio.db";
+
+    /// <summary>Maximum number of transactions committed together (<c>batch_max_size</c>).</summary>
+    public int BatchMaxSize { get; set; } = 500;
+
+    /// <summary>Batch collection window in milliseconds, from the first request of a batch (<c>batch_max_wait_ms</c>).</summary>
+    public double BatchMaxWaitMs { get; set; } = 2.0;
+
+    /// <summary>Default change-log length of subpub and query services (<c>change_log_size</c>).</summary>
+    public int ChangeLogSize { get; set; } = 10000;
+
+    /// <summary>Seconds between WAL checkpoints; 0 or less disables them (<c>wal_checkpoint_interval_s</c>).</summary>
+    public double WalCheckpointIntervalS { get; set; } = 300;
+
+    /// <summary>Which schema changes may be applied without confirmation (<c>auto_migrate</c>).</summary>
+    public MkioAutoMigrate AutoMigrate { get; set; } = MkioAutoMigrate.Off;
+
+    /// <summary>Copy the database file into <see cref="BackupDir"/> before migrating (<c>backup_on_startup</c>).</summary>
+    public bool BackupOnStartup { get; set; }
+
+    /// <summary>Where start-up backups go (<c>backup_dir</c>).</summary>
+    public string BackupDir { get; set; } = "./backups";
+
+    /// <summary>Seconds allowed for draining queued writes at shutdown (<c>shutdown_timeout</c>).</summary>
+    public double ShutdownTimeout { get; set; } = 5;
+
+    /// <summary>The tables, in declaration order (<c>[tables]</c>).</summary>
+    public IList<MkioTableOptions> Tables { get; } = new List<MkioTableOptions>();
+
+    /// <summary>The services, in declaration order (<c>[services]</c>).</summary>
+    public IList<MkioServiceOptions> Services { get; } = new List<MkioServiceOptions>();
+
+    /// <summary>Static routes: URL prefix → directory (<c>[static]</c>).</summary>
+    public IList<MkioStaticRoute> Static { get; } = new List<MkioStaticRoute>();
+
+    /// <summary>
+    /// Largest inbound WebSocket message in bytes; a message of this size or more closes its
+    /// connection with 1009. Host option (not a TOML key); default 4 MiB.
+    /// </summary>
+    public int MaxMessageBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Bound of each connection's outbound queue in bytes. A connection whose queue would exceed it
+    /// is closed with 1013 and resumes by ref after reconnecting. Host option; default 16 MiB.
+    /// </summary>
+    public long MaxSendQueueBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>
+    /// Allowed WebSocket <c>Origin</c> header values. Empty (the default) accepts every origin,
+    /// like the original server. Host option.
+    /// </summary>
+    public IList<string> AllowedOrigins { get; } = new List<string>();
+
+    /// <summary>Maximum number of simultaneous WebSocket connections; 0 means unlimited. Host option.</summary>
+    public int MaxConnections { get; set; }
+
+    /// <summary>Where the configuration came from (a file path), used in error messages.</summary>
+    public string? SourceName { get; set; }
+
+    internal ConfigSourceMap Locations { get; } = new();
+
+    internal List<ConfigDiagnostic> LoadDiagnostics { get; } = [];
+}
+
+/// <summary>The <c>auto_migrate</c> setting: which schema changes start-up may apply unasked.</summary>
+public enum MkioAutoMigrate
+{
+    /// <summary><c>false</c>: only safe changes; anything else needs confirmation.</summary>
+    Off,
+
+    /// <summary><c>"safe"</c>: only safe changes.</summary>
+    Safe,
+
+    /// <summary><c>"risky"</c>: safe and potentially destructive changes.</summary>
+    Risky,
+
+    /// <summary><c>true</c> or <c>"destructive"</c>: every change.</summary>
+    Destructive,
+}
+
+/// <summary>One table of <c>[tables]</c>.</summary>
+public sealed class MkioTableOptions
+{
+    /// <summary>Creates a table declaration.</summary>
+    /// <param name="name">The table name (a plain SQL identifier).</param>
+    public MkioTableOptions(string name) => Name = name;
+
+    /// <summary>The table name.</summary>
+    public string Name { get; }
+
+    /// <summary>Column name → SQLite column definition, in table order.</summary>
+    public OrderedDictionary<string, string> Columns { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Informational only (accepted for compatibility).</summary>
+    public bool AppendOnly { get; set; }
+}
+
+/// <summary>One entry of <c>[static]</c>: a URL prefix served from a directory.</summary>
+/// <param name="Prefix">URL prefix, e.g. <c>/</c> or <c>/assets</c>.</param>
+/// <param name="Directory">Directory, relative to the working directory.</param>
+public sealed record MkioStaticRoute(string Prefix, string Directory);
+
+/// <summary>One service of <c>[services]</c>. Which keys apply depends on <see cref="Type"/>.</summary>
+public sealed class MkioServiceOptions
+{
+    /// <summary>Creates a service declaration.</summary>
+    /// <param name="name">The service name clients address.</param>
+    public MkioServiceOptions(string name) => Name = name;
+
+    /// <summary>The service name.</summary>
+    public string Name { get; }
+
+    /// <summary><c>transaction</c>, <c>subpub</c>, <c>stream</c>, <c>query</c> or a custom type (<c>type</c> / <c>protocol</c>).</summary>
+    public string? Type { get; set; }
+
+    /// <summary>Free text for discovery (<c>description</c>).</summary>
+    public string? Description { get; set; }
+
+    /// <summary>Output formatter: field → expression (<c>publish</c>).</summary>
+    public OrderedDictionary<string, string>? Publish { get; set; }
+
+    /// <summary>Server-side admission filter of subpub services (<c>where</c>).</summary>
+    public string? Where { get; set; }
+
+    /// <summary>Fields clients may filter on; enables client filters (<c>filterable</c>).</summary>
+    public IList<string>? Filterable { get; set; }
+
+    /// <summary>Table whose writes the service follows (<c>primary_table</c>).</summary>
+    public string? PrimaryTable { get; set; }
+
+    /// <summary>SubPub cache key column (<c>key</c> / <c>topic</c>).</summary>
+    public string? Key { get; set; }
+
+    /// <summary>Tables whose change events the service consumes (<c>watch_tables</c>).</summary>
+    public IList<string>? WatchTables { get; set; }
+
+    /// <summary>Custom SQL for snapshots / the cache (<c>sql</c>).</summary>
+    public string? Sql { get; set; }
+
+    /// <summary>Change-log length (subpub, query) or result-cache size (transaction) (<c>change_log_size</c>).</summary>
+    public int? ChangeLogSize { get; set; }
+
+    /// <summary>Ring-buffer capacity of a stream (<c>buffer_size</c>).</summary>
+    public int? BufferSize { get; set; }
+
+    /// <summary>Transaction op sets (<c>ops</c>): one unnamed set, or named sets when <see cref="OpsNamed"/>.</summary>
+    public IList<MkioOpSetOptions> Ops { get; } = new List<MkioOpSetOptions>();
+
+    /// <summary>True when <c>ops</c> is a table of named op sets rather than one list.</summary>
+    public bool OpsNamed { get; set; }
+
+    /// <summary>Op-set name → description (<c>descriptions</c>).</summary>
+    public OrderedDictionary<string, string>? Descriptions { get; set; }
+
+    /// <summary>Shorthand single-op <c>table</c>.</summary>
+    public string? Table { get; set; }
+
+    /// <summary>Shorthand single-op <c>op_type</c>.</summary>
+    public string? OpType { get; set; }
+
+    /// <summary>Shorthand single-op <c>fields</c>.</summary>
+    public IList<string>? Fields { get; set; }
+
+    /// <summary>Shorthand single-op <c>key</c> (a list of columns).</summary>
+    public IList<string>? KeyColumns { get; set; }
+
+    /// <summary>Keys this model does not know, kept for custom service types.</summary>
+    public OrderedDictionary<string, object?> Extra { get; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>An op set: the ordered ops one transaction request runs.</summary>
+public sealed class MkioOpSetOptions
+{
+    /// <summary>Creates an op set.</summary>
+    /// <param name="name">The name clients select with <c>op</c>, or null for the unnamed list form.</param>
+    public MkioOpSetOptions(string? name) => Name = name;
+
+    /// <summary>The op-set name, or null for the unnamed (list) form.</summary>
+    public string? Name { get; }
+
+    /// <summary>The ops, executed in order.</summary>
+    public IList<MkioOpOptions> Steps { get; } = new List<MkioOpOptions>();
+}
+
+/// <summary>One op spec: a single SQL statement of a transaction.</summary>
+public sealed class MkioOpOptions
+{
+    /// <summary>Target table (<c>table</c>).</summary>
+    public string? Table { get; set; }
+
+    /// <summary><c>insert</c>, <c>update</c>, <c>delete</c> or <c>upsert</c> (<c>op_type</c>).</summary>
+    public string? OpType { get; set; }
+
+    /// <summary>Columns whose values come from the request data (<c>fields</c>).</summary>
+    public IList<string> Fields { get; } = new List<string>();
+
+    /// <summary>Columns identifying rows (<c>key</c>).</summary>
+    public IList<string> Key { get; } = new List<string>();
+
+    /// <summary>Column → constant used when the request lacks it (<c>defaults</c>).</summary>
+    public OrderedDictionary<string, object?> Defaults { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Column → <c>$N.col</c> reference to an earlier op's row (<c>bind</c>).</summary>
+    public OrderedDictionary<string, string> Bind { get; } = new(StringComparer.Ordinal);
+}

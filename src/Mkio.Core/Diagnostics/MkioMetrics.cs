@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Mkio.Diagnostics;
+
+/// <summary>
+/// The <c>Mkio</c> meter: counters and histograms for the write path, connections, subscriptions
+/// and traffic (STYLE.md §10). One instance per host, created from <see cref="IMeterFactory"/>.
+/// </summary>
+internal sealed class MkioMetrics : IDisposable
+{
+    /// <summary>The meter name.</summary>
+    public const string MeterName = "Mkio";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _committed;
+    private readonly Counter<long> _failed;
+    private readonly Histogram<int> _batchSize;
+    private readonly Histogram<double> _batchDuration;
+    private readonly UpDownCounter<long> _connections;
+    private readonly UpDownCounter<long> _subscriptions;
+    private readonly Counter<long> _messages;
+    private readonly Counter<long> _bytesSent;
+    private readonly Counter<long> _slowConsumers;
+    private readonly Counter<long> _oversized;
+
+    public MkioMetrics(IMeterFactory? factory = null)
+    {
+        _meter = factory?.Create(MeterName) ?? new Meter(MeterName);
+        _committed = _meter.CreateCounter<long>("mkio.writer.transactions.committed", "{transaction}", "Transactions committed.");
+        _failed = _meter.CreateCounter<long>("mkio.writer.transactions.failed", "{transaction}", "Transactions that failed and were rolled back.");
+        _batchSize = _meter.CreateHistogram<int>("mkio.writer.batch.size", "{write}", "Requests per committed batch.");
+        _batchDuration = _meter.CreateHistogram<double>("mkio.writer.batch.duration", "s", "Time to execute and commit one batch.");
+        _connections = _meter.CreateUpDownCounter<long>("mkio.server.active_connections", "{connection}", "Open WebSocket connections.");
+        _subscriptions = _meter.CreateUpDownCounter<long>("mkio.subscriptions.active", "{subscription}", "Active subscriptions.");
+        _messages = _meter.CreateCounter<long>("mkio.service.messages", "{message}", "Messages received and sent.");
+        _bytesSent = _meter.CreateCounter<long>("mkio.server.bytes_sent", "By", "Bytes queued for sending to clients.");
+        _slowConsumers = _meter.CreateCounter<long>("mkio.server.slow_consumer_disconnects", "{connection}", "Connections closed because their send queue overflowed.");
+        _oversized = _meter.CreateCounter<long>("mkio.server.oversized_messages", "{message}", "Connections closed for an inbound message over the size limit.");
+    }
+
+    public Meter Meter => _meter;
+
+    public void BatchCommitted(int size, int ok, TimeSpan elapsed)
+    {
+        _committed.Add(ok);
+        if (size > ok)
+        {
+            _failed.Add(size - ok);
+        }
+
+        _batchSize.Record(size);
+        _batchDuration.Record(elapsed.TotalSeconds);
+    }
+
+    public void ConnectionOpened() => _connections.Add(1);
+
+    public void ConnectionClosed() => _connections.Add(-1);
+
+    public void SubscriptionAdded(string service)
+    {
+        if (_subscriptions.Enabled)
+        {
+            _subscriptions.Add(1, new TagList { { "mkio.service.name", service } });
+        }
+    }
+
+    public void SubscriptionRemoved(string service)
+    {
+        if (_subscriptions.Enabled)
+        {
+            _subscriptions.Add(-1, new TagList { { "mkio.service.name", service } });
+        }
+    }
+
+    public void MessageIn(string? service)
+    {
+        if (_messages.Enabled)
+        {
+            _messages.Add(1, new TagList { { "mkio.service.name", service ?? string.Empty }, { "mkio.message.direction", "in" } });
+        }
+    }
+
+    public void MessagesOut(string? service, int count, long bytes)
+    {
+        if (_messages.Enabled)
+        {
+            _messages.Add(count, new TagList { { "mkio.service.name", service ?? string.Empty }, { "mkio.message.direction", "out" } });
+        }
+
+        _bytesSent.Add(bytes);
+    }
+
+    public void SlowConsumerDisconnected() => _slowConsumers.Add(1);
+
+    public void OversizedMessage() => _oversized.Add(1);
+
+    public void Dispose() => _meter.Dispose();
+}

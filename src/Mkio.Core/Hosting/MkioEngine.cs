@@ -1,0 +1,239 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using System.Diagnostics.CodeAnalysis;
+using Microsoft.Extensions.Logging;
+using Mkio.Changes;
+using Mkio.Diagnostics;
+using Mkio.Model;
+using Mkio.Services;
+using Mkio.Sessions;
+using Mkio.Storage;
+
+namespace Mkio;
+
+/// <summary>
+/// One running mkio application: database, write batcher, change bus and services, started in the
+/// order of SERVICES.md §2 and stopped in the order of §14 (with fix F19). Host-agnostic: the
+/// ASP.NET Core layer and tests drive it; transports attach sessions to it.
+/// </summary>
+internal sealed partial class MkioEngine : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<long, MkioSession> _sessions = new();
+    private readonly TimeProvider _time;
+    private FrozenDictionary<string, MkioService> _services = FrozenDictionary<string, MkioService>.Empty;
+    private ITimer? _checkpointTimer;
+    private int _state; // 0 new, 1 started, 2 stopping, 3 stopped
+
+    public MkioEngine(MkioModel model, ILoggerFactory loggerFactory, MkioMetrics metrics, TimeProvider time)
+    {
+        Model = model;
+        _time = time;
+        Logger = loggerFactory.CreateLogger("Mkio");
+        Metrics = metrics;
+        Refs = new MkioRefGenerator(time);
+        Bus = new ChangeBus();
+        Database = new MkioDatabase(model, loggerFactory.CreateLogger("Mkio.Storage"));
+        Writer = new WriteBatcher(Database, Bus, Refs, time, loggerFactory.CreateLogger("Mkio.Writer"), metrics, model.Options.BatchMaxSize, model.Options.BatchMaxWaitMs);
+    }
+
+    public MkioModel Model { get; }
+
+    public ILogger Logger { get; }
+
+    public MkioMetrics Metrics { get; }
+
+    public MkioRefGenerator Refs { get; }
+
+    public ChangeBus Bus { get; }
+
+    public MkioDatabase Database { get; }
+
+    public WriteBatcher Writer { get; }
+
+    public IReadOnlyCollection<MkioService> Services => _services.Values;
+
+    public bool IsStarted => Volatile.Read(ref _state) == 1;
+
+    public bool TryGetService(string name, [MaybeNullWhen(false)] out MkioService service) => _services.TryGetValue(name, out service);
+
+    public MkioService[] ServicesInOrder { get; private set; } = [];
+
+    /// <summary>Opens the database, starts the writer and every service in config order.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        {
+            return;
+        }
+
+        Database.Open();
+        Writer.Start(0);
+        var list = new List<MkioService>();
+        foreach (var s in Model.Services)
+        {
+            MkioService service = s switch
+            {
+                TransactionServiceModel t => new TransactionService(t, Writer, Refs),
+                ListenerServiceModel l => ServiceFactory.CreateListener(this, l),
+                _ => throw new MkioConfigurationException($"Unknown service type: '{s.Type}' for service '{s.Name}'"),
+            };
+            await service.StartAsync(cancellationToken).ConfigureAwait(false);
+            list.Add(service);
+        }
+
+        ServicesInOrder = [.. list];
+        _services = list.ToFrozenDictionary(s => s.Name, StringComparer.Ordinal);
+        var interval = Model.Options.WalCheckpointIntervalS;
+        if (!Model.InMemory && interval > 0)
+        {
+            var period = TimeSpan.FromSeconds(interval);
+            _checkpointTimer = _time.CreateTimer(static state => ((MkioEngine)state!).ScheduleCheckpoint(), this, period, period);
+        }
+
+        Log.Started(Logger, Database.DisplayName, list.Count);
+    }
+
+    private void ScheduleCheckpoint()
+    {
+        _ = Writer.RunMaintenanceAsync(static db => db.Checkpoint()).ContinueWith(
+            static (t, s) => Log.CheckpointFailed(((MkioEngine)s!).Logger, t.Exception!),
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted,
+            TaskScheduler.Default);
+    }
+
+    /// <summary>Creates the protocol session of a new client connection.</summary>
+    public MkioSession OpenSession(IMkioTransport transport, string? urlService)
+    {
+        var session = new MkioSession(this, transport, urlService);
+        _sessions[session.Id] = session;
+        return session;
+    }
+
+    public async ValueTask CloseSessionAsync(MkioSession session)
+    {
+        _sessions.TryRemove(session.Id, out _);
+        await session.DisposeAsync().ConfigureAwait(false);
+    }
+
+    public int SessionCount => _sessions.Count;
+
+    /// <summary>
+    /// Shutdown steps 1–2 of fix F19: refuse new writes, drain the queue (bounded by
+    /// <c>shutdown_timeout</c>) and wait until every drained request's reply was queued on its
+    /// connection. The transport closes the sockets afterwards, then calls <see cref="DisposeAsync"/>.
+    /// </summary>
+    public async Task DrainWritesAsync()
+    {
+        if (Interlocked.CompareExchange(ref _state, 2, 1) != 1)
+        {
+            return;
+        }
+
+        var timeout = TimeSpan.FromSeconds(Model.Options.ShutdownTimeout);
+        try
+        {
+            await Writer.StopAsync(timeout).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.ShutdownStepFailed(Logger, ex, "drain writes");
+        }
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(Math.Max(1, Model.Options.ShutdownTimeout)), _time);
+        foreach (var s in _sessions.Values)
+        {
+            try
+            {
+                await s.DrainAsync(cts.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or InvalidOperationException or System.Threading.Channels.ChannelClosedException)
+            {
+                // The session is closing or could not drain in time; its transport closes it.
+            }
+        }
+    }
+
+    /// <summary>Stops services, checkpoints WAL and closes the database. Never throws (fix F6).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _state, 3) == 3)
+        {
+            return;
+        }
+
+        await DrainIfNeededAsync().ConfigureAwait(false);
+        foreach (var s in _sessions.Values)
+        {
+            await CloseSessionAsync(s).ConfigureAwait(false);
+        }
+
+        if (_checkpointTimer is not null)
+        {
+            await _checkpointTimer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var s in ServicesInOrder.Reverse())
+        {
+            try
+            {
+                await s.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.ShutdownStepFailed(Logger, ex, $"stop service {s.Name}");
+            }
+        }
+
+        try
+        {
+            Database.Checkpoint();
+        }
+        catch (Exception ex)
+        {
+            Log.ShutdownStepFailed(Logger, ex, "WAL checkpoint");
+        }
+
+        try
+        {
+            await Database.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.ShutdownStepFailed(Logger, ex, "close database");
+        }
+
+        Log.Stopped(Logger);
+    }
+
+    private async Task DrainIfNeededAsync()
+    {
+        if (!Writer.IsStopping)
+        {
+            try
+            {
+                await Writer.StopAsync(TimeSpan.FromSeconds(Model.Options.ShutdownTimeout)).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.ShutdownStepFailed(Logger, ex, "drain writes");
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "mkio started on database {Database} with {ServiceCount} services.")]
+        public static partial void Started(ILogger logger, string database, int serviceCount);
+
+        [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "mkio stopped.")]
+        public static partial void Stopped(ILogger logger);
+
+        [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "Shutdown step '{Step}' failed; the remaining steps still run.")]
+        public static partial void ShutdownStepFailed(ILogger logger, Exception exception, string step);
+
+        [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Periodic WAL checkpoint failed.")]
+        public static partial void CheckpointFailed(ILogger logger, Exception exception);
+    }
+}

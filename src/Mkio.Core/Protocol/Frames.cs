@@ -1,0 +1,152 @@
+using System.Text.Json;
+
+namespace Mkio.Protocol;
+
+/// <summary>
+/// Builds the outbound frames of PROTOCOL.md §6–9 with the reference key order. Each frame is
+/// serialised once into an independent byte array that may be sent to many connections.
+/// </summary>
+internal static class Frames
+{
+    private static readonly JsonEncodedText Type = JsonEncodedText.Encode("type");
+    private static readonly JsonEncodedText Service = JsonEncodedText.Encode("service");
+    private static readonly JsonEncodedText RefName = JsonEncodedText.Encode("ref");
+    private static readonly JsonEncodedText MsgId = JsonEncodedText.Encode("msgid");
+    private static readonly JsonEncodedText Ok = JsonEncodedText.Encode("ok");
+    private static readonly JsonEncodedText Message = JsonEncodedText.Encode("message");
+    private static readonly JsonEncodedText Status = JsonEncodedText.Encode("status");
+    private static readonly JsonEncodedText Direction = JsonEncodedText.Encode("direction");
+    private static readonly JsonEncodedText Result = JsonEncodedText.Encode("result");
+    private static readonly JsonEncodedText Error = JsonEncodedText.Encode("error");
+    private static readonly JsonEncodedText Nack = JsonEncodedText.Encode("nack");
+    private static readonly JsonEncodedText MonitorAck = JsonEncodedText.Encode("monitor_ack");
+    private static readonly JsonEncodedText Unknown = JsonEncodedText.Encode("unknown");
+    private static readonly JsonEncodedText In = JsonEncodedText.Encode("in");
+    private static readonly JsonEncodedText Out = JsonEncodedText.Encode("out");
+
+    /// <summary><c>{"type":"result","service":S,"ref":R[,"msgid":M][,"status":"unknown"],"ok":true}</c>.</summary>
+    public static byte[] TransactionResult(string service, string @ref, JsonElement msgid, bool unknownStatus = false) =>
+        WireJson.Serialize(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString(Type, Result);
+            w.WritePropertyName(Service);
+            WireJson.WriteString(w, service);
+            w.WritePropertyName(RefName);
+            WireJson.WriteString(w, @ref);
+            WriteMsgId(w, msgid);
+            if (unknownStatus)
+            {
+                w.WriteString(Status, Unknown);
+            }
+
+            w.WriteBoolean(Ok, true);
+            w.WriteEndObject();
+        });
+
+    /// <summary><c>{"type":"error","message":T[,"ref":R][,"msgid":M]}</c> — the §9 envelope.</summary>
+    public static byte[] ErrorReply(string message, JsonElement @ref, JsonElement msgid) =>
+        WireJson.Serialize(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString(Type, Error);
+            w.WritePropertyName(Message);
+            WireJson.WriteString(w, message);
+            if (@ref.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
+            {
+                w.WritePropertyName(RefName);
+                WireJson.WriteValue(w, @ref);
+            }
+
+            WriteMsgId(w, msgid);
+            w.WriteEndObject();
+        });
+
+    /// <summary>A transaction error: always carries a ref (the client's, or the one generated for the attempt).</summary>
+    public static byte[] TransactionError(string message, string @ref, JsonElement msgid) =>
+        WireJson.Serialize(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString(Type, Error);
+            w.WritePropertyName(Message);
+            WireJson.WriteString(w, message);
+            w.WritePropertyName(RefName);
+            WireJson.WriteString(w, @ref);
+            WriteMsgId(w, msgid);
+            w.WriteEndObject();
+        });
+
+    /// <summary><c>{"type":"nack","service":S,"message":T[,"ref":R]}</c> (fix F2).</summary>
+    public static byte[] NackReply(string service, string message, JsonElement @ref) =>
+        WireJson.Serialize(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString(Type, Nack);
+            w.WritePropertyName(Service);
+            WireJson.WriteString(w, service);
+            w.WritePropertyName(Message);
+            WireJson.WriteString(w, message);
+            if (@ref.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
+            {
+                w.WritePropertyName(RefName);
+                WireJson.WriteValue(w, @ref);
+            }
+
+            w.WriteEndObject();
+        });
+
+    /// <summary><c>{"type":"monitor_ack","service":S[,"ref":R]}</c> (ref only when non-empty).</summary>
+    public static byte[] MonitorAckReply(string service, string? @ref) =>
+        WireJson.Serialize(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString(Type, MonitorAck);
+            w.WritePropertyName(Service);
+            WireJson.WriteString(w, service);
+            if (!string.IsNullOrEmpty(@ref))
+            {
+                w.WritePropertyName(RefName);
+                WireJson.WriteString(w, @ref);
+            }
+
+            w.WriteEndObject();
+        });
+
+    /// <summary>A monitor envelope around an inbound message, re-encoded compactly.</summary>
+    public static byte[] MonitorIn(string service, JsonElement message) =>
+        WireJson.Serialize(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString(Direction, In);
+            w.WritePropertyName(Service);
+            WireJson.WriteString(w, service);
+            w.WritePropertyName(Message);
+            WireJson.WriteValue(w, message);
+            w.WriteEndObject();
+        });
+
+    /// <summary>A monitor envelope around an outbound frame (embedded as-is).</summary>
+    public static byte[] MonitorOut(string service, ReadOnlySpan<byte> frame)
+    {
+        var copy = frame.ToArray();
+        return WireJson.Serialize(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString(Direction, Out);
+            w.WritePropertyName(Service);
+            WireJson.WriteString(w, service);
+            w.WritePropertyName(Message);
+            w.WriteRawValue(copy, skipInputValidation: true);
+            w.WriteEndObject();
+        });
+    }
+
+    private static void WriteMsgId(Utf8JsonWriter w, JsonElement msgid)
+    {
+        if (msgid.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
+        {
+            w.WritePropertyName(MsgId);
+            WireJson.WriteValue(w, msgid);
+        }
+    }
+}

@@ -1,0 +1,12 @@
+namespace Mkio.Sessions;
+
+/// <summary>
+/// The outbound side of one client connection, implemented by the transport (the WebSocket
+/// handler). <see cref="TrySend"/> only enqueues into the connection's bounded queue and never
+/// waits on the network; it returns false when the connection is closed or its queue overflowed
+/// (in which case the transport closes it with 1013).
+/// </summary>
+internal interface IMkioTransport
+{
+    bool TrySend(byte[] frame);
+}

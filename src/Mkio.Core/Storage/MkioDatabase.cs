@@ -1,0 +1,191 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Mkio.Data;
+using Mkio.Model;
+
+namespace Mkio.Storage;
+
+/// <summary>
+/// The SQLite database of one mkio application (SERVICES.md §3): one write connection, owned by the
+/// write batcher, and a small pool of read connections. WAL mode lets reads run during writes. For
+/// <c>:memory:</c> a named shared-cache database is used so every connection sees the same data.
+/// </summary>
+internal sealed partial class MkioDatabase : IAsyncDisposable
+{
+    private const int MaxReaders = 4;
+    private readonly MkioModel _model;
+    private readonly ILogger _logger;
+    private readonly string _connectionString;
+    private readonly SemaphoreSlim _readerGate = new(MaxReaders, MaxReaders);
+    private readonly Stack<SqliteConnection> _idleReaders = new();
+    private readonly Lock _readerLock = new();
+    private readonly List<SqliteConnection> _allReaders = [];
+    private SqliteConnection? _writer;
+    private int _disposed;
+
+    public MkioDatabase(MkioModel model, ILogger logger)
+    {
+        _model = model;
+        _logger = logger;
+        if (model.InMemory)
+        {
+            var name = "mkio_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+            _connectionString = new SqliteConnectionStringBuilder { DataSource = name, Mode = SqliteOpenMode.Memory, Cache = SqliteCacheMode.Shared, Pooling = false }.ToString();
+            DisplayName = ":memory:";
+        }
+        else
+        {
+            var full = Path.GetFullPath(model.Options.DbPath);
+            _connectionString = new SqliteConnectionStringBuilder { DataSource = full, Mode = SqliteOpenMode.ReadWriteCreate, Cache = SqliteCacheMode.Private, Pooling = false }.ToString();
+            DisplayName = model.Options.DbPath;
+            FilePath = full;
+        }
+    }
+
+    public string DisplayName { get; }
+
+    /// <summary>The database file, or null for <c>:memory:</c>.</summary>
+    public string? FilePath { get; }
+
+    /// <summary>The write connection. Only the write batcher (and start-up DDL) may use it.</summary>
+    public SqliteConnection Writer => _writer ?? throw new InvalidOperationException("The database is not open.");
+
+    /// <summary>Opens the connections, applies pragmas and makes the schema match the config.</summary>
+    public void Open()
+    {
+        if (FilePath is not null)
+        {
+            var dir = Path.GetDirectoryName(FilePath);
+            if (!string.IsNullOrEmpty(dir) && !Directory.Exists(dir))
+            {
+                throw new MkioConfigurationException($"db_path: the directory of '{_model.Options.DbPath}' does not exist ({dir}).");
+            }
+        }
+
+        _writer = OpenConnection();
+        SchemaManager.Apply(_writer, _model, _logger);
+    }
+
+    public SqliteConnection OpenConnection()
+    {
+        var c = new SqliteConnection(_connectionString);
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = _model.InMemory
+            ? "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-64000;"
+            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-64000; PRAGMA busy_timeout=5000;";
+        cmd.ExecuteNonQuery();
+        return c;
+    }
+
+    /// <summary>Runs a read on a pooled read connection.</summary>
+    public async ValueTask<T> ReadAsync<T>(Func<SqliteConnection, T> read, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        await _readerGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        SqliteConnection? c = null;
+        try
+        {
+            lock (_readerLock)
+            {
+                _idleReaders.TryPop(out c);
+            }
+
+            if (c is null)
+            {
+                c = OpenConnection();
+                lock (_readerLock)
+                {
+                    _allReaders.Add(c);
+                }
+            }
+
+            return read(c);
+        }
+        finally
+        {
+            if (c is not null)
+            {
+                lock (_readerLock)
+                {
+                    _idleReaders.Push(c);
+                }
+            }
+
+            _readerGate.Release();
+        }
+    }
+
+    /// <summary>Reads every row of <paramref name="sql"/> with values in their storage classes.</summary>
+    public static List<Row> Query(SqliteConnection connection, string sql, params object?[] parameters)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            cmd.Parameters.AddWithValue("$p" + (i + 1).ToString(CultureInfo.InvariantCulture), parameters[i] ?? DBNull.Value);
+        }
+
+        using var reader = cmd.ExecuteReader();
+        var names = new string[reader.FieldCount];
+        for (var i = 0; i < names.Length; i++)
+        {
+            names[i] = reader.GetName(i);
+        }
+
+        var schema = new RowSchema(names);
+        var rows = new List<Row>();
+        while (reader.Read())
+        {
+            var values = new object?[names.Length];
+            for (var i = 0; i < values.Length; i++)
+            {
+                var v = reader.GetValue(i);
+                values[i] = v is DBNull ? null : v;
+            }
+
+            rows.Add(new Row(schema, values));
+        }
+
+        return rows;
+    }
+
+    /// <summary>Runs <c>PRAGMA wal_checkpoint(TRUNCATE)</c> on the write connection (file databases).</summary>
+    public void Checkpoint()
+    {
+        if (FilePath is null || _writer is null)
+        {
+            return;
+        }
+
+        using var cmd = _writer.CreateCommand();
+        cmd.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
+        cmd.ExecuteNonQuery();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        lock (_readerLock)
+        {
+            foreach (var r in _allReaders)
+            {
+                r.Dispose();
+            }
+
+            _allReaders.Clear();
+            _idleReaders.Clear();
+        }
+
+        _writer?.Dispose();
+        _writer = null;
+        _readerGate.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

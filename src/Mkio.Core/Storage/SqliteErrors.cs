@@ -1,0 +1,46 @@
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+
+namespace Mkio.Storage;
+
+/// <summary>A failure of one request inside the writer, with the exact text the client receives.</summary>
+internal sealed class MkioWriteException(string message) : Exception(message)
+{
+    public MkioWriteException()
+        : this("write failed")
+    {
+    }
+
+    public MkioWriteException(string message, Exception inner)
+        : this(message) => _ = inner;
+}
+
+internal static class SqliteErrors
+{
+    /// <summary>SQLite's own message for the last error on <paramref name="db"/>, without any wrapper.</summary>
+    public static string LastMessage(sqlite3 db) => raw.sqlite3_errmsg(db).utf8_to_string() ?? "unknown SQLite error";
+
+    /// <summary>Strips Microsoft.Data.Sqlite's <c>SQLite Error 19: '…'.</c> wrapper.</summary>
+    public static string Unwrap(SqliteException ex)
+    {
+        ArgumentNullException.ThrowIfNull(ex);
+        var m = ex.Message;
+        var start = m.IndexOf(": '", StringComparison.Ordinal);
+        if (m.StartsWith("SQLite Error", StringComparison.Ordinal) && start > 0 && m.EndsWith("'.", StringComparison.Ordinal))
+        {
+            return m[(start + 3)..^2];
+        }
+
+        return m;
+    }
+
+    public static void Check(sqlite3 db, int rc)
+    {
+        if (rc is not (raw.SQLITE_OK or raw.SQLITE_DONE or raw.SQLITE_ROW))
+        {
+            throw new MkioWriteException(LastMessage(db));
+        }
+    }
+
+    public static void Exec(sqlite3 db, string sql) => Check(db, raw.sqlite3_exec(db, sql));
+}

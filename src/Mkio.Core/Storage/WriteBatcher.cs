@@ -1,0 +1,632 @@
+using System.Diagnostics;
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Mkio.Changes;
+using Mkio.Data;
+using Mkio.Diagnostics;
+using Mkio.Model;
+using SQLitePCL;
+
+namespace Mkio.Storage;
+
+/// <summary>
+/// The single writer (SERVICES.md §5.5–5.7). Requests queue in a bounded channel; one loop takes a
+/// batch — up to <c>batch_max_size</c> requests or <c>batch_max_wait_ms</c> after the first,
+/// whichever comes first — and runs it as one SQLite transaction: a SAVEPOINT per request, one
+/// COMMIT per batch. A failing request rolls back only its own savepoint. After COMMIT the change
+/// events go to the bus in commit order, and only then are the requests completed.
+/// </summary>
+internal sealed partial class WriteBatcher : IAsyncDisposable
+{
+    public const string StoppingMessage = "Writer is stopping, no new submissions accepted";
+    private const int QueueCapacity = 65536;
+
+    private readonly MkioDatabase _db;
+    private readonly ChangeBus _bus;
+    private readonly MkioRefGenerator _refs;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly MkioMetrics _metrics;
+    private readonly int _maxBatch;
+    private readonly TimeSpan _maxWait;
+    private readonly Channel<WriteRequest> _queue;
+    private readonly Dictionary<(OpModel Op, ulong Mask), PreparedOp> _statements = [];
+    private readonly List<ChangeEvent> _pendingEvents = [];
+    private Task? _loop;
+    private Task<bool>? _pendingWait;
+    private volatile bool _stopping;
+    private long _sequence;
+    private sqlite3 _handle = null!;
+    private Stmt _begin = null!;
+    private Stmt _commit = null!;
+    private Stmt _rollback = null!;
+    private Stmt _savepoint = null!;
+    private Stmt _release = null!;
+    private Stmt _rollbackTo = null!;
+
+    public WriteBatcher(MkioDatabase db, ChangeBus bus, MkioRefGenerator refs, TimeProvider time, ILogger logger, MkioMetrics metrics, int maxBatch, double maxWaitMs)
+    {
+        _db = db;
+        _bus = bus;
+        _refs = refs;
+        _time = time;
+        _logger = logger;
+        _metrics = metrics;
+        _maxBatch = Math.Max(1, maxBatch);
+        _maxWait = TimeSpan.FromMilliseconds(Math.Max(0, maxWaitMs));
+        _queue = Channel.CreateBounded<WriteRequest>(new BoundedChannelOptions(QueueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            FullMode = BoundedChannelFullMode.Wait,
+            AllowSynchronousContinuations = false,
+        });
+    }
+
+    /// <summary>Called by journals and listeners that need each committed batch's events before COMMIT.</summary>
+    public Action<sqlite3, IReadOnlyList<ChangeEvent>>? BeforeCommit { get; set; }
+
+    /// <summary>The last commit sequence number handed out.</summary>
+    public long Sequence => Interlocked.Read(ref _sequence);
+
+    public int QueueLength => _queue.Reader.CanCount ? _queue.Reader.Count : 0;
+
+    public bool IsStopping => _stopping;
+
+    public void Start(long initialSequence)
+    {
+        _sequence = initialSequence;
+        _handle = _db.Writer.Handle ?? throw new InvalidOperationException("The write connection has no handle.");
+        _begin = new Stmt(_handle, "BEGIN");
+        _commit = new Stmt(_handle, "COMMIT");
+        _rollback = new Stmt(_handle, "ROLLBACK");
+        _savepoint = new Stmt(_handle, "SAVEPOINT req");
+        _release = new Stmt(_handle, "RELEASE req");
+        _rollbackTo = new Stmt(_handle, "ROLLBACK TO req");
+        _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    /// <summary>Queues a request. Fails fast once the writer is stopping.</summary>
+    public ValueTask SubmitAsync(WriteRequest request, CancellationToken cancellationToken = default)
+    {
+        if (_stopping)
+        {
+            request.TrySetResult(new WriteOutcome(false, request.Ref ?? string.Empty, StoppingMessage));
+            return ValueTask.CompletedTask;
+        }
+
+        if (_queue.Writer.TryWrite(request))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        return SlowAsync(request, cancellationToken);
+
+        async ValueTask SlowAsync(WriteRequest r, CancellationToken ct)
+        {
+            try
+            {
+                await _queue.Writer.WriteAsync(r, ct).ConfigureAwait(false);
+            }
+            catch (ChannelClosedException)
+            {
+                r.TrySetResult(new WriteOutcome(false, r.Ref ?? string.Empty, StoppingMessage));
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the writer between batches (checkpoints, DDL).</summary>
+    public async Task RunMaintenanceAsync(Action<MkioDatabase> action, CancellationToken cancellationToken = default)
+    {
+        var item = new WriteRequest(action);
+        if (!_queue.Writer.TryWrite(item))
+        {
+            await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+        }
+
+        await item.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stops accepting new requests (they fail with <see cref="StoppingMessage"/>), drains what is
+    /// queued for at most <paramref name="timeout"/>, and answers anything left with the stopping error.
+    /// </summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        _stopping = true;
+        _queue.Writer.TryComplete();
+        if (_loop is null)
+        {
+            return;
+        }
+
+        var finished = await Task.WhenAny(_loop, Task.Delay(timeout, _time)).ConfigureAwait(false);
+        if (finished != _loop)
+        {
+            Log.DrainTimedOut(_logger, timeout.TotalSeconds);
+            _abandon = true;
+            await _loop.ConfigureAwait(false);
+        }
+    }
+
+    private volatile bool _abandon;
+
+    private async Task RunAsync()
+    {
+        var batch = new List<WriteRequest>(_maxBatch);
+        var reader = _queue.Reader;
+        while (true)
+        {
+            if (!reader.TryRead(out var first))
+            {
+                if (!await WaitAsync().ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            if (_abandon)
+            {
+                Fail(first, StoppingMessage);
+                continue;
+            }
+
+            if (first.Maintenance is not null)
+            {
+                RunMaintenance(first);
+                continue;
+            }
+
+            batch.Add(first);
+            var deadline = _time.GetTimestamp() + (long)(_maxWait.TotalSeconds * _time.TimestampFrequency);
+            WriteRequest? deferred = null;
+            while (batch.Count < _maxBatch)
+            {
+                if (reader.TryRead(out var next))
+                {
+                    if (next.Maintenance is not null)
+                    {
+                        deferred = next;
+                        break;
+                    }
+
+                    batch.Add(next);
+                    continue;
+                }
+
+                var remaining = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
+                if (remaining <= TimeSpan.Zero || _stopping)
+                {
+                    break;
+                }
+
+                var wait = _pendingWait ??= reader.WaitToReadAsync().AsTask();
+                if (!wait.IsCompleted)
+                {
+                    using var cts = new CancellationTokenSource();
+                    var delay = Task.Delay(remaining, _time, cts.Token);
+                    if (await Task.WhenAny(wait, delay).ConfigureAwait(false) == delay)
+                    {
+                        break;
+                    }
+
+                    await cts.CancelAsync().ConfigureAwait(false);
+                }
+
+                _pendingWait = null;
+                if (!await wait.ConfigureAwait(false))
+                {
+                    break;
+                }
+            }
+
+            ExecuteBatch(batch);
+            batch.Clear();
+            if (deferred is not null)
+            {
+                RunMaintenance(deferred);
+            }
+        }
+
+        foreach (var s in _statements.Values)
+        {
+            s.Dispose();
+        }
+
+        _statements.Clear();
+        foreach (var s in new[] { _begin, _commit, _rollback, _savepoint, _release, _rollbackTo })
+        {
+            s.Dispose();
+        }
+    }
+
+    private async Task<bool> WaitAsync()
+    {
+        var wait = _pendingWait ??= _queue.Reader.WaitToReadAsync().AsTask();
+        var result = await wait.ConfigureAwait(false);
+        _pendingWait = null;
+        return result;
+    }
+
+    private void RunMaintenance(WriteRequest item)
+    {
+        try
+        {
+            item.Maintenance!(_db);
+            item.TrySetResult(new WriteOutcome(true, string.Empty, null));
+        }
+        catch (Exception ex)
+        {
+            item.TrySetException(ex);
+        }
+    }
+
+    private static void Fail(WriteRequest r, string message) =>
+        r.TrySetResult(new WriteOutcome(false, r.Ref ?? string.Empty, message));
+
+    private void ExecuteBatch(List<WriteRequest> batch)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var outcomes = new WriteOutcome[batch.Count];
+        var events = new List<ChangeEvent>(batch.Count * 2);
+        try
+        {
+            _begin.Run();
+        }
+        catch (MkioWriteException ex)
+        {
+            foreach (var r in batch)
+            {
+                Fail(r, ex.Message);
+            }
+
+            return;
+        }
+
+        var sequence = _sequence;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var req = batch[i];
+            var @ref = string.IsNullOrEmpty(req.Ref) ? _refs.Next() : req.Ref;
+            _pendingEvents.Clear();
+            try
+            {
+                _savepoint.Run();
+                ExecuteRequest(req, @ref);
+                _release.Run();
+                foreach (var e in _pendingEvents)
+                {
+                    events.Add(new ChangeEvent(e.Table, e.Op, e.Row, @ref, ++sequence));
+                }
+
+                outcomes[i] = new WriteOutcome(true, @ref, null);
+            }
+            catch (MkioWriteException ex)
+            {
+                TryRun(_rollbackTo);
+                TryRun(_release);
+                outcomes[i] = new WriteOutcome(false, @ref, ex.Message);
+            }
+        }
+
+        try
+        {
+            BeforeCommit?.Invoke(_handle, events);
+            _commit.Run();
+        }
+        catch (Exception ex)
+        {
+            TryRun(_rollback);
+            var message = ex is MkioWriteException ? ex.Message : "commit failed";
+            Log.CommitFailed(_logger, ex, batch.Count);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                Fail(batch[i], message);
+            }
+
+            return;
+        }
+
+        _sequence = sequence;
+        try
+        {
+            _bus.Publish(events);
+        }
+        catch (Exception ex)
+        {
+            Log.PublishFailed(_logger, ex);
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var ok = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (outcomes[i].Ok)
+            {
+                ok++;
+            }
+
+            batch[i].TrySetResult(outcomes[i]);
+        }
+
+        _metrics.BatchCommitted(batch.Count, ok, elapsed);
+        Log.BatchCommitted(_logger, batch.Count, elapsed.TotalMilliseconds);
+    }
+
+    private static void TryRun(Stmt s)
+    {
+        try
+        {
+            s.Run();
+        }
+        catch (MkioWriteException)
+        {
+            // SERVICES.md §5.6: errors while rolling back a savepoint are ignored.
+        }
+    }
+
+    private void ExecuteRequest(WriteRequest req, string @ref)
+    {
+        var ops = req.OpSet.Ops;
+        Span<int> dummy = stackalloc int[1];
+        _ = dummy;
+        var recorded = new Row?[ops.Length];
+        for (var j = 0; j < ops.Length; j++)
+        {
+            var op = ops[j];
+            var values = req.Values[j];
+            var mask = req.Omitted.Length > j ? req.Omitted[j] : 0UL;
+            var stmt = GetStatement(op, mask);
+            stmt.Reset();
+            for (var p = 0; p < stmt.ParamIndexes.Length; p++)
+            {
+                var pi = stmt.ParamIndexes[p];
+                var param = op.Params[pi];
+                object? value = param.Source switch
+                {
+                    ParamSource.Ref => @ref,
+                    ParamSource.Bind => ResolveBind(param.Bind, recorded, ops, req),
+                    _ => values[pi],
+                };
+                stmt.Bind(p + 1, value);
+            }
+
+            Row? first = null;
+            while (true)
+            {
+                var rc = raw.sqlite3_step(stmt.Handle);
+                if (rc == raw.SQLITE_ROW)
+                {
+                    var row = stmt.ReadRow();
+                    first ??= row;
+                    _pendingEvents.Add(new ChangeEvent(op.Table, op.OpTypeName, row, @ref, 0));
+                    continue;
+                }
+
+                if (rc == raw.SQLITE_DONE)
+                {
+                    break;
+                }
+
+                var message = SqliteErrors.LastMessage(_handle);
+                stmt.Reset();
+                throw new MkioWriteException(message);
+            }
+
+            stmt.Reset();
+            recorded[j] = op.Type == OpType.Delete ? null : first;
+        }
+    }
+
+    /// <summary>
+    /// <c>$N.col</c>: column <c>col</c> of op N's first returned row, or — when op N returned no row,
+    /// or is a delete — of the request data; a missing column fails with <c>Missing field</c>.
+    /// </summary>
+    private static object? ResolveBind(BindRef bind, Row?[] recorded, OpModel[] ops, WriteRequest req)
+    {
+        if (bind.SourceOp < 0 || bind.SourceOp >= ops.Length)
+        {
+            throw new MkioWriteException("list index out of range");
+        }
+
+        if (recorded[bind.SourceOp] is { } row)
+        {
+            return row.TryGetValue(bind.SourceColumn, out var v)
+                ? v
+                : throw new MkioWriteException($"Missing field: '{bind.SourceColumn}'");
+        }
+
+        if (req.Data.ValueKind == System.Text.Json.JsonValueKind.Object && req.Data.TryGetProperty(bind.SourceColumn, out var el))
+        {
+            return RequestValues.FromJson(el);
+        }
+
+        throw new MkioWriteException($"Missing field: '{bind.SourceColumn}'");
+    }
+
+    private PreparedOp GetStatement(OpModel op, ulong mask)
+    {
+        if (!_statements.TryGetValue((op, mask), out var s))
+        {
+            var (sql, indexes) = SqlText.For(op, mask);
+            s = new PreparedOp(_handle, sql, indexes);
+            _statements[(op, mask)] = s;
+        }
+
+        return s;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_loop is not null && !_loop.IsCompleted)
+        {
+            await StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A prepared statement on the write connection.</summary>
+    private class Stmt : IDisposable
+    {
+        public Stmt(sqlite3 db, string sql)
+        {
+            Db = db;
+            Sql = sql;
+            var rc = raw.sqlite3_prepare_v2(db, sql, out var handle);
+            if (rc != raw.SQLITE_OK)
+            {
+                throw new MkioWriteException(SqliteErrors.LastMessage(db));
+            }
+
+            Handle = handle;
+        }
+
+        public sqlite3 Db { get; }
+
+        public string Sql { get; }
+
+        public sqlite3_stmt Handle { get; }
+
+        public void Run()
+        {
+            var rc = raw.sqlite3_step(Handle);
+            raw.sqlite3_reset(Handle);
+            if (rc is not (raw.SQLITE_DONE or raw.SQLITE_ROW))
+            {
+                throw new MkioWriteException(SqliteErrors.LastMessage(Db));
+            }
+        }
+
+        public void Reset() => raw.sqlite3_reset(Handle);
+
+        public void Dispose() => Handle.Dispose();
+    }
+
+    private sealed class PreparedOp(sqlite3 db, string sql, int[] paramIndexes) : Stmt(db, sql)
+    {
+        private RowSchema? _schema;
+
+        /// <summary>For statement parameter k (0-based), the index into <see cref="OpModel.Params"/>.</summary>
+        public int[] ParamIndexes { get; } = paramIndexes;
+
+        public void Bind(int position, object? value)
+        {
+            var rc = value switch
+            {
+                null => raw.sqlite3_bind_null(Handle, position),
+                string s => raw.sqlite3_bind_text(Handle, position, s),
+                long l => raw.sqlite3_bind_int64(Handle, position, l),
+                double d => raw.sqlite3_bind_double(Handle, position, d),
+                int i => raw.sqlite3_bind_int64(Handle, position, i),
+                bool b => raw.sqlite3_bind_int64(Handle, position, b ? 1 : 0),
+                byte[] bytes => raw.sqlite3_bind_blob(Handle, position, bytes),
+                float f => raw.sqlite3_bind_double(Handle, position, f),
+                TooLargeInteger => throw new MkioWriteException("Python int too large to convert to SQLite INTEGER"),
+                UnbindableValue u => throw new MkioWriteException($"Error binding parameter {position}: type '{u.PythonType}' is not supported"),
+                _ => raw.sqlite3_bind_text(Handle, position, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)),
+            };
+            if (rc != raw.SQLITE_OK)
+            {
+                throw new MkioWriteException(SqliteErrors.LastMessage(Db));
+            }
+        }
+
+        public Row ReadRow()
+        {
+            var n = raw.sqlite3_column_count(Handle);
+            if (_schema is null || _schema.Count != n)
+            {
+                var names = new string[n];
+                for (var i = 0; i < n; i++)
+                {
+                    names[i] = raw.sqlite3_column_name(Handle, i).utf8_to_string();
+                }
+
+                _schema = new RowSchema(names);
+            }
+
+            var values = new object?[n];
+            for (var i = 0; i < n; i++)
+            {
+                values[i] = raw.sqlite3_column_type(Handle, i) switch
+                {
+                    raw.SQLITE_INTEGER => raw.sqlite3_column_int64(Handle, i),
+                    raw.SQLITE_FLOAT => raw.sqlite3_column_double(Handle, i),
+                    raw.SQLITE_TEXT => raw.sqlite3_column_text(Handle, i).utf8_to_string(),
+                    raw.SQLITE_BLOB => raw.sqlite3_column_blob(Handle, i).ToArray(),
+                    _ => null,
+                };
+            }
+
+            return new Row(_schema, values);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2101, Level = LogLevel.Debug, Message = "Committed {BatchSize} writes in {ElapsedMs} ms.")]
+        public static partial void BatchCommitted(ILogger logger, int batchSize, double elapsedMs);
+
+        [LoggerMessage(EventId = 2102, Level = LogLevel.Error, Message = "COMMIT of a batch of {BatchSize} writes failed; every request of the batch was answered with the error.")]
+        public static partial void CommitFailed(ILogger logger, Exception exception, int batchSize);
+
+        [LoggerMessage(EventId = 2103, Level = LogLevel.Error, Message = "A change listener failed while receiving committed events.")]
+        public static partial void PublishFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "Draining the write queue took longer than {TimeoutSeconds} s; remaining requests are answered with the stopping error.")]
+        public static partial void DrainTimedOut(ILogger logger, double timeoutSeconds);
+    }
+}
+
+/// <summary>The SQL text of each op (SERVICES.md §5.1), byte-identical to the reference, with fix F3 (<c>DELETE … RETURNING *</c>).</summary>
+internal static class SqlText
+{
+    /// <summary>SQL for <paramref name="op"/> leaving out the parameters set in <paramref name="omitted"/> (F14), and the parameter order.</summary>
+    public static (string Sql, int[] ParamIndexes) For(OpModel op, ulong omitted)
+    {
+        var included = new List<int>();
+        for (var i = 0; i < op.Params.Length; i++)
+        {
+            if (i >= 64 || (omitted & (1UL << i)) == 0)
+            {
+                included.Add(i);
+            }
+        }
+
+        string Name(int i) => op.Params[i].Name;
+        var t = op.Table.Name;
+        var sb = new StringBuilder();
+        switch (op.Type)
+        {
+            case OpType.Insert:
+                sb.Append("INSERT INTO ").Append(t).Append(" (").AppendJoin(", ", included.Select(Name))
+                  .Append(") VALUES (").AppendJoin(", ", included.Select(_ => "?")).Append(") RETURNING *");
+                break;
+            case OpType.Update:
+            {
+                var set = included.Where(i => !op.Params[i].IsKey).ToList();
+                var keys = included.Where(i => op.Params[i].IsKey).ToList();
+                sb.Append("UPDATE ").Append(t).Append(" SET ").AppendJoin(", ", set.Select(i => Name(i) + " = ?"))
+                  .Append(" WHERE ").AppendJoin(" AND ", keys.Select(i => Name(i) + " = ?")).Append(" RETURNING *");
+                break;
+            }
+
+            case OpType.Delete:
+                sb.Append("DELETE FROM ").Append(t).Append(" WHERE ").AppendJoin(" AND ", included.Select(i => Name(i) + " = ?")).Append(" RETURNING *");
+                break;
+            default:
+            {
+                var updates = included.Where(i => !op.Params[i].IsKey).Select(Name).ToList();
+                sb.Append("INSERT INTO ").Append(t).Append(" (").AppendJoin(", ", included.Select(Name))
+                  .Append(") VALUES (").AppendJoin(", ", included.Select(_ => "?"))
+                  .Append(") ON CONFLICT(").AppendJoin(", ", op.Key).Append(") DO UPDATE SET ")
+                  .AppendJoin(", ", updates.Select(u => $"{u} = excluded.{u}")).Append(" RETURNING *");
+                break;
+            }
+        }
+
+        return (sb.ToString(), [.. included]);
+    }
+}

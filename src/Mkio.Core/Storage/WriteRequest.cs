@@ -1,0 +1,59 @@
+using System.Text.Json;
+using Mkio.Model;
+
+namespace Mkio.Storage;
+
+/// <summary>The outcome of one transaction: committed with its effective ref, or failed with the client-facing text.</summary>
+internal readonly record struct WriteOutcome(bool Ok, string Ref, string? Error);
+
+/// <summary>A value that cannot be bound (an object or array in the request data).</summary>
+internal sealed class UnbindableValue(string pythonType)
+{
+    public static readonly UnbindableValue Dict = new("dict");
+    public static readonly UnbindableValue List = new("list");
+
+    public string PythonType { get; } = pythonType;
+}
+
+/// <summary>
+/// One transaction queued for the writer: the op set, its parameter values (aligned with each op's
+/// <see cref="OpModel.Params"/>; bind and ref slots are filled by the writer), and which optional
+/// parameters the request omitted (fix F14). Completes after COMMIT and after the change events were
+/// handed to the bus.
+/// </summary>
+internal sealed class WriteRequest : TaskCompletionSource<WriteOutcome>
+{
+    public WriteRequest(OpSetModel opSet, object?[][] values, ulong[] omitted, JsonElement data, string? @ref)
+        : base(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        OpSet = opSet;
+        Values = values;
+        Omitted = omitted;
+        Data = data;
+        Ref = @ref;
+    }
+
+    /// <summary>Creates a maintenance item: <paramref name="action"/> runs on the writer between batches.</summary>
+    public WriteRequest(Action<MkioDatabase> action)
+        : base(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        Maintenance = action;
+        OpSet = null!;
+        Values = [];
+        Omitted = [];
+    }
+
+    public OpSetModel OpSet { get; }
+
+    public object?[][] Values { get; }
+
+    public ulong[] Omitted { get; }
+
+    /// <summary>The request <c>data</c> (valid until the request completes); binds fall back to it.</summary>
+    public JsonElement Data { get; }
+
+    /// <summary>The client's ref (may be empty), or null to have the writer assign one in commit order.</summary>
+    public string? Ref { get; }
+
+    public Action<MkioDatabase>? Maintenance { get; }
+}

@@ -1,0 +1,74 @@
+namespace Mkio.TestUtilities;
+
+/// <summary>The conformance fixtures (CONFORMANCE.md) as code-first configs.</summary>
+public static class Fixtures
+{
+    /// <summary>Fixture A: orders(id TEXT PK) + audit_log, add/update/delete services and the three listeners.</summary>
+    public static void FixtureA(MkioOptions o)
+    {
+        o.DbPath = ":memory:";
+        o.BatchMaxWaitMs = 1.0;
+        o.Table("orders", t => t
+                .Column("id", "TEXT PRIMARY KEY")
+                .Column("symbol", "TEXT NOT NULL")
+                .Column("qty", "INTEGER")
+                .Column("price", "REAL DEFAULT 0")
+                .Column("status", "TEXT DEFAULT 'pending'"))
+            .Table("audit_log", t => t
+                .Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT")
+                .Column("event", "TEXT")
+                .Column("order_id", "TEXT"))
+            .Transaction("add_order", tx => tx.Insert("orders", ["id", "symbol", "qty"]))
+            .Transaction("update_order", tx => tx.Update("orders", ["id"], ["qty"]))
+            .Transaction("delete_order", tx => tx.Delete("orders", ["id"]))
+            .SubPub("last_trade", s => s.From("orders").Key("id").Filterable("status", "symbol").ChangeLogSize(100))
+            .Stream("audit_feed", s => s.From("audit_log").BufferSize(100))
+            .Query("all_orders", s => s.From("orders").Filterable("status").ChangeLogSize(100));
+    }
+
+    /// <summary>Fixture B: the order-book schema with named op sets place / update_status.</summary>
+    public static void FixtureB(MkioOptions o)
+    {
+        o.DbPath = ":memory:";
+        o.BatchMaxWaitMs = 1.0;
+        o.Table("orders", t => t
+                .Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT")
+                .Column("side", "TEXT NOT NULL")
+                .Column("symbol", "TEXT NOT NULL")
+                .Column("qty", "INTEGER")
+                .Column("price", "REAL DEFAULT 0")
+                .Column("status", "TEXT DEFAULT 'pending'"))
+            .Table("audit_log", t => t
+                .Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT")
+                .Column("event", "TEXT")
+                .Column("order_id", "INTEGER")
+                .Column("status", "TEXT"))
+            .Transaction("orders", tx => tx
+                .Op("place", ops => ops
+                    .Insert("orders", ["side", "symbol", "qty", "price"])
+                    .Insert("audit_log", ["event"], bind: new Dictionary<string, string> { ["order_id"] = "$0.id", ["status"] = "$0.status" }))
+                .Op("update_status", ops => ops
+                    .Update("orders", ["id"], ["status"])
+                    .Insert("audit_log", ["event"], bind: new Dictionary<string, string> { ["order_id"] = "$0.id", ["status"] = "$0.status" })))
+            .SubPub("last_trade", s => s.From("orders").Key("id").Filterable("status", "symbol").ChangeLogSize(100))
+            .Stream("audit_feed", s => s.From("audit_log").BufferSize(100))
+            .Query("all_orders", s => s.From("orders").Filterable("status", "symbol").ChangeLogSize(100));
+    }
+
+    /// <summary>Path of the order-book sample config (the seed's order_book.mkio.toml, unchanged).</summary>
+    public static string OrderBookToml => Path.Combine(RepoRoot, "samples", "OrderBook", "mkio.toml");
+
+    public static string RepoRoot
+    {
+        get
+        {
+            var d = new DirectoryInfo(AppContext.BaseDirectory);
+            while (d is not null && !File.Exists(Path.Combine(d.FullName, "Mkio.sln")))
+            {
+                d = d.Parent;
+            }
+
+            return d?.FullName ?? throw new InvalidOperationException("Mkio.sln not found above " + AppContext.BaseDirectory);
+        }
+    }
+}

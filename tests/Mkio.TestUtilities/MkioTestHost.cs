@@ -1,0 +1,158 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Mkio.AspNetCore;
+
+namespace Mkio.TestUtilities;
+
+/// <summary>
+/// A real Kestrel server on 127.0.0.1 with a free port, running mkio from code-first or TOML
+/// config, with its working directory's files (database, static folders) in a temp folder.
+/// </summary>
+public sealed class MkioTestHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private bool _stopped;
+
+    private MkioTestHost(WebApplication app, Uri baseUri, TempDirectory dir, bool ownsDirectory)
+    {
+        _app = app;
+        BaseUri = baseUri;
+        Directory = dir;
+        OwnsDirectory = ownsDirectory;
+    }
+
+    /// <summary>http://127.0.0.1:port/</summary>
+    public Uri BaseUri { get; }
+
+    /// <summary>ws://127.0.0.1:port/</summary>
+    public Uri WsBase => new($"ws://{BaseUri.Authority}/");
+
+    public TempDirectory Directory { get; }
+
+    private bool OwnsDirectory { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public HttpClient CreateHttpClient() => new() { BaseAddress = BaseUri, Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>Starts a host. <paramref name="configure"/> fills the options (paths relative to the temp folder are made absolute).</summary>
+    public static async Task<MkioTestHost> StartAsync(
+        Action<MkioOptions> configure,
+        CancellationToken cancellationToken = default,
+        TempDirectory? directory = null,
+        Action<IMkioBuilder>? mkio = null,
+        Action<WebApplicationBuilder>? builder = null,
+        Action<WebApplication>? app = null,
+        string? tomlPath = null)
+    {
+        var owns = directory is null;
+        var dir = directory ?? new TempDirectory();
+        var b = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dir.Path });
+        b.Logging.ClearProviders();
+        b.Logging.SetMinimumLevel(LogLevel.Warning);
+        b.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        void Configure(MkioOptions o)
+        {
+            configure(o);
+            if (o.DbPath != ":memory:" && !Path.IsPathRooted(o.DbPath))
+            {
+                o.DbPath = Path.Combine(dir.Path, o.DbPath);
+            }
+
+            for (var i = 0; i < o.Static.Count; i++)
+            {
+                var s = o.Static[i];
+                if (!Path.IsPathRooted(s.Directory))
+                {
+                    o.Static[i] = s with { Directory = Path.Combine(dir.Path, s.Directory) };
+                }
+            }
+        }
+
+        var mb = tomlPath is null ? b.Services.AddMkio(Configure) : b.Services.AddMkio(tomlPath, Configure);
+        mkio?.Invoke(mb);
+        b.Services.AddHealthChecks().AddMkio();
+        builder?.Invoke(b);
+        var web = b.Build();
+        if (app is not null)
+        {
+            app(web);
+        }
+        else
+        {
+            web.MapMkio();
+        }
+
+        web.MapHealthChecks("/health");
+        await web.StartAsync(cancellationToken).ConfigureAwait(false);
+        var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new MkioTestHost(web, new Uri(address.EndsWith('/') ? address : address + "/"), dir, owns);
+    }
+
+    /// <summary>Opens a WebSocket to <paramref name="path"/> (default <c>ws</c>).</summary>
+    public Task<TestSocket> ConnectAsync(string path = "ws", CancellationToken cancellationToken = default) =>
+        TestSocket.ConnectAsync(new Uri(WsBase, path), cancellationToken);
+
+    /// <summary>Runs the host's graceful shutdown (as on SIGTERM).</summary>
+    public async Task StopAsync()
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _app.StopAsync(cts.Token).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await StopAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            await _app.DisposeAsync().ConfigureAwait(false);
+            if (OwnsDirectory)
+            {
+                Directory.Dispose();
+            }
+        }
+    }
+}
+
+/// <summary>A temp folder deleted on dispose.</summary>
+public sealed class TempDirectory : IDisposable
+{
+    public TempDirectory()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "mkio-tests", Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        try
+        {
+            System.IO.Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
