@@ -26,7 +26,7 @@ internal sealed class MkioEngineHost(IOptions<MkioOptions> options, MkioMarkerSe
             if (_engine is null)
             {
                 var model = ModelCompiler.Compile(options.Value, marker.Functions);
-                _engine = new MkioEngine(model, loggerFactory, metrics, time);
+                _engine = new MkioEngine(model, loggerFactory, metrics, time, marker.Functions);
             }
 
             return _engine;

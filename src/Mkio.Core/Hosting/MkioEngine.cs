@@ -24,8 +24,9 @@ internal sealed partial class MkioEngine : IAsyncDisposable
     private ITimer? _checkpointTimer;
     private int _state; // 0 new, 1 started, 2 stopping, 3 stopped
 
-    public MkioEngine(MkioModel model, ILoggerFactory loggerFactory, MkioMetrics metrics, TimeProvider time)
+    public MkioEngine(MkioModel model, ILoggerFactory loggerFactory, MkioMetrics metrics, TimeProvider time, Expressions.FunctionRegistry? functions = null)
     {
+        Functions = functions;
         Model = model;
         _time = time;
         Logger = loggerFactory.CreateLogger("Mkio");
@@ -37,6 +38,11 @@ internal sealed partial class MkioEngine : IAsyncDisposable
     }
 
     public MkioModel Model { get; }
+
+    /// <summary>This host's expression functions (client filters compile against them).</summary>
+    public Expressions.FunctionRegistry? Functions { get; }
+
+    private ChangeJournal? _journal;
 
     public ILogger Logger { get; }
 
@@ -67,7 +73,11 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         }
 
         Database.Open();
-        Writer.Start(0);
+        ChangeJournal.EnsureCreated(Database.Writer);
+        var keep = Model.Services.OfType<ListenerServiceModel>().Select(l => Math.Max(l.ChangeLogSize, l.BufferSize)).DefaultIfEmpty(0).Max();
+        _journal = new ChangeJournal(Math.Max(keep, 1000));
+        Writer.BeforeCommit = _journal.Append;
+        Writer.Start(ChangeJournal.MaxSequence(Database.Writer));
         var list = new List<MkioService>();
         foreach (var s in Model.Services)
         {
@@ -186,6 +196,7 @@ internal sealed partial class MkioEngine : IAsyncDisposable
             }
         }
 
+        _journal?.Dispose();
         try
         {
             Database.Checkpoint();

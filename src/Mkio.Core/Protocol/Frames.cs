@@ -150,3 +150,82 @@ internal static class Frames
         }
     }
 }
+
+/// <summary>Frames of the subscription protocol (PROTOCOL.md §7).</summary>
+internal static class SubscriptionFrames
+{
+    private static readonly JsonEncodedText Type = JsonEncodedText.Encode("type");
+    private static readonly JsonEncodedText Service = JsonEncodedText.Encode("service");
+    private static readonly JsonEncodedText RefName = JsonEncodedText.Encode("ref");
+    private static readonly JsonEncodedText Rows = JsonEncodedText.Encode("rows");
+    private static readonly JsonEncodedText Changes = JsonEncodedText.Encode("changes");
+    private static readonly JsonEncodedText Op = JsonEncodedText.Encode("op");
+    private static readonly JsonEncodedText RowName = JsonEncodedText.Encode("row");
+    private static readonly JsonEncodedText Snapshot = JsonEncodedText.Encode("snapshot");
+    private static readonly JsonEncodedText Delta = JsonEncodedText.Encode("delta");
+    private static readonly JsonEncodedText Update = JsonEncodedText.Encode("update");
+
+    /// <summary><c>{"type":"snapshot","service":S,"ref":R,"rows":[…]}</c>.</summary>
+    public static byte[] SnapshotFrame(string service, string @ref, List<Mkio.Data.Row> rows) =>
+        WireJson.Serialize((service, @ref, rows), static (w, s) =>
+        {
+            w.WriteStartObject();
+            w.WriteString(Type, Snapshot);
+            w.WritePropertyName(Service);
+            WireJson.WriteString(w, s.service);
+            w.WritePropertyName(RefName);
+            WireJson.WriteString(w, s.@ref);
+            w.WritePropertyName(Rows);
+            w.WriteStartArray();
+            foreach (var r in s.rows)
+            {
+                WireJson.WriteRow(w, r);
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+
+    /// <summary><c>{"type":"delta","service":S,"ref":R,"changes":[{"op":…,"row":…}]}</c>.</summary>
+    public static byte[] DeltaFrame(string service, string @ref, List<(string Op, Mkio.Data.Row Row)> changes) =>
+        WireJson.Serialize((service, @ref, changes), static (w, s) =>
+        {
+            w.WriteStartObject();
+            w.WriteString(Type, Delta);
+            w.WritePropertyName(Service);
+            WireJson.WriteString(w, s.service);
+            w.WritePropertyName(RefName);
+            WireJson.WriteString(w, s.@ref);
+            w.WritePropertyName(Changes);
+            w.WriteStartArray();
+            foreach (var (op, row) in s.changes)
+            {
+                w.WriteStartObject();
+                w.WritePropertyName(Op);
+                WireJson.WriteString(w, op);
+                w.WritePropertyName(RowName);
+                WireJson.WriteRow(w, row);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+
+    /// <summary><c>{"type":"update","service":S,"ref":R,"op":O,"row":{…}}</c>.</summary>
+    public static byte[] UpdateFrame(string service, string @ref, string op, Mkio.Data.Row row) =>
+        WireJson.Serialize((service, @ref, op, row), static (w, s) =>
+        {
+            w.WriteStartObject();
+            w.WriteString(Type, Update);
+            w.WritePropertyName(Service);
+            WireJson.WriteString(w, s.service);
+            w.WritePropertyName(RefName);
+            WireJson.WriteString(w, s.@ref);
+            w.WritePropertyName(Op);
+            WireJson.WriteString(w, s.op);
+            w.WritePropertyName(RowName);
+            WireJson.WriteRow(w, s.row);
+            w.WriteEndObject();
+        });
+}

@@ -1,17 +1,352 @@
 using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Mkio.Changes;
+using Mkio.Data;
+using Mkio.Expressions;
 using Mkio.Model;
 using Mkio.Protocol;
+using Mkio.Services.Listeners;
 using Mkio.Sessions;
 
 namespace Mkio.Services;
 
 /// <summary>
-/// Common behaviour of subpub, stream and query services: any message that is not a
-/// subscribe/unsubscribe is answered with one error in the §9 envelope (fix F15).
+/// Common machinery of subpub, stream and query services (SERVICES.md §7): a listener loop fed by
+/// the change bus through an unbounded queue (never blocks the writer, never drops: F10), subscribers
+/// in registration order, fan-out that formats each change once, serialises it once and only
+/// enqueues bytes, atomic snapshot + registration (F9), replace-on-resubscribe (F4), nack for bad
+/// filters (F2), per-row containment of expression errors (F1), and the F15 error for requests.
 /// </summary>
-internal abstract class ListenerService(ListenerServiceModel model) : MkioService(model)
+internal abstract partial class ListenerService : MkioService, IChangeListener
 {
-    public new ListenerServiceModel Model { get; } = model;
+    private readonly Channel<IReadOnlyList<ChangeEvent>> _inbox = Channel.CreateUnbounded<IReadOnlyList<ChangeEvent>>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly List<Subscriber> _subscribers = [];
+    private readonly HashSet<string> _watch;
+    private IDisposable? _busSubscription;
+    private Task? _loop;
+    private long _delivered;
+    private long _handled;
+    private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    protected ListenerService(MkioEngine engine, ListenerServiceModel model)
+        : base(model)
+    {
+        Engine = engine;
+        Model = model;
+        _watch = new HashSet<string>(model.WatchTables, StringComparer.Ordinal);
+        Logger = engine.Logger;
+    }
+
+    public new ListenerServiceModel Model { get; }
+
+    protected MkioEngine Engine { get; }
+
+    protected ILogger Logger { get; }
+
+    /// <summary>Guards the service state (cache, log, buffer) and the subscriber list.</summary>
+    protected Lock Gate { get; } = new();
+
+    /// <summary>Events with a sequence at or below this were part of the loaded state.</summary>
+    protected long LoadedSequence { get; set; }
+
+    public int SubscriberCount
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _subscribers.Count;
+            }
+        }
+    }
+
+    IReadOnlyCollection<string>? IChangeListener.Tables => _watch;
+
+    void IChangeListener.OnCommitted(IReadOnlyList<ChangeEvent> events)
+    {
+        Interlocked.Increment(ref _delivered);
+        if (!_inbox.Writer.TryWrite(events))
+        {
+            Interlocked.Increment(ref _handled);
+        }
+    }
+
+    /// <summary>
+    /// Waits until every batch handed to this service so far has been applied, so a subscribe sent
+    /// after a transaction's result sees that transaction in its snapshot (PROTOCOL.md §10).
+    /// </summary>
+    protected async ValueTask CatchUpAsync(CancellationToken cancellationToken)
+    {
+        var target = Interlocked.Read(ref _delivered);
+        while (Interlocked.Read(ref _handled) < target)
+        {
+            var progress = Volatile.Read(ref _progress);
+            if (Interlocked.Read(ref _handled) >= target)
+            {
+                break;
+            }
+
+            await progress.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _busSubscription = Engine.Bus.Subscribe(this);
+        lock (Gate)
+        {
+            Load();
+        }
+
+        _loop = Task.Run(LoopAsync, CancellationToken.None);
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _busSubscription?.Dispose();
+        _inbox.Writer.TryComplete();
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Loads the initial state (cache, buffer, change log). Called under <see cref="Gate"/>.</summary>
+    protected abstract void Load();
+
+    /// <summary>Applies one change under <see cref="Gate"/>; returns the op to publish, or null to drop it.</summary>
+    protected abstract string? Apply(ChangeEvent change);
+
+    /// <summary>Builds the reply to a subscribe (snapshot or delta) and registers the subscriber atomically.</summary>
+    protected abstract void SubscribeLocked(Subscriber subscriber, string? clientRef);
+
+    private async Task LoopAsync()
+    {
+        var reader = _inbox.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var events))
+            {
+                foreach (var e in events)
+                {
+                    if (e.Sequence <= LoadedSequence)
+                    {
+                        continue;
+                    }
+
+                    try
+                    {
+                        lock (Gate)
+                        {
+                            var op = Apply(e);
+                            if (op is not null)
+                            {
+                                FanOut(e.Sequence, e.Ref, op, e.Row);
+                            }
+                        }
+                    }
+                    catch (Exception ex)
+                    {
+                        // F1/F6: one bad event never stops the loop.
+                        Log.ChangeFailed(Logger, ex, Name, e.Ref);
+                    }
+                }
+
+                Interlocked.Increment(ref _handled);
+                Interlocked.Exchange(ref _progress, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Sends one change to every subscriber whose filter admits it. Called under <see cref="Gate"/>.</summary>
+    protected void FanOut(long sequence, string @ref, string op, Row row)
+    {
+        if (_subscribers.Count == 0)
+        {
+            return;
+        }
+
+        var outgoing = Format(row);
+        if (outgoing is null)
+        {
+            return;
+        }
+
+        byte[]? frame = null;
+        List<Subscriber>? dead = null;
+        foreach (var s in _subscribers)
+        {
+            if (sequence <= s.SkipThrough || !Admits(s, outgoing))
+            {
+                continue;
+            }
+
+            var first = frame is null;
+            frame ??= SubscriptionFrames.UpdateFrame(Name, @ref, op, outgoing);
+            if (!s.Session.TrySend(frame, Name))
+            {
+                (dead ??= []).Add(s);
+                continue;
+            }
+
+            if (first)
+            {
+                NotifyOut(frame);
+            }
+        }
+
+        if (dead is not null)
+        {
+            foreach (var d in dead)
+            {
+                RemoveLocked(d.Session);
+            }
+        }
+    }
+
+    /// <summary>The outgoing row (publish formatter applied), or null when formatting fails (F1).</summary>
+    protected Row? Format(Row row)
+    {
+        if (Model.Publish is null)
+        {
+            return row;
+        }
+
+        try
+        {
+            return Model.Publish.Format(row);
+        }
+        catch (Exception ex)
+        {
+            Log.ExpressionFailed(Logger, ex, Name, "publish");
+            return null;
+        }
+    }
+
+    /// <summary>Whether the subscriber's filter admits the outgoing row (F1: an error means no).</summary>
+    protected bool Admits(Subscriber s, Row outgoing)
+    {
+        if (s.Filter is null)
+        {
+            return true;
+        }
+
+        try
+        {
+            return s.Filter.IsTruthy(outgoing);
+        }
+        catch (Exception ex)
+        {
+            Log.ExpressionFailed(Logger, ex, Name, "filter");
+            return false;
+        }
+    }
+
+    /// <summary>Formats and filters raw rows for one subscriber.</summary>
+    protected List<Row> Outgoing(Subscriber s, IEnumerable<Row> rows)
+    {
+        var result = new List<Row>();
+        foreach (var r in rows)
+        {
+            if (Format(r) is { } o && Admits(s, o))
+            {
+                result.Add(o);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Formats and filters log entries for one subscriber (delta changes).</summary>
+    protected List<(string Op, Row Row)> OutgoingChanges(Subscriber s, IEnumerable<LogEntry> entries)
+    {
+        var result = new List<(string, Row)>();
+        foreach (var e in entries)
+        {
+            if (Format(e.Row) is { } o && Admits(s, o))
+            {
+                result.Add((e.Op, o));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Registers a subscriber (replacing any earlier one of the same session, F4). Under <see cref="Gate"/>.</summary>
+    protected void RegisterLocked(Subscriber s)
+    {
+        RemoveLocked(s.Session);
+        _subscribers.Add(s);
+        Engine.Metrics.SubscriptionAdded(Name);
+    }
+
+    /// <summary>Sends a subscribe reply and forwards it to monitors.</summary>
+    protected void SendReply(Subscriber s, byte[] frame)
+    {
+        s.Session.TrySend(frame, Name);
+        NotifyOut(frame);
+    }
+
+    private void RemoveLocked(MkioSession session)
+    {
+        for (var i = _subscribers.Count - 1; i >= 0; i--)
+        {
+            if (ReferenceEquals(_subscribers[i].Session, session))
+            {
+                _subscribers.RemoveAt(i);
+                Engine.Metrics.SubscriptionRemoved(Name);
+            }
+        }
+    }
+
+    public override void Unsubscribe(MkioSession session)
+    {
+        lock (Gate)
+        {
+            RemoveLocked(session);
+        }
+    }
+
+    public override async ValueTask SubscribeAsync(MkioSession session, Envelope envelope, CancellationToken cancellationToken)
+    {
+        await CatchUpAsync(cancellationToken).ConfigureAwait(false);
+        CompiledExpression? filter = null;
+        if (Model.Filterable.Length > 0 && envelope.TryGet("filter"u8, out var f) && f.ValueKind == JsonValueKind.String && f.GetString() is { Length: > 0 } text)
+        {
+            try
+            {
+                filter = CompiledExpression.Compile(text, Engine.Functions);
+            }
+            catch (ExpressionException ex)
+            {
+                // F2: nack, nothing registered, any earlier subscription of this session ended.
+                lock (Gate)
+                {
+                    RemoveLocked(session);
+                }
+
+                var nack = Frames.NackReply(Name, ex.Message, envelope.RefKind == RefKind.String ? envelope.RefElement : default);
+                session.TrySend(nack, Name);
+                NotifyOut(nack);
+                return;
+            }
+        }
+
+        var clientRef = envelope.RefKind == RefKind.String && envelope.Ref is { Length: > 0 } r ? r : null;
+        var subscriber = new Subscriber(session, filter);
+        Subscribe(subscriber, clientRef);
+    }
+
+    /// <summary>Subscribe flow; query services override it to read the snapshot outside the lock.</summary>
+    protected virtual void Subscribe(Subscriber subscriber, string? clientRef)
+    {
+        lock (Gate)
+        {
+            SubscribeLocked(subscriber, clientRef);
+        }
+    }
 
     public override ValueTask<PendingReply?> HandleMessageAsync(MkioSession session, Envelope envelope, JsonDocument document, CancellationToken cancellationToken)
     {
@@ -36,4 +371,72 @@ internal abstract class ListenerService(ListenerServiceModel model) : MkioServic
         var frame = Frames.ErrorReply(text, envelope.RefElement, envelope.MsgId);
         return ValueTask.FromResult<PendingReply?>(PendingReply.Ready(frame, this));
     }
+
+    /// <summary>Seeds a change log from the journal, or — for a database written by the original — from <c>_mkio_ref</c> (SERVICES.md §11).</summary>
+    protected void SeedLog(ChangeLog log, Func<Row, bool>? admit)
+    {
+        var entries = Engine.Database.Read(c => Storage.ChangeJournal.Read(c, Engine.Model, Model.WatchTables, log.Capacity));
+        if (entries.Count > 0)
+        {
+            foreach (var e in entries)
+            {
+                if (admit is null || admit(e.Row))
+                {
+                    log.Append(new LogEntry(e.Sequence, e.Ref, e.Op, e.Row));
+                }
+            }
+
+            return;
+        }
+
+        var table = Model.PrimaryTable.Name;
+        var rows = Engine.Database.Read(c => Storage.MkioDatabase.Query(c,
+            $"SELECT * FROM (SELECT * FROM {table} WHERE _mkio_ref != '' ORDER BY _mkio_ref DESC LIMIT $p1) ORDER BY _mkio_ref ASC", log.Capacity));
+        foreach (var row in rows)
+        {
+            if (row.TryGetValue(MkioSchema.RefColumn, out var rv) && rv is string { Length: > 0 } rs && (admit is null || admit(row)))
+            {
+                log.Append(new LogEntry(0, rs, "upsert", row));
+            }
+        }
+    }
+
+    /// <summary>Evaluates <c>where</c> on a raw row; an error means "does not pass" (F1).</summary>
+    protected bool PassesWhere(Row row)
+    {
+        if (Model.Where is null)
+        {
+            return true;
+        }
+
+        try
+        {
+            return Model.Where.IsTruthy(row);
+        }
+        catch (Exception ex)
+        {
+            Log.ExpressionFailed(Logger, ex, Name, "where");
+            return false;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "Service {Service}: a {Kind} expression failed on a row; the row is skipped.")]
+        public static partial void ExpressionFailed(ILogger logger, Exception exception, string service, string kind);
+
+        [LoggerMessage(EventId = 3102, Level = LogLevel.Error, Message = "Service {Service}: processing the change with ref {Ref} failed; the service keeps running.")]
+        public static partial void ChangeFailed(ILogger logger, Exception exception, string service, string @ref);
+    }
+}
+
+/// <summary>One subscription: the connection, its compiled filter, and (for query snapshots) the sequence already covered.</summary>
+internal sealed class Subscriber(MkioSession session, CompiledExpression? filter)
+{
+    public MkioSession Session { get; } = session;
+
+    public CompiledExpression? Filter { get; } = filter;
+
+    /// <summary>Changes with a sequence at or below this are already in the subscriber's snapshot.</summary>
+    public long SkipThrough { get; set; }
 }

@@ -118,10 +118,52 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
         }
     }
 
+    /// <summary>Runs a read synchronously on a pooled read connection (callers may hold a service lock).</summary>
+    public T Read<T>(Func<SqliteConnection, T> read)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        _readerGate.Wait();
+        SqliteConnection? c = null;
+        try
+        {
+            lock (_readerLock)
+            {
+                _idleReaders.TryPop(out c);
+            }
+
+            if (c is null)
+            {
+                c = OpenConnection();
+                lock (_readerLock)
+                {
+                    _allReaders.Add(c);
+                }
+            }
+
+            return read(c);
+        }
+        finally
+        {
+            if (c is not null)
+            {
+                lock (_readerLock)
+                {
+                    _idleReaders.Push(c);
+                }
+            }
+
+            _readerGate.Release();
+        }
+    }
+
     /// <summary>Reads every row of <paramref name="sql"/> with values in their storage classes.</summary>
-    public static List<Row> Query(SqliteConnection connection, string sql, params object?[] parameters)
+    public static List<Row> Query(SqliteConnection connection, string sql, params object?[] parameters) => Query(connection, sql, null, parameters);
+
+    /// <summary>Reads every row of <paramref name="sql"/> inside <paramref name="transaction"/>.</summary>
+    public static List<Row> Query(SqliteConnection connection, string sql, SqliteTransaction? transaction, params object?[] parameters)
     {
         using var cmd = connection.CreateCommand();
+        cmd.Transaction = transaction;
         cmd.CommandText = sql;
         for (var i = 0; i < parameters.Length; i++)
         {

@@ -1,0 +1,92 @@
+using Microsoft.Data.Sqlite;
+using Mkio.Changes;
+using Mkio.Data;
+using Mkio.Model;
+using Mkio.Protocol;
+using Mkio.Storage;
+
+namespace Mkio.Services.Listeners;
+
+/// <summary>
+/// Query (SERVICES.md §10): snapshots read from SQLite on subscribe, a change log for delta resume,
+/// and the live change feed. The snapshot is read outside the service lock in one read transaction
+/// together with the journal's commit sequence, so the subscriber is registered exactly at the
+/// snapshot's position: no change lost or duplicated (F9).
+/// </summary>
+internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model) : ListenerService(engine, model)
+{
+    private readonly ChangeLog _log = new(model.ChangeLogSize);
+
+    protected override void Load()
+    {
+        LoadedSequence = Engine.Writer.Sequence;
+        SeedLog(_log, null);
+    }
+
+    protected override string? Apply(ChangeEvent change)
+    {
+        if (change.Table.Name != Model.PrimaryTable.Name && Model.SqlHasJoin)
+        {
+            return null;
+        }
+
+        _log.Append(new LogEntry(change.Sequence, change.Ref, change.Op, change.Row));
+        return change.Op;
+    }
+
+    protected override void Subscribe(Subscriber subscriber, string? clientRef)
+    {
+        if (clientRef is not null)
+        {
+            lock (Gate)
+            {
+                if (_log.ResumeFrom(clientRef) is { } entries)
+                {
+                    SendReply(subscriber, SubscriptionFrames.DeltaFrame(Name, _log.LastRef, OutgoingChanges(subscriber, entries)));
+                    RegisterLocked(subscriber);
+                    return;
+                }
+            }
+        }
+
+        // Read the snapshot and the commit sequence it reflects in one read transaction.
+        var (rows, sequence) = Engine.Database.Read(ReadSnapshot);
+        var outgoing = Outgoing(subscriber, rows);
+        lock (Gate)
+        {
+            if (!_log.CoversAfter(sequence))
+            {
+                // Too many changes since the read to replay exactly: read again under the lock.
+                (rows, sequence) = Engine.Database.Read(ReadSnapshot);
+                outgoing = Outgoing(subscriber, rows);
+            }
+
+            SendReply(subscriber, SubscriptionFrames.SnapshotFrame(Name, _log.RefAtOrBefore(sequence), outgoing));
+
+            // Changes committed after the snapshot that the loop already fanned out: replay them.
+            for (var i = 0; i < _log.Count; i++)
+            {
+                var e = _log[i];
+                if (e.Sequence > sequence && e.Sequence > 0 && Format(e.Row) is { } o && Admits(subscriber, o))
+                {
+                    subscriber.Session.TrySend(SubscriptionFrames.UpdateFrame(Name, e.Ref, e.Op, o), Name);
+                }
+            }
+
+            subscriber.SkipThrough = sequence;
+            RegisterLocked(subscriber);
+        }
+    }
+
+    protected override void SubscribeLocked(Subscriber subscriber, string? clientRef) =>
+        throw new NotSupportedException("Query subscriptions use Subscribe.");
+
+    private (List<Row> Rows, long Sequence) ReadSnapshot(SqliteConnection connection)
+    {
+        using var tx = connection.BeginTransaction(deferred: true);
+        var rows = MkioDatabase.Query(connection, Model.Sql, tx);
+        var sequence = ChangeJournal.MaxSequence(connection, tx);
+        tx.Commit();
+        return (rows, Math.Max(sequence, 0));
+    }
+}

@@ -1,0 +1,82 @@
+using Mkio.Changes;
+using Mkio.Model;
+using Mkio.Protocol;
+using Mkio.Storage;
+
+namespace Mkio.Services.Listeners;
+
+/// <summary>
+/// Stream (SERVICES.md §9): an append-only ring buffer of inserts with a ref cursor. Seeded from
+/// the table itself (stored <c>_mkio_ref</c> values), so cursors survive restarts.
+/// </summary>
+internal sealed class StreamService(MkioEngine engine, ListenerServiceModel model) : ListenerService(engine, model)
+{
+    private readonly ChangeLog _buffer = new(model.BufferSize);
+
+    protected override void Load()
+    {
+        LoadedSequence = Engine.Writer.Sequence;
+        var rows = Model.SqlHasJoin
+            ? Engine.Database.Read(c => MkioDatabase.Query(c, $"SELECT * FROM ({Model.Sql}) LIMIT $p1", Model.BufferSize))
+            : Engine.Database.Read(c => MkioDatabase.Query(c, $"{Model.Sql} ORDER BY rowid DESC LIMIT $p1", Model.BufferSize));
+        if (!Model.SqlHasJoin)
+        {
+            rows.Reverse();
+        }
+
+        foreach (var row in rows)
+        {
+            var r = row.TryGetValue(MkioSchema.RefColumn, out var v) && v is string { Length: > 0 } s ? s : Engine.Refs.Next();
+            _buffer.Append(new LogEntry(0, r, "insert", row));
+        }
+    }
+
+    protected override string? Apply(ChangeEvent change)
+    {
+        if (change.Op != "insert")
+        {
+            return null;
+        }
+
+        var row = change.Row;
+        if (Model.SqlHasJoin)
+        {
+            var rows = Engine.Database.Read(c => MkioDatabase.Query(c, $"{Model.Sql} ORDER BY rowid DESC LIMIT 1"));
+            if (rows.Count > 0)
+            {
+                row = rows[0];
+            }
+        }
+
+        _buffer.Append(new LogEntry(change.Sequence, change.Ref, "insert", row));
+        FanOut(change.Sequence, change.Ref, "insert", row);
+        return null; // fanned out here: the buffer row may differ from the event row
+    }
+
+    protected override void SubscribeLocked(Subscriber subscriber, string? clientRef)
+    {
+        IEnumerable<LogEntry> entries;
+        if (_buffer.Count == 0)
+        {
+            entries = [];
+        }
+        else if (clientRef is not null && _buffer.ResumeFrom(clientRef) is { } later)
+        {
+            entries = later;
+        }
+        else
+        {
+            var all = new List<LogEntry>(_buffer.Count);
+            for (var i = 0; i < _buffer.Count; i++)
+            {
+                all.Add(_buffer[i]);
+            }
+
+            entries = all;
+        }
+
+        var frame = SubscriptionFrames.SnapshotFrame(Name, _buffer.LastRef, Outgoing(subscriber, entries.Select(e => e.Row)));
+        SendReply(subscriber, frame);
+        RegisterLocked(subscriber);
+    }
+}

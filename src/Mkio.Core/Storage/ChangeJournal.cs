@@ -1,0 +1,161 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Mkio.Changes;
+using Mkio.Data;
+using Mkio.Model;
+using Mkio.Protocol;
+using SQLitePCL;
+
+namespace Mkio.Storage;
+
+/// <summary>
+/// The durable change journal of fix F18: every committed change (table, op, full row, ref) is
+/// written to <c>_mkio_journal</c> inside the same transaction as the change, with its commit
+/// sequence number, so change logs can be rebuilt exactly — deletes and intermediate states
+/// included — after a restart. Pruned to what services can still serve.
+/// </summary>
+internal sealed class ChangeJournal : IDisposable
+{
+    public const string TableName = "_mkio_journal";
+    private const string CreateSql = "CREATE TABLE IF NOT EXISTS _mkio_journal (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op TEXT NOT NULL, ref TEXT NOT NULL, row TEXT NOT NULL)";
+    private readonly int _keep;
+    private sqlite3_stmt? _insert;
+    private sqlite3_stmt? _prune;
+    private long _sincePrune;
+
+    public ChangeJournal(int keep) => _keep = Math.Max(keep, 1);
+
+    public static void EnsureCreated(SqliteConnection connection)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = CreateSql;
+        cmd.ExecuteNonQuery();
+    }
+
+    public static long MaxSequence(SqliteConnection connection, SqliteTransaction? transaction = null)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.Transaction = transaction;
+        cmd.CommandText = "SELECT COALESCE(MAX(seq), 0) FROM _mkio_journal";
+        return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Writer hook: appends the batch's events before COMMIT (same transaction).</summary>
+    public void Append(sqlite3 db, IReadOnlyList<ChangeEvent> events)
+    {
+        if (events.Count == 0)
+        {
+            return;
+        }
+
+        if (_insert is null)
+        {
+            SqliteErrors.Check(db, raw.sqlite3_prepare_v2(db, "INSERT INTO _mkio_journal (seq, tbl, op, ref, row) VALUES (?, ?, ?, ?, ?)", out var ins));
+            _insert = ins;
+            SqliteErrors.Check(db, raw.sqlite3_prepare_v2(db, "DELETE FROM _mkio_journal WHERE seq <= ?", out var pr));
+            _prune = pr;
+        }
+
+        foreach (var e in events)
+        {
+            var json = WireJson.Serialize(e.Row, static (w, r) => WireJson.WriteRow(w, r));
+            raw.sqlite3_reset(_insert);
+            raw.sqlite3_bind_int64(_insert, 1, e.Sequence);
+            raw.sqlite3_bind_text(_insert, 2, e.Table.Name);
+            raw.sqlite3_bind_text(_insert, 3, e.Op);
+            raw.sqlite3_bind_text(_insert, 4, e.Ref);
+            raw.sqlite3_bind_text(_insert, 5, json);
+            var rc = raw.sqlite3_step(_insert);
+            raw.sqlite3_reset(_insert);
+            if (rc != raw.SQLITE_DONE)
+            {
+                throw new MkioWriteException(SqliteErrors.LastMessage(db));
+            }
+        }
+
+        _sincePrune += events.Count;
+        if (_sincePrune >= Math.Max(1000, _keep / 4))
+        {
+            _sincePrune = 0;
+            raw.sqlite3_reset(_prune!);
+            raw.sqlite3_bind_int64(_prune!, 1, events[^1].Sequence - _keep);
+            var rc = raw.sqlite3_step(_prune!);
+            raw.sqlite3_reset(_prune!);
+            if (rc != raw.SQLITE_DONE)
+            {
+                throw new MkioWriteException(SqliteErrors.LastMessage(db));
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _insert?.Dispose();
+        _prune?.Dispose();
+    }
+
+    /// <summary>The newest <paramref name="limit"/> journal entries of <paramref name="tables"/>, oldest first.</summary>
+    public static List<JournalEntry> Read(SqliteConnection connection, MkioModel model, IReadOnlyCollection<string> tables, int limit)
+    {
+        using var cmd = connection.CreateCommand();
+        var names = tables.Select((t, i) => "$t" + i.ToString(CultureInfo.InvariantCulture)).ToList();
+        cmd.CommandText = $"SELECT seq, tbl, op, ref, row FROM _mkio_journal WHERE tbl IN ({string.Join(", ", names)}) ORDER BY seq DESC LIMIT $limit";
+        var k = 0;
+        foreach (var t in tables)
+        {
+            cmd.Parameters.AddWithValue(names[k++], t);
+        }
+
+        cmd.Parameters.AddWithValue("$limit", limit);
+        var result = new List<JournalEntry>();
+        var schemas = new Dictionary<string, RowSchema>(StringComparer.Ordinal);
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            var table = r.GetString(1);
+            if (!model.TablesByName.TryGetValue(table, out var tm))
+            {
+                continue;
+            }
+
+            result.Add(new JournalEntry(r.GetInt64(0), tm, r.GetString(2), r.GetString(3), ParseRow(r.GetString(4), schemas)));
+        }
+
+        result.Reverse();
+        return result;
+    }
+
+    private static Row ParseRow(string json, Dictionary<string, RowSchema> schemas)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var names = new List<string>();
+        var values = new List<object?>();
+        foreach (var p in doc.RootElement.EnumerateObject())
+        {
+            names.Add(p.Name);
+            values.Add(p.Value.ValueKind switch
+            {
+                JsonValueKind.String => p.Value.GetString(),
+                JsonValueKind.Number => p.Value.GetRawText().AsSpan().IndexOfAny('.', 'e', 'E') >= 0
+                    ? p.Value.GetDouble()
+                    : p.Value.TryGetInt64(out var l) ? l : p.Value.GetDouble(),
+                JsonValueKind.True => 1L,
+                JsonValueKind.False => 0L,
+                _ => null,
+            });
+        }
+
+        var key = string.Join('\u0001', names);
+        if (!schemas.TryGetValue(key, out var schema))
+        {
+            schema = new RowSchema(names);
+            schemas[key] = schema;
+        }
+
+        return new Row(schema, [.. values]);
+    }
+}
+
+/// <summary>One journal entry read back at start-up.</summary>
+internal sealed record JournalEntry(long Sequence, TableModel Table, string Op, string Ref, Row Row);
