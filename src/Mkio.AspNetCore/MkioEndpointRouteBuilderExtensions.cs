@@ -34,8 +34,8 @@ public static class MkioEndpointRouteBuilderExtensions
         var ws = endpoints.CreateApplicationBuilder().UseWebSockets();
         ws.Run(static context => context.RequestServices.GetRequiredService<MkioWebSocketHandler>().HandleAsync(context));
         var wsPipeline = ws.Build();
-        group.Map("/ws", wsPipeline).WithMetadata(new DisableRequestTimeoutAttribute()).WithDisplayName("mkio WebSocket");
-        group.Map("/ws/{service}", wsPipeline).WithMetadata(new DisableRequestTimeoutAttribute()).WithDisplayName("mkio WebSocket (service)");
+        group.MapMethods("/ws", ["GET"], wsPipeline).WithMetadata(new DisableRequestTimeoutAttribute()).WithDisplayName("mkio WebSocket");
+        group.MapMethods("/ws/{service}", ["GET"], wsPipeline).WithMetadata(new DisableRequestTimeoutAttribute()).WithDisplayName("mkio WebSocket (service)");
         group.MapMethods("/api/services", ["GET", "HEAD"], DiscoveryEndpoints.ListAsync).WithDisplayName("mkio discovery list");
         group.MapMethods("/api/services/{name}", ["GET", "HEAD"], DiscoveryEndpoints.DetailAsync).WithDisplayName("mkio discovery detail");
         group.MapMethods("/mkio.js", ["GET", "HEAD"], ClientScript.GetScriptAsync).WithDisplayName("mkio.js");

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,6 +11,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Mkio.Model;
+using Mkio.Storage.Migration;
 
 namespace Mkio.Cli;
 
@@ -23,7 +25,11 @@ internal static class ServeCommand
         var port = new Option<int?>("--port") { Description = "Listen port (overrides 'port'); 0 picks a free port." };
         var verbose = new Option<bool>("--verbose") { Description = "Show details (stack traces, debug logs) on errors." };
         var command = new Command("serve", "Start a server from a config file (default mkio.toml).") { config, host, port, verbose };
-        command.SetAction((parse, ct) => RunAsync(parse.GetValue(config)!, parse.GetValue(host), parse.GetValue(port), parse.GetValue(verbose), ct));
+
+        // A synchronous action: System.CommandLine then leaves SIGINT/SIGTERM to the host's console
+        // lifetime. With an asynchronous one it would end the process with 130/143 two seconds after
+        // the signal, even while the graceful shutdown (drain, close, checkpoint) is still running.
+        command.SetAction(parse => RunAsync(parse.GetValue(config)!, parse.GetValue(host), parse.GetValue(port), parse.GetValue(verbose), CancellationToken.None).GetAwaiter().GetResult());
         return command;
     }
 
@@ -41,7 +47,8 @@ internal static class ServeCommand
         MkioModel model;
         try
         {
-            TomlConfigLoader.Apply(Path.GetFullPath(configPath), options);
+            // The path as given (relative to the working directory) names the file in error messages.
+            TomlConfigLoader.Apply(configPath, options);
             model = ModelCompiler.Compile(options);
         }
         catch (MkioConfigurationException ex)
@@ -56,6 +63,12 @@ internal static class ServeCommand
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Logging.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning);
+        if (!verbose)
+        {
+            // Start-up failures are reported below as one line; the host's own log of them carries a stack trace.
+            builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
+        }
+
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(Math.Max(10, model.Options.ShutdownTimeout + 5)));
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -64,6 +77,13 @@ internal static class ServeCommand
                 : IPAddress.TryParse(listenHost, out var ip) ? ip
                 : Dns.GetHostAddresses(listenHost).First();
             k.Listen(address, listenPort);
+        });
+        builder.Services.AddSingleton(new MigrationHooks
+        {
+            Output = Console.WriteLine,
+
+            // Ask only when someone can answer (SERVICES.md §15.4); otherwise risky changes refuse to start.
+            Confirm = !Console.IsInputRedirected && !Console.IsOutputRedirected ? ConfirmOnConsole : null,
         });
         builder.Services.AddMkio(Path.GetFullPath(configPath));
         builder.Services.AddHealthChecks().AddMkio();
@@ -74,6 +94,12 @@ internal static class ServeCommand
             app = builder.Build();
             app.MapMkio();
             app.MapHealthChecks("/health");
+            app.MapFallback(static context =>
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                context.Response.ContentType = "text/plain; charset=utf-8";
+                return context.Response.WriteAsync("404: Not Found", context.RequestAborted);
+            });
         }
         catch (Exception ex) when (ex is MkioConfigurationException or OptionsValidationException)
         {
@@ -93,7 +119,12 @@ internal static class ServeCommand
         }
         catch (Exception ex) when (ex is MkioConfigurationException or OptionsValidationException)
         {
-            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            // A refused or cancelled migration has already printed its report and error lines.
+            if (!SchemaMigration.IsRefusal(ex))
+            {
+                await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            }
+
             await DisposeQuietlyAsync(app).ConfigureAwait(false);
             return 1;
         }
@@ -113,6 +144,14 @@ internal static class ServeCommand
         await app.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
         await DisposeQuietlyAsync(app).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>Shows the migration prompt (no newline) and reads the answer: <c>y</c> (any case, trimmed) is yes.</summary>
+    private static bool ConfirmOnConsole(string prompt)
+    {
+        Console.Write(prompt);
+        Console.Out.Flush();
+        return MigrationReport.IsYes(Console.ReadLine());
     }
 
     private static async Task DisposeQuietlyAsync(WebApplication app)

@@ -40,7 +40,7 @@ export async function loadClient() {
   const which = process.env.MKIO_JS || DEFAULT_JS;
   if (which !== "served") return createRequire(import.meta.url)(path.resolve(which));
   const res = await withTimeout(fetch(httpBase() + "/mkio.js"), 5000, "GET /mkio.js");
-  return evalScript(await res.text());
+  return evalScript(await withTimeout(res.text(), 5000, "body of /mkio.js"));
 }
 
 /** Evaluate the text of mkio.js as a CommonJS module and return its exports. */

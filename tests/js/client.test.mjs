@@ -260,7 +260,7 @@ test("the served /mkio.js is a working client", OPTS, async (t) => {
   const res = await withTimeout(fetch(httpBase() + "/mkio.js"), T, "GET /mkio.js");
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") || "", /^application\/javascript/);
-  const text = await res.text();
+  const text = await withTimeout(res.text(), T, "body of /mkio.js");
   assert.match(text, /MkioClient/);
   assert.match(text, /makeRef/);
   const served = evalScript(text);

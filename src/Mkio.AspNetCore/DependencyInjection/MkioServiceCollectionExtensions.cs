@@ -62,6 +62,7 @@ public static class MkioServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton(sp => new MkioMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton<MkioEngineHost>();
+        services.TryAddSingleton<IMkio>(sp => new MkioInProcess(() => sp.GetRequiredService<MkioEngineHost>().Engine));
         services.TryAddSingleton<MkioConnectionTracker>();
         services.TryAddSingleton<MkioWebSocketHandler>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MkioHostedService>());
@@ -128,7 +129,10 @@ internal sealed class MkioConfigurationOverrides(IServiceProvider services) : IP
         Apply("BackupDir", "backup_dir", v => options.BackupDir = v);
         Dbl("ShutdownTimeout", "shutdown_timeout", v => options.ShutdownTimeout = v);
         Int("MaxMessageBytes", "max_message_bytes", v => options.MaxMessageBytes = v);
-        Apply("MaxSendQueueBytes", "max_send_queue_bytes", v => options.MaxSendQueueBytes = long.Parse(v, inv));
+        Apply("MaxSendQueueBytes", "max_send_queue_bytes", v =>
+        {
+            if (long.TryParse(v, System.Globalization.NumberStyles.Integer, inv, out var l)) { options.MaxSendQueueBytes = l; } else { errors.Add($"Mkio:MaxSendQueueBytes: '{v}' is not an integer"); }
+        });
         Int("MaxConnections", "max_connections", v => options.MaxConnections = v);
         Apply("AutoMigrate", "auto_migrate", v => options.AutoMigrate = v.ToLowerInvariant() switch
         {

@@ -2,11 +2,13 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Mkio.Diagnostics;
 using Mkio.Model;
+using Mkio.Storage.Migration;
 
 namespace Mkio.AspNetCore.Hosting;
 
 /// <summary>Owns the host's <see cref="MkioEngine"/>: compiled from the validated options when the host starts.</summary>
-internal sealed class MkioEngineHost(IOptions<MkioOptions> options, MkioMarkerService marker, ILoggerFactory loggerFactory, MkioMetrics metrics, TimeProvider time) : IAsyncDisposable
+/// <remarks>A host that can show migration output or ask the operator (<c>mkio serve</c>) registers <see cref="MigrationHooks"/>.</remarks>
+internal sealed class MkioEngineHost(IOptions<MkioOptions> options, MkioMarkerService marker, ILoggerFactory loggerFactory, MkioMetrics metrics, TimeProvider time, MigrationHooks? migrationHooks = null) : IAsyncDisposable
 {
     private readonly Lock _lock = new();
     private MkioEngine? _engine;
@@ -26,7 +28,11 @@ internal sealed class MkioEngineHost(IOptions<MkioOptions> options, MkioMarkerSe
             if (_engine is null)
             {
                 var model = ModelCompiler.Compile(options.Value, marker.Functions);
-                _engine = new MkioEngine(model, loggerFactory, metrics, time, marker.Functions);
+                _engine = new MkioEngine(model, loggerFactory, metrics, time, marker.Functions)
+                {
+                    MigrationOutput = migrationHooks?.Output,
+                    ConfirmMigration = migrationHooks?.Confirm,
+                };
             }
 
             return _engine;

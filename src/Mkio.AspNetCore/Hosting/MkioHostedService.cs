@@ -12,6 +12,9 @@ namespace Mkio.AspNetCore.Hosting;
 /// </summary>
 internal sealed partial class MkioHostedService(MkioEngineHost host, MkioConnectionTracker connections, ILogger<MkioHostedService> logger) : IHostedLifecycleService
 {
+    /// <summary>How long peers get to answer the shutdown close frame before their sockets are aborted.</summary>
+    internal static readonly TimeSpan CloseHandshakeGrace = TimeSpan.FromSeconds(1);
+
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
         var engine = host.Create();
@@ -46,7 +49,7 @@ internal sealed partial class MkioHostedService(MkioEngineHost host, MkioConnect
 
         try
         {
-            await connections.CloseAllAsync(System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable, "server shutting down").ConfigureAwait(false);
+            await connections.CloseAllAsync(System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable, "server shutting down", CloseHandshakeGrace, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {

@@ -51,7 +51,8 @@ internal static class StaticRoutes
             return;
         }
 
-        if (relative.Contains("..", StringComparison.Ordinal) || relative.Contains('\\', StringComparison.Ordinal) || Path.IsPathRooted(relative))
+        // A ".." segment never names a file; "v1..2.txt" does. (Kestrel already removes dot segments.)
+        if (relative.Split('/').Contains("..") || relative.Contains('\\', StringComparison.Ordinal) || Path.IsPathRooted(relative))
         {
             context.Response.StatusCode = StatusCodes.Status403Forbidden;
             return;

@@ -20,6 +20,7 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
     private readonly ILogger _logger;
     private readonly Channel<byte[]> _outbox = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
     private readonly CancellationTokenSource _abort = new();
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _queuedBytes;
     private int _closing;
     private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
@@ -40,6 +41,24 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
     public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
 
     public bool IsClosing => Volatile.Read(ref _closing) != 0;
+
+    /// <summary>Completes when the connection's handler has finished with the socket.</summary>
+    public Task Ended => _ended.Task;
+
+    internal void MarkEnded() => _ended.TrySetResult();
+
+    /// <summary>Drops the TCP connection at once (a peer that never answers the close frame).</summary>
+    public void Abort()
+    {
+        try
+        {
+            _socket.Abort();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The handler already finished with the socket.
+        }
+    }
 
     public bool TrySend(byte[] frame)
     {
@@ -203,9 +222,16 @@ internal sealed class MkioConnectionTracker
         {
             _open.Remove(connection);
         }
+
+        connection.MarkEnded();
     }
 
-    public async Task CloseAllAsync(WebSocketCloseStatus status, string reason)
+    /// <summary>
+    /// Sends every open connection what is queued and a close frame with <paramref name="status"/>, then
+    /// gives the peers <paramref name="grace"/> to answer it. A peer that does not is aborted, so it
+    /// cannot hold up the host's shutdown (SERVICES.md §14).
+    /// </summary>
+    public async Task CloseAllAsync(WebSocketCloseStatus status, string reason, TimeSpan grace, CancellationToken cancellationToken = default)
     {
         MkioConnection[] all;
         lock (_lock)
@@ -214,5 +240,16 @@ internal sealed class MkioConnectionTracker
         }
 
         await Task.WhenAll(all.Select(c => c.CloseAsync(status, reason))).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(all.Select(c => c.Ended)).WaitAsync(grace, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            foreach (var c in all.Where(c => !c.Ended.IsCompleted))
+            {
+                c.Abort();
+            }
+        }
     }
 }

@@ -106,6 +106,13 @@ internal sealed partial class MkioWebSocketHandler(
                         return;
                     }
 
+                    if (probe.EndOfMessage)
+                    {
+                        // An empty message: answered like any other invalid JSON.
+                        await session.HandleAsync(ReadOnlyMemory<byte>.Empty, aborted).ConfigureAwait(false);
+                        continue;
+                    }
+
                     buffer = ArrayPool<byte>.Shared.Rent(Math.Min(InitialBuffer, maxBytes));
                 }
 

@@ -54,6 +54,20 @@ internal sealed partial class MkioEngine : IAsyncDisposable
 
     public MkioDatabase Database { get; }
 
+    /// <summary>Receives start-up migration messages (set before <see cref="StartAsync"/>); null logs them.</summary>
+    public Action<string>? MigrationOutput
+    {
+        get => Database.MigrationOutput;
+        set => Database.MigrationOutput = value;
+    }
+
+    /// <summary>Asks the operator to confirm risky schema changes (set before <see cref="StartAsync"/>); null: <c>auto_migrate</c> decides.</summary>
+    public Func<string, bool>? ConfirmMigration
+    {
+        get => Database.ConfirmMigration;
+        set => Database.ConfirmMigration = value;
+    }
+
     public WriteBatcher Writer { get; }
 
     public IReadOnlyCollection<MkioService> Services => _services.Values;

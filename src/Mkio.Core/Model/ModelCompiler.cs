@@ -290,7 +290,8 @@ internal sealed class ModelCompiler
     {
         var sets = new List<(MkioOpSetOptions Set, string Path)>();
         var named = s.OpsNamed;
-        if (s.Ops.Count == 0 && s.Table is not null)
+        var shorthand = s.Ops.Count == 0 && s.Table is not null;
+        if (shorthand)
         {
             // Shorthand (CONFIG.md §4.2): table/op_type/fields/key become a one-op unnamed set.
             if (string.IsNullOrEmpty(s.OpType))
@@ -344,7 +345,8 @@ internal sealed class ModelCompiler
             var ops = new List<OpModel>();
             for (var j = 0; j < set.Steps.Count; j++)
             {
-                var op = CompileOp(set.Steps[j], j, $"{setPath}[{j}]", tables, ops);
+                // The shorthand's op keys live on the service itself (services.<name>.table, .fields…).
+                var op = CompileOp(set.Steps[j], j, shorthand ? setPath : $"{setPath}[{j}]", tables, ops);
                 if (op is null)
                 {
                     ok = false;
@@ -429,7 +431,7 @@ internal sealed class ModelCompiler
         CheckColumns(o.Bind.Keys, "bind");
         if (type != OpType.Insert && o.Key.Count == 0)
         {
-            Error($"{path}.key", $"a{(type == OpType.Update ? "n" : string.Empty)} {o.OpType} op needs 'key' (the columns that identify rows).");
+            Error($"{path}.key", $"a{(type is OpType.Update or OpType.Upsert ? "n" : string.Empty)} {o.OpType} op needs 'key' (the columns that identify rows).");
             ok = false;
         }
 
@@ -476,9 +478,10 @@ internal sealed class ModelCompiler
                 continue;
             }
 
-            if (n < earlier.Count && earlier[n].Type != OpType.Delete && !earlier[n].Table.Has(source))
+            // earlier holds only the ops that compiled: find op n by its index, not its position.
+            if (earlier.Find(e => e.Index == n) is { } src && src.Type != OpType.Delete && !src.Table.Has(source))
             {
-                Error(bpath, $"'{raw}': op {n} writes table '{earlier[n].Table.Name}', which has no column '{source}'.");
+                Error(bpath, $"'{raw}': op {n} writes table '{src.Table.Name}', which has no column '{source}'.");
                 ok = false;
                 continue;
             }

@@ -32,7 +32,7 @@ internal sealed partial class MkioSession : IAsyncDisposable
         _transport = transport;
         _urlService = urlService;
         Id = Interlocked.Increment(ref _nextId);
-        _replies = Channel.CreateBounded<PendingReply>(new BoundedChannelOptions(MaxInFlight) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+        _replies = Channel.CreateBounded<PendingReply>(new BoundedChannelOptions(MaxInFlight) { SingleReader = true, SingleWriter = false, FullMode = BoundedChannelFullMode.Wait });
         _pump = Task.Run(PumpAsync);
     }
 
@@ -60,6 +60,13 @@ internal sealed partial class MkioSession : IAsyncDisposable
     /// <summary>Handles one inbound message. Called sequentially by the transport's receive loop.</summary>
     public async ValueTask HandleAsync(ReadOnlyMemory<byte> utf8, CancellationToken cancellationToken)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(utf8.Span))
+        {
+            // Not JSON text (RFC 8259 §8.1); System.Text.Json would only fail later, when a string is read.
+            await EnqueueAsync(PendingReply.Ready(Frames.ErrorReply("Invalid JSON: the message is not valid UTF-8", default, default), null), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         JsonDocument document;
         try
         {

@@ -41,6 +41,14 @@ internal sealed class ChangeJournal : IDisposable
         return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
 
+    /// <summary>The oldest retained commit sequence (1 while the journal was never pruned), or 0 when empty.</summary>
+    public static long MinSequence(SqliteConnection connection)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT COALESCE(MIN(seq), 0) FROM _mkio_journal";
+        return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Writer hook: appends the batch's events before COMMIT (same transaction).</summary>
     public void Append(sqlite3 db, IReadOnlyList<ChangeEvent> events)
     {
@@ -126,6 +134,20 @@ internal sealed class ChangeJournal : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// A JSON number as SQLite gave it: integer text → <see cref="long"/>, float text → <see cref="double"/>
+    /// (boxed separately: a conditional of long and double would widen the integer to double).
+    /// </summary>
+    private static object ParseNumber(JsonElement value)
+    {
+        if (value.GetRawText().AsSpan().IndexOfAny('.', 'e', 'E') < 0 && value.TryGetInt64(out var l))
+        {
+            return l;
+        }
+
+        return value.GetDouble();
+    }
+
     private static Row ParseRow(string json, Dictionary<string, RowSchema> schemas)
     {
         using var doc = JsonDocument.Parse(json);
@@ -137,9 +159,7 @@ internal sealed class ChangeJournal : IDisposable
             values.Add(p.Value.ValueKind switch
             {
                 JsonValueKind.String => p.Value.GetString(),
-                JsonValueKind.Number => p.Value.GetRawText().AsSpan().IndexOfAny('.', 'e', 'E') >= 0
-                    ? p.Value.GetDouble()
-                    : p.Value.TryGetInt64(out var l) ? l : p.Value.GetDouble(),
+                JsonValueKind.Number => ParseNumber(p.Value),
                 JsonValueKind.True => 1L,
                 JsonValueKind.False => 0L,
                 _ => null,

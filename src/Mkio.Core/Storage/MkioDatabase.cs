@@ -52,7 +52,16 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
     /// <summary>The write connection. Only the write batcher (and start-up DDL) may use it.</summary>
     public SqliteConnection Writer => _writer ?? throw new InvalidOperationException("The database is not open.");
 
-    /// <summary>Opens the connections, applies pragmas and makes the schema match the config.</summary>
+    /// <summary>Receives start-up migration messages (SERVICES.md §15.4); null logs them.</summary>
+    public Action<string>? MigrationOutput { get; set; }
+
+    /// <summary>Asks the operator to confirm risky schema changes; null when nobody can answer.</summary>
+    public Func<string, bool>? ConfirmMigration { get; set; }
+
+    /// <summary>
+    /// Opens the connections, applies pragmas and makes the schema match the config: for a file,
+    /// backup and schema migration first (SERVICES.md §3.1, §15), on their own short-lived connection.
+    /// </summary>
     public void Open()
     {
         if (FilePath is not null)
@@ -62,6 +71,8 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
             {
                 throw new MkioConfigurationException($"db_path: the directory of '{_model.Options.DbPath}' does not exist ({dir}).");
             }
+
+            Migration.SchemaMigration.RunAtStartup(_connectionString, FilePath, _model, MigrationOutput, ConfirmMigration, _logger);
         }
 
         _writer = OpenConnection();
@@ -85,37 +96,7 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         await _readerGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        SqliteConnection? c = null;
-        try
-        {
-            lock (_readerLock)
-            {
-                _idleReaders.TryPop(out c);
-            }
-
-            if (c is null)
-            {
-                c = OpenConnection();
-                lock (_readerLock)
-                {
-                    _allReaders.Add(c);
-                }
-            }
-
-            return read(c);
-        }
-        finally
-        {
-            if (c is not null)
-            {
-                lock (_readerLock)
-                {
-                    _idleReaders.Push(c);
-                }
-            }
-
-            _readerGate.Release();
-        }
+        return WithReader(read);
     }
 
     /// <summary>Runs a read synchronously on a pooled read connection (callers may hold a service lock).</summary>
@@ -123,6 +104,12 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         _readerGate.Wait();
+        return WithReader(read);
+    }
+
+    /// <summary>Rents a reader (the gate is already taken), runs <paramref name="read"/>, returns both.</summary>
+    private T WithReader<T>(Func<SqliteConnection, T> read)
+    {
         SqliteConnection? c = null;
         try
         {

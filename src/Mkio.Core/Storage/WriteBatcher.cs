@@ -92,7 +92,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     {
         if (_stopping)
         {
-            request.TrySetResult(new WriteOutcome(false, request.Ref ?? string.Empty, StoppingMessage));
+            Fail(request, StoppingMessage);
             return ValueTask.CompletedTask;
         }
 
@@ -111,7 +111,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
             }
             catch (ChannelClosedException)
             {
-                r.TrySetResult(new WriteOutcome(false, r.Ref ?? string.Empty, StoppingMessage));
+                Fail(r, StoppingMessage);
             }
         }
     }
@@ -264,8 +264,9 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         }
     }
 
-    private static void Fail(WriteRequest r, string message) =>
-        r.TrySetResult(new WriteOutcome(false, r.Ref ?? string.Empty, message));
+    /// <summary>Fails a request; a ref-less one gets the ref generated for the attempt (PROTOCOL.md §6.3).</summary>
+    private void Fail(WriteRequest r, string message) =>
+        r.TrySetResult(new WriteOutcome(false, r.Ref ?? _refs.Next(), message));
 
     private void ExecuteBatch(List<WriteRequest> batch)
     {
@@ -324,7 +325,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
             Log.CommitFailed(_logger, ex, batch.Count);
             for (var i = 0; i < batch.Count; i++)
             {
-                Fail(batch[i], message);
+                batch[i].TrySetResult(new WriteOutcome(false, outcomes[i].Ref, message));
             }
 
             return;

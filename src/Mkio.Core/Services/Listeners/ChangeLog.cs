@@ -28,8 +28,20 @@ internal sealed class ChangeLog(int capacity)
     /// <summary>The newest ref, or <c>""</c> when empty.</summary>
     public string LastRef => Count == 0 ? string.Empty : Last.Ref;
 
+    /// <summary>
+    /// True once an entry was appended whose ref sorts before its predecessor's (client refs from
+    /// skewed clocks): from then on ref order says nothing about commit order, so a resume ref that
+    /// is not in the log cannot be placed and gets a snapshot (fix F18: never a partial delta).
+    /// </summary>
+    public bool OutOfOrder { get; private set; }
+
     public void Append(LogEntry entry)
     {
+        if (Count > 0 && !OutOfOrder && MkioRef.Compare(entry.Ref, Last.Ref) < 0)
+        {
+            OutOfOrder = true;
+        }
+
         if (Count < _ring.Length)
         {
             _ring[(_start + Count) % _ring.Length] = entry;
@@ -47,12 +59,13 @@ internal sealed class ChangeLog(int capacity)
         Array.Clear(_ring);
         _start = 0;
         Count = 0;
+        OutOfOrder = false;
     }
 
     /// <summary>
     /// The entries a client resuming from <paramref name="clientRef"/> must receive, or null when the
-    /// log cannot answer exactly (empty log, or the ref is older than the oldest entry): then a full
-    /// snapshot is due.
+    /// log cannot answer exactly (empty log, the ref is older than the oldest entry, or the ref is not
+    /// in the log and the log's refs are not in commit order): then a full snapshot is due.
     /// </summary>
     public List<LogEntry>? ResumeFrom(string clientRef)
     {
@@ -75,7 +88,7 @@ internal sealed class ChangeLog(int capacity)
             }
         }
 
-        if (MkioRef.Compare(clientRef, First.Ref) < 0)
+        if (OutOfOrder || MkioRef.Compare(clientRef, First.Ref) < 0)
         {
             return null;
         }

@@ -19,8 +19,110 @@ internal sealed class SubPubService(MkioEngine engine, ListenerServiceModel mode
     {
         LoadedSequence = Engine.Writer.Sequence;
         Rebuild();
-        SeedLog(_log, PassesWhere);
+        if (!SeedFromJournal())
+        {
+            SeedLog(_log, PassesWhere);
+        }
     }
+
+    /// <summary>
+    /// Fix F18 for subpub: replays the retained journal through the live rules of <see cref="Apply"/>
+    /// against a shadow of the cache, so the seeded log holds what the live log held: inserts and
+    /// updates resolved against the cache, <c>where</c> evictions as deletes (F13: only of the cached
+    /// row itself), non-matching changes of other rows dropped. The shadow starts as the cache stood
+    /// when the journal began (known when the journal was never pruned: the rows not written since,
+    /// plus rows first journaled by an insert). A key whose cached state is unknown gets the writer's
+    /// op; a non-matching change of it is logged as a delete when the key is the primary key (a
+    /// no-op for a client without that row) and dropped otherwise. False for a database without a
+    /// journal.
+    /// </summary>
+    private bool SeedFromJournal()
+    {
+        var (entries, minSequence) = Engine.Database.Read(c => (ChangeJournal.Read(c, Engine.Model, Model.WatchTables, int.MaxValue), ChangeJournal.MinSequence(c)));
+        if (entries.Count == 0)
+        {
+            return false;
+        }
+
+        var primary = Model.PrimaryTable.Name;
+        var pk = Model.PrimaryTable.PrimaryKey;
+        var keyIsPrimaryKey = pk.Length == 1 && pk[0].Name == Model.Key;
+        var shadow = new Dictionary<CacheKey, Row?>(); // the cached row, or null when not cached
+        HashSet<CacheKey>? unknown = null; // when set, keys neither here nor in the shadow are not cached
+        if (minSequence == 1 && pk.Length > 0 && !Model.SqlHasJoin && Model.WatchTables.All(t => t == primary))
+        {
+            unknown = [];
+            var journaled = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var e in entries)
+            {
+                if (journaled.Add(RowIdentity(e.Row)) && e.Op != "insert")
+                {
+                    unknown.Add(KeyOf(e.Row)); // written before the journal began: state unknown
+                }
+            }
+
+            foreach (var row in Engine.Database.Read(c => MkioDatabase.Query(c, $"SELECT * FROM {primary}")))
+            {
+                if (!journaled.Contains(RowIdentity(row)) && PassesWhere(row))
+                {
+                    shadow[KeyOf(row)] = row; // untouched since before the journal: as it was then
+                }
+            }
+        }
+
+        foreach (var e in entries)
+        {
+            var op = e.Op;
+            if (e.Table.Name != primary || Model.SqlHasJoin)
+            {
+                // Cache rebuilds and re-queries: the event op is logged unchanged, as live.
+                if (e.Table.Name != primary)
+                {
+                    shadow.Clear();
+                    unknown = null;
+                }
+
+                _log.Append(new LogEntry(e.Sequence, e.Ref, op, e.Row));
+                continue;
+            }
+
+            var k = KeyOf(e.Row);
+            Row? cached = null;
+            var known = unknown?.Contains(k) != true && (shadow.TryGetValue(k, out cached) || unknown is not null);
+            if (op == "delete")
+            {
+                Know(k, null);
+            }
+            else if (PassesWhere(e.Row))
+            {
+                op = known ? (cached is null ? "insert" : "update") : (op == "insert" ? "insert" : "update");
+                Know(k, e.Row);
+            }
+            else if (known ? cached is not null && SameTableRow(cached, e.Row) : keyIsPrimaryKey)
+            {
+                Know(k, null);
+                op = "delete";
+            }
+            else
+            {
+                continue;
+            }
+
+            _log.Append(new LogEntry(e.Sequence, e.Ref, op, e.Row));
+        }
+
+        return true;
+
+        void Know(CacheKey k, Row? row)
+        {
+            shadow[k] = row;
+            unknown?.Remove(k);
+        }
+
+        string RowIdentity(Row row) => string.Join('\u0001', pk.Select(c => row.TryGetValue(c.Name, out var v) ? Convert.ToString(new CacheKey(v).Value, System.Globalization.CultureInfo.InvariantCulture) : string.Empty));
+    }
+
+    private CacheKey KeyOf(Row row) => new(row.TryGetValue(Model.Key!, out var kv) ? kv : null);
 
     private void Rebuild()
     {

@@ -1,0 +1,204 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace Mkio.LoadTool;
+
+/// <summary>What the raw SQLite baseline measured.</summary>
+internal sealed record BaselineResult(int BatchSize, double Seconds, long Requests, TimeSpan Cpu, double[] BatchDurations)
+{
+    public double RequestsPerSecond => Requests / Seconds;
+}
+
+/// <summary>
+/// The same rows as the server's <c>orders.new</c>, written straight through Microsoft.Data.Sqlite on
+/// one thread: a temp WAL database with the order-book schema (plus the <c>_mkio_ref</c> column and
+/// index mkio adds), the server's pragmas, and per request
+/// <c>SAVEPOINT; INSERT INTO orders … RETURNING *; INSERT INTO audit_log … RETURNING *; RELEASE</c>
+/// with one COMMIT per batch. No network, no JSON, no queues: the ceiling the server is compared to.
+/// </summary>
+internal static class SqliteBaseline
+{
+    private static readonly string[] Symbols = ["AAPL", "MSFT", "GOOG", "AMZN", "TSLA", "NVDA", "META", "IBM"];
+
+    public static BaselineResult Run(int batchSize, double warmupSeconds, double seconds, long count, int? autoCheckpoint = null)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "mkio-baseline-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+            {
+                DataSource = Path.Combine(dir, "baseline.db"),
+                Pooling = false,
+            }.ToString());
+            connection.Open();
+            Exec(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-64000; PRAGMA busy_timeout=5000;");
+            if (autoCheckpoint is { } pages)
+            {
+                Exec(connection, "PRAGMA wal_autocheckpoint=" + pages.ToString(CultureInfo.InvariantCulture) + ";");
+            }
+            Exec(connection, """
+                CREATE TABLE orders (id INTEGER PRIMARY KEY AUTOINCREMENT, side TEXT NOT NULL, symbol TEXT NOT NULL, qty INTEGER, price REAL DEFAULT 0, status TEXT DEFAULT 'pending', _mkio_ref TEXT DEFAULT '');
+                CREATE TABLE audit_log (id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT, order_id INTEGER, status TEXT, _mkio_ref TEXT DEFAULT '');
+                CREATE INDEX IF NOT EXISTS _mkio_ref_idx_orders ON orders(_mkio_ref);
+                CREATE INDEX IF NOT EXISTS _mkio_ref_idx_audit_log ON audit_log(_mkio_ref);
+                """);
+
+            using var writer = new Writer(connection);
+            if (warmupSeconds > 0)
+            {
+                writer.RunFor(batchSize, TimeSpan.FromSeconds(Math.Min(warmupSeconds, 2)), 0);
+                writer.Durations.Clear();
+            }
+
+            var me = Process.GetCurrentProcess();
+            var cpu0 = me.TotalProcessorTime;
+            var t0 = Stopwatch.GetTimestamp();
+            var done = writer.RunFor(batchSize, TimeSpan.FromSeconds(seconds), count);
+            var elapsed = Stopwatch.GetElapsedTime(t0);
+            me.Refresh();
+            var cpu = me.TotalProcessorTime - cpu0;
+            Exec(connection, "PRAGMA wal_checkpoint(TRUNCATE);");
+            var durations = writer.Durations.ToArray();
+            Array.Sort(durations);
+            return new BaselineResult(batchSize, elapsed.TotalSeconds, done, cpu, durations);
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort.
+            }
+        }
+    }
+
+    private static void Exec(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>Prepared commands with their parameters, reused for every request.</summary>
+    private sealed class Writer : IDisposable
+    {
+        private readonly SqliteConnection _connection;
+        private readonly SqliteCommand _begin;
+        private readonly SqliteCommand _commit;
+        private readonly SqliteCommand _savepoint;
+        private readonly SqliteCommand _release;
+        private readonly SqliteCommand _order;
+        private readonly SqliteCommand _audit;
+        private readonly SqliteParameter _side;
+        private readonly SqliteParameter _symbol;
+        private readonly SqliteParameter _qty;
+        private readonly SqliteParameter _price;
+        private readonly SqliteParameter _orderRef;
+        private readonly SqliteParameter _orderId;
+        private readonly SqliteParameter _status;
+        private readonly SqliteParameter _auditRef;
+        private readonly object?[] _orderRow = new object?[7];
+        private readonly object?[] _auditRow = new object?[5];
+        private long _sequence;
+
+        /// <summary>Wall time (ms) of each batch, BEGIN to COMMIT.</summary>
+        public List<double> Durations { get; } = [];
+
+        public Writer(SqliteConnection connection)
+        {
+            _connection = connection;
+            _begin = Command("BEGIN");
+            _commit = Command("COMMIT");
+            _savepoint = Command("SAVEPOINT req");
+            _release = Command("RELEASE req");
+            _order = Command("INSERT INTO orders (side, symbol, qty, price, _mkio_ref) VALUES ($side, $symbol, $qty, $price, $ref) RETURNING *");
+            _side = _order.Parameters.Add("$side", SqliteType.Text);
+            _symbol = _order.Parameters.Add("$symbol", SqliteType.Text);
+            _qty = _order.Parameters.Add("$qty", SqliteType.Integer);
+            _price = _order.Parameters.Add("$price", SqliteType.Real);
+            _orderRef = _order.Parameters.Add("$ref", SqliteType.Text);
+            _audit = Command("INSERT INTO audit_log (event, order_id, status, _mkio_ref) VALUES ('new', $order_id, $status, $ref) RETURNING *");
+            _orderId = _audit.Parameters.Add("$order_id", SqliteType.Integer);
+            _status = _audit.Parameters.Add("$status", SqliteType.Text);
+            _auditRef = _audit.Parameters.Add("$ref", SqliteType.Text);
+            foreach (var c in new[] { _begin, _commit, _savepoint, _release, _order, _audit })
+            {
+                c.Prepare();
+            }
+        }
+
+        private SqliteCommand Command(string sql)
+        {
+            var c = _connection.CreateCommand();
+            c.CommandText = sql;
+            return c;
+        }
+
+        /// <summary>Writes whole batches until <paramref name="duration"/> has passed (or <paramref name="count"/> requests, if positive).</summary>
+        public long RunFor(int batchSize, TimeSpan duration, long count)
+        {
+            var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+            long done = 0;
+            while (count > 0 ? done < count : Stopwatch.GetTimestamp() < end)
+            {
+                var n = count > 0 ? (int)Math.Min(batchSize, count - done) : batchSize;
+                var started = Stopwatch.GetTimestamp();
+                _begin.ExecuteNonQuery();
+                for (var i = 0; i < n; i++)
+                {
+                    Request();
+                }
+
+                _commit.ExecuteNonQuery();
+                Durations.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                done += n;
+            }
+
+            return done;
+        }
+
+        private void Request()
+        {
+            var seq = ++_sequence;
+
+            // A ref string per request, as the server's writer generates one.
+            var @ref = "20260101 00:00:00." + seq.ToString("D12", CultureInfo.InvariantCulture);
+            _savepoint.ExecuteNonQuery();
+            _side.Value = (seq & 1) == 0 ? "Buy" : "Sell";
+            _symbol.Value = Symbols[seq % Symbols.Length];
+            _qty.Value = 100 + (seq % 32);
+            _price.Value = 101.25;
+            _orderRef.Value = @ref;
+            using (var r = _order.ExecuteReader())
+            {
+                r.Read();
+                r.GetValues(_orderRow);
+            }
+
+            _orderId.Value = _orderRow[0];
+            _status.Value = _orderRow[5];
+            _auditRef.Value = @ref;
+            using (var r = _audit.ExecuteReader())
+            {
+                r.Read();
+                r.GetValues(_auditRow);
+            }
+
+            _release.ExecuteNonQuery();
+        }
+
+        public void Dispose()
+        {
+            foreach (var c in new[] { _begin, _commit, _savepoint, _release, _order, _audit })
+            {
+                c.Dispose();
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+using System.Net.WebSockets;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace Mkio.Client;
+
+/// <summary>Settings of an <see cref="MkioClient"/> (CLIENTS.md §5).</summary>
+public sealed class MkioClientOptions
+{
+    /// <summary>
+    /// Reconnect automatically after an unexpected close, with exponential backoff, and resubscribe
+    /// every subscription from its last ref. Default <see langword="true"/>. When off, a lost
+    /// connection leaves the client <see cref="MkioConnectionState.Closed"/>.
+    /// </summary>
+    public bool Reconnect { get; init; } = true;
+
+    /// <summary>First reconnect delay; the delay doubles after each failed attempt and resets after a successful open. Default 100 ms.</summary>
+    public TimeSpan BackoffBase { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Ceiling of the reconnect delay. Default 30 s.</summary>
+    public TimeSpan BackoffMax { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Limit for one <c>SendAsync</c>/<c>CheckAsync</c> call, including any wait for a reconnect;
+    /// a call that takes longer throws <see cref="TimeoutException"/>. Default <see langword="null"/>: no limit.
+    /// </summary>
+    public TimeSpan? RequestTimeout { get; init; }
+
+    /// <summary>
+    /// Limit for opening the WebSocket (TCP connect and upgrade), for <see cref="MkioClient.ConnectAsync"/>
+    /// and for every reconnect attempt. Default 10 s.
+    /// </summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// <see langword="false"/> (default): transactions sent without an explicit ref are ref-less, the
+    /// server assigns refs in commit order and replies are correlated first-in first-out.
+    /// <see langword="true"/>: every transaction carries a client-generated ref (the JavaScript
+    /// client's behaviour), so it can be checked after a lost connection.
+    /// </summary>
+    public bool ClientRefs { get; init; }
+
+    /// <summary>Clock for backoff delays, timeouts and client refs. Default <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Where the client logs connection losses, reconnect attempts and dropped messages. Default: no logging.</summary>
+    public ILogger? Logger { get; init; }
+
+    /// <summary>
+    /// Serializer options for the <c>SendAsync</c> overload that takes any object. Default
+    /// <see cref="JsonSerializerOptions.Default"/>. The other overloads use the given
+    /// <see cref="System.Text.Json.Serialization.Metadata.JsonTypeInfo{T}"/> or write JSON as is.
+    /// </summary>
+    public JsonSerializerOptions? SerializerOptions { get; init; }
+
+    /// <summary>
+    /// Adjusts each WebSocket before it connects (headers, proxy, certificates, keep-alive). The
+    /// client sets <see cref="ClientWebSocketOptions.KeepAliveInterval"/> and
+    /// <see cref="ClientWebSocketOptions.KeepAliveTimeout"/> to 15 s first, so a dead peer is noticed.
+    /// </summary>
+    public Action<ClientWebSocketOptions>? ConfigureWebSocket { get; init; }
+
+    internal void Validate()
+    {
+        if (BackoffBase <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(BackoffBase), BackoffBase, $"{nameof(MkioClientOptions)}.{nameof(BackoffBase)} must be positive; got {BackoffBase}.");
+        }
+
+        if (BackoffMax < BackoffBase)
+        {
+            throw new ArgumentOutOfRangeException(nameof(BackoffMax), BackoffMax, $"{nameof(MkioClientOptions)}.{nameof(BackoffMax)} must be at least {nameof(BackoffBase)} ({BackoffBase}); got {BackoffMax}.");
+        }
+
+        if (RequestTimeout is { } t && t <= TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RequestTimeout), t, $"{nameof(MkioClientOptions)}.{nameof(RequestTimeout)} must be positive or null; got {t}.");
+        }
+
+        if (ConnectTimeout <= TimeSpan.Zero && ConnectTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, $"{nameof(MkioClientOptions)}.{nameof(ConnectTimeout)} must be positive or Timeout.InfiniteTimeSpan; got {ConnectTimeout}.");
+        }
+
+        if (TimeProvider is null)
+        {
+            throw new ArgumentNullException(nameof(TimeProvider), $"{nameof(MkioClientOptions)}.{nameof(TimeProvider)} must not be null.");
+        }
+    }
+}
+
+/// <summary>The state of an <see cref="MkioClient"/>'s connection.</summary>
+public enum MkioConnectionState
+{
+    /// <summary>Not connected: before <see cref="MkioClient.ConnectAsync"/>, after a lost connection with reconnect off, or after disposal.</summary>
+    Closed,
+
+    /// <summary><see cref="MkioClient.ConnectAsync"/> is opening the first connection.</summary>
+    Connecting,
+
+    /// <summary>Connected; requests are sent at once.</summary>
+    Open,
+
+    /// <summary>The connection was lost; the client is reconnecting with backoff. Requests wait for it.</summary>
+    Reconnecting,
+}
+
+/// <summary>Details of a lost connection (<see cref="MkioClient.Disconnected"/>).</summary>
+public sealed class MkioDisconnectedEventArgs : EventArgs
+{
+    internal MkioDisconnectedEventArgs(Exception? exception, WebSocketCloseStatus? closeStatus, string? closeStatusDescription, bool willReconnect)
+    {
+        Exception = exception;
+        CloseStatus = closeStatus;
+        CloseStatusDescription = closeStatusDescription;
+        WillReconnect = willReconnect;
+    }
+
+    /// <summary>Why the connection failed; <see langword="null"/> when the server closed it with a close frame.</summary>
+    public Exception? Exception { get; }
+
+    /// <summary>The server's close status (e.g. 1001 at shutdown), when it sent one.</summary>
+    public WebSocketCloseStatus? CloseStatus { get; }
+
+    /// <summary>The server's close reason text, when it sent one.</summary>
+    public string? CloseStatusDescription { get; }
+
+    /// <summary><see langword="true"/> when the client will reconnect (<see cref="MkioClientOptions.Reconnect"/>).</summary>
+    public bool WillReconnect { get; }
+}

@@ -1,0 +1,170 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+
+namespace Mkio.Client;
+
+/// <summary>The kind of a subscription message.</summary>
+public enum MkioEventType
+{
+    /// <summary>The full current state: replace everything the consumer holds with <see cref="MkioEvent.Rows"/>.</summary>
+    Snapshot,
+
+    /// <summary>The changes since the ref the subscription resumed from: apply <see cref="MkioEvent.Changes"/> in order.</summary>
+    Delta,
+
+    /// <summary>One live change: apply <see cref="MkioEvent.Op"/> with <see cref="MkioEvent.Row"/>.</summary>
+    Update,
+}
+
+/// <summary>
+/// One message of a subscription (PROTOCOL.md §7.2–§7.4). Apply them in order: a snapshot replaces
+/// the state, a delta applies its changes in order, an update applies one change (<c>delete</c>
+/// removes the row, any other op upserts it).
+/// </summary>
+public sealed class MkioEvent
+{
+    internal MkioEvent(MkioEventType type, string service, JsonElement message)
+    {
+        Type = type;
+        Service = service;
+        Message = message;
+        var r = MkioClient.GetString(message, "ref");
+        Ref = string.IsNullOrEmpty(r) ? null : r;
+        switch (type)
+        {
+            case MkioEventType.Snapshot:
+                Rows = message.TryGetProperty("rows"u8, out var rows) ? rows : default;
+                break;
+            case MkioEventType.Delta:
+                Changes = message.TryGetProperty("changes"u8, out var changes) ? changes : default;
+                break;
+            default:
+                Op = MkioClient.GetString(message, "op");
+                Row = message.TryGetProperty("row"u8, out var row) ? row : default;
+                break;
+        }
+    }
+
+    /// <summary>Snapshot, delta or update.</summary>
+    public MkioEventType Type { get; }
+
+    /// <summary>The service the subscription is for.</summary>
+    public string Service { get; }
+
+    /// <summary>
+    /// The message's ref (the subscription's new recovery cursor), or <see langword="null"/> when it
+    /// carries none (a snapshot of an empty log has <c>ref: ""</c>).
+    /// </summary>
+    public string? Ref { get; }
+
+    /// <summary>For an update: <c>insert</c>, <c>update</c>, <c>delete</c> or <c>upsert</c>; otherwise <see langword="null"/>.</summary>
+    public string? Op { get; }
+
+    /// <summary>For a snapshot: the array of rows; otherwise an undefined element (<see cref="JsonValueKind.Undefined"/>).</summary>
+    public JsonElement Rows { get; }
+
+    /// <summary>For a delta: the array of <c>{"op", "row"}</c> changes in commit order; otherwise undefined.</summary>
+    public JsonElement Changes { get; }
+
+    /// <summary>For an update: the row; otherwise undefined.</summary>
+    public JsonElement Row { get; }
+
+    /// <summary>The complete message as received.</summary>
+    public JsonElement Message { get; }
+}
+
+/// <summary>One change of a delta, with its row deserialized.</summary>
+/// <typeparam name="T">The row type.</typeparam>
+public sealed class MkioChange<T>
+{
+    internal MkioChange(string op, T row)
+    {
+        Op = op;
+        Row = row;
+    }
+
+    /// <summary><c>insert</c>, <c>update</c>, <c>delete</c> or <c>upsert</c>.</summary>
+    public string Op { get; }
+
+    /// <summary>The row (for a delete: the deleted row).</summary>
+    public T Row { get; }
+}
+
+/// <summary>
+/// A subscription message with its rows deserialized to <typeparamref name="T"/> (see
+/// <see cref="MkioEvent"/> for how to apply it).
+/// </summary>
+/// <typeparam name="T">The row type.</typeparam>
+public sealed class MkioEvent<T>
+{
+    private MkioEvent(MkioEvent source, IReadOnlyList<T> rows, IReadOnlyList<MkioChange<T>> changes, T? row)
+    {
+        Source = source;
+        Rows = rows;
+        Changes = changes;
+        Row = row;
+    }
+
+    /// <summary>Snapshot, delta or update.</summary>
+    public MkioEventType Type => Source.Type;
+
+    /// <summary>The service the subscription is for.</summary>
+    public string Service => Source.Service;
+
+    /// <summary>The message's ref, or <see langword="null"/> when it carries none.</summary>
+    public string? Ref => Source.Ref;
+
+    /// <summary>For an update: its op; otherwise <see langword="null"/>.</summary>
+    public string? Op => Source.Op;
+
+    /// <summary>For a snapshot: the rows; otherwise empty.</summary>
+    public IReadOnlyList<T> Rows { get; }
+
+    /// <summary>For a delta: the changes in commit order; otherwise empty.</summary>
+    public IReadOnlyList<MkioChange<T>> Changes { get; }
+
+    /// <summary>For an update: the row; otherwise <see langword="default"/>.</summary>
+    public T? Row { get; }
+
+    /// <summary>The untyped event this one was made from.</summary>
+    public MkioEvent Source { get; }
+
+    internal static MkioEvent<T> From(MkioEvent e, JsonTypeInfo<T> typeInfo)
+    {
+        switch (e.Type)
+        {
+            case MkioEventType.Snapshot:
+            {
+                var rows = new List<T>(e.Rows.ValueKind == JsonValueKind.Array ? e.Rows.GetArrayLength() : 0);
+                if (e.Rows.ValueKind == JsonValueKind.Array)
+                {
+                    foreach (var r in e.Rows.EnumerateArray())
+                    {
+                        rows.Add(r.Deserialize(typeInfo)!);
+                    }
+                }
+
+                return new MkioEvent<T>(e, rows, [], default);
+            }
+
+            case MkioEventType.Delta:
+            {
+                var changes = new List<MkioChange<T>>(e.Changes.ValueKind == JsonValueKind.Array ? e.Changes.GetArrayLength() : 0);
+                if (e.Changes.ValueKind == JsonValueKind.Array)
+                {
+                    foreach (var c in e.Changes.EnumerateArray())
+                    {
+                        var op = MkioClient.GetString(c, "op") ?? string.Empty;
+                        var row = c.TryGetProperty("row"u8, out var r) ? r.Deserialize(typeInfo)! : default!;
+                        changes.Add(new MkioChange<T>(op, row));
+                    }
+                }
+
+                return new MkioEvent<T>(e, [], changes, default);
+            }
+
+            default:
+                return new MkioEvent<T>(e, [], [], e.Row.ValueKind == JsonValueKind.Undefined ? default : e.Row.Deserialize(typeInfo));
+        }
+    }
+}

@@ -1,0 +1,135 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Threading.Channels;
+using Mkio.Changes;
+using Mkio.Data;
+using Mkio.Services;
+
+namespace Mkio;
+
+/// <summary>
+/// In-process access to a running mkio application: run transactions through the same write path
+/// as WebSocket clients, and observe committed changes. Resolve it from DI after <c>AddMkio</c>.
+/// </summary>
+public interface IMkio
+{
+    /// <summary>Runs a transaction on <paramref name="service"/> (same rules, batching and events as a WebSocket request).</summary>
+    /// <param name="service">A transaction service name.</param>
+    /// <param name="data">The field values: a <see cref="JsonElement"/> object, or any object System.Text.Json can serialise to one (e.g. a dictionary).</param>
+    /// <param name="op">The named op set, when the service has several.</param>
+    /// <param name="ref">Optional client ref; by default the writer assigns one in commit order.</param>
+    /// <param name="cancellationToken">Cancels waiting for queue space.</param>
+    /// <returns>The outcome: committed with its ref, or the error text a client would receive.</returns>
+    /// <exception cref="ArgumentException">No transaction service has that name.</exception>
+    Task<MkioResult> ExecuteAsync(string service, object? data, string? op = null, string? @ref = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Streams every change committed from now on (optionally only for <paramref name="tables"/>), in
+    /// commit order. A consumer that falls more than 100,000 batches behind ends with an
+    /// <see cref="InvalidOperationException"/> rather than losing changes silently.
+    /// </summary>
+    /// <param name="tables">Tables to watch, or null for all.</param>
+    /// <param name="cancellationToken">Ends the stream.</param>
+    /// <returns>The committed changes.</returns>
+    IAsyncEnumerable<MkioChange> WatchAsync(IEnumerable<string>? tables = null, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The outcome of an in-process transaction.</summary>
+/// <param name="Ok">True when committed.</param>
+/// <param name="Ref">The transaction's ref (the one stamped into <c>_mkio_ref</c>).</param>
+/// <param name="Error">The error text when not committed.</param>
+public sealed record MkioResult(bool Ok, string Ref, string? Error);
+
+/// <summary>One committed change.</summary>
+public sealed class MkioChange
+{
+    internal MkioChange(ChangeEvent e)
+    {
+        Table = e.Table.Name;
+        Op = e.Op;
+        Ref = e.Ref;
+        Sequence = e.Sequence;
+        var row = new Dictionary<string, object?>(e.Row.Count, StringComparer.Ordinal);
+        for (var i = 0; i < e.Row.Count; i++)
+        {
+            row[e.Row.Name(i)] = e.Row[i];
+        }
+
+        Row = row;
+    }
+
+    /// <summary>The table written.</summary>
+    public string Table { get; }
+
+    /// <summary><c>insert</c>, <c>update</c>, <c>delete</c> or <c>upsert</c>.</summary>
+    public string Op { get; }
+
+    /// <summary>The transaction ref.</summary>
+    public string Ref { get; }
+
+    /// <summary>The commit sequence number (increasing across the database's life).</summary>
+    public long Sequence { get; }
+
+    /// <summary>The full affected row (values: null, long, double, string or byte[]).</summary>
+    public IReadOnlyDictionary<string, object?> Row { get; }
+}
+
+/// <summary>The <see cref="IMkio"/> implementation over a running engine.</summary>
+internal sealed class MkioInProcess(Func<MkioEngine> engine) : IMkio
+{
+    public async Task<MkioResult> ExecuteAsync(string service, object? data, string? op = null, string? @ref = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(service);
+        var e = engine();
+        if (!e.TryGetService(service, out var s) || s is not TransactionService tx)
+        {
+            throw new ArgumentException($"No transaction service named '{service}'.", nameof(service));
+        }
+
+        var message = new Dictionary<string, object?> { ["data"] = data is JsonElement je ? je : JsonSerializer.SerializeToElement(data) };
+        if (op is not null)
+        {
+            message["op"] = op;
+        }
+
+        if (@ref is not null)
+        {
+            message["ref"] = @ref;
+        }
+
+        using var doc = JsonSerializer.SerializeToDocument(message);
+        var outcome = await tx.ExecuteAsync(doc.RootElement, cancellationToken).ConfigureAwait(false);
+        return new MkioResult(outcome.Ok, outcome.Ref, outcome.Error);
+    }
+
+    public async IAsyncEnumerable<MkioChange> WatchAsync(IEnumerable<string>? tables = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var watcher = new Watcher(tables?.ToHashSet(StringComparer.Ordinal));
+        using var subscription = engine().Bus.Subscribe(watcher);
+        while (await watcher.Queue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (watcher.Queue.Reader.TryRead(out var batch))
+            {
+                foreach (var e in batch)
+                {
+                    yield return new MkioChange(e);
+                }
+            }
+        }
+    }
+
+    private sealed class Watcher(HashSet<string>? tables) : IChangeListener
+    {
+        public Channel<IReadOnlyList<ChangeEvent>> Queue { get; } = Channel.CreateBounded<IReadOnlyList<ChangeEvent>>(new BoundedChannelOptions(100_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+
+        public IReadOnlyCollection<string>? Tables => tables;
+
+        public void OnCommitted(IReadOnlyList<ChangeEvent> events)
+        {
+            if (!Queue.Writer.TryWrite(events))
+            {
+                Queue.Writer.TryComplete(new InvalidOperationException("The change watcher fell more than 100,000 batches behind and was stopped."));
+            }
+        }
+    }
+}
