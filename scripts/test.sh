@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
-# Browser tests (issue 4) add: [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# Browser tests (tests/Mkio.Browser.Tests) drive Debian's Chromium by path, not a Playwright download.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
     echo "Installing: ${need_apt[*]}"

@@ -41,6 +41,9 @@ internal sealed class LoadToolOptions
           --baseline-batch N    baseline batch size (default: the server's average batch, else 500)
           --baseline-seconds S  baseline duration (default: --seconds)
           --no-baseline         skip the SQLite baseline
+          --baseline-journal N  also run a second baseline that adds the server's change journal (F18):
+                                each change row as JSON into _mkio_journal, pruned to the newest N
+                                (the order-book config keeps 10000); 0 = off (default)
           --baseline-autocheckpoint N   PRAGMA wal_autocheckpoint for the baseline (default: SQLite's 1000, as the server)
           --no-batch-log        do not enable the writer's per-batch debug log (batch sizes then unknown)
           --server-env K=V      extra environment variable for the server process (repeatable)
@@ -68,6 +71,8 @@ internal sealed class LoadToolOptions
     public bool Baseline { get; set; } = true;
 
     public int? BaselineAutoCheckpoint { get; set; }
+
+    public int BaselineJournal { get; set; }
 
     public bool BatchLog { get; set; } = true;
 
@@ -105,6 +110,7 @@ internal sealed class LoadToolOptions
                 case "--baseline-batch": o.BaselineBatch = PositiveInt(a, Next()); break;
                 case "--baseline-seconds": o.BaselineSeconds = PositiveDouble(a, Next()); break;
                 case "--no-baseline": o.Baseline = false; break;
+                case "--baseline-journal": o.BaselineJournal = int.Parse(Next(), NumberStyles.None, CultureInfo.InvariantCulture); break;
                 case "--baseline-autocheckpoint": o.BaselineAutoCheckpoint = int.Parse(Next(), NumberStyles.None, CultureInfo.InvariantCulture); break;
                 case "--no-batch-log": o.BatchLog = false; break;
                 case "--server-env":

@@ -36,7 +36,7 @@ Console.CancelKeyPress += (_, e) =>
 };
 
 var started = DateTimeOffset.Now;
-var rows = new List<(LoadResult Load, BaselineResult? Baseline, string LoadBefore, string LoadAfter)>();
+var rows = new List<ScenarioResult>();
 foreach (var scenario in options.Scenarios)
 {
     var loadBefore = LoadAverage();
@@ -61,6 +61,7 @@ foreach (var scenario in options.Scenarios)
     Console.Error.WriteLine($"[{scenario}] {F(load.AcksPerSecond, 0)} acks/s, p99 {F(load.Latency.P99, 2)} ms (load average {loadAfter})");
 
     BaselineResult? baseline = null;
+    BaselineResult? journal = null;
     if (options.Baseline)
     {
         var batch = options.BaselineBatch > 0 ? options.BaselineBatch
@@ -69,9 +70,14 @@ foreach (var scenario in options.Scenarios)
         Console.Error.WriteLine($"[{scenario}] raw SQLite baseline, batches of {batch}…");
         baseline = SqliteBaseline.Run(batch, options.Warmup, options.BaselineSeconds ?? options.Seconds, options.Count > 0 ? load.Acks : 0, options.BaselineAutoCheckpoint);
         Console.Error.WriteLine($"[{scenario}] baseline {F(baseline.RequestsPerSecond, 0)} req/s, batch ms p50 / p99 / max {BatchPercentiles(baseline.BatchDurations)}");
+        if (options.BaselineJournal > 0)
+        {
+            journal = SqliteBaseline.Run(batch, options.Warmup, options.BaselineSeconds ?? options.Seconds, options.Count > 0 ? load.Acks : 0, options.BaselineAutoCheckpoint, options.BaselineJournal);
+            Console.Error.WriteLine($"[{scenario}] baseline + journal {F(journal.RequestsPerSecond, 0)} req/s, batch ms p50 / p99 / max {BatchPercentiles(journal.BatchDurations)}");
+        }
     }
 
-    rows.Add((load, baseline, loadBefore, loadAfter));
+    rows.Add(new ScenarioResult(load, baseline, journal, loadBefore, loadAfter));
 }
 
 var md = Render(options, started, rows);
@@ -81,10 +87,10 @@ if (options.MarkdownPath is not null)
     await File.AppendAllTextAsync(options.MarkdownPath, md + Environment.NewLine, cts.Token);
 }
 
-var bad = rows.Any(r => r.Load.TotalErrors > 0);
+var bad = rows.Exists(r => r.Load.TotalErrors > 0);
 return bad ? 1 : 0;
 
-static string Render(LoadToolOptions options, DateTimeOffset started, List<(LoadResult Load, BaselineResult? Baseline, string LoadBefore, string LoadAfter)> rows)
+static string Render(LoadToolOptions options, DateTimeOffset started, List<ScenarioResult> rows)
 {
     var sb = new StringBuilder();
     sb.Append("#### ").Append(started.ToString("yyyy-MM-dd HH:mm zzz", CultureInfo.InvariantCulture));
@@ -99,17 +105,15 @@ static string Render(LoadToolOptions options, DateTimeOffset started, List<(Load
     }
 
     sb.AppendLine().AppendLine();
-    sb.AppendLine("| C×W | acks/s | p50 ms | p95 ms | p99 ms | max ms | errors | server CPU | server µs/ack | tool CPU | other CPU | avg batch | batch ms p50 / p99 / max | writer busy | baseline req/s (batch) | baseline µs/req | baseline batch ms p50 / p99 / max | ratio | load avg before → after |");
-    sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
-    foreach (var (load, baseline, before, after) in rows)
+    sb.AppendLine("| C×W | acks/s | p50 ms | p95 ms | p99 ms | max ms | errors | server CPU | server µs/ack | tool CPU | other CPU | load avg before → after |");
+    sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    foreach (var r in rows)
     {
+        var load = r.Load;
         var l = load.Latency;
         var secs = load.Seconds;
-        var serverCores = load.ServerCpu.TotalSeconds / secs;
-        var toolCores = load.ToolCpu.TotalSeconds / secs;
         var perAck = load.Acks > 0 ? load.ServerCpu.TotalMilliseconds * 1000 / load.Acks : 0;
-        var batch = load.Batches.Batches > 0 ? F(load.Batches.AverageSize, 1) : "n/a";
-        var busy = load.Batches.Batches > 0 ? F(100 * load.Batches.BusyMs / (secs * 1000), 0) + " %" : "n/a";
+        var other = Math.Max(0, (load.MachineCpu - load.ServerCpu - load.ToolCpu).TotalSeconds / secs);
         sb.Append("| ").Append(load.Scenario)
           .Append(" | ").Append(F(load.AcksPerSecond, 0))
           .Append(" | ").Append(F(l.P50, 2))
@@ -117,38 +121,59 @@ static string Render(LoadToolOptions options, DateTimeOffset started, List<(Load
           .Append(" | ").Append(F(l.P99, 2))
           .Append(" | ").Append(F(l.Max, 2))
           .Append(" | ").Append(load.TotalErrors.ToString(CultureInfo.InvariantCulture))
-          .Append(" | ").Append(F(serverCores, 2)).Append(" cores")
+          .Append(" | ").Append(F(load.ServerCpu.TotalSeconds / secs, 2))
           .Append(" | ").Append(F(perAck, 0))
-          .Append(" | ").Append(F(toolCores, 2)).Append(" cores")
-          .Append(" | ").Append(F(Math.Max(0, (load.MachineCpu - load.ServerCpu - load.ToolCpu).TotalSeconds / secs), 2)).Append(" cores")
-          .Append(" | ").Append(batch)
+          .Append(" | ").Append(F(load.ToolCpu.TotalSeconds / secs, 2))
+          .Append(" | ").Append(F(other, 2))
+          .Append(" | ").Append(r.LoadBefore).Append(" → ").Append(r.LoadAfter).AppendLine(" |");
+    }
+
+    sb.AppendLine();
+    sb.AppendLine("| C×W | server avg batch | server batch ms p50 / p99 / max | writer busy | baseline req/s (batch) | baseline µs/req | baseline batch ms p50 / p99 / max | **ratio** | baseline + journal req/s | ratio to it |");
+    sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    foreach (var r in rows)
+    {
+        var load = r.Load;
+        var secs = load.Seconds;
+        sb.Append("| ").Append(load.Scenario)
+          .Append(" | ").Append(load.Batches.Batches > 0 ? F(load.Batches.AverageSize, 1) : "n/a")
           .Append(" | ").Append(BatchPercentiles(load.BatchDurations))
-          .Append(" | ").Append(busy)
-          .Append(" | ");
-        if (baseline is not null)
+          .Append(" | ").Append(load.Batches.Batches > 0 ? F(100 * load.Batches.BusyMs / (secs * 1000), 0) + " %" : "n/a");
+        if (r.Baseline is { } b)
         {
-            sb.Append(F(baseline.RequestsPerSecond, 0)).Append(" (").Append(baseline.BatchSize.ToString(CultureInfo.InvariantCulture)).Append(')')
-              .Append(" | ").Append(F(baseline.Cpu.TotalMilliseconds * 1000 / Math.Max(1, baseline.Requests), 1))
-              .Append(" | ").Append(BatchPercentiles(baseline.BatchDurations))
-              .Append(" | ").Append(F(load.AcksPerSecond / baseline.RequestsPerSecond, 3));
+            sb.Append(" | ").Append(F(b.RequestsPerSecond, 0)).Append(" (").Append(b.BatchSize.ToString(CultureInfo.InvariantCulture)).Append(')')
+              .Append(" | ").Append(F(b.Cpu.TotalMilliseconds * 1000 / Math.Max(1, b.Requests), 1))
+              .Append(" | ").Append(BatchPercentiles(b.BatchDurations))
+              .Append(" | **").Append(F(load.AcksPerSecond / b.RequestsPerSecond, 3)).Append("**");
         }
         else
         {
-            sb.Append("– | – | – | –");
+            sb.Append(" | – | – | – | –");
         }
 
-        sb.Append(" | ").Append(before).Append(" → ").Append(after).AppendLine(" |");
+        if (r.JournalBaseline is { } j)
+        {
+            sb.Append(" | ").Append(F(j.RequestsPerSecond, 0)).Append(" | ").Append(F(load.AcksPerSecond / j.RequestsPerSecond, 3));
+        }
+        else
+        {
+            sb.Append(" | – | –");
+        }
+
+        sb.AppendLine(" |");
     }
 
     sb.AppendLine();
     sb.Append("Measured ").Append(options.Count > 0 ? options.Count.ToString(CultureInfo.InvariantCulture) + " acks" : F(options.Seconds, 0) + " s")
-      .Append(" per scenario after ").Append(F(options.Warmup, 0)).Append(" s warm-up; CPU = process CPU time ÷ wall time (1.00 = one core; ")
-      .Append(Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)).Append(" cores here), other = the rest of the machine (/proc/stat) in the same window; ")
-      .AppendLine("writer busy = time inside batches (BEGIN…COMMIT and completion) ÷ wall time; baseline µs/req = baseline CPU time per request (one thread); ratio = server acks/s ÷ baseline req/s.");
-    foreach (var (load, _, _, _) in rows)
+      .Append(" per scenario after ").Append(F(options.Warmup, 0)).Append(" s warm-up. CPU columns are CPU time ÷ wall time in cores (")
+      .Append(Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)).Append(" here); other = the rest of the machine (/proc/stat) in the same window. ")
+      .Append("Batch ms = the writer's \"Committed N writes in X ms\" log (BEGIN … COMMIT and completion). ")
+      .AppendLine("Baseline µs/req = baseline CPU time per request on one thread; ratio = server acks/s ÷ baseline req/s.");
+    foreach (var r in rows)
     {
-        if (load.Scenario == new Scenario(8, 16))
+        if (r.Load.Scenario == new Scenario(8, 16))
         {
+            var load = r.Load;
             var met = load.AcksPerSecond >= 15_000 && load.Latency.P99 <= 20 && load.TotalErrors == 0;
             sb.AppendLine()
               .Append("Floor at 8×16 (≥ 15,000 acks/s, p99 ≤ 20 ms): **").Append(met ? "met" : "not met").Append("** (")
@@ -200,3 +225,6 @@ static string FindRepoRoot()
 
     return Directory.GetCurrentDirectory();
 }
+
+/// <summary>One scenario's load result with the baselines measured right after it.</summary>
+internal sealed record ScenarioResult(LoadResult Load, BaselineResult? Baseline, BaselineResult? JournalBaseline, string LoadBefore, string LoadAfter);

@@ -1,4 +1,7 @@
+using System.Buffers;
 using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 
@@ -20,8 +23,10 @@ internal sealed record BaselineResult(int BatchSize, double Seconds, long Reques
 internal static class SqliteBaseline
 {
     private static readonly string[] Symbols = ["AAPL", "MSFT", "GOOG", "AMZN", "TSLA", "NVDA", "META", "IBM"];
+    private static readonly string[] OrderColumns = ["id", "side", "symbol", "qty", "price", "status", "_mkio_ref"];
+    private static readonly string[] AuditColumns = ["id", "event", "order_id", "status", "_mkio_ref"];
 
-    public static BaselineResult Run(int batchSize, double warmupSeconds, double seconds, long count, int? autoCheckpoint = null)
+    public static BaselineResult Run(int batchSize, double warmupSeconds, double seconds, long count, int? autoCheckpoint = null, int journalKeep = 0)
     {
         var dir = Path.Combine(Path.GetTempPath(), "mkio-baseline-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(dir);
@@ -43,9 +48,10 @@ internal static class SqliteBaseline
                 CREATE TABLE audit_log (id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT, order_id INTEGER, status TEXT, _mkio_ref TEXT DEFAULT '');
                 CREATE INDEX IF NOT EXISTS _mkio_ref_idx_orders ON orders(_mkio_ref);
                 CREATE INDEX IF NOT EXISTS _mkio_ref_idx_audit_log ON audit_log(_mkio_ref);
+                CREATE TABLE IF NOT EXISTS _mkio_journal (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op TEXT NOT NULL, ref TEXT NOT NULL, row TEXT NOT NULL);
                 """);
 
-            using var writer = new Writer(connection);
+            using var writer = new Writer(connection, journalKeep);
             if (warmupSeconds > 0)
             {
                 writer.RunFor(batchSize, TimeSpan.FromSeconds(Math.Min(warmupSeconds, 2)), 0);
@@ -103,6 +109,17 @@ internal static class SqliteBaseline
         private readonly SqliteParameter _orderId;
         private readonly SqliteParameter _status;
         private readonly SqliteParameter _auditRef;
+        private readonly SqliteCommand _journal;
+        private readonly SqliteCommand _prune;
+        private readonly SqliteParameter _journalSeq;
+        private readonly SqliteParameter _journalTable;
+        private readonly SqliteParameter _journalRef;
+        private readonly SqliteParameter _journalRow;
+        private readonly SqliteParameter _pruneBelow;
+        private readonly int _journalKeep;
+        private readonly ArrayBufferWriter<byte> _json = new(512);
+        private readonly Utf8JsonWriter _jsonWriter;
+        private long _sincePrune;
         private readonly object?[] _orderRow = new object?[7];
         private readonly object?[] _auditRow = new object?[5];
         private long _sequence;
@@ -110,9 +127,18 @@ internal static class SqliteBaseline
         /// <summary>Wall time (ms) of each batch, BEGIN to COMMIT.</summary>
         public List<double> Durations { get; } = [];
 
-        public Writer(SqliteConnection connection)
+        public Writer(SqliteConnection connection, int journalKeep)
         {
             _connection = connection;
+            _journalKeep = journalKeep;
+            _jsonWriter = new Utf8JsonWriter(_json);
+            _journal = Command("INSERT INTO _mkio_journal (seq, tbl, op, ref, row) VALUES ($seq, $tbl, 'insert', $ref, $row)");
+            _journalSeq = _journal.Parameters.Add("$seq", SqliteType.Integer);
+            _journalTable = _journal.Parameters.Add("$tbl", SqliteType.Text);
+            _journalRef = _journal.Parameters.Add("$ref", SqliteType.Text);
+            _journalRow = _journal.Parameters.Add("$row", SqliteType.Text);
+            _prune = Command("DELETE FROM _mkio_journal WHERE seq <= $below");
+            _pruneBelow = _prune.Parameters.Add("$below", SqliteType.Integer);
             _begin = Command("BEGIN");
             _commit = Command("COMMIT");
             _savepoint = Command("SAVEPOINT req");
@@ -127,7 +153,7 @@ internal static class SqliteBaseline
             _orderId = _audit.Parameters.Add("$order_id", SqliteType.Integer);
             _status = _audit.Parameters.Add("$status", SqliteType.Text);
             _auditRef = _audit.Parameters.Add("$ref", SqliteType.Text);
-            foreach (var c in new[] { _begin, _commit, _savepoint, _release, _order, _audit })
+            foreach (var c in new[] { _begin, _commit, _savepoint, _release, _order, _audit, _journal, _prune })
             {
                 c.Prepare();
             }
@@ -153,6 +179,11 @@ internal static class SqliteBaseline
                 for (var i = 0; i < n; i++)
                 {
                     Request();
+                }
+
+                if (_journalKeep > 0)
+                {
+                    Prune();
                 }
 
                 _commit.ExecuteNonQuery();
@@ -191,14 +222,63 @@ internal static class SqliteBaseline
             }
 
             _release.ExecuteNonQuery();
+            if (_journalKeep > 0)
+            {
+                // What the server's change journal (fix F18) adds: each change row as JSON, same transaction.
+                Journal("orders", @ref, OrderColumns, _orderRow, 2 * seq - 1);
+                Journal("audit_log", @ref, AuditColumns, _auditRow, 2 * seq);
+            }
+        }
+
+        private void Journal(string table, string @ref, string[] names, object?[] row, long seq)
+        {
+            _json.ResetWrittenCount();
+            _jsonWriter.Reset(_json);
+            _jsonWriter.WriteStartObject();
+            for (var i = 0; i < row.Length; i++)
+            {
+                _jsonWriter.WritePropertyName(names[i]);
+                switch (row[i])
+                {
+                    case long l: _jsonWriter.WriteNumberValue(l); break;
+                    case double d: _jsonWriter.WriteNumberValue(d); break;
+                    case string s: _jsonWriter.WriteStringValue(s); break;
+                    default: _jsonWriter.WriteNullValue(); break;
+                }
+            }
+
+            _jsonWriter.WriteEndObject();
+            _jsonWriter.Flush();
+            _journalSeq.Value = seq;
+            _journalTable.Value = table;
+            _journalRef.Value = @ref;
+            _journalRow.Value = Encoding.UTF8.GetString(_json.WrittenSpan);
+            _journal.ExecuteNonQuery();
+            _sincePrune += 1;
+        }
+
+
+        /// <summary>The server prunes the journal every max(1000, keep / 4) events down to the newest keep.</summary>
+        private void Prune()
+        {
+            if (_sincePrune < Math.Max(1000, _journalKeep / 4))
+            {
+                return;
+            }
+
+            _sincePrune = 0;
+            _pruneBelow.Value = 2 * _sequence - _journalKeep;
+            _prune.ExecuteNonQuery();
         }
 
         public void Dispose()
         {
-            foreach (var c in new[] { _begin, _commit, _savepoint, _release, _order, _audit })
+            foreach (var c in new[] { _begin, _commit, _savepoint, _release, _order, _audit, _journal, _prune })
             {
                 c.Dispose();
             }
+
+            _jsonWriter.Dispose();
         }
     }
 }

@@ -54,7 +54,7 @@ internal static class DbUpdateCommand
         {
             model = ModelCompiler.Compile(LoadOptions(configPath));
         }
-        catch (Exception ex) when (ex is MkioConfigurationException or OptionsValidationException)
+        catch (MkioConfigurationException ex)
         {
             stderr.WriteLine(ex.Message);
             return 1;
@@ -87,14 +87,19 @@ internal static class DbUpdateCommand
         }
     }
 
-    /// <summary>The options exactly as <c>mkio serve</c> sees them: the TOML file, then <c>Mkio__*</c> environment overrides.</summary>
+    /// <summary>
+    /// The options as <c>mkio serve</c> sees them: the TOML file (errors name it as given), then the
+    /// <c>Mkio__*</c> environment overrides (so both migrate the same <c>db_path</c>).
+    /// </summary>
     private static MkioOptions LoadOptions(string configPath)
     {
-        var services = new ServiceCollection();
-        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddEnvironmentVariables().Build());
-        services.AddMkio(configPath);
-        using var provider = services.BuildServiceProvider();
-        return provider.GetRequiredService<IOptions<MkioOptions>>().Value;
+        var options = new MkioOptions { SourceName = configPath };
+        TomlConfigLoader.Apply(configPath, options);
+        using var provider = new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddEnvironmentVariables().Build())
+            .BuildServiceProvider();
+        new MkioConfigurationOverrides(provider).PostConfigure(Options.DefaultName, options);
+        return options;
     }
 
     private static int DryRun(MkioModel model, string file, MkioAutoMigrate allowed, TextWriter stdout)

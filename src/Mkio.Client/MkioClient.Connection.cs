@@ -134,231 +134,6 @@ public sealed partial class MkioClient
         }
     }
 
-    /// <summary>Routes one received message (CLIENTS.md §5 correlation rules).</summary>
-    private void Dispatch(Connection conn, ReadOnlySpan<byte> utf8)
-    {
-        var root = Parse(utf8);
-        var type = GetString(root, "type");
-        switch (type)
-        {
-            case "result":
-            case "error":
-                OnReply(conn, root, type == "error");
-                break;
-            case "snapshot":
-            case "delta":
-            case "update":
-            case "nack":
-                OnSubscriptionMessage(conn, root, type);
-                break;
-            default:
-                Log.MessageIgnored(_logger, type ?? "(none)");
-                break;
-        }
-    }
-
-    private static JsonElement Parse(ReadOnlySpan<byte> utf8)
-    {
-        JsonElement root;
-        try
-        {
-            root = ParseValue(utf8);
-        }
-        catch (JsonException ex)
-        {
-            // The server writes non-finite floats as bare NaN/Infinity tokens (PROTOCOL.md §2).
-            var rewritten = NonFiniteTokens.Quote(utf8);
-            if (rewritten is null)
-            {
-                throw new MkioProtocolException($"The server sent a frame that is not JSON: {ex.Message}", ex);
-            }
-
-            try
-            {
-                root = ParseValue(rewritten);
-            }
-            catch (JsonException)
-            {
-                throw new MkioProtocolException($"The server sent a frame that is not JSON: {ex.Message}", ex);
-            }
-        }
-
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            throw new MkioProtocolException($"The server sent a JSON {root.ValueKind} where a message object was expected.");
-        }
-
-        return root;
-    }
-
-    private static JsonElement ParseValue(ReadOnlySpan<byte> utf8)
-    {
-        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = 256 });
-        var value = JsonElement.ParseValue(ref reader);
-        if (reader.Read())
-        {
-            throw new JsonException("Unexpected content after the message object.");
-        }
-
-        return value;
-    }
-
-    /// <summary>
-    /// A <c>result</c> or <c>error</c>: resolves the pending request with its ref, else the oldest
-    /// ref-less entry of this connection (subscribe markers included, see <see cref="SubscribeMarker"/>).
-    /// </summary>
-    private void OnReply(Connection conn, JsonElement root, bool isError)
-    {
-        PendingRequest? resolved = null;
-        lock (_lock)
-        {
-            if (conn.Lost)
-            {
-                return;
-            }
-
-            var @ref = GetString(root, "ref");
-            if (!string.IsNullOrEmpty(@ref) && conn.TryTakeByRef(@ref, out var byRef))
-            {
-                resolved = byRef;
-                RejectSilentMarkers(conn, byRef.Seq);
-            }
-            else
-            {
-                while (conn.Fifo.First is { } node)
-                {
-                    conn.Fifo.RemoveFirst();
-                    if (node.Value is PendingRequest p)
-                    {
-                        resolved = p;
-                        break;
-                    }
-
-                    var marker = (SubscribeMarker)node.Value;
-                    var message = GetString(root, "message") ?? string.Empty;
-                    if (isError && IsDispatcherError(message))
-                    {
-                        // "Unknown service: x" answers the subscribe itself.
-                        OnMarkerConsumed(conn, marker);
-                        Reject(marker.Subscription, message, root);
-                        return;
-                    }
-
-                    RejectSilent(conn, marker);
-                }
-            }
-        }
-
-        if (resolved is null)
-        {
-            Log.ReplyDropped(_logger, isError ? "error" : "result", GetString(root, "ref") ?? string.Empty);
-            return;
-        }
-
-        resolved.Complete(root);
-    }
-
-    private static bool IsDispatcherError(string message) =>
-        message.StartsWith("Unknown service", StringComparison.Ordinal) || message == "Missing 'service' field";
-
-    /// <summary>
-    /// Replies come back in request order (PROTOCOL.md §10), so subscribe markers older than a
-    /// request that has been answered got no reply at all: the service does not accept subscriptions.
-    /// </summary>
-    private void RejectSilentMarkers(Connection conn, long answeredSeq)
-    {
-        while (conn.Fifo.First is { Value: SubscribeMarker marker } && marker.Seq < answeredSeq)
-        {
-            conn.Fifo.RemoveFirst();
-            RejectSilent(conn, marker);
-        }
-    }
-
-    private void RejectSilent(Connection conn, SubscribeMarker marker)
-    {
-        OnMarkerConsumed(conn, marker);
-        var service = marker.Subscription.Service;
-        Reject(marker.Subscription, $"Service '{service}' did not answer the subscribe with a snapshot or delta: it is not a subpub, stream or query service.", null);
-    }
-
-    private static void OnMarkerConsumed(Connection conn, SubscribeMarker marker)
-    {
-        if (ReferenceEquals(marker.Subscription.SentOn, conn))
-        {
-            marker.Subscription.AwaitingInitial = false;
-        }
-    }
-
-    /// <summary>Ends <paramref name="sub"/> with a rejection if it is still the service's subscription. Under <see cref="_lock"/>.</summary>
-    private void Reject(Subscription sub, string message, JsonElement? reply)
-    {
-        if (!IsCurrent(sub))
-        {
-            return;
-        }
-
-        _subscriptions.Remove(sub.Service);
-        Log.SubscriptionRejected(_logger, sub.Service, message);
-        sub.Complete(new MkioSubscriptionRejectedException(message, sub.Service, reply));
-    }
-
-    /// <summary>
-    /// snapshot/delta/nack answer the oldest subscribe for their service on this connection;
-    /// updates go to the service's subscription once its snapshot/delta has arrived.
-    /// </summary>
-    private void OnSubscriptionMessage(Connection conn, JsonElement root, string type)
-    {
-        var service = GetString(root, "service");
-        if (string.IsNullOrEmpty(service))
-        {
-            Log.MessageIgnored(_logger, type);
-            return;
-        }
-
-        lock (_lock)
-        {
-            if (conn.Lost)
-            {
-                return;
-            }
-
-            _subscriptions.TryGetValue(service, out var current);
-            Subscription? target = null;
-            var marker = type == "update" ? null : conn.TakeMarker(service);
-            if (marker is not null)
-            {
-                OnMarkerConsumed(conn, marker);
-
-                // A reply to a subscribe that was replaced since belongs to nobody.
-                target = ReferenceEquals(marker.Subscription, current) ? current : null;
-            }
-            else if (current is { AwaitingInitial: false } && ReferenceEquals(current.SentOn, conn))
-            {
-                target = current;
-            }
-
-            if (target is null)
-            {
-                Log.SubscriptionMessageDropped(_logger, type, service);
-                return;
-            }
-
-            if (type == "nack")
-            {
-                Reject(target, GetString(root, "message") ?? "The server rejected the subscription.", root);
-                return;
-            }
-
-            var e = new MkioEvent(type switch { "snapshot" => MkioEventType.Snapshot, "delta" => MkioEventType.Delta, _ => MkioEventType.Update }, service, root);
-            if (e.Ref is not null)
-            {
-                target.Cursor = e.Ref;
-            }
-
-            target.Events.Writer.TryWrite(e);
-        }
-    }
-
     private readonly record struct LossInfo(Exception? Error, WebSocketCloseStatus? CloseStatus, string? CloseStatusDescription);
 
     /// <summary>Something waiting for a reply on one connection.</summary>
@@ -389,15 +164,19 @@ public sealed partial class MkioClient
     /// subscribe to an unknown service is answered with a ref-less <c>error</c>, which must not be
     /// taken as the reply to a later ref-less transaction.
     /// </summary>
-    private sealed class SubscribeMarker(Subscription subscription) : ReplyEntry
+    private sealed class SubscribeMarker(Subscription subscription, string? resumeRef) : ReplyEntry
     {
         public Subscription Subscription => subscription;
+
+        /// <summary>The cursor the subscribe carried.</summary>
+        public string? ResumeRef => resumeRef;
     }
 
     /// <summary>One WebSocket and the requests waiting for replies on it (all state under the client lock).</summary>
     private sealed class Connection(ClientWebSocket socket) : IDisposable
     {
         private readonly CancellationTokenSource _abort = new();
+        private readonly TaskCompletionSource _lossHandled = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly Dictionary<string, Queue<PendingRequest>> _byRef = new(StringComparer.Ordinal);
         private long _nextSeq;
 
@@ -417,6 +196,11 @@ public sealed partial class MkioClient
         public CancellationToken AbortToken => _abort.Token;
 
         public bool IsAborted => _abort.IsCancellationRequested;
+
+        /// <summary>Completes once the loss of this connection was handled (or the client disposed).</summary>
+        public Task LossHandled => _lossHandled.Task;
+
+        public void MarkLossHandled() => _lossHandled.TrySetResult();
 
         public void Register(PendingRequest request)
         {

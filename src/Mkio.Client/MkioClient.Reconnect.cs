@@ -70,20 +70,24 @@ public sealed partial class MkioClient
             }
 
             reconnect = _options.Reconnect && !_disposed;
-            _state = reconnect ? MkioConnectionState.Reconnecting : MkioConnectionState.Closed;
-            if (_open.Task.IsCompleted)
+            if (!_disposed)
             {
-                _open = NewOpenSignal();
-            }
+                _state = reconnect ? MkioConnectionState.Reconnecting : MkioConnectionState.Closed;
+                if (_open.Task.IsCompleted)
+                {
+                    _open = NewOpenSignal();
+                }
 
-            if (!reconnect)
-            {
-                Fail(_open, new MkioConnectionLostException($"The connection to {_uri} was lost and {nameof(MkioClientOptions)}.{nameof(MkioClientOptions.Reconnect)} is off.", loss.Error));
-                ended = [.. _subscriptions.Values];
-                _subscriptions.Clear();
+                if (!reconnect)
+                {
+                    Fail(_open, new MkioConnectionLostException($"The connection to {_uri} was lost and {nameof(MkioClientOptions)}.{nameof(MkioClientOptions.Reconnect)} is off.", loss.Error));
+                    ended = [.. _subscriptions.Values];
+                    _subscriptions.Clear();
+                }
             }
         }
 
+        conn.MarkLossHandled();
         Log.ConnectionLost(_logger, _uri, loss.CloseStatus?.ToString() ?? loss.Error?.Message ?? "closed", failed.Count, reconnect);
         foreach (var p in failed)
         {
@@ -210,8 +214,8 @@ public sealed partial class MkioClient
             catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
                 throw new MkioConnectionException(
-                    $"Could not connect to {_uri}: no WebSocket connection within the connect timeout of {_options.ConnectTimeout}.",
-                    new TimeoutException($"The WebSocket connect did not complete within {_options.ConnectTimeout}.", ex));
+                    $"Could not connect to {_uri}: no WebSocket connection within the connect timeout of {Seconds(_options.ConnectTimeout)}.",
+                    new TimeoutException($"The WebSocket connect did not complete within {Seconds(_options.ConnectTimeout)}.", ex));
             }
             catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException)
             {

@@ -148,7 +148,7 @@ public sealed partial class MkioClient
 
             s.SentOn = c;
             s.AwaitingInitial = true;
-            c.Register(new SubscribeMarker(s));
+            c.Register(new SubscribeMarker(s, s.Cursor));
             return MkioMessages.Subscribe(s.Service, s.Filter, s.Cursor);
         }, cancellationToken);
 

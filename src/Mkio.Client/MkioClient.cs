@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
@@ -324,6 +325,7 @@ public sealed partial class MkioClient : IAsyncDisposable
             Fail(_open, Disposed());
         }
 
+        conn?.MarkLossHandled();
         foreach (var p in pending)
         {
             p.Fail(Disposed());
@@ -349,7 +351,14 @@ public sealed partial class MkioClient : IAsyncDisposable
             catch (TimeoutException)
             {
                 conn?.Abort(null);
-                await supervisor.ConfigureAwait(false);
+                try
+                {
+                    await supervisor.WaitAsync(CloseTimeout, _time).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // Disposed from a Connected/Disconnected handler, which runs on the connection task.
+                }
             }
         }
 
@@ -402,11 +411,14 @@ public sealed partial class MkioClient : IAsyncDisposable
                     // by it, or FIFO correlation would hand it to the next request.
                     return await pending.Task.WaitAsync(token).ConfigureAwait(false);
                 }
+
+                // Not sent: the connection is going away; try the next one once this one is gone.
+                await conn.LossHandled.WaitAsync(token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (timeout is { IsCancellationRequested: true } && !cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"No reply from service '{service}' within the request timeout of {limit}{(@ref is null ? string.Empty : $" (ref {@ref})")}.");
+            throw new TimeoutException($"No reply from service '{service}' within the request timeout of {Seconds(limit!.Value)}{(@ref is null ? string.Empty : $" (ref {@ref})")}.");
         }
     }
 
@@ -446,6 +458,8 @@ public sealed partial class MkioClient : IAsyncDisposable
 
     internal static string? GetString(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    private static string Seconds(TimeSpan t) => string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:0.###} s");
 
     private static TaskCompletionSource<Connection> NewOpenSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -23,11 +23,12 @@ public enum MkioEventType
 /// </summary>
 public sealed class MkioEvent
 {
-    internal MkioEvent(MkioEventType type, string service, JsonElement message)
+    internal MkioEvent(MkioEventType type, string service, JsonElement message, string? resumedFrom)
     {
         Type = type;
         Service = service;
         Message = message;
+        ResumedFrom = resumedFrom;
         var r = MkioClient.GetString(message, "ref");
         Ref = string.IsNullOrEmpty(r) ? null : r;
         switch (type)
@@ -59,6 +60,19 @@ public sealed class MkioEvent
 
     /// <summary>For an update: <c>insert</c>, <c>update</c>, <c>delete</c> or <c>upsert</c>; otherwise <see langword="null"/>.</summary>
     public string? Op { get; }
+
+    /// <summary>
+    /// For the snapshot or delta that answers a subscribe carrying a ref (<c>fromRef</c>, or the
+    /// cursor the client resubscribed with after a reconnect): that ref. <see langword="null"/> for
+    /// a fresh subscribe and for updates.
+    /// </summary>
+    /// <remarks>
+    /// Subpub and query services answer a resume with a delta (or a full snapshot when the ref is
+    /// too old). A stream service always answers with a snapshot: after a resume it holds the rows
+    /// after the ref (the whole buffer when the ref is too old), to be appended rather than replace
+    /// the rows the consumer has (PROTOCOL.md §7.5).
+    /// </remarks>
+    public string? ResumedFrom { get; }
 
     /// <summary>For a snapshot: the array of rows; otherwise an undefined element (<see cref="JsonValueKind.Undefined"/>).</summary>
     public JsonElement Rows { get; }
@@ -116,6 +130,9 @@ public sealed class MkioEvent<T>
 
     /// <summary>For an update: its op; otherwise <see langword="null"/>.</summary>
     public string? Op => Source.Op;
+
+    /// <summary>The ref the snapshot or delta resumes from (see <see cref="MkioEvent.ResumedFrom"/>).</summary>
+    public string? ResumedFrom => Source.ResumedFrom;
 
     /// <summary>For a snapshot: the rows; otherwise empty.</summary>
     public IReadOnlyList<T> Rows { get; }

@@ -308,6 +308,21 @@ public partial class DbUpdateCommandTests
         }
     }
 
+    [Test, CancelAfter(60_000)]
+    public async Task DbUpdate_InvalidConfig_OneMessagePerErrorExit1NoDatabase(CancellationToken ct)
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("bad.toml"), "db_path = \"orders.db\"\n\n[tables.orders]\ncolumns = { id = \"TEXT PRIMARY KEY\", qty = \"INTEGER PRIMARY KEY\" }\n");
+        var (code, p) = await RunAsync(dir, ct, "dbupdate", "bad.toml");
+        await using (p)
+        {
+            Assert.That(code, Is.EqualTo(1));
+            Assert.That(p.Stderr, Does.StartWith("Invalid mkio configuration in bad.toml").And.Contain("more than one PRIMARY KEY"), p.Output);
+            Assert.That(p.Output, Does.Not.Contain("   at "));
+            Assert.That(File.Exists(dir.File("orders.db")), Is.False);
+        }
+    }
+
     [Test, CancelAfter(90_000)]
     public async Task Serve_RiskyChangesNoTerminal_PrintsTableAndErrorAppliesNothingExit1(CancellationToken ct)
     {

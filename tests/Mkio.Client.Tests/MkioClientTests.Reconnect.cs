@@ -63,6 +63,8 @@ public partial class MkioClientTests
             Assert.That(ChangesOf(events[0]), Is.EqualTo(new[] { ("snapshot", "1", r1.Ref) }));
             Assert.That(ChangesOf(events[1]), Is.EqualTo(new[] { ("insert", "2", r2.Ref) }));
             Assert.That(ChangesOf(events[2]), Is.EqualTo(missed), "exactly the changes missed while disconnected");
+            Assert.That(events[2].ResumedFrom, Is.EqualTo(r2.Ref), "resubscribed from the last ref received");
+            Assert.That(events[0].ResumedFrom, Is.Null);
             Assert.That(ChangesOf(events[3]), Is.EqualTo(new[] { ("insert", "4", r4.Ref) }));
         }
 

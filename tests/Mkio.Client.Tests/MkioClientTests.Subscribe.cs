@@ -78,6 +78,7 @@ public partial class MkioClientTests
         {
             Assert.That(delta.Type, Is.EqualTo(MkioEventType.Delta));
             Assert.That(delta.Ref, Is.EqualTo(r4.Ref));
+            Assert.That(delta.ResumedFrom, Is.EqualTo(r2.Ref));
             Assert.That(ChangesOf(delta).Select(c => (c.Op, c.Id)), Is.EqualTo(new[] { ("update", "1"), ("delete", "2") }));
             Assert.That(ChangesOf(delta).First().Ref, Is.EqualTo(r3.Ref));
             Assert.That(r1.Ref, Is.Not.Empty);

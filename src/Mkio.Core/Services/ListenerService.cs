@@ -129,6 +129,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         {
             while (reader.TryRead(out var events))
             {
+                Thread.Sleep(3); // TEMP diagnostic
                 foreach (var e in events)
                 {
                     if (e.Sequence <= LoadedSequence)
@@ -372,10 +373,13 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         return ValueTask.FromResult<PendingReply?>(PendingReply.Ready(frame, this));
     }
 
-    /// <summary>Seeds a change log from the journal, or — for a database written by the original — from <c>_mkio_ref</c> (SERVICES.md §11).</summary>
-    protected void SeedLog(ChangeLog log, Func<Row, bool>? admit)
+    /// <summary>
+    /// Seeds a change log from the journal entries of <paramref name="tables"/> (default: the watch
+    /// tables), or — for a database written by the original — from <c>_mkio_ref</c> (SERVICES.md §11).
+    /// </summary>
+    protected void SeedLog(ChangeLog log, Func<Row, bool>? admit, IReadOnlyCollection<string>? tables = null)
     {
-        var entries = Engine.Database.Read(c => Storage.ChangeJournal.Read(c, Engine.Model, Model.WatchTables, log.Capacity));
+        var entries = Engine.Database.Read(c => Storage.ChangeJournal.Read(c, Engine.Model, tables ?? Model.WatchTables, log.Capacity));
         if (entries.Count > 0)
         {
             foreach (var e in entries)

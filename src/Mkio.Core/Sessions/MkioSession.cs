@@ -83,6 +83,12 @@ internal sealed partial class MkioSession : IAsyncDisposable
         {
             disposeDocument = await DispatchAsync(document, cancellationToken).ConfigureAwait(false);
         }
+        catch (InvalidOperationException ex) when (ex is not ChannelClosedException && ex.InnerException is null && !cancellationToken.IsCancellationRequested)
+        {
+            // Valid JSON whose strings cannot be decoded (e.g. a lone surrogate escape "\ud800"):
+            // answer like any other unreadable message and keep the connection open.
+            await EnqueueAsync(PendingReply.Ready(Frames.ErrorReply("Invalid JSON: a string contains an invalid Unicode escape", default, default), null), cancellationToken).ConfigureAwait(false);
+        }
         finally
         {
             if (disposeDocument)

@@ -75,16 +75,17 @@ public class MkioHostedServiceTests
                 for (var k = 0; k < 100_000 && late.State == WebSocketState.Open; k++)
                 {
                     var id = $"late-{k}";
+                    lateSent.Add(id);
                     try
                     {
                         await late.SendAsync(Insert(id, k), cancellationToken: ct);
                     }
-                    catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException)
+                    catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or IOException
+                        || (ex is OperationCanceledException && !ct.IsCancellationRequested))
                     {
+                        // The server closed (or reset) the connection while this client was still sending.
                         break;
                     }
-
-                    lateSent.Add(id);
                 }
             }, ct);
 

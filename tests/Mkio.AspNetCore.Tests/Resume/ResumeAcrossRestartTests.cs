@@ -335,6 +335,75 @@ public class ResumeAcrossRestartTests
     }
 
     [Test, CancelAfter(90_000)]
+    public async Task QueryWithJoin_RefFromBeforeRestart_DeltaHasNoSecondaryTableRows(CancellationToken ct)
+    {
+        static void Configure(MkioOptions o)
+        {
+            FixtureAPlusOnFile(o);
+            o.Query("joined", s => s.From("orders").Watch("orders", "audit_log")
+                .Sql("SELECT o.id, o.symbol, a.event FROM orders o JOIN audit_log a ON a.order_id = o.id"));
+        }
+
+        using var dir = new TempDirectory();
+        var expected = $$$"""{"type":"delta","service":"joined","ref":"r3","changes":[{{{Change("insert", Row("2", "IBM", 2, "pending", "r3"))}}}]}""";
+        await using (var first = await MkioTestHost.StartAsync(Configure, ct, directory: dir))
+        {
+            await using var ws = await first.ConnectAsync("ws", ct);
+            await OkAsync(ws, """{"service":"add_order","ref":"r1","data":{"id":"1","symbol":"AAPL","qty":1}}""", ct);
+            await OkAsync(ws, """{"service":"add_audit","ref":"a1","data":{"event":"new","order_id":"1"}}""", ct);
+            await OkAsync(ws, """{"service":"add_audit","ref":"a2","data":{"event":"new","order_id":"2"}}""", ct);
+            await OkAsync(ws, """{"service":"add_order","ref":"r3","data":{"id":"2","symbol":"IBM","qty":2}}""", ct);
+            await OkAsync(ws, """{"service":"add_audit","ref":"a3","data":{"event":"x","order_id":"2"}}""", ct);
+
+            // Live: events of the secondary table are ignored when the SQL joins (SERVICES.md §10.3).
+            await using var live = await first.ConnectAsync("ws", ct);
+            Assert.That((await live.RequestAsync("""{"service":"joined","type":"subscribe","ref":"r1"}""", ct)).GetRawText(), Is.EqualTo(expected));
+        }
+
+        await using var host = await MkioTestHost.StartAsync(Configure, ct, directory: dir);
+        await using var sub = await host.ConnectAsync("ws", ct);
+        Assert.That((await sub.RequestAsync("""{"service":"joined","type":"subscribe","ref":"r1"}""", ct)).GetRawText(), Is.EqualTo(expected));
+    }
+
+    [Test, CancelAfter(90_000)]
+    public async Task Restart_JournalHoldsNonFiniteFloat_ServerStartsAndDeltaCarriesIt(CancellationToken ct)
+    {
+        // 1e999 decodes to +Infinity; the wire (and the journal) write it as a bare Infinity token.
+        const string expected = """{"type":"delta","service":"all_orders","ref":"r2","changes":[{"op":"insert","row":{"id":"2","symbol":"X","qty":Infinity,"price":0.0,"status":"pending","_mkio_ref":"r2"}}]}""";
+        using var dir = new TempDirectory();
+        await using (var first = await MkioTestHost.StartAsync(FixtureAPlusOnFile, ct, directory: dir))
+        {
+            await using var ws = await first.ConnectAsync("ws", ct);
+            await OkAsync(ws, """{"service":"add_order","ref":"r1","data":{"id":"1","symbol":"AAPL","qty":1}}""", ct);
+            await OkAsync(ws, """{"service":"add_order","ref":"r2","data":{"id":"2","symbol":"X","qty":1e999}}""", ct);
+            Assert.That(await RawRequestAsync(first, """{"service":"all_orders","type":"subscribe","ref":"r1"}""", ct), Is.EqualTo(expected));
+        }
+
+        await using var host = await MkioTestHost.StartAsync(FixtureAPlusOnFile, ct, directory: dir);
+        Assert.That(await RawRequestAsync(host, """{"service":"all_orders","type":"subscribe","ref":"r1"}""", ct), Is.EqualTo(expected));
+    }
+
+    /// <summary>One request and the text of its reply over a plain ClientWebSocket (the reply may hold bare NaN/Infinity tokens).</summary>
+    private static async Task<string> RawRequestAsync(MkioTestHost host, string json, CancellationToken ct)
+    {
+        using var ws = new System.Net.WebSockets.ClientWebSocket();
+        await ws.ConnectAsync(new Uri(host.WsBase, "ws"), ct);
+        await ws.SendAsync(System.Text.Encoding.UTF8.GetBytes(json), System.Net.WebSockets.WebSocketMessageType.Text, true, ct);
+        var buffer = new byte[64 * 1024];
+        using var ms = new MemoryStream();
+        while (true)
+        {
+            var r = await ws.ReceiveAsync(buffer, ct);
+            ms.Write(buffer, 0, r.Count);
+            if (r.EndOfMessage)
+            {
+                await ws.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, string.Empty, ct);
+                return System.Text.Encoding.UTF8.GetString(ms.ToArray());
+            }
+        }
+    }
+
+    [Test, CancelAfter(90_000)]
     public async Task Subscribe_AfterRestartWithoutMissedChanges_EmptyDeltaAndLiveUpdates(CancellationToken ct)
     {
         using var dir = new TempDirectory();

@@ -311,6 +311,21 @@ public sealed class MigratorTests
     }
 
     [Test]
+    public void GeneratedColumns_SeenByTheDiff_RecomputedByARebuild_AddedVirtualOrStored()
+    {
+        using var db = new MigrationTestDb();
+        db.Seed("[tables.t]\ncolumns = { a = \"INTEGER\", b = \"INTEGER\", total = \"INTEGER AS (a + b)\", junk = \"TEXT\" }");
+        db.Exec("INSERT INTO t (a, b, junk) VALUES (1, 2, 'j'), (10, 20, 'j')");
+        Assert.That(db.Diff(db.Model("[tables.t]\ncolumns = { a = \"INTEGER\", b = \"INTEGER\", total = \"INTEGER AS (a + b)\", junk = \"TEXT\" }")).IsEmpty, Is.True,
+            "a generated column is not reported missing at every start");
+
+        var toml = "[tables.t]\ncolumns = { a = \"INTEGER\", b = \"INTEGER\", total = \"INTEGER AS (a + b)\", v = \"INTEGER GENERATED ALWAYS AS (a * 2) VIRTUAL\", s = \"INTEGER AS (b * 3) STORED\" }";
+        db.Migrate(db.Model(toml, MkioAutoMigrate.Destructive));
+        Assert.That(db.Rows("SELECT a, b, total, v, s FROM t ORDER BY rowid"), Is.EqualTo(new[] { "a=1, b=2, total=3, v=2, s=6", "a=10, b=20, total=30, v=20, s=60" }));
+        Assert.That(db.Diff(db.Model(toml)).IsEmpty, Is.True);
+    }
+
+    [Test]
     public void Apply_EmptyPlan_NoTransactionNoChange()
     {
         using var db = OrdersWith100Rows();

@@ -20,7 +20,9 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
     protected override void Load()
     {
         LoadedSequence = Engine.Writer.Sequence;
-        SeedLog(_log, null);
+
+        // As live (Apply): with a JOIN, changes of the secondary tables are not logged.
+        SeedLog(_log, null, Model.SqlHasJoin ? [Model.PrimaryTable.Name] : null);
     }
 
     protected override string? Apply(ChangeEvent change)

@@ -144,10 +144,17 @@ internal sealed class LiveSchema
     {
         var columns = new List<LiveColumn>();
         using var cmd = connection.CreateCommand();
-        cmd.CommandText = $"PRAGMA table_info({Sql.Quoted(table)})";
+        // table_info as the spec says, plus generated columns (table_xinfo hidden 2/3), which
+        // table_info leaves out; hidden 1 (virtual-table columns) stays out.
+        cmd.CommandText = $"PRAGMA table_xinfo({Sql.Quoted(table)})";
         using var r = cmd.ExecuteReader();
         while (r.Read())
         {
+            if (r.GetInt64(6) == 1)
+            {
+                continue;
+            }
+
             columns.Add(new LiveColumn(
                 r.GetString(1),
                 r.IsDBNull(2) ? string.Empty : r.GetString(2).ToUpperInvariant(),

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using Mkio.Model;
 
 namespace Mkio.Storage.Migration;
@@ -33,7 +34,7 @@ internal sealed record MigrationStep(string Table, string Sql, StepKind Kind = S
 /// every row that converts, in rowid order with the same rowids, their <c>_mkio_ref</c> values, the
 /// AUTOINCREMENT counter and the explicit indexes whose columns survive.
 /// </summary>
-internal sealed class MigrationPlan
+internal sealed partial class MigrationPlan
 {
     private MigrationPlan(SchemaDiff diff, IReadOnlyList<MigrationStep> steps, IReadOnlyList<string> rebuiltTables)
     {
@@ -130,6 +131,12 @@ internal sealed class MigrationPlan
         return !column.NotNull || (first is not null && !string.Equals(first, "NULL", StringComparison.OrdinalIgnoreCase));
     }
 
+    /// <summary>A generated column: <c>[GENERATED ALWAYS] AS (expr) [VIRTUAL|STORED]</c>.</summary>
+    public static bool IsGenerated(ColumnInfo column) => GeneratedClause().IsMatch(column.Definition);
+
+    [GeneratedRegex(@"\bAS\s*\(", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex GeneratedClause();
+
     private static void AddRebuild(List<MigrationStep> steps, TableModel table, LiveTable live, List<SchemaChange> changes, HashSet<string> taken)
     {
         var t = table.Name;
@@ -148,10 +155,11 @@ internal sealed class MigrationPlan
         steps.Add(new MigrationStep(t, create.ToString()));
 
         // Columns present on both sides, sorted by name as the reference does, then what F5 carries over.
-        var shared = table.Columns.Where(c => live.Find(c.Name) is not null).Select(c => c.Name).Order(StringComparer.Ordinal).ToList();
+        // Generated columns of the new table compute their own values and cannot be inserted into.
+        var shared = table.Columns.Where(c => live.Find(c.Name) is not null && !IsGenerated(c)).Select(c => c.Name).Order(StringComparer.Ordinal).ToList();
         var targets = new List<string>(shared);
         var sources = new List<string>(shared);
-        if (live.HasRefColumn && false)
+        if (live.HasRefColumn)
         {
             targets.Add(MkioSchema.RefColumn);
             sources.Add(live.Find(MkioSchema.RefColumn)!.Name);
