@@ -114,7 +114,27 @@ internal sealed partial class MkioEngine : IAsyncDisposable
             _checkpointTimer = _time.CreateTimer(static state => ((MkioEngine)state!).ScheduleCheckpoint(), this, period, period);
         }
 
+        if (!Model.InMemory)
+        {
+            var passive = TimeSpan.FromSeconds(1);
+            _passiveTimer = _time.CreateTimer(static state => ((MkioEngine)state!).RunPassiveCheckpoint(), this, passive, passive);
+        }
+
         Log.Started(Logger, Database.DisplayName, list.Count);
+    }
+
+    private ITimer? _passiveTimer;
+
+    private void RunPassiveCheckpoint()
+    {
+        try
+        {
+            Database.PassiveCheckpoint();
+        }
+        catch (Exception ex)
+        {
+            Log.CheckpointFailed(Logger, ex);
+        }
     }
 
     private void ScheduleCheckpoint()
@@ -196,6 +216,11 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         if (_checkpointTimer is not null)
         {
             await _checkpointTimer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_passiveTimer is not null)
+        {
+            await _passiveTimer.DisposeAsync().ConfigureAwait(false);
         }
 
         foreach (var s in ServicesInOrder.Reverse())

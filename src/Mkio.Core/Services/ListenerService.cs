@@ -129,7 +129,6 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         {
             while (reader.TryRead(out var events))
             {
-                Thread.Sleep(3); // TEMP diagnostic
                 foreach (var e in events)
                 {
                     if (e.Sequence <= LoadedSequence)

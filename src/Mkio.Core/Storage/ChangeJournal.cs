@@ -41,6 +41,23 @@ internal sealed class ChangeJournal : IDisposable
         return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
 
+    /// <summary>The ref of the newest journal entry of <paramref name="tables"/> with a sequence ≤ <paramref name="sequence"/>, or null.</summary>
+    public static string? RefAtOrBefore(SqliteConnection connection, SqliteTransaction? transaction, IReadOnlyCollection<string> tables, long sequence)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.Transaction = transaction;
+        var names = tables.Select((t, i) => "$t" + i.ToString(CultureInfo.InvariantCulture)).ToList();
+        cmd.CommandText = $"SELECT ref FROM _mkio_journal WHERE seq <= $seq AND tbl IN ({string.Join(", ", names)}) ORDER BY seq DESC LIMIT 1";
+        var k = 0;
+        foreach (var t in tables)
+        {
+            cmd.Parameters.AddWithValue(names[k++], t);
+        }
+
+        cmd.Parameters.AddWithValue("$seq", sequence);
+        return cmd.ExecuteScalar() as string;
+    }
+
     /// <summary>The oldest retained commit sequence (1 while the journal was never pruned), or 0 when empty.</summary>
     public static long MinSequence(SqliteConnection connection)
     {
@@ -83,7 +100,7 @@ internal sealed class ChangeJournal : IDisposable
         }
 
         _sincePrune += events.Count;
-        if (_sincePrune >= Math.Max(1000, _keep / 4))
+        if (_sincePrune >= 256)
         {
             _sincePrune = 0;
             raw.sqlite3_reset(_prune!);

@@ -76,7 +76,43 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
         }
 
         _writer = OpenConnection();
+        if (FilePath is not null)
+        {
+            // Checkpoints never run inside the writer's commits (their fsync would stall a batch):
+            // a background connection runs passive checkpoints instead (see PassiveCheckpoint).
+            using var cmd = _writer.CreateCommand();
+            cmd.CommandText = "PRAGMA wal_autocheckpoint=0;";
+            cmd.ExecuteNonQuery();
+        }
+
         SchemaManager.Apply(_writer, _model, _logger);
+    }
+
+    private SqliteConnection? _checkpointer;
+    private int _checkpointing;
+
+    /// <summary>
+    /// Copies committed WAL pages into the database from a separate connection without blocking the
+    /// writer (<c>wal_checkpoint(PASSIVE)</c>). Called periodically by the engine; file databases only.
+    /// </summary>
+    public void PassiveCheckpoint()
+    {
+        if (FilePath is null || Volatile.Read(ref _disposed) != 0 || Interlocked.Exchange(ref _checkpointing, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _checkpointer ??= OpenConnection();
+            using var cmd = _checkpointer.CreateCommand();
+            cmd.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
+            cmd.ExecuteNonQuery();
+        }
+        finally
+        {
+            Volatile.Write(ref _checkpointing, 0);
+        }
     }
 
     public SqliteConnection OpenConnection()
@@ -212,6 +248,9 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
             _idleReaders.Clear();
         }
 
+        SpinWait.SpinUntil(() => Volatile.Read(ref _checkpointing) == 0, 5000);
+        _checkpointer?.Dispose();
+        _checkpointer = null;
         _writer?.Dispose();
         _writer = null;
         _readerGate.Dispose();

@@ -32,7 +32,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     private readonly TimeSpan _maxWait;
     private readonly Channel<WriteRequest> _queue;
     private readonly Dictionary<(OpModel Op, ulong Mask), PreparedOp> _statements = [];
-    private readonly List<ChangeEvent> _pendingEvents = [];
+    private readonly List<(TableModel Table, string Op, Row Row)> _pendingEvents = [];
     private Task? _loop;
     private Task<bool>? _pendingWait;
     private volatile bool _stopping;
@@ -154,7 +154,6 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
 
     private async Task RunAsync()
     {
-        var batch = new List<WriteRequest>(_maxBatch);
         var reader = _queue.Reader;
         while (true)
         {
@@ -180,10 +179,18 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
                 continue;
             }
 
-            batch.Add(first);
+            // Each request runs as soon as it is taken (inside the batch's transaction), so the
+            // collection window overlaps with execution; the batch commits when it is full or
+            // when batch_max_wait_ms have passed since its first request.
+            if (!BeginBatch(first))
+            {
+                continue;
+            }
+
+            ExecuteOne(first);
             var deadline = _time.GetTimestamp() + (long)(_maxWait.TotalSeconds * _time.TimestampFrequency);
             WriteRequest? deferred = null;
-            while (batch.Count < _maxBatch)
+            while (_batch.Count < _maxBatch)
             {
                 if (reader.TryRead(out var next))
                 {
@@ -193,7 +200,13 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
                         break;
                     }
 
-                    batch.Add(next);
+                    if (_abandon)
+                    {
+                        Fail(next, StoppingMessage);
+                        continue;
+                    }
+
+                    ExecuteOne(next);
                     continue;
                 }
 
@@ -223,8 +236,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
                 }
             }
 
-            ExecuteBatch(batch);
-            batch.Clear();
+            CommitBatch();
             if (deferred is not null)
             {
                 RunMaintenance(deferred);
@@ -268,51 +280,60 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     private void Fail(WriteRequest r, string message) =>
         r.TrySetResult(new WriteOutcome(false, r.Ref ?? _refs.Next(), message));
 
-    private void ExecuteBatch(List<WriteRequest> batch)
+    private readonly List<WriteRequest> _batch = [];
+    private readonly List<WriteOutcome> _outcomes = [];
+    private List<ChangeEvent> _events = [];
+    private long _batchSequence;
+    private long _batchStarted;
+
+    private bool BeginBatch(WriteRequest first)
     {
-        var started = Stopwatch.GetTimestamp();
-        var outcomes = new WriteOutcome[batch.Count];
-        var events = new List<ChangeEvent>(batch.Count * 2);
         try
         {
             _begin.Run();
         }
         catch (MkioWriteException ex)
         {
-            foreach (var r in batch)
-            {
-                Fail(r, ex.Message);
-            }
-
-            return;
+            Fail(first, ex.Message);
+            return false;
         }
 
-        var sequence = _sequence;
-        for (var i = 0; i < batch.Count; i++)
+        _batchStarted = Stopwatch.GetTimestamp();
+        _batch.Clear();
+        _outcomes.Clear();
+        _events = new List<ChangeEvent>(_maxBatch * 2);
+        _batchSequence = _sequence;
+        return true;
+    }
+
+    private void ExecuteOne(WriteRequest req)
+    {
+        var @ref = string.IsNullOrEmpty(req.Ref) ? _refs.Next() : req.Ref;
+        _pendingEvents.Clear();
+        _batch.Add(req);
+        try
         {
-            var req = batch[i];
-            var @ref = string.IsNullOrEmpty(req.Ref) ? _refs.Next() : req.Ref;
-            _pendingEvents.Clear();
-            try
+            _savepoint.Run();
+            ExecuteRequest(req, @ref);
+            _release.Run();
+            foreach (var e in _pendingEvents)
             {
-                _savepoint.Run();
-                ExecuteRequest(req, @ref);
-                _release.Run();
-                foreach (var e in _pendingEvents)
-                {
-                    events.Add(new ChangeEvent(e.Table, e.Op, e.Row, @ref, ++sequence));
-                }
+                _events.Add(new ChangeEvent(e.Table, e.Op, e.Row, @ref, ++_batchSequence));
+            }
 
-                outcomes[i] = new WriteOutcome(true, @ref, null);
-            }
-            catch (MkioWriteException ex)
-            {
-                TryRun(_rollbackTo);
-                TryRun(_release);
-                outcomes[i] = new WriteOutcome(false, @ref, ex.Message);
-            }
+            _outcomes.Add(new WriteOutcome(true, @ref, null));
         }
+        catch (MkioWriteException ex)
+        {
+            TryRun(_rollbackTo);
+            TryRun(_release);
+            _outcomes.Add(new WriteOutcome(false, @ref, ex.Message));
+        }
+    }
 
+    private void CommitBatch()
+    {
+        var events = _events;
         try
         {
             BeforeCommit?.Invoke(_handle, events);
@@ -322,16 +343,17 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         {
             TryRun(_rollback);
             var message = ex is MkioWriteException ? ex.Message : "commit failed";
-            Log.CommitFailed(_logger, ex, batch.Count);
-            for (var i = 0; i < batch.Count; i++)
+            Log.CommitFailed(_logger, ex, _batch.Count);
+            for (var i = 0; i < _batch.Count; i++)
             {
-                batch[i].TrySetResult(new WriteOutcome(false, outcomes[i].Ref, message));
+                _batch[i].TrySetResult(new WriteOutcome(false, _outcomes[i].Ref, message));
             }
 
+            _batch.Clear();
             return;
         }
 
-        _sequence = sequence;
+        _sequence = _batchSequence;
         try
         {
             _bus.Publish(events);
@@ -341,20 +363,21 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
             Log.PublishFailed(_logger, ex);
         }
 
-        var elapsed = Stopwatch.GetElapsedTime(started);
+        var elapsed = Stopwatch.GetElapsedTime(_batchStarted);
         var ok = 0;
-        for (var i = 0; i < batch.Count; i++)
+        for (var i = 0; i < _batch.Count; i++)
         {
-            if (outcomes[i].Ok)
+            if (_outcomes[i].Ok)
             {
                 ok++;
             }
 
-            batch[i].TrySetResult(outcomes[i]);
+            _batch[i].TrySetResult(_outcomes[i]);
         }
 
-        _metrics.BatchCommitted(batch.Count, ok, elapsed);
-        Log.BatchCommitted(_logger, batch.Count, elapsed.TotalMilliseconds);
+        _metrics.BatchCommitted(_batch.Count, ok, elapsed);
+        Log.BatchCommitted(_logger, _batch.Count, elapsed.TotalMilliseconds);
+        _batch.Clear();
     }
 
     private static void TryRun(Stmt s)
@@ -403,7 +426,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
                 {
                     var row = stmt.ReadRow();
                     first ??= row;
-                    _pendingEvents.Add(new ChangeEvent(op.Table, op.OpTypeName, row, @ref, 0));
+                    _pendingEvents.Add((op.Table, op.OpTypeName, row));
                     continue;
                 }
 

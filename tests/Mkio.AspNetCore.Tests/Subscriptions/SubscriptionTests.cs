@@ -363,7 +363,7 @@ public class SubscriptionTests
                 var s = await host.ConnectAsync("ws", ct);
                 subs.Add(s);
                 await s.SendAsync($$$"""{"service":"{{{(i % 2 == 0 ? "all_orders" : "last_trade")}}}","type":"subscribe"}""", cancellationToken: ct);
-                await writer.ReceiveAsync(ct);
+                Assert.That((await writer.ReceiveAsync(ct)).GetProperty("ok").GetBoolean(), Is.True);
             }
 
             await sending;

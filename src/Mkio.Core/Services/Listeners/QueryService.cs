@@ -51,19 +51,21 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
             }
         }
 
-        // Read the snapshot and the commit sequence it reflects in one read transaction.
-        var (rows, sequence) = Engine.Database.Read(ReadSnapshot);
+        // Read the snapshot, the commit sequence it reflects and that position's ref in one read transaction.
+        var (rows, sequence, snapshotRef) = Engine.Database.Read(ReadSnapshot);
         var outgoing = Outgoing(subscriber, rows);
         lock (Gate)
         {
             if (!_log.CoversAfter(sequence))
             {
                 // Too many changes since the read to replay exactly: read again under the lock.
-                (rows, sequence) = Engine.Database.Read(ReadSnapshot);
+                (rows, sequence, snapshotRef) = Engine.Database.Read(ReadSnapshot);
                 outgoing = Outgoing(subscriber, rows);
             }
 
-            SendReply(subscriber, SubscriptionFrames.SnapshotFrame(Name, _log.RefAtOrBefore(sequence), outgoing));
+            // The snapshot may hold changes the loop has not logged yet: its ref comes from the
+            // journal position it was read at, so a resume from it neither repeats nor skips (F9, F18).
+            SendReply(subscriber, SubscriptionFrames.SnapshotFrame(Name, snapshotRef ?? _log.RefAtOrBefore(sequence), outgoing));
 
             // Changes committed after the snapshot that the loop already fanned out: replay them.
             for (var i = 0; i < _log.Count; i++)
@@ -83,12 +85,13 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
     protected override void SubscribeLocked(Subscriber subscriber, string? clientRef) =>
         throw new NotSupportedException("Query subscriptions use Subscribe.");
 
-    private (List<Row> Rows, long Sequence) ReadSnapshot(SqliteConnection connection)
+    private (List<Row> Rows, long Sequence, string? Ref) ReadSnapshot(SqliteConnection connection)
     {
         using var tx = connection.BeginTransaction(deferred: true);
         var rows = MkioDatabase.Query(connection, Model.Sql, tx);
         var sequence = ChangeJournal.MaxSequence(connection, tx);
+        var @ref = ChangeJournal.RefAtOrBefore(connection, tx, Model.SqlHasJoin ? [Model.PrimaryTable.Name] : Model.WatchTables, sequence);
         tx.Commit();
-        return (rows, Math.Max(sequence, 0));
+        return (rows, Math.Max(sequence, 0), @ref);
     }
 }

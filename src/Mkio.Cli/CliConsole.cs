@@ -1,0 +1,73 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Mkio.Cli;
+
+/// <summary>Shared console helpers of the client commands: TTY detection, ANSI colour, UTC times, Ctrl+C.</summary>
+internal static class CliConsole
+{
+    public const string Reset = "\u001b[0m";
+    public const string Red = "\u001b[31m";
+    public const string Green = "\u001b[32m";
+    public const string Yellow = "\u001b[33m";
+    public const string Magenta = "\u001b[35m";
+    public const string Cyan = "\u001b[36m";
+
+    /// <summary>True when standard output is a terminal (colour, tables, progress are allowed).</summary>
+    public static bool IsTty => !Console.IsOutputRedirected;
+
+    /// <summary>The current UTC wall-clock time as <c>HH:MM:SS.mmm</c>.</summary>
+    public static string Now() => TimeProvider.System.GetUtcNow().ToString("HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary><paramref name="text"/> wrapped in <paramref name="colour"/> on a TTY, plain otherwise.</summary>
+    public static string Colour(string text, string colour) => IsTty ? colour + text + Reset : text;
+
+    /// <summary>Standard output as UTF-8 with LF line ends, flushed per line (scripts read it as it comes).</summary>
+    public static TextWriter Out { get; } = CreateOut();
+
+    private static TextWriter CreateOut()
+    {
+        var w = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
+        return TextWriter.Synchronized(w);
+    }
+
+    /// <summary>A token cancelled by Ctrl+C (SIGINT) or SIGTERM; the process is not killed by them.</summary>
+    public static CancellationTokenSource CancelOnSignal(out IDisposable registration)
+    {
+        var cts = new CancellationTokenSource();
+        void Handler(object? s, ConsoleCancelEventArgs e)
+        {
+            e.Cancel = true;
+            Cancel(cts);
+        }
+
+        Console.CancelKeyPress += Handler;
+        var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            Cancel(cts);
+        });
+        registration = new Registration(() =>
+        {
+            Console.CancelKeyPress -= Handler;
+            term.Dispose();
+        });
+        return cts;
+    }
+
+    private static void Cancel(CancellationTokenSource cts)
+    {
+        try
+        {
+            cts.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private sealed class Registration(Action dispose) : IDisposable
+    {
+        public void Dispose() => dispose();
+    }
+}
