@@ -93,6 +93,12 @@ internal sealed class ChangeJournal : IDisposable
             raw.sqlite3_bind_text(_insert, 5, json);
             var rc = raw.sqlite3_step(_insert);
             raw.sqlite3_reset(_insert);
+            for (var waited = 0; SqliteErrors.IsSharedCacheLock(rc) && SqliteErrors.BackOff(ref waited);)
+            {
+                rc = raw.sqlite3_step(_insert);
+                raw.sqlite3_reset(_insert);
+            }
+
             if (rc != raw.SQLITE_DONE)
             {
                 throw new MkioWriteException(SqliteErrors.LastMessage(db));
@@ -107,6 +113,12 @@ internal sealed class ChangeJournal : IDisposable
             raw.sqlite3_bind_int64(_prune!, 1, events[^1].Sequence - _keep);
             var rc = raw.sqlite3_step(_prune!);
             raw.sqlite3_reset(_prune!);
+            for (var waited = 0; SqliteErrors.IsSharedCacheLock(rc) && SqliteErrors.BackOff(ref waited);)
+            {
+                rc = raw.sqlite3_step(_prune!);
+                raw.sqlite3_reset(_prune!);
+            }
+
             if (rc != raw.SQLITE_DONE)
             {
                 throw new MkioWriteException(SqliteErrors.LastMessage(db));

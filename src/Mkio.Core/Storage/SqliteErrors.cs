@@ -43,4 +43,28 @@ internal static class SqliteErrors
     }
 
     public static void Exec(sqlite3 db, string sql) => Check(db, raw.sqlite3_exec(db, sql));
+
+    /// <summary>SQLITE_LOCKED (incl. SQLITE_LOCKED_SHAREDCACHE): a table lock held by another shared-cache connection.</summary>
+    public static bool IsSharedCacheLock(int rc) => (rc & 0xff) == raw.SQLITE_LOCKED;
+
+    /// <summary>Waits a little before retrying a locked statement; false after about 10 s in total.</summary>
+    public static bool BackOff(ref int waitedMs)
+    {
+        if (waitedMs >= 10_000)
+        {
+            return false;
+        }
+
+        if (waitedMs < 10)
+        {
+            Thread.Yield();
+        }
+        else
+        {
+            Thread.Sleep(1);
+        }
+
+        waitedMs++;
+        return true;
+    }
 }

@@ -419,6 +419,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
             }
 
             Row? first = null;
+            var lockWait = 0;
             while (true)
             {
                 var rc = raw.sqlite3_step(stmt.Handle);
@@ -433,6 +434,14 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
                 if (rc == raw.SQLITE_DONE)
                 {
                     break;
+                }
+
+                if (first is null && SqliteErrors.IsSharedCacheLock(rc) && SqliteErrors.BackOff(ref lockWait))
+                {
+                    // :memory: databases use a shared cache, where a reader's open snapshot
+                    // transaction locks tables; wait for it instead of failing the request.
+                    stmt.Reset();
+                    continue;
                 }
 
                 var message = SqliteErrors.LastMessage(_handle);
@@ -515,13 +524,25 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
 
         public void Run()
         {
-            var rc = raw.sqlite3_step(Handle);
-            raw.sqlite3_reset(Handle);
-            if (rc is not (raw.SQLITE_DONE or raw.SQLITE_ROW))
+            var lockWait = 0;
+            while (true)
             {
+                var rc = raw.sqlite3_step(Handle);
+                raw.sqlite3_reset(Handle);
+                if (rc is raw.SQLITE_DONE or raw.SQLITE_ROW)
+                {
+                    return;
+                }
+
+                if (SqliteErrors.IsSharedCacheLock(rc) && SqliteErrors.BackOff(ref lockWait))
+                {
+                    continue;
+                }
+
                 throw new MkioWriteException(SqliteErrors.LastMessage(Db));
             }
         }
+
 
         public void Reset() => raw.sqlite3_reset(Handle);
 
