@@ -66,6 +66,42 @@ internal static class CliConsole
         }
     }
 
+    /// <summary>The synopsis lines of <c>mkio</c> with their descriptions (CLI.md §1).</summary>
+    private static readonly (string Synopsis, string Description)[] Synopses =
+    [
+        ("mkio serve [mkio.toml]", "Start a server (default file mkio.toml)"),
+        ("mkio dbupdate [config] [--allow-risky] [--allow-destructive] [--dry-run]", "Migrate the database schema to the config"),
+        ("mkio services <url> [service]", "List services or show one"),
+        ("mkio monitor <url> <service>", "Monitor a service's messages"),
+        ("mkio send <url> <service> [--op <name>] <data>", "Send transactions from JSON, CSV or inline data"),
+        ("mkio subscribe <url> <service> [--filter <expr>] [--ref <ver>]", "Subscribe and stream live messages"),
+    ];
+
+    /// <summary>
+    /// The usage block printed for no arguments or an unknown command (CLI.md §1): <c>Usage:</c>, then each synopsis indented by
+    /// two spaces with its description from character 36, or on a continuation line indented 35 spaces when the synopsis is longer.
+    /// </summary>
+    public static string UsageBlock()
+    {
+        const int column = 35;
+        var sb = new StringBuilder("Usage:\n");
+        foreach (var (synopsis, description) in Synopses)
+        {
+            var line = "  " + synopsis;
+            if (line.Length < column)
+            {
+                sb.Append(line.PadRight(column)).Append(description).Append('\n');
+            }
+            else
+            {
+                sb.Append(line).Append('\n').Append(' ', column).Append(description).Append('\n');
+            }
+        }
+
+        sb.Append('\n').Append("Run 'mkio --help' or 'mkio <command> --help' for details.\n");
+        return sb.ToString();
+    }
+
     private sealed class Registration(Action dispose) : IDisposable
     {
         public void Dispose() => dispose();

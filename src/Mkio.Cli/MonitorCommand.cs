@@ -61,6 +61,8 @@ internal static class MonitorCommand
         {
             if (ct.IsCancellationRequested)
             {
+                await @out.WriteLineAsync().ConfigureAwait(false);
+                await @out.WriteLineAsync("Monitor stopped.").ConfigureAwait(false);
                 return 0;
             }
 

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using System.Threading.Channels;
 using Mkio.Client;
+using Spectre.Console;
 
 namespace Mkio.Cli;
 
@@ -14,6 +15,9 @@ internal static class SendCommand
 
     /// <summary>Requests on the wire without a reply yet.</summary>
     private const int MaxInFlight = 64;
+
+    /// <summary>At least this many messages on a terminal show a progress bar (CLI.md: progress bars welcome on a TTY).</summary>
+    private const int ProgressThreshold = 50;
 
     private static readonly JsonTypeInfo<RawPayload> RawInfo =
         JsonMetadataServices.CreateValueInfo<RawPayload>(new JsonSerializerOptions { TypeInfoResolver = JsonTypeInfoResolver.Combine() }, new RawPayloadConverter());
@@ -153,27 +157,64 @@ internal static class SendCommand
         var index = 0;
         try
         {
-            await foreach (var task in results.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            if (CliConsole.IsTty && n >= ProgressThreshold)
             {
-                index++;
-                var error = await task.ConfigureAwait(false);
-                if (error is null)
+                // On a terminal with many messages: a progress bar while the sends complete, then the lines in input order.
+                var lines = new List<(int Index, string Text)>(n);
+                await AnsiConsole.Progress()
+                    .AutoClear(true)
+                    .HideCompleted(false)
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                    .StartAsync(async ctx =>
+                    {
+                        var bar = ctx.AddTask($"Sending {n} messages", maxValue: n);
+                        await foreach (var task in results.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+                        {
+                            index++;
+                            var line = await task.ConfigureAwait(false);
+                            bar.Increment(1);
+                            if (line is not null)
+                            {
+                                lines.Add((index, line));
+                            }
+                        }
+                    }).ConfigureAwait(false);
+                await producer.ConfigureAwait(false);
+                foreach (var (i, text) in lines)
                 {
-                    continue;
-                }
+                    var ok = text.StartsWith("ok ", StringComparison.Ordinal);
+                    if (!ok)
+                    {
+                        failed++;
+                    }
 
-                // SendOneAsync returns "ok ref=…" or "error: …" prefixed by a marker.
-                var ok = error.StartsWith("ok ", StringComparison.Ordinal);
-                if (!ok)
-                {
-                    failed++;
+                    await @out.WriteLineAsync($"[{i}/{n}] {CliConsole.Colour(text, ok ? CliConsole.Green : CliConsole.Red)}").ConfigureAwait(false);
                 }
-
-                var text = CliConsole.IsTty ? CliConsole.Colour(error, ok ? CliConsole.Green : CliConsole.Red) : error;
-                await @out.WriteLineAsync($"[{index}/{n}] {text}").ConfigureAwait(false);
             }
+            else
+            {
+                await foreach (var task in results.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+                {
+                    index++;
+                    var error = await task.ConfigureAwait(false);
+                    if (error is null)
+                    {
+                        continue;
+                    }
 
-            await producer.ConfigureAwait(false);
+                    // SendOneAsync returns "ok ref=…" or "error: …".
+                    var ok = error.StartsWith("ok ", StringComparison.Ordinal);
+                    if (!ok)
+                    {
+                        failed++;
+                    }
+
+                    var text = CliConsole.IsTty ? CliConsole.Colour(error, ok ? CliConsole.Green : CliConsole.Red) : error;
+                    await @out.WriteLineAsync($"[{index}/{n}] {text}").ConfigureAwait(false);
+                }
+
+                await producer.ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

@@ -87,6 +87,8 @@ internal static class SubscribeCommand
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
+            await @out.WriteLineAsync().ConfigureAwait(false);
+            await @out.WriteLineAsync("Subscription stopped.").ConfigureAwait(false);
             return 0;
         }
         catch (MkioConnectionException ex)
