@@ -130,6 +130,7 @@ internal static class SendCommand
 
         var n = messages.Count;
         var failed = 0;
+        var failedRows = new List<int>();
         using var slots = new SemaphoreSlim(MaxInFlight, MaxInFlight);
         var results = Channel.CreateBounded<Task<string?>>(new BoundedChannelOptions(MaxInFlight * 2) { SingleReader = true, SingleWriter = true });
 
@@ -186,6 +187,7 @@ internal static class SendCommand
                     if (!ok)
                     {
                         failed++;
+                        failedRows.Add(i);
                     }
 
                     await @out.WriteLineAsync($"[{i}/{n}] {CliConsole.Colour(text, ok ? CliConsole.Green : CliConsole.Red)}").ConfigureAwait(false);
@@ -207,6 +209,7 @@ internal static class SendCommand
                     if (!ok)
                     {
                         failed++;
+                        failedRows.Add(index);
                     }
 
                     var text = CliConsole.IsTty ? CliConsole.Colour(error, ok ? CliConsole.Green : CliConsole.Red) : error;
@@ -226,6 +229,11 @@ internal static class SendCommand
         if (CliConsole.IsTty && n > 0)
         {
             var summary = $"Sent {n} message{(n == 1 ? string.Empty : "s")}: {n - failed} ok, {failed} failed.";
+            if (failedRows.Count > 0)
+            {
+                // Terminal summary only: the failed rows by number (the plain [i/N] lines are unchanged).
+                summary += " Failed rows: " + string.Join(", ", failedRows.Take(50)) + (failedRows.Count > 50 ? ", …" : string.Empty);
+            }
             await @out.WriteLineAsync(CliConsole.Colour(summary, failed == 0 ? CliConsole.Green : CliConsole.Red)).ConfigureAwait(false);
         }
 

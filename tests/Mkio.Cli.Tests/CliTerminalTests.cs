@@ -100,6 +100,47 @@ public partial class CliTerminalTests
     }
 
     [Test, CancelAfter(120_000)]
+    public async Task Send_OnTerminalWithFailingRows_SummaryListsFailedRowsAndExits1(CancellationToken ct)
+    {
+        const int n = 60;
+        await using var host = await MkioTestHost.StartAsync(Fixtures.FixtureB, ct);
+        using var dir = new TempDirectory();
+        var csv = new StringBuilder("op,side,symbol,qty,price\n");
+        for (var i = 1; i <= n; i++)
+        {
+            csv.Append(CultureInfo.InvariantCulture, $"{(i is 3 or 7 ? "nope" : string.Empty)},Buy,S{i},{i},1.5\n");
+        }
+
+        var path = dir.File("orders.csv");
+        await File.WriteAllTextAsync(path, csv.ToString(), ct);
+        var command = string.Join(' ', new[] { MkioProcess.DotnetHost, MkioProcess.MkioDll, "send", Base(host), "orders", "--op", "place", path }.Select(ShellQuote));
+        var psi = new ProcessStartInfo("script")
+        {
+            WorkingDirectory = dir.Path,
+            ArgumentList = { "-qec", command, "/dev/null" },
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+        };
+        psi.Environment["TERM"] = "xterm-256color";
+        psi.Environment["COLUMNS"] = "120";
+        using var process = Process.Start(psi)!;
+        var stdoutTask = process.StandardOutput.ReadToEndAsync(ct);
+        var stderrTask = process.StandardError.ReadToEndAsync(ct);
+        await process.WaitForExitAsync(ct);
+        var raw = await stdoutTask;
+        _ = await stderrTask;
+        process.StandardInput.Close();
+
+        var text = AnsiEscape().Replace(raw, string.Empty).Replace("\r", string.Empty, StringComparison.Ordinal);
+        Assert.That(process.ExitCode, Is.EqualTo(1), raw);
+        Assert.That(text, Does.Contain($"Sent {n} messages: {n - 2} ok, 2 failed. Failed rows: 3, 7"), raw);
+        Assert.That(text, Does.Contain($"[3/{n}] error: Unknown op: 'nope'"), raw);
+    }
+
+    [Test, CancelAfter(120_000)]
     public async Task Send_RedirectedWithManyMessages_PlainLinesOnly(CancellationToken ct)
     {
         const int n = 60;
