@@ -20,6 +20,8 @@ internal sealed class ChangeJournal : IDisposable
     public const string TableName = "_mkio_journal";
     private const string CreateSql = "CREATE TABLE IF NOT EXISTS _mkio_journal (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op TEXT NOT NULL, ref TEXT NOT NULL, row TEXT NOT NULL)";
     private readonly int _keep;
+    private const int ChunkRows = 32;
+    private readonly Dictionary<int, sqlite3_stmt> _inserts = [];
     private sqlite3_stmt? _insert;
     private sqlite3_stmt? _prune;
     private long _sincePrune;
@@ -82,21 +84,31 @@ internal sealed class ChangeJournal : IDisposable
             _prune = pr;
         }
 
-        foreach (var e in events)
+        // Multi-row INSERTs (up to ChunkRows events per statement): one statement execution per
+        // chunk instead of one per change keeps the journal's cost on the writer low.
+        for (var start = 0; start < events.Count; start += ChunkRows)
         {
-            var json = WireJson.Serialize(e.Row, static (w, r) => WireJson.WriteRow(w, r));
-            raw.sqlite3_reset(_insert);
-            raw.sqlite3_bind_int64(_insert, 1, e.Sequence);
-            raw.sqlite3_bind_text(_insert, 2, e.Table.Name);
-            raw.sqlite3_bind_text(_insert, 3, e.Op);
-            raw.sqlite3_bind_text(_insert, 4, e.Ref);
-            raw.sqlite3_bind_text(_insert, 5, json);
-            var rc = raw.sqlite3_step(_insert);
-            raw.sqlite3_reset(_insert);
+            var rows = Math.Min(ChunkRows, events.Count - start);
+            var stmt = InsertFor(db, rows);
+            raw.sqlite3_reset(stmt);
+            for (var k = 0; k < rows; k++)
+            {
+                var e = events[start + k];
+                var json = WireJson.Serialize(e.Row, static (w, r) => WireJson.WriteRow(w, r));
+                var p = (k * 5) + 1;
+                raw.sqlite3_bind_int64(stmt, p, e.Sequence);
+                raw.sqlite3_bind_text(stmt, p + 1, e.Table.Name);
+                raw.sqlite3_bind_text(stmt, p + 2, e.Op);
+                raw.sqlite3_bind_text(stmt, p + 3, e.Ref);
+                raw.sqlite3_bind_text(stmt, p + 4, json);
+            }
+
+            var rc = raw.sqlite3_step(stmt);
+            raw.sqlite3_reset(stmt);
             for (var waited = 0; SqliteErrors.IsSharedCacheLock(rc) && SqliteErrors.BackOff(ref waited);)
             {
-                rc = raw.sqlite3_step(_insert);
-                raw.sqlite3_reset(_insert);
+                rc = raw.sqlite3_step(stmt);
+                raw.sqlite3_reset(stmt);
             }
 
             if (rc != raw.SQLITE_DONE)
@@ -126,8 +138,26 @@ internal sealed class ChangeJournal : IDisposable
         }
     }
 
+    private sqlite3_stmt InsertFor(sqlite3 db, int rows)
+    {
+        if (!_inserts.TryGetValue(rows, out var stmt))
+        {
+            var sql = "INSERT INTO _mkio_journal (seq, tbl, op, ref, row) VALUES " + string.Join(", ", Enumerable.Repeat("(?, ?, ?, ?, ?)", rows));
+            SqliteErrors.Check(db, raw.sqlite3_prepare_v2(db, sql, out stmt));
+            _inserts[rows] = stmt;
+        }
+
+        return stmt;
+    }
+
     public void Dispose()
     {
+        foreach (var s in _inserts.Values)
+        {
+            s.Dispose();
+        }
+
+        _inserts.Clear();
         _insert?.Dispose();
         _prune?.Dispose();
     }
