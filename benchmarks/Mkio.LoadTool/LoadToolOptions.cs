@@ -50,6 +50,15 @@ internal sealed class LoadToolOptions
           --set KEY=VALUE       override a top-level key of the config copy, e.g. batch_max_wait_ms=0.5 (repeatable)
           --markdown PATH       also append the Markdown output to PATH
           --label TEXT          a label printed with the results
+
+        Live-data modes (issue 3):
+          --fanout N            N subscribers of 'all_orders' while publishers write (default N 50); also runs a
+                                bare Kestrel broadcast baseline in the tool
+          --publishers CxW      publisher connections × in flight for --fanout (default 4x16)
+          --snapshot            load --snapshot-rows orders, then time 10 concurrent 'all_orders' snapshots; also
+                                runs a Microsoft.Data.Sqlite + Utf8JsonWriter baseline on a copy of the database
+          --snapshot-rows N     rows to load for --snapshot (default 100000)
+          --snapshot-rounds N   rounds of 10 concurrent subscribes (default 3)
         """;
 
     public List<Scenario> Scenarios { get; } = [];
@@ -86,6 +95,17 @@ internal sealed class LoadToolOptions
     public string? Label { get; set; }
 
     public bool Help { get; set; }
+
+    /// <summary>Subscribers for the fan-out mode; 0 = mode off.</summary>
+    public int Fanout { get; set; }
+
+    public Scenario Publishers { get; set; } = new(4, 16);
+
+    public bool Snapshot { get; set; }
+
+    public int SnapshotRows { get; set; } = 100_000;
+
+    public int SnapshotRounds { get; set; } = 3;
 
     public static LoadToolOptions Parse(string[] args)
     {
@@ -130,6 +150,13 @@ internal sealed class LoadToolOptions
                 case "--markdown": o.MarkdownPath = Next(); break;
                 case "--label": o.Label = Next(); break;
                 case "-h" or "--help": o.Help = true; break;
+                case "--fanout":
+                    o.Fanout = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? PositiveInt(a, Next()) : 50;
+                    break;
+                case "--publishers": o.Publishers = Scenario.Parse(Next()); break;
+                case "--snapshot": o.Snapshot = true; break;
+                case "--snapshot-rows": o.SnapshotRows = PositiveInt(a, Next()); break;
+                case "--snapshot-rounds": o.SnapshotRounds = PositiveInt(a, Next()); break;
                 default: throw new ArgumentException($"Unknown option '{a}'. Try --help.");
             }
         }

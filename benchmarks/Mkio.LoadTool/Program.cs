@@ -35,6 +35,28 @@ Console.CancelKeyPress += (_, e) =>
     cts.Cancel();
 };
 
+if (options.Fanout > 0 || options.Snapshot)
+{
+    var live = new StringBuilder();
+    if (options.Fanout > 0)
+    {
+        live.AppendLine(await LiveBenchmarks.FanoutAsync(serverDll, config, options, cts.Token));
+    }
+
+    if (options.Snapshot)
+    {
+        live.AppendLine(await LiveBenchmarks.SnapshotAsync(serverDll, config, options, cts.Token));
+    }
+
+    Console.WriteLine(live.ToString());
+    if (options.MarkdownPath is not null)
+    {
+        await File.AppendAllTextAsync(options.MarkdownPath, live.ToString(), cts.Token);
+    }
+
+    return 0;
+}
+
 var started = DateTimeOffset.Now;
 var rows = new List<ScenarioResult>();
 foreach (var scenario in options.Scenarios)

@@ -54,6 +54,10 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
         // Read the snapshot, the commit sequence it reflects and that position's ref in one read transaction.
         var (rows, sequence, snapshotRef) = Engine.Database.Read(ReadSnapshot);
         var outgoing = Outgoing(subscriber, rows);
+
+        // Serialise a (possibly large) snapshot before taking the lock, so live fan-out and other
+        // subscribers do not wait behind it; only when the ref must come from the log is it built inside.
+        var frame = snapshotRef is not null ? SubscriptionFrames.SnapshotFrame(Name, snapshotRef, outgoing) : null;
         lock (Gate)
         {
             if (!_log.CoversAfter(sequence))
@@ -61,11 +65,12 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
                 // Too many changes since the read to replay exactly: read again under the lock.
                 (rows, sequence, snapshotRef) = Engine.Database.Read(ReadSnapshot);
                 outgoing = Outgoing(subscriber, rows);
+                frame = null;
             }
 
             // The snapshot may hold changes the loop has not logged yet: its ref comes from the
             // journal position it was read at, so a resume from it neither repeats nor skips (F9, F18).
-            SendReply(subscriber, SubscriptionFrames.SnapshotFrame(Name, snapshotRef ?? _log.RefAtOrBefore(sequence), outgoing));
+            SendReply(subscriber, frame ?? SubscriptionFrames.SnapshotFrame(Name, snapshotRef ?? _log.RefAtOrBefore(sequence), outgoing));
 
             // Changes committed after the snapshot that the loop already fanned out: replay them.
             for (var i = 0; i < _log.Count; i++)
