@@ -39,6 +39,33 @@ public partial class CliTerminalTests
         return path;
     }
 
+    /// <summary>Runs <paramref name="command"/> under a pseudo-terminal (<c>script</c>); returns exit code, stdout, stderr.</summary>
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunUnderTerminalAsync(TempDirectory dir, string command, CancellationToken ct)
+    {
+        var psi = new ProcessStartInfo("script")
+        {
+            WorkingDirectory = dir.Path,
+            ArgumentList = { "-qec", command, "/dev/null" },
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+        };
+        psi.Environment["TERM"] = "xterm-256color";
+        psi.Environment["COLUMNS"] = "120";
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        using var process = Process.Start(psi)!;
+        var stdoutTask = process.StandardOutput.ReadToEndAsync(ct);
+        var stderrTask = process.StandardError.ReadToEndAsync(ct);
+        await process.WaitForExitAsync(ct);
+        var stdout = await stdoutTask;
+        var stderr = await stderrTask;
+        process.StandardInput.Close();
+        return (process.ExitCode, stdout, stderr);
+    }
+
     /// <summary>Sends SIGINT (as Ctrl+C does) to <paramref name="pid"/>.</summary>
     private static async Task InterruptAsync(int pid, CancellationToken ct)
     {
@@ -58,30 +85,10 @@ public partial class CliTerminalTests
         var csv = await OrdersCsvAsync(dir, n, ct);
         var command = string.Join(' ', new[] { MkioProcess.DotnetHost, MkioProcess.MkioDll, "send", Base(host), "orders", "--op", "place", csv }.Select(ShellQuote));
 
-        var psi = new ProcessStartInfo("script")
-        {
-            WorkingDirectory = dir.Path,
-            ArgumentList = { "-qec", command, "/dev/null" },
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-        };
-        psi.Environment["TERM"] = "xterm-256color";
-        psi.Environment["COLUMNS"] = "120";
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        using var process = Process.Start(psi)!;
-        var stdoutTask = process.StandardOutput.ReadToEndAsync(ct);
-        var stderrTask = process.StandardError.ReadToEndAsync(ct);
-        await process.WaitForExitAsync(ct);
-        var raw = await stdoutTask;
-        var stderr = await stderrTask;
-        process.StandardInput.Close();
+        var (exitCode, raw, stderr) = await RunUnderTerminalAsync(dir, command, ct);
 
         var text = AnsiEscape().Replace(raw, string.Empty).Replace("\r", string.Empty, StringComparison.Ordinal);
-        Assert.That(process.ExitCode, Is.Zero, raw + "\n" + stderr);
+        Assert.That(exitCode, Is.Zero, raw + "\n" + stderr);
         Assert.That(raw.Contains("\u001b[", StringComparison.Ordinal), Is.True, "a terminal gets ANSI output");
         Assert.That(text, Does.Contain($"Sending {n} messages"), "the progress bar was shown");
         Assert.That(text, Does.Contain($"Sent {n} messages: {n} ok, 0 failed."), raw);
@@ -114,28 +121,10 @@ public partial class CliTerminalTests
         var path = dir.File("orders.csv");
         await File.WriteAllTextAsync(path, csv.ToString(), ct);
         var command = string.Join(' ', new[] { MkioProcess.DotnetHost, MkioProcess.MkioDll, "send", Base(host), "orders", "--op", "place", path }.Select(ShellQuote));
-        var psi = new ProcessStartInfo("script")
-        {
-            WorkingDirectory = dir.Path,
-            ArgumentList = { "-qec", command, "/dev/null" },
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-        };
-        psi.Environment["TERM"] = "xterm-256color";
-        psi.Environment["COLUMNS"] = "120";
-        using var process = Process.Start(psi)!;
-        var stdoutTask = process.StandardOutput.ReadToEndAsync(ct);
-        var stderrTask = process.StandardError.ReadToEndAsync(ct);
-        await process.WaitForExitAsync(ct);
-        var raw = await stdoutTask;
-        _ = await stderrTask;
-        process.StandardInput.Close();
+        var (exitCode, raw, _) = await RunUnderTerminalAsync(dir, command, ct);
 
         var text = AnsiEscape().Replace(raw, string.Empty).Replace("\r", string.Empty, StringComparison.Ordinal);
-        Assert.That(process.ExitCode, Is.EqualTo(1), raw);
+        Assert.That(exitCode, Is.EqualTo(1), raw);
         Assert.That(text, Does.Contain($"Sent {n} messages: {n - 2} ok, 2 failed. Failed rows: 3, 7"), raw);
         Assert.That(text, Does.Contain($"[3/{n}] error: Unknown op: 'nope'"), raw);
     }

@@ -26,16 +26,16 @@ internal static class Frames
 
     /// <summary><c>{"type":"result","service":S,"ref":R[,"msgid":M][,"status":"unknown"],"ok":true}</c>.</summary>
     public static byte[] TransactionResult(string service, string @ref, JsonElement msgid, bool unknownStatus = false) =>
-        WireJson.Serialize(w =>
+        WireJson.Serialize((service, @ref, msgid, unknownStatus), static (w, s) =>
         {
             w.WriteStartObject();
             w.WriteString(Type, Result);
             w.WritePropertyName(Service);
-            WireJson.WriteString(w, service);
+            WireJson.WriteString(w, s.service);
             w.WritePropertyName(RefName);
-            WireJson.WriteString(w, @ref);
-            WriteMsgId(w, msgid);
-            if (unknownStatus)
+            WireJson.WriteString(w, s.@ref);
+            WriteMsgId(w, s.msgid);
+            if (s.unknownStatus)
             {
                 w.WriteString(Status, Unknown);
             }
@@ -64,15 +64,15 @@ internal static class Frames
 
     /// <summary>A transaction error: always carries a ref (the client's, or the one generated for the attempt).</summary>
     public static byte[] TransactionError(string message, string @ref, JsonElement msgid) =>
-        WireJson.Serialize(w =>
+        WireJson.Serialize((message, @ref, msgid), static (w, s) =>
         {
             w.WriteStartObject();
             w.WriteString(Type, Error);
             w.WritePropertyName(Message);
-            WireJson.WriteString(w, message);
+            WireJson.WriteString(w, s.message);
             w.WritePropertyName(RefName);
-            WireJson.WriteString(w, @ref);
-            WriteMsgId(w, msgid);
+            WireJson.WriteString(w, s.@ref);
+            WriteMsgId(w, s.msgid);
             w.WriteEndObject();
         });
 
@@ -126,20 +126,17 @@ internal static class Frames
         });
 
     /// <summary>A monitor envelope around an outbound frame (embedded as-is).</summary>
-    public static byte[] MonitorOut(string service, ReadOnlySpan<byte> frame)
-    {
-        var copy = frame.ToArray();
-        return WireJson.Serialize(w =>
+    public static byte[] MonitorOut(string service, byte[] frame) =>
+        WireJson.Serialize((service, frame), static (w, s) =>
         {
             w.WriteStartObject();
             w.WriteString(Direction, Out);
             w.WritePropertyName(Service);
-            WireJson.WriteString(w, service);
+            WireJson.WriteString(w, s.service);
             w.WritePropertyName(Message);
-            w.WriteRawValue(copy, skipInputValidation: true);
+            w.WriteRawValue(s.frame, skipInputValidation: true);
             w.WriteEndObject();
         });
-    }
 
     private static void WriteMsgId(Utf8JsonWriter w, JsonElement msgid)
     {

@@ -33,6 +33,6 @@ internal sealed class TransactionReply(TransactionService service, WriteRequest 
     public override async ValueTask<byte[]?> ResolveAsync()
     {
         var outcome = await request.Task.ConfigureAwait(false);
-        return service.Complete(request, outcome, clientRef, msgid);
+        return service.Complete(outcome, clientRef, msgid);
     }
 }

@@ -78,9 +78,8 @@ internal sealed class TransactionService : MkioService
     }
 
     /// <summary>Builds the reply frame for a finished request and records successes for <c>check</c>.</summary>
-    internal byte[] Complete(WriteRequest request, WriteOutcome outcome, string? clientRef, JsonElement msgid)
+    internal byte[] Complete(WriteOutcome outcome, string? clientRef, JsonElement msgid)
     {
-        _ = request;
         if (outcome.Ok)
         {
             _cache.Add(clientRef ?? outcome.Ref, outcome.Ref);

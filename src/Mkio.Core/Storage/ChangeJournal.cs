@@ -22,7 +22,6 @@ internal sealed class ChangeJournal : IDisposable
     private readonly int _keep;
     private const int ChunkRows = 32;
     private readonly Dictionary<int, sqlite3_stmt> _inserts = [];
-    private sqlite3_stmt? _insert;
     private sqlite3_stmt? _prune;
     private long _sincePrune;
 
@@ -76,10 +75,8 @@ internal sealed class ChangeJournal : IDisposable
             return;
         }
 
-        if (_insert is null)
+        if (_prune is null)
         {
-            SqliteErrors.Check(db, raw.sqlite3_prepare_v2(db, "INSERT INTO _mkio_journal (seq, tbl, op, ref, row) VALUES (?, ?, ?, ?, ?)", out var ins));
-            _insert = ins;
             SqliteErrors.Check(db, raw.sqlite3_prepare_v2(db, "DELETE FROM _mkio_journal WHERE seq <= ?", out var pr));
             _prune = pr;
         }
@@ -158,7 +155,6 @@ internal sealed class ChangeJournal : IDisposable
         }
 
         _inserts.Clear();
-        _insert?.Dispose();
         _prune?.Dispose();
     }
 

@@ -395,8 +395,6 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     private void ExecuteRequest(WriteRequest req, string @ref)
     {
         var ops = req.OpSet.Ops;
-        Span<int> dummy = stackalloc int[1];
-        _ = dummy;
         var recorded = new Row?[ops.Length];
         for (var j = 0; j < ops.Length; j++)
         {
