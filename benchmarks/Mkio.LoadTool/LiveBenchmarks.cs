@@ -229,6 +229,30 @@ internal static class LiveBenchmarks
 
         private byte[] _buffer = new byte[1 << 16];
 
+        /// <summary>Receives one message and returns its length without keeping it (snapshots: only the last byte's time matters).</summary>
+        public async Task<long> ReceiveLengthAsync(CancellationToken ct)
+        {
+            long count = 0;
+            ValueWebSocketReceiveResult r;
+            do
+            {
+                r = await Ws.ReceiveAsync(_buffer.AsMemory(), ct);
+                if (r.MessageType == WebSocketMessageType.Close)
+                {
+                    throw new WebSocketException("closed by the server");
+                }
+
+                if (count == 0 && !_buffer.AsSpan(0, r.Count).StartsWith("{\"type\":\"snapshot\""u8))
+                {
+                    throw new InvalidOperationException("expected a snapshot frame, got " + Encoding.UTF8.GetString(_buffer, 0, Math.Min(r.Count, 200)));
+                }
+
+                count += r.Count;
+            }
+            while (!r.EndOfMessage);
+            return count;
+        }
+
         public async Task<int> ReceiveOneAsync(CancellationToken ct)
         {
             var count = 0;
@@ -472,6 +496,9 @@ internal static class LiveBenchmarks
         var rounds = new List<double[]>();
         var roundCpu = new List<(TimeSpan Server, TimeSpan Tool, TimeSpan Machine)>();
         double single;
+        double[] filtered = [];
+        double[] sequential = [];
+        (TimeSpan Server, TimeSpan Tool, TimeSpan Machine) filteredCpu = default;
         long bytes = 0;
         double loadSeconds;
         try
@@ -514,6 +541,28 @@ internal static class LiveBenchmarks
                     Console.Error.WriteLine($"[snapshot] round {round + 1}: max {times.Max:N0} ms, each {string.Join(", ", times.Times.Select(t => t.ToString("N0", CultureInfo.InvariantCulture)))} ms, frame {size:N0} B");
                 }
 
+                // Ten different filters that each admit every row: one shared read, ten frames.
+                {
+                    var me = Process.GetCurrentProcess();
+                    var (s0, m0) = (server.CpuTime, MachineCpuTime());
+                    me.Refresh();
+                    var tool0 = me.TotalProcessorTime;
+                    var (times, size) = await SubscribeAllAsync(uri, subscribers, ct, i => "status != 'none-" + i.ToString(CultureInfo.InvariantCulture) + "'");
+                    me.Refresh();
+                    filteredCpu = (server.CpuTime - s0, me.TotalProcessorTime - tool0, MachineCpuTime() - m0);
+                    filtered = times.Times;
+                    Console.Error.WriteLine($"[snapshot] 10 different filters: max {times.Max:N0} ms, frame {size:N0} B");
+                }
+
+                // Ten subscribers one after another: no read to share.
+                sequential = new double[subscribers];
+                for (var i = 0; i < subscribers; i++)
+                {
+                    sequential[i] = (await SubscribeAllAsync(uri, 1, ct)).Times.Max;
+                }
+
+                Console.Error.WriteLine($"[snapshot] 10 one after another: total {sequential.Sum():N0} ms");
+
                 foreach (var f in new[] { "orders.db", "orders.db-wal" })
                 {
                     var src = Path.Combine(server.Directory, f);
@@ -553,6 +602,13 @@ internal static class LiveBenchmarks
                   .Append(" | ").Append(loadMid).AppendLine(" |");
             }
 
+            var fs = filtered.Order().ToArray();
+            sb.Append("| mkio, 10 at once, 10 different filters (each admits every row) | ").Append(F(fs[^1], 0)).Append(" | ").Append(F(fs[0], 0)).Append(" / ").Append(F(fs[fs.Length / 2], 0)).Append(" / ").Append(F(fs[^1], 0))
+              .Append(" | ").Append(F(filteredCpu.Server.TotalSeconds, 2)).Append(" | ").Append(F(filteredCpu.Tool.TotalSeconds, 2))
+              .Append(" | ").Append(F(Math.Max(0, (filteredCpu.Machine - filteredCpu.Server - filteredCpu.Tool).TotalSeconds), 2))
+              .Append(" | ").Append(loadMid).AppendLine(" |");
+            var ss = sequential.Order().ToArray();
+            sb.Append("| mkio, 10 one after another | ").Append(F(sequential.Sum(), 0)).Append(" (total) | ").Append(F(ss[0], 0)).Append(" / ").Append(F(ss[ss.Length / 2], 0)).Append(" / ").Append(F(ss[^1], 0)).Append(" | – | – | – | ").Append(loadMid).AppendLine(" |");
             var ps = par.Order().ToArray();
             sb.Append("| SQLite + Utf8JsonWriter, 10 sequential | ").Append(F(seq.Sum(), 0)).Append(" (total) | ").Append(F(seq.Min(), 0)).Append(" / ").Append(F(seq.Order().ElementAt(seq.Length / 2), 0)).Append(" / ").Append(F(seq.Max(), 0)).Append(" | – | – | – | ").Append(loadMid).AppendLine(" |");
             sb.Append("| SQLite + Utf8JsonWriter, 10 parallel | ").Append(F(ps[^1], 0)).Append(" | ").Append(F(ps[0], 0)).Append(" / ").Append(F(ps[ps.Length / 2], 0)).Append(" / ").Append(F(ps[^1], 0)).Append(" | – | – | – | ").Append(loadAfter).AppendLine(" |");
@@ -587,7 +643,7 @@ internal static class LiveBenchmarks
         public double Max => Times.Max();
     }
 
-    private static async Task<(SnapshotTimes Times, long Bytes)> SubscribeAllAsync(Uri uri, int count, CancellationToken ct)
+    private static async Task<(SnapshotTimes Times, long Bytes)> SubscribeAllAsync(Uri uri, int count, CancellationToken ct, Func<int, string>? filter = null)
     {
         var subs = new Receiver[count];
         var state = new FanoutState();
@@ -597,15 +653,18 @@ internal static class LiveBenchmarks
             await subs[i].Ws.ConnectAsync(uri, ct);
         }
 
-        var subscribe = "{\"service\":\"all_orders\",\"type\":\"subscribe\"}"u8.ToArray();
+        byte[] Subscribe(int i) => filter is null
+            ? "{\"service\":\"all_orders\",\"type\":\"subscribe\"}"u8.ToArray()
+            : Encoding.UTF8.GetBytes("{\"service\":\"all_orders\",\"type\":\"subscribe\",\"filter\":\"" + filter(i) + "\"}");
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(30));
         var sizes = new long[count];
         var tasks = subs.Select((s, i) => Task.Run(async () =>
         {
+            var subscribe = Subscribe(i);
             var t0 = Stopwatch.GetTimestamp();
             await s.Ws.SendAsync(subscribe, WebSocketMessageType.Text, true, timeout.Token);
-            sizes[i] = await s.ReceiveOneAsync(timeout.Token);
+            sizes[i] = await s.ReceiveLengthAsync(timeout.Token);
             return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
         }, CancellationToken.None)).ToArray();
         var times = await Task.WhenAll(tasks);

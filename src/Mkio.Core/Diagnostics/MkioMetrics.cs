@@ -23,6 +23,7 @@ internal sealed class MkioMetrics : IDisposable
     private readonly Counter<long> _bytesSent;
     private readonly Counter<long> _slowConsumers;
     private readonly Counter<long> _oversized;
+    private readonly Counter<long> _snapshots;
 
     public MkioMetrics(IMeterFactory? factory = null)
     {
@@ -36,6 +37,7 @@ internal sealed class MkioMetrics : IDisposable
         _messages = _meter.CreateCounter<long>("mkio.service.messages", "{message}", "Messages received and sent.");
         _bytesSent = _meter.CreateCounter<long>("mkio.server.bytes_sent", "By", "Bytes queued for sending to clients.");
         _slowConsumers = _meter.CreateCounter<long>("mkio.server.slow_consumer_disconnects", "{connection}", "Connections closed because their send queue overflowed.");
+        _snapshots = _meter.CreateCounter<long>("mkio.query.snapshots", "{snapshot}", "Query snapshots served from SQLite; mkio.snapshot.shared is true when the subscriber joined a read already in flight.");
         _oversized = _meter.CreateCounter<long>("mkio.server.oversized_messages", "{message}", "Connections closed for an inbound message over the size limit.");
     }
 
@@ -94,6 +96,14 @@ internal sealed class MkioMetrics : IDisposable
     public void SlowConsumerDisconnected() => _slowConsumers.Add(1);
 
     public void OversizedMessage() => _oversized.Add(1);
+
+    public void SnapshotRead(string service, bool shared)
+    {
+        if (_snapshots.Enabled)
+        {
+            _snapshots.Add(1, new TagList { { "mkio.service.name", service }, { "mkio.snapshot.shared", shared } });
+        }
+    }
 
     public void Dispose() => _meter.Dispose();
 }

@@ -259,6 +259,26 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         return result;
     }
 
+    /// <summary>The already formatted rows the subscriber's filter admits (the list itself when it has no filter).</summary>
+    protected List<Row> Admitted(Subscriber s, List<Row> formatted)
+    {
+        if (s.Filter is null)
+        {
+            return formatted;
+        }
+
+        var result = new List<Row>();
+        foreach (var r in formatted)
+        {
+            if (Admits(s, r))
+            {
+                result.Add(r);
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>Formats and filters log entries for one subscriber (delta changes).</summary>
     protected List<(string Op, Row Row)> OutgoingChanges(Subscriber s, IEnumerable<LogEntry> entries)
     {
@@ -336,16 +356,18 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
 
         var clientRef = envelope.RefKind == RefKind.String && envelope.Ref is { Length: > 0 } r ? r : null;
         var subscriber = new Subscriber(session, filter);
-        Subscribe(subscriber, clientRef);
+        await SubscribeCoreAsync(subscriber, clientRef, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Subscribe flow; query services override it to read the snapshot outside the lock.</summary>
-    protected virtual void Subscribe(Subscriber subscriber, string? clientRef)
+    protected virtual ValueTask SubscribeCoreAsync(Subscriber subscriber, string? clientRef, CancellationToken cancellationToken)
     {
         lock (Gate)
         {
             SubscribeLocked(subscriber, clientRef);
         }
+
+        return ValueTask.CompletedTask;
     }
 
     public override ValueTask<PendingReply?> HandleMessageAsync(MkioSession session, Envelope envelope, JsonDocument document, CancellationToken cancellationToken)

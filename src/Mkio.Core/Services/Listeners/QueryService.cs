@@ -16,6 +16,15 @@ namespace Mkio.Services.Listeners;
 internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model) : ListenerService(engine, model)
 {
     private readonly ChangeLog _log = new(model.ChangeLogSize);
+    private readonly Lock _readGate = new();
+    private SnapshotRead? _reading;
+    private int _waiting;
+
+    /// <summary>Subscribers currently waiting for a snapshot read another subscriber started (diagnostics, tests).</summary>
+    internal int SnapshotWaiters => Volatile.Read(ref _waiting);
+
+    /// <summary>Test seam: runs inside the snapshot's read transaction once its commit position is fixed.</summary>
+    internal Action? SnapshotPositionRead { get; set; }
 
     protected override void Load()
     {
@@ -36,7 +45,7 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
         return change.Op;
     }
 
-    protected override void Subscribe(Subscriber subscriber, string? clientRef)
+    protected override async ValueTask SubscribeCoreAsync(Subscriber subscriber, string? clientRef, CancellationToken cancellationToken)
     {
         if (clientRef is not null)
         {
@@ -51,26 +60,30 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
             }
         }
 
-        // Read the snapshot, the commit sequence it reflects and that position's ref in one read transaction.
-        var (rows, sequence, snapshotRef) = Engine.Database.Read(ReadSnapshot);
-        var outgoing = Outgoing(subscriber, rows);
+        // Everything committed before this subscribe arrived must be in its snapshot (PROTOCOL.md §10).
+        var read = await SharedReadAsync(Engine.Writer.Sequence, cancellationToken).ConfigureAwait(false);
+        var sequence = read.Sequence;
 
         // Serialise a (possibly large) snapshot before taking the lock, so live fan-out and other
-        // subscribers do not wait behind it; only when the ref must come from the log is it built inside.
-        var frame = snapshotRef is not null ? SubscriptionFrames.SnapshotFrame(Name, snapshotRef, outgoing) : null;
+        // subscribers do not wait behind it; subscribers with the same filter share one frame. Only
+        // when the ref must come from the log is the frame built inside the lock.
+        var frame = read.Ref is not null
+            ? await read.FrameAsync(subscriber.Filter?.Text ?? "", () => SubscriptionFrames.SnapshotFrame(Name, read.Ref, Admitted(subscriber, read.Rows))).ConfigureAwait(false)
+            : null;
         lock (Gate)
         {
+            var rows = read.Rows;
+            var snapshotRef = read.Ref;
             if (!_log.CoversAfter(sequence))
             {
                 // Too many changes since the read to replay exactly: read again under the lock.
-                (rows, sequence, snapshotRef) = Engine.Database.Read(ReadSnapshot);
-                outgoing = Outgoing(subscriber, rows);
+                (rows, sequence, snapshotRef) = ReadFormatted();
                 frame = null;
             }
 
             // The snapshot may hold changes the loop has not logged yet: its ref comes from the
             // journal position it was read at, so a resume from it neither repeats nor skips (F9, F18).
-            SendReply(subscriber, frame ?? SubscriptionFrames.SnapshotFrame(Name, snapshotRef ?? _log.RefAtOrBefore(sequence), outgoing));
+            SendReply(subscriber, frame ?? SubscriptionFrames.SnapshotFrame(Name, snapshotRef ?? _log.RefAtOrBefore(sequence), Admitted(subscriber, rows)));
 
             // Changes committed after the snapshot that the loop already fanned out: replay them.
             for (var i = 0; i < _log.Count; i++)
@@ -87,6 +100,91 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
         }
     }
 
+    /// <summary>
+    /// A snapshot read at or after <paramref name="required"/>: concurrent subscribers share one read
+    /// (single flight). A subscriber joins the read in flight and takes it when its commit position
+    /// covers everything committed before the subscriber arrived; otherwise it reads again.
+    /// </summary>
+    private async ValueTask<SnapshotRead> SharedReadAsync(long required, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            SnapshotRead read;
+            var lead = false;
+            lock (_readGate)
+            {
+                if (_reading is null)
+                {
+                    _reading = new SnapshotRead();
+                    lead = true;
+                }
+
+                read = _reading;
+            }
+
+            if (lead)
+            {
+                try
+                {
+                    var (rows, sequence, @ref) = ReadFormatted();
+                    read.Complete(rows, sequence, @ref);
+                }
+                catch (Exception ex)
+                {
+                    read.Fail(ex);
+                }
+                finally
+                {
+                    lock (_readGate)
+                    {
+                        _reading = null;
+                    }
+                }
+            }
+
+            if (!lead)
+            {
+                Interlocked.Increment(ref _waiting);
+                try
+                {
+                    await read.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _waiting);
+                }
+            }
+
+            await read.Completion.ConfigureAwait(false);
+            if (read.Sequence >= required)
+            {
+                Engine.Metrics.SnapshotRead(Name, shared: !lead);
+                return read;
+            }
+        }
+    }
+
+    /// <summary>Reads the snapshot and applies <c>publish</c> once (rows that fail to format are dropped, F1).</summary>
+    private (List<Row> Rows, long Sequence, string? Ref) ReadFormatted()
+    {
+        var (rows, sequence, @ref) = Engine.Database.Read(ReadSnapshot);
+        if (Model.Publish is not null)
+        {
+            var formatted = new List<Row>(rows.Count);
+            foreach (var r in rows)
+            {
+                if (Format(r) is { } o)
+                {
+                    formatted.Add(o);
+                }
+            }
+
+            rows = formatted;
+        }
+
+        return (rows, sequence, @ref);
+    }
+
     protected override void SubscribeLocked(Subscriber subscriber, string? clientRef) =>
         throw new NotSupportedException("Query subscriptions use Subscribe.");
 
@@ -95,8 +193,62 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
         using var tx = connection.BeginTransaction(deferred: true);
         var rows = MkioDatabase.Query(connection, Model.Sql, tx);
         var sequence = ChangeJournal.MaxSequence(connection, tx);
+        SnapshotPositionRead?.Invoke();
         var @ref = ChangeJournal.RefAtOrBefore(connection, tx, Model.SqlHasJoin ? [Model.PrimaryTable.Name] : Model.WatchTables, sequence);
         tx.Commit();
         return (rows, Math.Max(sequence, 0), @ref);
+    }
+
+    /// <summary>One snapshot read shared by the subscribers that joined it, and its frames per filter text.</summary>
+    private sealed class SnapshotRead
+    {
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Dictionary<string, Task<byte[]>> _frames = new(StringComparer.Ordinal);
+
+        public Task Completion => _done.Task;
+
+        public List<Row> Rows { get; private set; } = [];
+
+        public long Sequence { get; private set; }
+
+        public string? Ref { get; private set; }
+
+        public void Complete(List<Row> rows, long sequence, string? @ref)
+        {
+            (Rows, Sequence, Ref) = (rows, sequence, @ref);
+            _done.SetResult();
+        }
+
+        public void Fail(Exception exception) => _done.SetException(exception);
+
+        /// <summary>The frame for one filter text, built by the first subscriber that needs it.</summary>
+        public Task<byte[]> FrameAsync(string filter, Func<byte[]> build)
+        {
+            TaskCompletionSource<byte[]>? mine = null;
+            Task<byte[]>? frame;
+            lock (_frames)
+            {
+                if (!_frames.TryGetValue(filter, out frame))
+                {
+                    mine = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    frame = mine.Task;
+                    _frames.Add(filter, frame);
+                }
+            }
+
+            if (mine is not null)
+            {
+                try
+                {
+                    mine.SetResult(build());
+                }
+                catch (Exception ex)
+                {
+                    mine.SetException(ex);
+                }
+            }
+
+            return frame;
+        }
     }
 }
