@@ -49,7 +49,8 @@ internal sealed partial class MkioHostedService(MkioEngineHost host, MkioConnect
 
         try
         {
-            await connections.CloseAllAsync(System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable, "server shutting down", CloseHandshakeGrace, cancellationToken).ConfigureAwait(false);
+            var drainTimeout = TimeSpan.FromSeconds(Math.Max(1, engine.Model.Options.ShutdownTimeout));
+            await connections.CloseAllAsync(System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable, "server shutting down", CloseHandshakeGrace, drainTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {

@@ -26,6 +26,10 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
     private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
     private string _closeReason = string.Empty;
     private bool _dropQueued;
+    private readonly Lock _dispatchLock = new();
+    private bool _dispatching;
+    private bool _dispatchStopped;
+    private TaskCompletionSource? _dispatchIdle;
 
     public MkioConnection(WebSocket socket, long maxQueuedBytes, MkioMetrics metrics, ILogger logger)
     {
@@ -37,6 +41,77 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
     }
 
     public Task SendLoop { get; }
+
+    /// <summary>The protocol session fed by this connection (set by the handler once it is open).</summary>
+    public MkioSession? Session { get; set; }
+
+    /// <summary>
+    /// Called by the receive loop before it hands a message to the session; false once shutdown has
+    /// stopped dispatching (the message arrived after the server decided to close: the 1001 follows).
+    /// </summary>
+    public bool TryBeginDispatch()
+    {
+        lock (_dispatchLock)
+        {
+            if (_dispatchStopped)
+            {
+                return false;
+            }
+
+            _dispatching = true;
+            return true;
+        }
+    }
+
+    /// <summary>Called by the receive loop when the session has taken the message.</summary>
+    public void EndDispatch()
+    {
+        lock (_dispatchLock)
+        {
+            _dispatching = false;
+            _dispatchIdle?.TrySetResult();
+        }
+    }
+
+    /// <summary>Stops dispatching new messages; completes when the message being dispatched (if any) has been taken.</summary>
+    private Task StopDispatchAsync()
+    {
+        lock (_dispatchLock)
+        {
+            _dispatchStopped = true;
+            if (!_dispatching)
+            {
+                return Task.CompletedTask;
+            }
+
+            _dispatchIdle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _dispatchIdle.Task;
+        }
+    }
+
+    /// <summary>
+    /// Shutdown close (SERVICES.md §14, F19): stop dispatching, let the message being dispatched finish,
+    /// wait until every reply it and earlier messages produced is queued (bounded by <paramref name="drainTimeout"/>),
+    /// then send what is queued and the close frame. A request the server read is never left unanswered.
+    /// </summary>
+    public async Task ShutdownAsync(WebSocketCloseStatus status, string reason, TimeSpan drainTimeout)
+    {
+        using var cts = new CancellationTokenSource(drainTimeout);
+        try
+        {
+            await StopDispatchAsync().WaitAsync(cts.Token).ConfigureAwait(false);
+            if (Session is { } session)
+            {
+                await session.DrainAsync(cts.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Timed out or the session is already closing: close anyway.
+        }
+
+        await CloseAsync(status, reason).ConfigureAwait(false);
+    }
 
     public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
 
@@ -227,11 +302,12 @@ internal sealed class MkioConnectionTracker
     }
 
     /// <summary>
-    /// Sends every open connection what is queued and a close frame with <paramref name="status"/>, then
+    /// Stops every open connection's dispatching, waits (bounded by <paramref name="drainTimeout"/>) for
+    /// the replies of what it already read, sends what is queued and a close frame with <paramref name="status"/>, then
     /// gives the peers <paramref name="grace"/> to answer it. A peer that does not is aborted, so it
     /// cannot hold up the host's shutdown (SERVICES.md §14).
     /// </summary>
-    public async Task CloseAllAsync(WebSocketCloseStatus status, string reason, TimeSpan grace, CancellationToken cancellationToken = default)
+    public async Task CloseAllAsync(WebSocketCloseStatus status, string reason, TimeSpan grace, TimeSpan drainTimeout, CancellationToken cancellationToken = default)
     {
         MkioConnection[] all;
         lock (_lock)
@@ -239,7 +315,7 @@ internal sealed class MkioConnectionTracker
             all = [.. _open];
         }
 
-        await Task.WhenAll(all.Select(c => c.CloseAsync(status, reason))).ConfigureAwait(false);
+        await Task.WhenAll(all.Select(c => c.ShutdownAsync(status, reason, drainTimeout))).ConfigureAwait(false);
         try
         {
             await Task.WhenAll(all.Select(c => c.Ended)).WaitAsync(grace, cancellationToken).ConfigureAwait(false);

@@ -62,6 +62,7 @@ internal sealed partial class MkioWebSocketHandler(
 
         metrics.ConnectionOpened();
         var session = engine.OpenSession(connection, string.IsNullOrEmpty(urlService) ? null : urlService);
+        connection.Session = session;
         try
         {
             await ReceiveLoopAsync(socket, connection, session, o.MaxMessageBytes, context.RequestAborted).ConfigureAwait(false);
@@ -109,7 +110,7 @@ internal sealed partial class MkioWebSocketHandler(
                     if (probe.EndOfMessage)
                     {
                         // An empty message: answered like any other invalid JSON.
-                        await session.HandleAsync(ReadOnlyMemory<byte>.Empty, aborted).ConfigureAwait(false);
+                        await DispatchAsync(connection, session, ReadOnlyMemory<byte>.Empty, aborted).ConfigureAwait(false);
                         continue;
                     }
 
@@ -154,7 +155,7 @@ internal sealed partial class MkioWebSocketHandler(
                     buffer = null;
                 }
 
-                await session.HandleAsync(message, aborted).ConfigureAwait(false);
+                await DispatchAsync(connection, session, message, aborted).ConfigureAwait(false);
             }
         }
         finally
@@ -163,6 +164,24 @@ internal sealed partial class MkioWebSocketHandler(
             {
                 ArrayPool<byte>.Shared.Return(buffer);
             }
+        }
+    }
+
+    /// <summary>Hands one message to the session unless shutdown has stopped dispatching (then the 1001 close follows).</summary>
+    private static async ValueTask DispatchAsync(MkioConnection connection, Mkio.Sessions.MkioSession session, ReadOnlyMemory<byte> message, CancellationToken aborted)
+    {
+        if (!connection.TryBeginDispatch())
+        {
+            return;
+        }
+
+        try
+        {
+            await session.HandleAsync(message, aborted).ConfigureAwait(false);
+        }
+        finally
+        {
+            connection.EndDispatch();
         }
     }
 

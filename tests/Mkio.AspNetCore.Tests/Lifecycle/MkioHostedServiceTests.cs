@@ -243,6 +243,56 @@ public class MkioHostedServiceTests
         }
     }
 
+    [Test, CancelAfter(60_000)]
+    public async Task StoppingAsync_MessageStillBeingDispatched_IsAnsweredBeforeThe1001(CancellationToken ct)
+    {
+        // A subscribe whose snapshot read is held open while the shutdown reaches the socket-closing
+        // step: the connection must let that dispatch finish and send its reply before the close frame.
+        using var dir = new TempDirectory();
+        var host = await MkioTestHost.StartAsync(o => { Orders(o); o.BatchMaxWaitMs = 1; o.Query("all_orders", q => q.From("orders")); }, ct, directory: dir);
+        var entered = new ManualResetEventSlim();
+        var release = new ManualResetEventSlim();
+        try
+        {
+            var engineHost = host.Services.GetRequiredService<Mkio.AspNetCore.Hosting.MkioEngineHost>();
+            Assert.That(engineHost.Engine.TryGetService("all_orders", out var service), Is.True);
+            ((Mkio.Services.Listeners.QueryService)service!).SnapshotPositionRead = () =>
+            {
+                entered.Set();
+                release.Wait(TimeSpan.FromSeconds(20));
+            };
+
+            await using var ws = await ManualSocket.ConnectAsync(new Uri(host.WsBase, "ws"), 64 * 1024, ct);
+            await ws.SendAsync(Insert("a", 1), ct);
+            Assert.That((await ws.ReceiveAsync(ct)).GetProperty("ok").GetBoolean(), Is.True);
+            await ws.SendAsync("""{"service":"all_orders","type":"subscribe"}""", ct);
+            Assert.That(entered.Wait(TimeSpan.FromSeconds(20), ct), Is.True, "the snapshot read never started");
+
+            var stop = host.StopAsync();
+
+            // Give the shutdown time to drain the writer and reach the sockets (before the fix, the
+            // connection's queue was completed there and the snapshot below was dropped).
+            while (!engineHost.Stopping)
+            {
+                await Task.Delay(10, ct);
+            }
+
+            await Task.Delay(300, ct);
+            release.Set();
+
+            var messages = await ws.ReadUntilClosedAsync(ct);
+            Assert.That(messages.Select(m => m.GetProperty("type").GetString()), Is.EqualTo(new[] { "snapshot" }));
+            Assert.That(messages[0].GetProperty("rows").GetArrayLength(), Is.EqualTo(1));
+            Assert.That(ws.CloseStatus, Is.EqualTo(WebSocketCloseStatus.EndpointUnavailable));
+            await stop.WaitAsync(ct);
+        }
+        finally
+        {
+            release.Set();
+            await host.DisposeAsync();
+        }
+    }
+
     [Test, CancelAfter(20_000)]
     public async Task StoppingAsync_PeerNeverAnswersTheCloseFrame_HostStillStopsAndCheckpoints(CancellationToken ct)
     {
