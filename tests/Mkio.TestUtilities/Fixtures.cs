@@ -31,18 +31,7 @@ public static class Fixtures
     {
         o.DbPath = ":memory:";
         o.BatchMaxWaitMs = 1.0;
-        o.Table("orders", t => t
-                .Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT")
-                .Column("side", "TEXT NOT NULL")
-                .Column("symbol", "TEXT NOT NULL")
-                .Column("qty", "INTEGER")
-                .Column("price", "REAL DEFAULT 0")
-                .Column("status", "TEXT DEFAULT 'pending'"))
-            .Table("audit_log", t => t
-                .Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT")
-                .Column("event", "TEXT")
-                .Column("order_id", "INTEGER")
-                .Column("status", "TEXT"))
+        Mkio.Testing.OrderBookModel.Tables(o, appendOnlyAudit: false)
             .Transaction("orders", tx => tx
                 .Op("place", ops => ops
                     .Insert("orders", ["side", "symbol", "qty", "price"])

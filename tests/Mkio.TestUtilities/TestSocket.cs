@@ -12,6 +12,7 @@ public sealed class TestSocket : IAsyncDisposable
     private readonly Channel<Received> _inbox = Channel.CreateUnbounded<Received>();
     private readonly Task _receiver;
     private readonly CancellationTokenSource _cts = new();
+    private int _disposed;
 
     private TestSocket(ClientWebSocket ws)
     {
@@ -55,10 +56,15 @@ public sealed class TestSocket : IAsyncDisposable
         return await ReceiveAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The next message, parsed; fails after <see cref="DefaultTimeout"/>.</summary>
+    /// <summary>The next message, parsed; fails after <see cref="DefaultTimeout"/>, or when the message is not JSON (see <see cref="ReceiveRawAsync"/>).</summary>
     public async Task<JsonElement> ReceiveAsync(CancellationToken cancellationToken = default, TimeSpan? timeout = null)
     {
         var r = await ReceiveRawAsync(cancellationToken, timeout).ConfigureAwait(false);
+        if (r.Json.ValueKind == JsonValueKind.Undefined)
+        {
+            throw new InvalidDataException($"The message is not strict JSON (read it with ReceiveRawAsync): {r.Text}");
+        }
+
         return r.Json;
     }
 
@@ -123,6 +129,13 @@ public sealed class TestSocket : IAsyncDisposable
                 var r = await _ws.ReceiveAsync(buffer, _cts.Token).ConfigureAwait(false);
                 if (r.MessageType == WebSocketMessageType.Close)
                 {
+                    // Answer the server's close frame, as a browser or the original clients do.
+                    if (_ws.State == WebSocketState.CloseReceived)
+                    {
+                        using var close = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                        await _ws.CloseOutputAsync(_ws.CloseStatus ?? WebSocketCloseStatus.NormalClosure, string.Empty, close.Token).ConfigureAwait(false);
+                    }
+
                     break;
                 }
 
@@ -134,8 +147,7 @@ public sealed class TestSocket : IAsyncDisposable
 
                 var bytes = ms.ToArray();
                 ms.SetLength(0);
-                using var doc = JsonDocument.Parse(bytes);
-                await _inbox.Writer.WriteAsync(new Received(r.MessageType, bytes, doc.RootElement.Clone())).ConfigureAwait(false);
+                await _inbox.Writer.WriteAsync(new Received(r.MessageType, bytes, Parse(bytes))).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
@@ -144,6 +156,20 @@ public sealed class TestSocket : IAsyncDisposable
         finally
         {
             _inbox.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>The parsed message, or an undefined element when it is not strict JSON (e.g. a bare NaN as Python writes it).</summary>
+    private static JsonElement Parse(byte[] bytes)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(bytes);
+            return doc.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return default;
         }
     }
 
@@ -164,6 +190,11 @@ public sealed class TestSocket : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await CloseAsync().ConfigureAwait(false);
         await _cts.CancelAsync().ConfigureAwait(false);
         try
@@ -178,7 +209,7 @@ public sealed class TestSocket : IAsyncDisposable
         _cts.Dispose();
     }
 
-    /// <summary>One received message: frame type, raw bytes and the parsed JSON.</summary>
+    /// <summary>One received message: frame type, raw bytes and the parsed JSON (undefined when the bytes are not strict JSON).</summary>
     public sealed record Received(WebSocketMessageType Type, byte[] Bytes, JsonElement Json)
     {
         public string Text => Encoding.UTF8.GetString(Bytes);

@@ -20,53 +20,6 @@ public class OrderBookTests
             ? $$"""{"service":"orders","op":"{{op}}","data":{{data}}}"""
             : $$"""{"service":"orders","op":"{{op}}","ref":"{{@ref}}","data":{{data}}}""";
 
-    /// <summary>The seed model in code: same tables, op names, defaults, binds, listeners and static route.</summary>
-    private static void OrderBookInCode(MkioOptions o)
-    {
-        o.Port = 8080;
-        o.Host = "0.0.0.0";
-        o.DbPath = "orders.db";
-        o.BatchMaxSize = 500;
-        o.BatchMaxWaitMs = 2.0;
-        o.Table("orders", t => t
-                .Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT")
-                .Column("side", "TEXT NOT NULL")
-                .Column("symbol", "TEXT NOT NULL")
-                .Column("qty", "INTEGER")
-                .Column("price", "REAL DEFAULT 0")
-                .Column("status", "TEXT DEFAULT 'pending'"))
-            .Table("audit_log", t => t
-                .Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT")
-                .Column("event", "TEXT")
-                .Column("order_id", "INTEGER")
-                .Column("status", "TEXT")
-                .AppendOnly());
-        var bind = new Dictionary<string, string> { ["order_id"] = "$0.id", ["status"] = "$0.status" };
-        o.Transaction("orders", tx =>
-        {
-            tx.Op("new", ops => ops
-                .Insert("orders", ["side", "symbol", "qty", "price"])
-                .Insert("audit_log", defaults: new Dictionary<string, object?> { ["event"] = "new" }, bind: bind));
-            foreach (var (op, status) in new[] { ("accept", "accepted"), ("reject", "rejected"), ("fill", "filled"), ("cancel", "cancelled") })
-            {
-                tx.Op(op, ops => ops
-                    .Update("orders", ["id"], ["status"], defaults: new Dictionary<string, object?> { ["status"] = status })
-                    .Insert("audit_log", defaults: new Dictionary<string, object?> { ["event"] = status }, bind: bind));
-            }
-        });
-        o.SubPub("last_trade", s => s
-                .From("orders")
-                .Key("symbol")
-                .Where("status == 'filled'")
-                .ChangeLogSize(10000)
-                .Publish("symbol", "symbol")
-                .Publish("price", "IF(side == 'Buy', price, -price)")
-                .Publish("time", "_mkio_ref"))
-            .Stream("audit_feed", s => s.From("audit_log").BufferSize(10000))
-            .Query("all_orders", s => s.From("orders").Filterable("status", "symbol").ChangeLogSize(10000))
-            .StaticFiles("/", "./static");
-    }
-
     /// <summary>Starts a host in a fresh folder holding <c>static/index.html</c>, from the seed TOML or from code.</summary>
     private static async Task<MkioTestHost> StartAsync(bool fromToml, CancellationToken ct)
     {
@@ -77,7 +30,7 @@ public class OrderBookTests
             await File.WriteAllTextAsync(Path.Combine(dir.File("static"), "index.html"), IndexHtml, ct);
             return fromToml
                 ? await MkioTestHost.StartAsync(_ => { }, ct, directory: dir, tomlPath: Fixtures.OrderBookToml)
-                : await MkioTestHost.StartAsync(OrderBookInCode, ct, directory: dir);
+                : await MkioTestHost.StartAsync(Mkio.Testing.OrderBookModel.Sample, ct, directory: dir);
         }
         catch
         {

@@ -23,13 +23,8 @@ public class SharedSnapshotTests
         await OkAsync(ws, """{"service":"add_order","ref":"r3","data":{"id":"3","symbol":"MSFT","qty":3}}""", ct);
         await OkAsync(ws, """{"service":"set_status","ref":"r4","data":{"id":"2","status":"filled"}}""", ct);
 
-        var query = (QueryService)Listener(host, "all_orders");
-        using var snapshots = new MetricCollector<long>(Engine(host).Metrics.Meter, "mkio.query.snapshots");
-        using var hold = new ReadHold(query);
-
-        await using var a = await host.ConnectAsync("ws", ct);
-        await a.SendAsync("""{"service":"all_orders","type":"subscribe"}""", cancellationToken: ct);
-        hold.WaitEntered();
+        using var hold = new ReadHold(host);
+        await using var a = await hold.SubscribeHeldAsync(ct);
 
         var others = new List<TestSocket>();
         try
@@ -42,7 +37,7 @@ public class SharedSnapshotTests
                 await s.SendAsync($$$"""{"service":"all_orders","type":"subscribe"{{{f}}}}""", cancellationToken: ct);
             }
 
-            await WaitUntilAsync(() => query.SnapshotWaiters == 4, ct);
+            await WaitUntilAsync(() => hold.Query.SnapshotWaiters == 4, ct);
             hold.Release();
 
             var all = (await a.ReceiveRawAsync(ct)).Text;
@@ -60,7 +55,7 @@ public class SharedSnapshotTests
             Assert.That(frames[2], Does.Not.Contain("\"filled\""));
             Assert.That(frames[3], Is.EqualTo(frames[2]));
 
-            var measured = snapshots.GetMeasurementSnapshot();
+            var measured = hold.Snapshots.GetMeasurementSnapshot();
             Assert.That(measured.Sum(m => m.Value), Is.EqualTo(5));
             Assert.That(measured.Where(m => m.Tags["mkio.snapshot.shared"] is true).Sum(m => m.Value), Is.EqualTo(4));
 
@@ -88,13 +83,8 @@ public class SharedSnapshotTests
         await using var ws = await host.ConnectAsync("ws", ct);
         await OkAsync(ws, """{"service":"add_order","ref":"r1","data":{"id":"1","symbol":"AAPL","qty":1}}""", ct);
 
-        var query = (QueryService)Listener(host, "all_orders");
-        using var snapshots = new MetricCollector<long>(Engine(host).Metrics.Meter, "mkio.query.snapshots");
-        using var hold = new ReadHold(query);
-
-        await using var a = await host.ConnectAsync("ws", ct);
-        await a.SendAsync("""{"service":"all_orders","type":"subscribe"}""", cancellationToken: ct);
-        hold.WaitEntered();
+        using var hold = new ReadHold(host);
+        await using var a = await hold.SubscribeHeldAsync(ct);
 
         // Committed after A's read fixed its position (WAL: the writer is not blocked by the reader).
         await OkAsync(ws, """{"service":"add_order","ref":"r2","data":{"id":"2","symbol":"IBM","qty":2}}""", ct);
@@ -102,7 +92,7 @@ public class SharedSnapshotTests
         // B has seen r2 committed: a snapshot without it would break PROTOCOL.md §10.
         await using var b = await host.ConnectAsync("ws", ct);
         await b.SendAsync("""{"service":"all_orders","type":"subscribe"}""", cancellationToken: ct);
-        await WaitUntilAsync(() => query.SnapshotWaiters == 1, ct);
+        await WaitUntilAsync(() => hold.Query.SnapshotWaiters == 1, ct);
         hold.Release();
 
         var snapA = await a.ReceiveAsync(ct);
@@ -117,7 +107,7 @@ public class SharedSnapshotTests
         Assert.That(snapB.GetProperty("rows").GetArrayLength(), Is.EqualTo(2));
         await AssertSilentAsync(b, ct);
 
-        var measured = snapshots.GetMeasurementSnapshot();
+        var measured = hold.Snapshots.GetMeasurementSnapshot();
         Assert.That(measured.Sum(m => m.Value), Is.EqualTo(2));
         Assert.That(measured.Where(m => m.Tags["mkio.snapshot.shared"] is true).Sum(m => m.Value), Is.Zero, "B must not take A's older read");
     }
@@ -134,19 +124,24 @@ public class SharedSnapshotTests
         }
     }
 
-    /// <summary>Holds the first snapshot read inside its read transaction until released.</summary>
+    /// <summary>
+    /// Holds the first snapshot read of <c>all_orders</c> inside its read transaction until released,
+    /// and collects <c>mkio.query.snapshots</c>.
+    /// </summary>
     /// <remarks>The events are not disposed: a read released late may still be inside <c>Wait</c>.</remarks>
     private sealed class ReadHold : IDisposable
     {
-        private readonly QueryService _query;
+        private readonly MkioTestHost _host;
         private readonly ManualResetEventSlim _entered = new();
         private readonly ManualResetEventSlim _release = new();
         private int _calls;
 
-        public ReadHold(QueryService query)
+        public ReadHold(MkioTestHost host)
         {
-            _query = query;
-            query.SnapshotPositionRead = () =>
+            _host = host;
+            Query = (QueryService)Listener(host, "all_orders");
+            Snapshots = new MetricCollector<long>(Engine(host).Metrics.Meter, "mkio.query.snapshots");
+            Query.SnapshotPositionRead = () =>
             {
                 if (Interlocked.Increment(ref _calls) == 1)
                 {
@@ -156,14 +151,26 @@ public class SharedSnapshotTests
             };
         }
 
-        public void WaitEntered() => Assert.That(_entered.Wait(TimeSpan.FromSeconds(20)), Is.True, "the snapshot read never started");
+        public QueryService Query { get; }
+
+        public MetricCollector<long> Snapshots { get; }
+
+        /// <summary>Connects a subscriber and returns once its snapshot read is held open.</summary>
+        public async Task<TestSocket> SubscribeHeldAsync(CancellationToken ct)
+        {
+            var a = await _host.ConnectAsync("ws", ct);
+            await a.SendAsync("""{"service":"all_orders","type":"subscribe"}""", cancellationToken: ct);
+            Assert.That(_entered.Wait(TimeSpan.FromSeconds(20), ct), Is.True, "the snapshot read never started");
+            return a;
+        }
 
         public void Release() => _release.Set();
 
         public void Dispose()
         {
             _release.Set();
-            _query.SnapshotPositionRead = null;
+            Query.SnapshotPositionRead = null;
+            Snapshots.Dispose();
         }
     }
 }

@@ -15,18 +15,7 @@ public class OpSetTests
     {
         o.DbPath = TxTest.DbFile;
         o.BatchMaxWaitMs = 1.0;
-        o.Table("orders", t => t
-                .Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT")
-                .Column("side", "TEXT NOT NULL")
-                .Column("symbol", "TEXT NOT NULL")
-                .Column("qty", "INTEGER")
-                .Column("price", "REAL DEFAULT 0")
-                .Column("status", "TEXT DEFAULT 'pending'"))
-            .Table("audit_log", t => t
-                .Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT")
-                .Column("event", "TEXT")
-                .Column("order_id", "INTEGER")
-                .Column("status", "TEXT"))
+        Mkio.Testing.OrderBookModel.Tables(o, appendOnlyAudit: false)
             .Table("torders", t => t
                 .Column("id", "TEXT PRIMARY KEY")
                 .Column("symbol", "TEXT NOT NULL"))

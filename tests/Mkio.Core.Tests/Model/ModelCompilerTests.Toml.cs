@@ -8,7 +8,7 @@ namespace Mkio.Core.Tests.Model;
 /// <summary>TOML and code-first configs describing the same application compile to the same model.</summary>
 public sealed partial class ModelCompilerTests
 {
-    private static readonly Dictionary<string, string> AuditBind = new() { ["order_id"] = "$0.id", ["status"] = "$0.status" };
+    private static Dictionary<string, string> AuditBind => Mkio.Testing.OrderBookModel.AuditBind;
 
     private static string SamplePath
     {
@@ -25,59 +25,13 @@ public sealed partial class ModelCompilerTests
         }
     }
 
-    /// <summary>The order-book sample (CONFIG.md §8 / samples/OrderBook/mkio.toml), code-first.</summary>
-    private static void OrderBookCodeFirst(MkioOptions o)
-    {
-        o.Port = 8080;
-        o.Host = "0.0.0.0";
-        o.DbPath = "orders.db";
-        o.BatchMaxSize = 500;
-        o.BatchMaxWaitMs = 2.0;
-        o.Table("orders", t => t
-                .Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT")
-                .Column("side", "TEXT NOT NULL")
-                .Column("symbol", "TEXT NOT NULL")
-                .Column("qty", "INTEGER")
-                .Column("price", "REAL DEFAULT 0")
-                .Column("status", "TEXT DEFAULT 'pending'"))
-            .Table("audit_log", t => t
-                .Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT")
-                .Column("event", "TEXT")
-                .Column("order_id", "INTEGER")
-                .Column("status", "TEXT")
-                .AppendOnly())
-            .Transaction("orders", tx =>
-            {
-                tx.Op("new", ops => ops
-                    .Insert("orders", ["side", "symbol", "qty", "price"])
-                    .Insert("audit_log", defaults: D("event", "new"), bind: AuditBind));
-                foreach (var (op, status) in new[] { ("accept", "accepted"), ("reject", "rejected"), ("fill", "filled"), ("cancel", "cancelled") })
-                {
-                    tx.Op(op, ops => ops
-                        .Update("orders", ["id"], ["status"], D("status", status))
-                        .Insert("audit_log", defaults: D("event", status), bind: AuditBind));
-                }
-            })
-            .SubPub("last_trade", s => s
-                .From("orders")
-                .Key("symbol")
-                .Where("status == 'filled'")
-                .ChangeLogSize(10000)
-                .Publish("symbol", "symbol")
-                .Publish("price", "IF(side == 'Buy', price, -price)")
-                .Publish("time", "_mkio_ref"))
-            .Stream("audit_feed", s => s.From("audit_log").BufferSize(10000))
-            .Query("all_orders", s => s.From("orders").Filterable("status", "symbol").ChangeLogSize(10000))
-            .StaticFiles("/", "./static");
-    }
-
     [Test]
     public void Compile_OrderBookSampleTomlAndCodeFirst_SameModelAndDiscovery()
     {
         var fromToml = new MkioOptions();
         TomlConfigLoader.Apply(SamplePath, fromToml);
         var fromCode = new MkioOptions();
-        OrderBookCodeFirst(fromCode);
+        Mkio.Testing.OrderBookModel.Sample(fromCode);
 
         // The sample's "./static" is relative to the sample's working directory: compare the routes, then drop them.
         Assert.That(fromToml.Static, Is.EqualTo(fromCode.Static));
@@ -152,19 +106,7 @@ public sealed partial class ModelCompilerTests
             filterable = ["status", "symbol"]
             change_log_size = 100
             """);
-        var fromCode = new MkioOptions { DbPath = ":memory:", BatchMaxWaitMs = 1.0 };
-        fromCode.Table("orders", t => t
-                .Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT")
-                .Column("side", "TEXT NOT NULL")
-                .Column("symbol", "TEXT NOT NULL")
-                .Column("qty", "INTEGER")
-                .Column("price", "REAL DEFAULT 0")
-                .Column("status", "TEXT DEFAULT 'pending'"))
-            .Table("audit_log", t => t
-                .Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT")
-                .Column("event", "TEXT")
-                .Column("order_id", "INTEGER")
-                .Column("status", "TEXT"))
+        var fromCode = Mkio.Testing.OrderBookModel.Tables(new MkioOptions { DbPath = ":memory:", BatchMaxWaitMs = 1.0 }, appendOnlyAudit: false)
             .Transaction("orders", tx => tx
                 .Description("Order lifecycle")
                 .Op("place", ops => ops

@@ -13,18 +13,7 @@ public class SqlTextTests
     private static readonly Lazy<MkioModel> Model = new(() =>
     {
         var o = new MkioOptions { DbPath = ":memory:" };
-        o.Table("orders", t => t
-                .Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT")
-                .Column("side", "TEXT NOT NULL")
-                .Column("symbol", "TEXT NOT NULL")
-                .Column("qty", "INTEGER")
-                .Column("price", "REAL DEFAULT 0")
-                .Column("status", "TEXT DEFAULT 'pending'"))
-            .Table("audit_log", t => t
-                .Column("id", "INTEGER PRIMARY KEY AUTOINCREMENT")
-                .Column("event", "TEXT")
-                .Column("order_id", "INTEGER")
-                .Column("status", "TEXT"))
+        Mkio.Testing.OrderBookModel.Tables(o, appendOnlyAudit: false)
             .Table("torders", t => t
                 .Column("id", "TEXT PRIMARY KEY")
                 .Column("symbol", "TEXT NOT NULL")
