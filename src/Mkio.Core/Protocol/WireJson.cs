@@ -586,6 +586,57 @@ internal static class WireJson
         }
     }
 
+    /// <summary>
+    /// Serialises <paramref name="rows"/> once as the JSON array <c>[r0,r1,…]</c>, byte-exact Python, and
+    /// reports where each row's object starts and ends, so that frames over any subset of the rows can be
+    /// assembled by copying (see <see cref="SerializedRows"/>).
+    /// </summary>
+    internal static byte[] SerializeRows(IReadOnlyList<Row> rows, out int[] starts, out int[] ends)
+    {
+        var output = new ArrayBufferWriter<byte>(Math.Max(1024, rows.Count * 128));
+        starts = new int[rows.Count];
+        ends = new int[rows.Count];
+        using (var w = CreateWriter(output))
+        {
+            w.WriteStartArray();
+            w.Flush();
+            for (var i = 0; i < rows.Count; i++)
+            {
+                starts[i] = output.WrittenCount + (i > 0 ? 1 : 0); // after the separating comma
+                WriteRow(w, rows[i]);
+                w.Flush();
+                ends[i] = output.WrittenCount;
+            }
+
+            w.WriteEndArray();
+        }
+
+        var written = output.WrittenSpan;
+        if (!NeedsPythonRewrite(written))
+        {
+            return written.ToArray();
+        }
+
+        // Rare (non-ASCII text): rewrite row by row, so that the offsets stay exact.
+        var fixedUp = new ArrayBufferWriter<byte>(written.Length + (written.Length / 4) + 16);
+        fixedUp.Write("["u8);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (i > 0)
+            {
+                fixedUp.Write(","u8);
+            }
+
+            var row = Reformat(written[starts[i]..ends[i]], JsonLayout.Compact, 0);
+            starts[i] = fixedUp.WrittenCount;
+            fixedUp.Write(row);
+            ends[i] = fixedUp.WrittenCount;
+        }
+
+        fixedUp.Write("]"u8);
+        return fixedUp.WrittenSpan.ToArray();
+    }
+
     private static byte[] Reformat(ReadOnlySpan<byte> json, JsonLayout layout, int indent)
     {
         using var output = new PooledByteBufferWriter(json.Length + (json.Length / 4) + 16);

@@ -65,10 +65,11 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
         var sequence = read.Sequence;
 
         // Serialise a (possibly large) snapshot before taking the lock, so live fan-out and other
-        // subscribers do not wait behind it; subscribers with the same filter share one frame. Only
+        // subscribers do not wait behind it: the read's rows are serialised once, each filter's frame
+        // is assembled from those bytes, and subscribers with the same filter share one frame. Only
         // when the ref must come from the log is the frame built inside the lock.
         var frame = read.Ref is not null
-            ? await read.FrameAsync(subscriber.Filter?.Text ?? "", () => SubscriptionFrames.SnapshotFrame(Name, read.Ref, Admitted(subscriber, read.Rows))).ConfigureAwait(false)
+            ? await read.FrameAsync(subscriber.Filter?.Text ?? "", () => read.Serialized.SnapshotFrame(Name, read.Ref, subscriber.Filter is null ? null : i => Admits(subscriber, read.Rows[i]))).ConfigureAwait(false)
             : null;
         lock (Gate)
         {
@@ -204,6 +205,7 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
     {
         private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly Dictionary<string, Task<byte[]>> _frames = new(StringComparer.Ordinal);
+        private Lazy<SerializedRows>? _serialized;
 
         public Task Completion => _done.Task;
 
@@ -213,9 +215,13 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
 
         public string? Ref { get; private set; }
 
+        /// <summary>The rows serialised once, on first use (frames for every filter are cut from it).</summary>
+        public SerializedRows Serialized => _serialized!.Value;
+
         public void Complete(List<Row> rows, long sequence, string? @ref)
         {
             (Rows, Sequence, Ref) = (rows, sequence, @ref);
+            _serialized = new Lazy<SerializedRows>(() => new SerializedRows(rows), LazyThreadSafetyMode.ExecutionAndPublication);
             _done.SetResult();
         }
 
