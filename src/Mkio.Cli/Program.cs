@@ -9,11 +9,17 @@ root.Subcommands.Add(SendCommand.Create());
 root.Subcommands.Add(SubscribeCommand.Create());
 root.Subcommands.Add(MonitorCommand.Create());
 
-// No arguments or an unknown command: the usage block of CLI.md §1, exit 1 (options such as --help stay with the parser).
-if (args.Length == 0 || (!args[0].StartsWith('-') && !root.Subcommands.Any(c => c.Name == args[0])))
+// No arguments, an unknown command or an unknown option in its place (`mkio --bogus`, `mkio -x`): the usage block of CLI.md §1,
+// exit 1, as the reference, which takes its first argument as the command. The root's own options (--help, -h, -?, /?, --version)
+// and the commands stay with the parser.
+if (args.Length == 0 || !IsCommandOrRootOption(root, args[0]))
 {
     await CliConsole.Out.WriteAsync(CliConsole.UsageBlock()).ConfigureAwait(false);
     return 1;
 }
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+
+static bool IsCommandOrRootOption(RootCommand root, string token) =>
+    root.Subcommands.Any(c => c.Name == token || c.Aliases.Contains(token))
+    || root.Options.Any(o => o.Name == token || o.Aliases.Contains(token));

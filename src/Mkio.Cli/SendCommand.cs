@@ -1,7 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
-using System.Text.Json.Serialization;
-using System.Text.Json.Serialization.Metadata;
 using System.Threading.Channels;
 using Mkio.Client;
 using Spectre.Console;
@@ -18,9 +15,6 @@ internal static class SendCommand
 
     /// <summary>At least this many messages on a terminal show a progress bar (CLI.md: progress bars welcome on a TTY).</summary>
     private const int ProgressThreshold = 50;
-
-    private static readonly JsonTypeInfo<RawPayload> RawInfo =
-        JsonMetadataServices.CreateValueInfo<RawPayload>(new JsonSerializerOptions { TypeInfoResolver = JsonTypeInfoResolver.Combine() }, new RawPayloadConverter());
 
     public static Command Create()
     {
@@ -249,7 +243,7 @@ internal static class SendCommand
 
         try
         {
-            var result = await client.SendAsync(service, new RawPayload(m.Payload), RawInfo, op: m.Op ?? opArg, @ref: m.Ref, msgId: m.MsgId?.DeepClone(), cancellationToken: ct).ConfigureAwait(false);
+            var result = await client.SendAsync(service, new RawJson(m.Payload), RawJson.Info, op: m.Op ?? opArg, @ref: m.Ref, msgId: m.MsgId, cancellationToken: ct).ConfigureAwait(false);
             return $"ok ref={result.Ref}";
         }
         catch (MkioServerException ex)
@@ -269,20 +263,5 @@ internal static class SendCommand
 
             return $"error: {ex.Message}";
         }
-    }
-
-    /// <summary>Payload bytes written into the envelope as they are.</summary>
-    private sealed class RawPayload(byte[] bytes)
-    {
-        public byte[] Bytes => bytes;
-    }
-
-    private sealed class RawPayloadConverter : JsonConverter<RawPayload>
-    {
-        public override RawPayload Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-            throw new NotSupportedException();
-
-        public override void Write(Utf8JsonWriter writer, RawPayload value, JsonSerializerOptions options) =>
-            writer.WriteRawValue(value.Bytes, skipInputValidation: true);
     }
 }

@@ -4,6 +4,8 @@ using System.Numerics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
 using Mkio.Protocol;
 
@@ -67,15 +69,17 @@ internal static partial class SendData
     /// <summary>JSON text: an object or an array of objects.</summary>
     public static List<SendMessage> FromJson(string text, string? fileName)
     {
+        // Python's json module also reads the bare tokens NaN, Infinity and -Infinity as floats.
+        var nonFinite = NonFiniteJson.Scan(text);
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(text, new JsonDocumentOptions { AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow });
+            doc = JsonDocument.Parse(nonFinite.Text, new JsonDocumentOptions { AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow });
         }
         catch (JsonException ex)
         {
             var where = fileName is null ? "invalid JSON data" : $"invalid JSON in {fileName}";
-            throw new SendDataException($"{where}: {FirstLine(ex.Message)}");
+            throw new SendDataException($"{where}: {nonFinite.MapErrorPosition(FirstLine(ex.Message), ex)}");
         }
 
         using (doc)
@@ -85,7 +89,7 @@ internal static partial class SendData
             switch (root.ValueKind)
             {
                 case JsonValueKind.Object:
-                    list.Add(FromObject(root));
+                    list.Add(FromObject(root, nonFinite));
                     break;
                 case JsonValueKind.Array:
                     var i = 0;
@@ -93,7 +97,7 @@ internal static partial class SendData
                     {
                         i++;
                         list.Add(item.ValueKind == JsonValueKind.Object
-                            ? FromObject(item)
+                            ? FromObject(item, nonFinite)
                             : new SendMessage(null, null, null, null, $"item {i} is not a JSON object"));
                     }
 
@@ -106,34 +110,42 @@ internal static partial class SendData
         }
     }
 
-    private static SendMessage FromObject(JsonElement obj)
+    private static SendMessage FromObject(JsonElement obj, NonFiniteJson nonFinite)
     {
         if (obj.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Object)
         {
             return new SendMessage(
-                Encoding.UTF8.GetBytes(data.GetRawText()),
-                EnvelopeString(obj, "op"),
-                EnvelopeString(obj, "ref"),
-                obj.TryGetProperty("msgid", out var m) && m.ValueKind != JsonValueKind.Null ? JsonNode.Parse(m.GetRawText()) : null);
+                Encoding.UTF8.GetBytes(nonFinite.Restore(data.GetRawText())),
+                EnvelopeString(obj, "op", nonFinite),
+                EnvelopeString(obj, "ref", nonFinite),
+                obj.TryGetProperty("msgid", out var m) && m.ValueKind != JsonValueKind.Null ? MsgIdNode(m, nonFinite) : null);
         }
 
-        return new SendMessage(Encoding.UTF8.GetBytes(obj.GetRawText()), null, null, null);
+        return new SendMessage(Encoding.UTF8.GetBytes(nonFinite.Restore(obj.GetRawText())), null, null, null);
     }
 
-    private static string? EnvelopeString(JsonElement obj, string name)
+    private static string? EnvelopeString(JsonElement obj, string name, NonFiniteJson nonFinite)
     {
         if (!obj.TryGetProperty(name, out var v))
         {
             return null;
         }
 
-        var s = v.ValueKind switch
+        var raw = v.GetRawText();
+        var s = nonFinite.Contains(raw) ? nonFinite.Restore(raw) : v.ValueKind switch // a non-finite value: its token, as other numbers
         {
             JsonValueKind.String => v.GetString(),
             JsonValueKind.Null => null,
-            _ => v.GetRawText(),
+            _ => raw,
         };
         return string.IsNullOrEmpty(s) ? null : s;
+    }
+
+    /// <summary>The envelope msgid as a node; one holding a non-finite float is kept as raw JSON (a JSON node cannot hold it).</summary>
+    private static JsonNode? MsgIdNode(JsonElement msgId, NonFiniteJson nonFinite)
+    {
+        var raw = msgId.GetRawText();
+        return nonFinite.Contains(raw) ? RawJson.Node(WireJson.ToCompact(Encoding.UTF8.GetBytes(nonFinite.Restore(raw)))) : JsonNode.Parse(raw);
     }
 
     /// <summary>CSV text: a header row, then one message per row (structured when a header starts with <c>data.</c>).</summary>
@@ -286,6 +298,28 @@ internal static partial class SendData
     {
         var i = s.IndexOfAny(['\r', '\n']);
         return i < 0 ? s : s[..i];
+    }
+}
+
+/// <summary>JSON bytes written into a message as they are (a payload, or a msgid holding <c>NaN</c>/<c>Infinity</c>).</summary>
+internal sealed class RawJson(byte[] bytes)
+{
+    /// <summary>Type info whose converter writes <see cref="Bytes"/> unchanged.</summary>
+    public static JsonTypeInfo<RawJson> Info { get; } =
+        JsonMetadataServices.CreateValueInfo<RawJson>(new JsonSerializerOptions { TypeInfoResolver = JsonTypeInfoResolver.Combine() }, new Converter());
+
+    public byte[] Bytes => bytes;
+
+    /// <summary>A JSON node that writes <paramref name="json"/> as it is.</summary>
+    public static JsonNode Node(byte[] json) => JsonValue.Create(new RawJson(json), Info) ?? throw new InvalidOperationException("JsonValue.Create returned null.");
+
+    private sealed class Converter : JsonConverter<RawJson>
+    {
+        public override RawJson Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            throw new NotSupportedException();
+
+        public override void Write(Utf8JsonWriter writer, RawJson value, JsonSerializerOptions options) =>
+            writer.WriteRawValue(value.Bytes, skipInputValidation: true);
     }
 }
 

@@ -8,7 +8,7 @@ namespace Mkio.Cli.Tests;
 
 /// <summary>
 /// Real-process tests of terminal behaviour: the <c>send</c> progress bar under a pseudo-terminal (<c>script</c>), Ctrl+C (SIGINT)
-/// for <c>subscribe</c> and <c>monitor</c> (CLI.md §6, §7), and the usage block for no or unknown commands (§1).
+/// for <c>subscribe</c> and <c>monitor</c> (CLI.md §6, §7), and the usage block for no or unknown commands or options (§1).
 /// </summary>
 [Parallelizable(ParallelScope.Children)]
 public partial class CliTerminalTests
@@ -184,14 +184,21 @@ public partial class CliTerminalTests
     [TestCase("")]
     [TestCase("frobnicate")]
     [TestCase("frobnicate x --y")]
+    [TestCase("--bogus")]
+    [TestCase("-x")]
+    [TestCase("--bogus serve")]
+    [TestCase("--")]
     [CancelAfter(60_000)]
     public async Task NoOrUnknownCommand_PrintsUsageBlockAndExits1(string commandLine, CancellationToken ct)
     {
+        // The reference takes the first argument as the command: an unknown option in its place is an unknown command (CLI.md §1).
         var args = commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         using var dir = new TempDirectory();
         await using var p = MkioProcess.Start(dir.Path, args);
         var code = await p.WaitForExitAsync(ct);
         Assert.That(code, Is.EqualTo(1), p.Output);
+        Assert.That(p.Stderr, Is.Empty, "no parser error");
+        Assert.That(p.Stdout, Does.Not.Contain("Unrecognized").And.Not.Contain("Required command"));
         var lines = p.Stdout.Split('\n');
         Assert.That(lines[0], Is.EqualTo("Usage:"));
         var synopses = lines.Skip(1).Where(l => l.StartsWith("  mkio ", StringComparison.Ordinal)).Select(l => l.Length > 35 && l[33..35] == "  " ? l[..35].TrimEnd() : l).ToList();
@@ -216,14 +223,30 @@ public partial class CliTerminalTests
         Assert.That(services[35], Is.Not.EqualTo(' '), "description at character 36");
     }
 
-    [Test, CancelAfter(60_000)]
-    public async Task Help_KeepsParserHelpAndExits0(CancellationToken ct)
+    [TestCase("--help")]
+    [TestCase("-h")]
+    [TestCase("-?")]
+    [TestCase("/?")]
+    [CancelAfter(60_000)]
+    public async Task Help_KeepsParserHelpAndExits0(string option, CancellationToken ct)
     {
         using var dir = new TempDirectory();
-        await using var p = MkioProcess.Start(dir.Path, "--help");
+        await using var p = MkioProcess.Start(dir.Path, option);
         var code = await p.WaitForExitAsync(ct);
         Assert.That(code, Is.Zero, p.Output);
         Assert.That(p.Stdout, Does.Contain("Commands:").And.Contain("dbupdate").And.Contain("subscribe"));
         Assert.That(p.Stdout, Does.Not.StartWith("Usage:\n  mkio serve"));
+        Assert.That(p.Stderr, Is.Empty);
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Version_PrintsVersionAndExits0(CancellationToken ct)
+    {
+        using var dir = new TempDirectory();
+        await using var p = MkioProcess.Start(dir.Path, "--version");
+        var code = await p.WaitForExitAsync(ct);
+        Assert.That(code, Is.Zero, p.Output);
+        Assert.That(p.Stdout, Does.Match(@"^\d+\.\d+\.\d+\S*$"));
+        Assert.That(p.Stderr, Is.Empty);
     }
 }

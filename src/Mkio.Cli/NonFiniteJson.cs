@@ -1,0 +1,249 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Mkio.Protocol;
+
+namespace Mkio.Cli;
+
+/// <summary>
+/// The non-standard number tokens <c>NaN</c>, <c>Infinity</c> and <c>-Infinity</c> that Python's <c>json</c> module accepts as
+/// float values (the reference <c>mkio send</c> reads its data with <c>json.load</c>/<c>json.loads</c>, CLI.md §5.2).
+/// </summary>
+/// <remarks>
+/// System.Text.Json rejects these tokens. <see cref="Scan"/> walks the text as a JSON tokeniser does (strings with their escapes,
+/// objects, arrays, keys and values) and replaces each token found where Python would read a value — the start of the document,
+/// after <c>[</c>, after <c>:</c>, or after <c>,</c> inside an array — by a marker string that does not occur in the text. Tokens
+/// inside strings, in key positions, after another value, or spelled differently (<c>nan</c>, <c>+Infinity</c>) are left alone,
+/// so the parser reports them as before. <see cref="Restore"/> turns the markers in a parsed value's raw text back into the bare
+/// tokens, written as the wire writes a non-finite float (<see cref="WireJson.WriteDouble"/>, Python's <c>json.dumps</c> form).
+/// </remarks>
+internal sealed class NonFiniteJson
+{
+    private static readonly string[] Tokens = ["NaN", "Infinity", "-Infinity"];
+
+    /// <summary>The wire text of each token's float (same order as <see cref="Tokens"/>).</summary>
+    private static readonly string[] WireTexts = [WireText(double.NaN), WireText(double.PositiveInfinity), WireText(double.NegativeInfinity)];
+
+    private readonly string? _marker;
+    private readonly List<Shift> _shifts;
+
+    private NonFiniteJson(string text, string? marker, List<Shift> shifts)
+    {
+        Text = text;
+        _marker = marker;
+        _shifts = shifts;
+    }
+
+    /// <summary>The text to parse: the input itself when it has no token to replace.</summary>
+    public string Text { get; }
+
+    /// <summary>True when at least one token was replaced by a marker.</summary>
+    public bool HasTokens => _marker is not null;
+
+    /// <summary>Finds the tokens at value positions of <paramref name="text"/> and replaces them by marker strings.</summary>
+    public static NonFiniteJson Scan(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        string? marker = null;
+        StringBuilder? output = null;
+        var shifts = new List<Shift>();
+        var copied = 0;
+
+        var containers = new Stack<bool>(); // true = array, false = object
+        var expectValue = true;
+        var inString = false;
+        var escaped = false;
+        var line = 0L;
+        var column = 0L;    // UTF-8 bytes since the last line feed, in the input
+        var lineDelta = 0L; // bytes the markers added so far on this line
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (inString)
+            {
+                if (escaped)
+                {
+                    escaped = false;
+                }
+                else if (c == '\\')
+                {
+                    escaped = true;
+                }
+                else if (c == '"')
+                {
+                    inString = false;
+                }
+            }
+            else
+            {
+                switch (c)
+                {
+                    case '"':
+                        inString = true;
+                        expectValue = false;
+                        break;
+                    case '[':
+                        containers.Push(true);
+                        expectValue = true;
+                        break;
+                    case '{':
+                        containers.Push(false);
+                        expectValue = false;
+                        break;
+                    case ']':
+                    case '}':
+                        containers.TryPop(out _);
+                        expectValue = false;
+                        break;
+                    case ',':
+                        expectValue = containers.TryPeek(out var isArray) && isArray;
+                        break;
+                    case ':':
+                        expectValue = true;
+                        break;
+                    case ' ':
+                    case '\t':
+                    case '\r':
+                    case '\n':
+                        break;
+                    default:
+                        var token = expectValue ? TokenAt(text.AsSpan(i)) : -1;
+                        expectValue = false;
+                        if (token < 0)
+                        {
+                            break;
+                        }
+
+                        marker ??= NewMarker(text);
+                        output ??= new StringBuilder(text.Length + 64);
+                        output.Append(text, copied, i - copied);
+                        var replacement = Quote(marker, Tokens[token]);
+                        output.Append(replacement);
+                        var length = Tokens[token].Length;
+                        var delta = replacement.Length - length;
+                        shifts.Add(new Shift(line, column + lineDelta, replacement.Length, delta));
+                        lineDelta += delta;
+                        column += length;
+                        i += length - 1;
+                        copied = i + 1;
+                        continue;
+                }
+            }
+
+            if (c == '\n')
+            {
+                line++;
+                column = 0;
+                lineDelta = 0;
+            }
+            else
+            {
+                column += char.IsHighSurrogate(c) || char.IsLowSurrogate(c) ? 2 : c < 0x80 ? 1 : c < 0x800 ? 2 : 3;
+            }
+        }
+
+        if (output is null)
+        {
+            return new NonFiniteJson(text, null, shifts);
+        }
+
+        output.Append(text, copied, text.Length - copied);
+        return new NonFiniteJson(output.ToString(), marker, shifts);
+    }
+
+    /// <summary>The raw JSON text of a parsed value with every marker turned back into its bare token.</summary>
+    public string Restore(string rawJson)
+    {
+        if (_marker is null || !rawJson.Contains(_marker, StringComparison.Ordinal))
+        {
+            return rawJson;
+        }
+
+        for (var t = 0; t < Tokens.Length; t++)
+        {
+            rawJson = rawJson.Replace(Quote(_marker, Tokens[t]), WireTexts[t], StringComparison.Ordinal);
+        }
+
+        return rawJson;
+    }
+
+    /// <summary>True when <paramref name="raw"/> (a parsed value's raw text) holds a replaced token.</summary>
+    public bool Contains(string raw) => _marker is not null && raw.Contains(_marker, StringComparison.Ordinal);
+
+    /// <summary>
+    /// The parser's message for <see cref="Text"/> with its <c>BytePositionInLine</c> moved back to the input's position
+    /// (markers are longer than the tokens they replace; they hold no line break, so line numbers are unchanged).
+    /// </summary>
+    public string MapErrorPosition(string message, JsonException ex)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(ex);
+        if (_shifts.Count == 0 || ex.LineNumber is not { } line || ex.BytePositionInLine is not { } position)
+        {
+            return message;
+        }
+
+        var original = position;
+        foreach (var s in _shifts)
+        {
+            if (s.Line != line || s.Start >= position)
+            {
+                continue;
+            }
+
+            // Past the whole marker: remove its extra length; inside it (not expected): the token's start.
+            original -= position >= s.Start + s.Length ? s.Delta : position - s.Start;
+        }
+
+        return original == position
+            ? message
+            : message.Replace(
+                string.Create(CultureInfo.InvariantCulture, $"BytePositionInLine: {position}."),
+                string.Create(CultureInfo.InvariantCulture, $"BytePositionInLine: {original}."),
+                StringComparison.Ordinal);
+    }
+
+    /// <summary>The index in <see cref="Tokens"/> of the token at the start of <paramref name="s"/>, or -1.</summary>
+    private static int TokenAt(ReadOnlySpan<char> s)
+    {
+        for (var t = 0; t < Tokens.Length; t++)
+        {
+            if (s.StartsWith(Tokens[t], StringComparison.Ordinal))
+            {
+                return t;
+            }
+        }
+
+        return -1;
+    }
+
+    private static string Quote(string marker, string token) => "\"" + marker + token + "\"";
+
+    /// <summary>A printable-ASCII marker (no escapes needed) that occurs nowhere in <paramref name="text"/>.</summary>
+    private static string NewMarker(string text)
+    {
+        while (true)
+        {
+            var marker = "mkio-nonfinite-" + Guid.NewGuid().ToString("N") + ":";
+            if (!text.Contains(marker, StringComparison.Ordinal))
+            {
+                return marker;
+            }
+        }
+    }
+
+    private static string WireText(double value)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var w = WireJson.CreateWriter(buffer))
+        {
+            WireJson.WriteDouble(w, value);
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>One replacement: its line, start and length in the rewritten text (UTF-8 bytes) and the bytes it added.</summary>
+    private readonly record struct Shift(long Line, long Start, int Length, int Delta);
+}
