@@ -8,6 +8,7 @@ using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
 using Mkio.Protocol;
+using Mkio.Protocol.Json;
 
 namespace Mkio.Cli;
 

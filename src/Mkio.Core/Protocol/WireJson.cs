@@ -384,7 +384,15 @@ internal static class WireJson
                 writer.WriteEndArray();
                 break;
             case JsonValueKind.String:
-                WriteRawString(writer, JsonMarshal.GetRawUtf8Value(element));
+                var raw = JsonMarshal.GetRawUtf8Value(element);
+                if (raw.Length > 2 && raw[1] == (byte)'m' && NonFiniteJson.TryGetValue(raw[1..^1], out var nonFinite))
+                {
+                    // An inbound bare NaN/Infinity (PROTOCOL.md §2), echoed as it came.
+                    WriteDouble(writer, nonFinite);
+                    break;
+                }
+
+                WriteRawString(writer, raw);
                 break;
             case JsonValueKind.Number:
                 writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(element), skipInputValidation: true);

@@ -74,8 +74,14 @@ internal sealed partial class MkioSession : IAsyncDisposable
         }
         catch (JsonException ex)
         {
-            await EnqueueAsync(PendingReply.Ready(Frames.ErrorReply(JsonErrorText(ex), default, default), null), cancellationToken).ConfigureAwait(false);
-            return;
+            // PROTOCOL.md §2: like the reference, accept Python's bare NaN/Infinity/-Infinity as data values.
+            if (ParseWithNonFiniteData(utf8.Span) is not { } rewritten)
+            {
+                await EnqueueAsync(PendingReply.Ready(Frames.ErrorReply(JsonErrorText(ex), default, default), null), cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            document = rewritten;
         }
 
         var disposeDocument = true;
@@ -229,6 +235,27 @@ internal sealed partial class MkioSession : IAsyncDisposable
         }
 
         TrySend(frame, serviceName);
+    }
+
+    /// <summary>
+    /// The message parsed with the non-finite tokens inside its <c>data</c> replaced by this process's markers
+    /// (turned back into floats when bound, and into the bare tokens when echoed), or null when that does not help.
+    /// </summary>
+    private static JsonDocument? ParseWithNonFiniteData(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.IndexOfAny("NI"u8) < 0 || Mkio.Protocol.Json.NonFiniteJson.RewriteInboundData(System.Text.Encoding.UTF8.GetString(utf8)) is not { } text)
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 256 });
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private static string JsonErrorText(JsonException ex)

@@ -7,7 +7,7 @@ namespace Mkio.Storage;
 internal static class RequestValues
 {
     /// <summary>
-    /// string → TEXT; integer → INTEGER (beyond 64 bits: kept as text and rejected at bind time);
+    /// string → TEXT (a non-finite marker of an inbound NaN/Infinity → REAL; SQLite binds NaN as NULL); integer → INTEGER (beyond 64 bits: kept as text and rejected at bind time);
     /// number with fraction or exponent → REAL; true/false → 1/0; null → NULL; object/array → unbindable.
     /// </summary>
     public static object? FromJson(JsonElement value)
@@ -15,7 +15,8 @@ internal static class RequestValues
         switch (value.ValueKind)
         {
             case JsonValueKind.String:
-                return value.GetString();
+                var s = value.GetString()!;
+                return Mkio.Protocol.Json.NonFiniteJson.TryGetValue(s, out var nonFinite) ? nonFinite : s;
             case JsonValueKind.Number:
                 var raw = value.GetRawText();
                 if (raw.AsSpan().IndexOfAny('.', 'e', 'E') >= 0)

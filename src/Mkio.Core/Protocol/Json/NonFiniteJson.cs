@@ -2,16 +2,15 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Mkio.Protocol;
-
-namespace Mkio.Cli;
+namespace Mkio.Protocol.Json;
 
 /// <summary>
 /// The non-standard number tokens <c>NaN</c>, <c>Infinity</c> and <c>-Infinity</c> that Python's <c>json</c> module accepts as
-/// float values (the reference <c>mkio send</c> reads its data with <c>json.load</c>/<c>json.loads</c>, CLI.md §5.2).
+/// float values: the reference <c>mkio send</c> reads its data with <c>json.load</c>/<c>json.loads</c> (CLI.md §5.2), and the
+/// reference server accepts them in inbound messages (PROTOCOL.md §2), as Python clients send them for non-finite floats.
 /// </summary>
 /// <remarks>
-/// System.Text.Json rejects these tokens. <see cref="Scan"/> walks the text as a JSON tokeniser does (strings with their escapes,
+/// System.Text.Json rejects these tokens. <see cref="Scan(string)"/> walks the text as a JSON tokeniser does (strings with their escapes,
 /// objects, arrays, keys and values) and replaces each token found where Python would read a value — the start of the document,
 /// after <c>[</c>, after <c>:</c>, or after <c>,</c> inside an array — by a marker string that does not occur in the text. Tokens
 /// inside strings, in key positions, after another value, or spelled differently (<c>nan</c>, <c>+Infinity</c>) are left alone,
@@ -21,6 +20,18 @@ namespace Mkio.Cli;
 internal sealed class NonFiniteJson
 {
     private static readonly string[] Tokens = ["NaN", "Infinity", "-Infinity"];
+
+    /// <summary>
+    /// The server's marker prefix: random per process, so a client cannot forge it (a message whose text
+    /// holds it is left as it is, and fails to parse as before).
+    /// </summary>
+    private static readonly string ServerMarker = "mkio-nonfinite-" + Guid.NewGuid().ToString("N") + ":";
+
+    private static readonly string[] ServerValues = [ServerMarker + Tokens[0], ServerMarker + Tokens[1], ServerMarker + Tokens[2]];
+
+    private static readonly byte[][] ServerValuesUtf8 = [.. ServerValues.Select(Encoding.UTF8.GetBytes)];
+
+    private static readonly double[] Values = [double.NaN, double.PositiveInfinity, double.NegativeInfinity];
 
     /// <summary>The wire text of each token's float (same order as <see cref="Tokens"/>).</summary>
     private static readonly string[] WireTexts = [WireText(double.NaN), WireText(double.PositiveInfinity), WireText(double.NegativeInfinity)];
@@ -42,10 +53,76 @@ internal sealed class NonFiniteJson
     public bool HasTokens => _marker is not null;
 
     /// <summary>Finds the tokens at value positions of <paramref name="text"/> and replaces them by marker strings.</summary>
-    public static NonFiniteJson Scan(string text)
+    public static NonFiniteJson Scan(string text) => Scan(text, null, null);
+
+    /// <summary>
+    /// Inbound messages (PROTOCOL.md §2): replaces the tokens found inside the value of the top-level member <c>data</c>
+    /// (at any depth below it) by this process's marker strings, which <see cref="TryGetValue(string, out double)"/> and
+    /// <see cref="TryGetValue(ReadOnlySpan{byte}, out double)"/> recognise. Returns null when there is nothing to replace
+    /// (or the text already holds the marker). Tokens elsewhere (envelope fields) stay invalid JSON.
+    /// </summary>
+    public static string? RewriteInboundData(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (text.Contains(ServerMarker, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var scanned = Scan(text, ServerMarker, "data");
+        return scanned.HasTokens ? scanned.Text : null;
+    }
+
+    /// <summary>True when <paramref name="value"/> is a marker string of <see cref="RewriteInboundData"/>; gives its float.</summary>
+    public static bool TryGetValue(string value, out double result)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        if (value.Length > ServerMarker.Length && value[0] == 'm' && value.StartsWith(ServerMarker, StringComparison.Ordinal))
+        {
+            for (var t = 0; t < ServerValues.Length; t++)
+            {
+                if (value == ServerValues[t])
+                {
+                    result = Values[t];
+                    return true;
+                }
+            }
+        }
+
+        result = 0;
+        return false;
+    }
+
+    /// <summary><see cref="TryGetValue(string, out double)"/> on a JSON string's raw UTF-8 content, without its quotes (the markers need no escapes).</summary>
+    public static bool TryGetValue(ReadOnlySpan<byte> rawUtf8, out double result)
+    {
+        if (rawUtf8.Length > ServerMarker.Length && rawUtf8[0] == (byte)'m')
+        {
+            for (var t = 0; t < ServerValuesUtf8.Length; t++)
+            {
+                if (rawUtf8.SequenceEqual(ServerValuesUtf8[t]))
+                {
+                    result = Values[t];
+                    return true;
+                }
+            }
+        }
+
+        result = 0;
+        return false;
+    }
+
+    /// <summary>
+    /// The scan: <paramref name="fixedMarker"/> instead of a fresh marker when given; with <paramref name="onlyInsideMember"/>,
+    /// only tokens below the value of that member of the top-level object are replaced.
+    /// </summary>
+    private static NonFiniteJson Scan(string text, string? fixedMarker, string? onlyInsideMember)
     {
         ArgumentNullException.ThrowIfNull(text);
         string? marker = null;
+        var awaitingKey = false; // a string at depth 1 here is a top-level member name
+        var keyStart = -1;
+        var inMember = onlyInsideMember is null;
         StringBuilder? output = null;
         var shifts = new List<Shift>();
         var copied = 0;
@@ -73,6 +150,11 @@ internal sealed class NonFiniteJson
                 else if (c == '"')
                 {
                     inString = false;
+                    if (keyStart >= 0)
+                    {
+                        inMember = onlyInsideMember is null || text.AsSpan(keyStart, i - keyStart).SequenceEqual(onlyInsideMember);
+                        keyStart = -1;
+                    }
                 }
             }
             else
@@ -82,6 +164,12 @@ internal sealed class NonFiniteJson
                     case '"':
                         inString = true;
                         expectValue = false;
+                        if (awaitingKey && containers.Count == 1)
+                        {
+                            keyStart = i + 1;
+                            awaitingKey = false;
+                        }
+
                         break;
                     case '[':
                         containers.Push(true);
@@ -90,6 +178,7 @@ internal sealed class NonFiniteJson
                     case '{':
                         containers.Push(false);
                         expectValue = false;
+                        awaitingKey = containers.Count == 1;
                         break;
                     case ']':
                     case '}':
@@ -98,6 +187,12 @@ internal sealed class NonFiniteJson
                         break;
                     case ',':
                         expectValue = containers.TryPeek(out var isArray) && isArray;
+                        if (containers.Count == 1 && !isArray)
+                        {
+                            awaitingKey = true;
+                            inMember = onlyInsideMember is null;
+                        }
+
                         break;
                     case ':':
                         expectValue = true;
@@ -108,14 +203,14 @@ internal sealed class NonFiniteJson
                     case '\n':
                         break;
                     default:
-                        var token = expectValue ? TokenAt(text.AsSpan(i)) : -1;
+                        var token = expectValue && (onlyInsideMember is null || (inMember && containers.Count >= 2)) ? TokenAt(text.AsSpan(i)) : -1;
                         expectValue = false;
                         if (token < 0)
                         {
                             break;
                         }
 
-                        marker ??= NewMarker(text);
+                        marker ??= fixedMarker ?? NewMarker(text);
                         output ??= new StringBuilder(text.Length + 64);
                         output.Append(text, copied, i - copied);
                         var replacement = Quote(marker, Tokens[token]);
