@@ -119,8 +119,11 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
     /// <summary>Applies one change under <see cref="Gate"/>; returns the op to publish, or null to drop it.</summary>
     protected abstract string? Apply(ChangeEvent change);
 
-    /// <summary>Builds the reply to a subscribe (snapshot or delta) and registers the subscriber atomically.</summary>
-    protected abstract void SubscribeLocked(Subscriber subscriber, string? clientRef);
+    /// <summary>
+    /// Captures under <see cref="Gate"/> what the reply to a subscribe (snapshot or delta) needs — copies, as the
+    /// state changes once the lock is released — and returns the function that builds the frame outside the lock.
+    /// </summary>
+    protected abstract Func<byte[]> CaptureReplyLocked(Subscriber subscriber, string? clientRef);
 
     private async Task LoopAsync()
     {
@@ -185,7 +188,12 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
 
             var first = frame is null;
             frame ??= SubscriptionFrames.UpdateFrame(Name, @ref, op, outgoing);
-            if (!s.Session.TrySend(frame, Name))
+            if (s.Pending is { } held)
+            {
+                // Its subscribe reply is being built: the change follows the reply (F9).
+                held.Add(frame);
+            }
+            else if (!s.Session.TrySend(frame, Name))
             {
                 (dead ??= []).Add(s);
                 continue;
@@ -359,12 +367,54 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         await SubscribeCoreAsync(subscriber, clientRef, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Subscribe flow; query services override it to read the snapshot outside the lock.</summary>
+    /// <summary>
+    /// Subscribe flow (F9): under the lock, capture the reply's state and register the subscriber as pending, so
+    /// changes from then on are held for it; build the (possibly large) frame outside the lock, so fan-out to
+    /// everyone else goes on meanwhile; then, under the lock, send the frame and the held changes, in that
+    /// order, and make the subscriber live. Query services override it to read the snapshot from SQLite.
+    /// </summary>
     protected virtual ValueTask SubscribeCoreAsync(Subscriber subscriber, string? clientRef, CancellationToken cancellationToken)
     {
+        Func<byte[]> build;
         lock (Gate)
         {
-            SubscribeLocked(subscriber, clientRef);
+            build = CaptureReplyLocked(subscriber, clientRef);
+            subscriber.Pending = [];
+            RegisterLocked(subscriber);
+        }
+
+        byte[]? frame = null;
+        try
+        {
+            frame = build();
+        }
+        finally
+        {
+            lock (Gate)
+            {
+                var held = subscriber.Pending ?? [];
+                subscriber.Pending = null;
+                if (frame is null)
+                {
+                    // The reply could not be built: the subscription does not stand.
+                    if (_subscribers.Contains(subscriber))
+                    {
+                        RemoveLocked(subscriber.Session);
+                    }
+                }
+                else
+                {
+                    SendReply(subscriber, frame);
+                    foreach (var f in held)
+                    {
+                        if (!subscriber.Session.TrySend(f, Name))
+                        {
+                            RemoveLocked(subscriber.Session);
+                            break;
+                        }
+                    }
+                }
+            }
         }
 
         return ValueTask.CompletedTask;
@@ -464,4 +514,10 @@ internal sealed class Subscriber(MkioSession session, CompiledExpression? filter
 
     /// <summary>Changes with a sequence at or below this are already in the subscriber's snapshot.</summary>
     public long SkipThrough { get; set; }
+
+    /// <summary>
+    /// While its subscribe reply is built outside the service lock: the update frames fanned out meanwhile,
+    /// sent right after the reply. Null once the subscriber is live. Guarded by the service's gate.
+    /// </summary>
+    public List<byte[]>? Pending { get; set; }
 }

@@ -186,8 +186,8 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
         return (rows, sequence, @ref);
     }
 
-    protected override void SubscribeLocked(Subscriber subscriber, string? clientRef) =>
-        throw new NotSupportedException("Query subscriptions use Subscribe.");
+    protected override Func<byte[]> CaptureReplyLocked(Subscriber subscriber, string? clientRef) =>
+        throw new NotSupportedException("Query subscriptions read their snapshot in SubscribeCoreAsync.");
 
     private (List<Row> Rows, long Sequence, string? Ref) ReadSnapshot(SqliteConnection connection)
     {

@@ -53,7 +53,7 @@ internal sealed class StreamService(MkioEngine engine, ListenerServiceModel mode
         return null; // fanned out here: the buffer row may differ from the event row
     }
 
-    protected override void SubscribeLocked(Subscriber subscriber, string? clientRef)
+    protected override Func<byte[]> CaptureReplyLocked(Subscriber subscriber, string? clientRef)
     {
         IEnumerable<LogEntry> entries;
         if (_buffer.Count == 0)
@@ -75,8 +75,7 @@ internal sealed class StreamService(MkioEngine engine, ListenerServiceModel mode
             entries = all;
         }
 
-        var frame = SubscriptionFrames.SnapshotFrame(Name, _buffer.LastRef, Outgoing(subscriber, entries.Select(e => e.Row)));
-        SendReply(subscriber, frame);
-        RegisterLocked(subscriber);
+        var lastRef = _buffer.LastRef;
+        return () => SubscriptionFrames.SnapshotFrame(Name, lastRef, Outgoing(subscriber, entries.Select(e => e.Row)));
     }
 }

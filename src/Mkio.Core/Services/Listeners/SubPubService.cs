@@ -219,20 +219,16 @@ internal sealed class SubPubService(MkioEngine engine, ListenerServiceModel mode
         return true;
     }
 
-    protected override void SubscribeLocked(Subscriber subscriber, string? clientRef)
+    protected override Func<byte[]> CaptureReplyLocked(Subscriber subscriber, string? clientRef)
     {
+        var lastRef = _log.LastRef;
         if (clientRef is not null && _log.ResumeFrom(clientRef) is { } entries)
         {
-            var frame = SubscriptionFrames.DeltaFrame(Name, _log.LastRef, OutgoingChanges(subscriber, entries));
-            SendReply(subscriber, frame);
-        }
-        else
-        {
-            var frame = SubscriptionFrames.SnapshotFrame(Name, _log.LastRef, Outgoing(subscriber, _cache.Values));
-            SendReply(subscriber, frame);
+            return () => SubscriptionFrames.DeltaFrame(Name, lastRef, OutgoingChanges(subscriber, entries));
         }
 
-        RegisterLocked(subscriber);
+        var rows = new List<Row>(_cache.Values);
+        return () => SubscriptionFrames.SnapshotFrame(Name, lastRef, Outgoing(subscriber, rows));
     }
 }
 
