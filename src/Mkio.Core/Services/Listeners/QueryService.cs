@@ -66,25 +66,26 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
 
         // Serialise a (possibly large) snapshot before taking the lock, so live fan-out and other
         // subscribers do not wait behind it: the read's rows are serialised once, each filter's frame
-        // is assembled from those bytes, and subscribers with the same filter share one frame. Only
-        // when the ref must come from the log is the frame built inside the lock.
+        // is assembled from those bytes, and subscribers with the same filter share one frame. When
+        // the ref must come from the log, only the frame's assembly (a copy) happens inside the lock.
+        Func<int, bool>? admit = subscriber.Filter is null ? null : i => Admits(subscriber, read.Rows[i]);
+        var serialized = read.Serialized;
         var frame = read.Ref is not null
-            ? await read.FrameAsync(subscriber.Filter?.Text ?? "", () => read.Serialized.SnapshotFrame(Name, read.Ref, subscriber.Filter is null ? null : i => Admits(subscriber, read.Rows[i]))).ConfigureAwait(false)
+            ? await read.FrameAsync(subscriber.Filter?.Text ?? "", () => serialized.SnapshotFrame(Name, read.Ref, admit)).ConfigureAwait(false)
             : null;
         lock (Gate)
         {
-            var rows = read.Rows;
-            var snapshotRef = read.Ref;
             if (!_log.CoversAfter(sequence))
             {
                 // Too many changes since the read to replay exactly: read again under the lock.
-                (rows, sequence, snapshotRef) = ReadFormatted();
-                frame = null;
+                var (rows, again, snapshotRef) = ReadFormatted();
+                sequence = again;
+                frame = SubscriptionFrames.SnapshotFrame(Name, snapshotRef ?? _log.RefAtOrBefore(sequence), Admitted(subscriber, rows));
             }
 
             // The snapshot may hold changes the loop has not logged yet: its ref comes from the
             // journal position it was read at, so a resume from it neither repeats nor skips (F9, F18).
-            SendReply(subscriber, frame ?? SubscriptionFrames.SnapshotFrame(Name, snapshotRef ?? _log.RefAtOrBefore(sequence), Admitted(subscriber, rows)));
+            SendReply(subscriber, frame ?? serialized.SnapshotFrame(Name, _log.RefAtOrBefore(sequence), admit));
 
             // Changes committed after the snapshot that the loop already fanned out: replay them.
             for (var i = 0; i < _log.Count; i++)
