@@ -272,3 +272,26 @@ test("the served /mkio.js is a working client", OPTS, async (t) => {
   assert.equal(reply.type, "result");
   assert.match(reply.ref, REF_RE);
 });
+
+test("a row holding Infinity arrives as a number (the server writes Python's bare token)", OPTS, async (t) => {
+  const { c } = await open(t);
+  const events = await subscribe(c, "all_orders");
+  const id = uid();
+  // 1e999 is valid JSON; bound as a float it is stored as a REAL +Infinity in the INTEGER column.
+  // (JSON.stringify cannot write it, so the transaction goes over a plain socket.)
+  const raw = new BaseWebSocket(MKIO_URL);
+  t.after(() => raw.close());
+  await withTimeout(new Promise((resolve, reject) => {
+    raw.addEventListener("open", resolve);
+    raw.addEventListener("error", reject);
+  }), T, "raw socket open");
+  raw.send(`{"service":"add_order","ref":"inf-${id}","data":{"id":"${id}","symbol":"AAPL","qty":1e999}}`);
+  try {
+    const upd = await waitFor(() => updateFor(events, id), T, "update with Infinity");
+    assert.equal(upd.row.qty, Infinity);
+    assert.equal(c._subscriptions.get("all_orders").ref, `inf-${id}`);
+  } finally {
+    // Keep later snapshots strict JSON for the recording logs of other tests.
+    await withTimeout(c.send("delete_order", { id }), T, "delete");
+  }
+});

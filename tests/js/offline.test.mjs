@@ -161,6 +161,37 @@ test("dispatch: only result/error resolve; cursor; callbacks; text frames", asyn
   }
 });
 
+test("frames with Python's bare NaN / Infinity / -Infinity are parsed, not dropped", async () => {
+  let conn0;
+  const server = await fake((conn, msg) => {
+    conn0 = conn;
+    if (msg.type === "subscribe") {
+      conn.send('{"type":"snapshot","service":"m","ref":"r1","rows":[{"id":"a","x":NaN}]}');
+    }
+  });
+  const events = [];
+  const { c } = client(server.url);
+  try {
+    await withTimeout(c.connect(), T, "connect");
+    c.subscribe("m", {
+      onSnapshot(rows) { events.push(["snapshot", rows]); },
+      onUpdate(op, row) { events.push(["update", op, row]); },
+    });
+    await waitFor(() => events.length === 1, T, "snapshot");
+    assert.ok(Number.isNaN(events[0][1][0].x), "NaN in a snapshot row");
+    conn0.send('{"type":"update","service":"m","ref":"r2","op":"insert","row":{"id":"b","x":Infinity,"y":-Infinity,"s":"NaN \\" Infinity"}}');
+    conn0.send('{"type":"update","service":"m","ref":"r3","op":"insert","row":{"id":"c","x":NaNa}}'); // still not JSON: ignored
+    conn0.send('{"type":"update","service":"m","ref":"r4","op":"insert","row":{"id":"d","x":1}}');
+    await waitFor(() => events.length === 3, T, "updates");
+    assert.deepEqual(events[1], ["update", "insert", { id: "b", x: Infinity, y: -Infinity, s: 'NaN " Infinity' }]);
+    assert.deepEqual(events[2], ["update", "insert", { id: "d", x: 1 }]);
+    assert.equal(c._subscriptions.get("m").ref, "r4");
+  } finally {
+    c.close();
+    await server.close();
+  }
+});
+
 test("subscribe: filter and ref sent when truthy; unsubscribe; check", async () => {
   const server = await fake((conn, msg) => {
     if (msg.type === "check") conn.send({ type: "result", service: msg.service, ref: msg.ref, status: "unknown", ok: true });

@@ -310,6 +310,50 @@ class MkioClient {
     }
   }
 
+  /**
+   * Parse one frame; undefined when it is not JSON (ignored, as by mkio 0.1.0). Non-finite floats
+   * arrive as Python writes them, bare NaN / Infinity / -Infinity (PROTOCOL.md §2), which
+   * JSON.parse rejects: outside strings they are turned into numbers instead of losing the frame.
+   */
+  static _parse(text) {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      // fall through: maybe non-finite floats
+    }
+    const key = "$mkio-nonfinite$";
+    let out = "";
+    let from = 0;
+    let inString = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (inString) {
+        if (c === 92) i++; // backslash: skip the escaped character
+        else if (c === 34) inString = false;
+        continue;
+      }
+      if (c === 34) {
+        inString = true;
+        continue;
+      }
+      const token = text.startsWith("NaN", i) ? "NaN"
+        : text.startsWith("Infinity", i) ? "Infinity"
+        : text.startsWith("-Infinity", i) ? "-Infinity" : null;
+      if (token !== null) {
+        out += text.slice(from, i) + '{"' + key + '":"' + token + '"}';
+        i += token.length - 1;
+        from = i + 1;
+      }
+    }
+    if (from === 0) return undefined;
+    try {
+      return JSON.parse(out + text.slice(from), (k, v) =>
+        v !== null && typeof v === "object" && typeof v[key] === "string" ? Number(v[key]) : v);
+    } catch (e) {
+      return undefined;
+    }
+  }
+
   /** Decode one frame (text, ArrayBuffer or typed array; Blob as a fallback) and dispatch it. */
   _receive(data) {
     if (typeof data !== "string") {
@@ -321,12 +365,7 @@ class MkioClient {
       if (!this._decoder) this._decoder = new TextDecoder("utf-8");
       data = this._decoder.decode(data);
     }
-    let msg;
-    try {
-      msg = JSON.parse(data);
-    } catch (e) {
-      return; // not JSON: ignore
-    }
+    const msg = MkioClient._parse(data);
     if (msg && typeof msg === "object" && !Array.isArray(msg)) this._dispatch(msg);
   }
 
