@@ -5,6 +5,7 @@ using Mkio.Changes;
 using Mkio.Data;
 using Mkio.Model;
 using Mkio.Protocol;
+using Mkio.Protocol.Json;
 using SQLitePCL;
 
 namespace Mkio.Storage;
@@ -203,88 +204,39 @@ internal sealed class ChangeJournal : IDisposable
         return value.GetDouble();
     }
 
-    /// <summary>Marker object that stands in for a bare <c>NaN</c>/<c>Infinity</c> token while parsing.</summary>
-    private const string NonFinite = "$mkio_nonfinite";
-
-    /// <summary>
-    /// Journal rows are wire JSON, which writes non-finite floats as bare <c>NaN</c>, <c>Infinity</c>
-    /// and <c>-Infinity</c> (PROTOCOL.md §2). System.Text.Json rejects those tokens, so they are
-    /// replaced (outside strings) by a marker object before parsing.
-    /// </summary>
-    private static JsonDocument ParseWireJson(string json)
+    private static Row ParseRow(string json, Dictionary<string, RowSchema> schemas)
     {
+        // Journal rows are wire JSON, which writes non-finite floats as bare NaN/Infinity/-Infinity
+        // (PROTOCOL.md §2); System.Text.Json rejects them, so those rows are parsed through the scanner.
+        NonFiniteJson? nonFinite = null;
+        JsonDocument doc;
         try
         {
-            return JsonDocument.Parse(json);
+            doc = JsonDocument.Parse(json);
         }
         catch (JsonException)
         {
-            var sb = new System.Text.StringBuilder(json.Length + 32);
-            var inString = false;
-            for (var i = 0; i < json.Length; i++)
-            {
-                var ch = json[i];
-                if (inString)
-                {
-                    sb.Append(ch);
-                    if (ch == '\\' && i + 1 < json.Length)
-                    {
-                        sb.Append(json[++i]);
-                    }
-                    else if (ch == '"')
-                    {
-                        inString = false;
-                    }
-
-                    continue;
-                }
-
-                var token = ch == '"' ? null
-                    : json.AsSpan(i).StartsWith("NaN", StringComparison.Ordinal) ? "NaN"
-                    : json.AsSpan(i).StartsWith("Infinity", StringComparison.Ordinal) ? "Infinity"
-                    : json.AsSpan(i).StartsWith("-Infinity", StringComparison.Ordinal) ? "-Infinity"
-                    : null;
-                if (token is not null)
-                {
-                    sb.Append("{\"").Append(NonFinite).Append("\":\"").Append(token).Append("\"}");
-                    i += token.Length - 1;
-                    continue;
-                }
-
-                inString = ch == '"';
-                sb.Append(ch);
-            }
-
-            return JsonDocument.Parse(sb.ToString());
+            nonFinite = NonFiniteJson.Scan(json);
+            doc = JsonDocument.Parse(nonFinite.Text);
         }
-    }
 
-    private static object? ParseNonFinite(JsonElement value) =>
-        value.TryGetProperty(NonFinite, out var t) ? t.GetString() switch
-        {
-            "NaN" => double.NaN,
-            "Infinity" => double.PositiveInfinity,
-            "-Infinity" => double.NegativeInfinity,
-            _ => null,
-        } : null;
-
-    private static Row ParseRow(string json, Dictionary<string, RowSchema> schemas)
-    {
-        using var doc = ParseWireJson(json);
         var names = new List<string>();
         var values = new List<object?>();
-        foreach (var p in doc.RootElement.EnumerateObject())
+        using (doc)
         {
-            names.Add(p.Name);
-            values.Add(p.Value.ValueKind switch
+            foreach (var p in doc.RootElement.EnumerateObject())
             {
-                JsonValueKind.String => p.Value.GetString(),
-                JsonValueKind.Number => ParseNumber(p.Value),
-                JsonValueKind.True => 1L,
-                JsonValueKind.False => 0L,
-                JsonValueKind.Object => ParseNonFinite(p.Value),
-                _ => null,
-            });
+                names.Add(p.Name);
+                values.Add(p.Value.ValueKind switch
+                {
+                    JsonValueKind.String when nonFinite is not null && nonFinite.TryGetMarkedValue(p.Value.GetString()!, out var d) => d,
+                    JsonValueKind.String => p.Value.GetString(),
+                    JsonValueKind.Number => ParseNumber(p.Value),
+                    JsonValueKind.True => 1L,
+                    JsonValueKind.False => 0L,
+                    _ => null,
+                });
+            }
         }
 
         var key = string.Join('\u0001', names);

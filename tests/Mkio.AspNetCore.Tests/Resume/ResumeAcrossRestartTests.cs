@@ -392,13 +392,14 @@ public class ResumeAcrossRestartTests
     public async Task Restart_JournalHoldsNonFiniteFloat_ServerStartsAndDeltaCarriesIt(CancellationToken ct)
     {
         // 1e999 decodes to +Infinity; the wire (and the journal) write it as a bare Infinity token.
-        const string expected = """{"type":"delta","service":"all_orders","ref":"r2","changes":[{"op":"insert","row":{"id":"2","symbol":"X","qty":Infinity,"price":0.0,"status":"pending","_mkio_ref":"r2"}}]}""";
+        const string expected = """{"type":"delta","service":"all_orders","ref":"r3","changes":[{"op":"insert","row":{"id":"2","symbol":"X","qty":Infinity,"price":0.0,"status":"pending","_mkio_ref":"r2"}},{"op":"insert","row":{"id":"3","symbol":"Y","qty":-Infinity,"price":0.0,"status":"pending","_mkio_ref":"r3"}}]}""";
         using var dir = new TempDirectory();
         await using (var first = await MkioTestHost.StartAsync(FixtureAPlusOnFile, ct, directory: dir))
         {
             await using var ws = await first.ConnectAsync("ws", ct);
             await OkAsync(ws, """{"service":"add_order","ref":"r1","data":{"id":"1","symbol":"AAPL","qty":1}}""", ct);
             await OkAsync(ws, """{"service":"add_order","ref":"r2","data":{"id":"2","symbol":"X","qty":1e999}}""", ct);
+            await OkAsync(ws, """{"service":"add_order","ref":"r3","data":{"id":"3","symbol":"Y","qty":-Infinity}}""", ct);
             Assert.That(await RawRequestAsync(first, """{"service":"all_orders","type":"subscribe","ref":"r1"}""", ct), Is.EqualTo(expected));
         }
 

@@ -263,6 +263,24 @@ internal sealed class NonFiniteJson
         return rawJson;
     }
 
+    /// <summary>True when <paramref name="value"/> (a parsed string) is one of this scan's markers; gives its float.</summary>
+    public bool TryGetMarkedValue(string value, out double result)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        if (_marker is not null && value.StartsWith(_marker, StringComparison.Ordinal))
+        {
+            var t = Array.IndexOf(Tokens, value[_marker.Length..]);
+            if (t >= 0)
+            {
+                result = Values[t];
+                return true;
+            }
+        }
+
+        result = 0;
+        return false;
+    }
+
     /// <summary>True when <paramref name="raw"/> (a parsed value's raw text) holds a replaced token.</summary>
     public bool Contains(string raw) => _marker is not null && raw.Contains(_marker, StringComparison.Ordinal);
 
