@@ -160,19 +160,29 @@ public partial class ServeCommandTests
             {
                 Assert.That((await monitor.RequestAsync("""{"type":"monitor","service":"add_order"}""", ct)).GetRawText(), Is.EqualTo("""{"type":"monitor_ack","service":"add_order"}"""));
                 const string Tx = """{"service":"add_order","ref":"queued","data":{"id":"q1","symbol":"A","qty":1}}""";
+                const string Tx2 = """{"service":"add_order","ref":"next","data":{"id":"q2","symbol":"B","qty":2}}""";
                 await client.SendAsync(Tx, cancellationToken: ct);
+                await client.SendAsync(Tx2, cancellationToken: ct);
 
-                // The monitor sees the request as it is dispatched: it is in the writer's queue now.
+                // The monitor sees each request as it is dispatched. A connection dispatches one message
+                // at a time and a transaction is in the writer's queue before the next one is dispatched:
+                // once the second is seen, the first is queued (the second may still be on its way).
                 Assert.That((await monitor.ReceiveAsync(ct)).GetRawText(), Is.EqualTo($$"""{"direction":"in","service":"add_order","message":{{Tx}}}"""));
+                Assert.That((await monitor.ReceiveAsync(ct)).GetRawText(), Is.EqualTo($$"""{"direction":"in","service":"add_order","message":{{Tx2}}}"""));
                 Assert.That(client.Pending, Is.Zero, "not committed before the batch window ends");
 
                 await p.TerminateAsync(ct);
                 var reply = await client.ReceiveAsync(ct);
+                var second = await client.ReceiveAsync(ct);
                 await client.Closed.WaitAsync(ct);
                 await monitor.Closed.WaitAsync(ct);
                 using (Assert.EnterMultipleScope())
                 {
                     Assert.That(reply.GetRawText(), Is.EqualTo("""{"type":"result","service":"add_order","ref":"queued","ok":true}"""));
+
+                    // Queued in time, or refused because the writer was already stopping (F19): answered either way.
+                    Assert.That(second.GetRawText(), Is.EqualTo("""{"type":"result","service":"add_order","ref":"next","ok":true}""")
+                        .Or.EqualTo("""{"type":"error","message":"Writer is stopping, no new submissions accepted","ref":"next"}"""));
                     Assert.That(client.CloseStatus, Is.EqualTo(WebSocketCloseStatus.EndpointUnavailable));
                     Assert.That(monitor.CloseStatus, Is.EqualTo(WebSocketCloseStatus.EndpointUnavailable));
                 }
