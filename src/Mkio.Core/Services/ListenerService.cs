@@ -267,26 +267,6 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         return result;
     }
 
-    /// <summary>The already formatted rows the subscriber's filter admits (the list itself when it has no filter).</summary>
-    protected List<Row> Admitted(Subscriber s, List<Row> formatted)
-    {
-        if (s.Filter is null)
-        {
-            return formatted;
-        }
-
-        var result = new List<Row>();
-        foreach (var r in formatted)
-        {
-            if (Admits(s, r))
-            {
-                result.Add(r);
-            }
-        }
-
-        return result;
-    }
-
     /// <summary>Formats and filters log entries for one subscriber (delta changes).</summary>
     protected List<(string Op, Row Row)> OutgoingChanges(Subscriber s, IEnumerable<LogEntry> entries)
     {

@@ -68,7 +68,7 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
         // subscribers do not wait behind it: the read's rows are serialised once, each filter's frame
         // is assembled from those bytes, and subscribers with the same filter share one frame. When
         // the ref must come from the log, only the frame's assembly (a copy) happens inside the lock.
-        Func<int, bool>? admit = subscriber.Filter is null ? null : i => Admits(subscriber, read.Rows[i]);
+        var admit = AdmitFor(subscriber, read.Rows);
         var serialized = read.Serialized;
         var frame = read.Ref is not null
             ? await read.FrameAsync(subscriber.Filter?.Text ?? "", () => serialized.SnapshotFrame(Name, read.Ref, admit)).ConfigureAwait(false)
@@ -80,7 +80,7 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
                 // Too many changes since the read to replay exactly: read again under the lock.
                 var (rows, again, snapshotRef) = ReadFormatted();
                 sequence = again;
-                frame = SubscriptionFrames.SnapshotFrame(Name, snapshotRef ?? _log.RefAtOrBefore(sequence), Admitted(subscriber, rows));
+                frame = new SerializedRows(rows).SnapshotFrame(Name, snapshotRef ?? _log.RefAtOrBefore(sequence), AdmitFor(subscriber, rows));
             }
 
             // The snapshot may hold changes the loop has not logged yet: its ref comes from the
@@ -165,6 +165,10 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
             }
         }
     }
+
+    /// <summary>The subscriber's filter over <paramref name="rows"/> by index, or null (every row) when it has none.</summary>
+    private Func<int, bool>? AdmitFor(Subscriber subscriber, List<Row> rows) =>
+        subscriber.Filter is null ? null : i => Admits(subscriber, rows[i]);
 
     /// <summary>Reads the snapshot and applies <c>publish</c> once (rows that fail to format are dropped, F1).</summary>
     private (List<Row> Rows, long Sequence, string? Ref) ReadFormatted()
