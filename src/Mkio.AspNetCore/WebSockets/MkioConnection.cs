@@ -18,6 +18,12 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
     private readonly long _maxQueuedBytes;
     private readonly MkioMetrics _metrics;
     private readonly ILogger _logger;
+    /// <summary>
+    /// How long a closing connection may take: the send loop's last frames and close frame, then the peer's
+    /// answering close frame. After it the socket is aborted, so a stalled peer cannot hold the connection.
+    /// </summary>
+    internal static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(5);
+
     private readonly Channel<byte[]> _outbox = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -47,13 +53,14 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
 
     /// <summary>
     /// Called by the receive loop before it hands a message to the session; false once shutdown has
-    /// stopped dispatching (the message arrived after the server decided to close: the 1001 follows).
+    /// stopped dispatching or the connection is closing (the message arrived after the server decided to
+    /// close: the close frame follows, and a reply could not be sent after it).
     /// </summary>
     public bool TryBeginDispatch()
     {
         lock (_dispatchLock)
         {
-            if (_dispatchStopped)
+            if (_dispatchStopped || IsClosing)
             {
                 return false;
             }
@@ -174,7 +181,7 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
         _outbox.Writer.TryComplete();
 
         // A stalled peer may never finish the send in progress: give it a moment, then abort.
-        _abort.CancelAfter(TimeSpan.FromSeconds(5));
+        _abort.CancelAfter(CloseHandshakeTimeout);
     }
 
     /// <summary>Sends what is queued, then closes with <paramref name="status"/>.</summary>
@@ -185,7 +192,7 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
             _closeStatus = status;
             _closeReason = reason;
             _outbox.Writer.TryComplete();
-            _abort.CancelAfter(TimeSpan.FromSeconds(5));
+            _abort.CancelAfter(CloseHandshakeTimeout);
         }
 
         return SendLoop;
@@ -200,7 +207,7 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
             _closeReason = reason;
             _dropQueued = true;
             _outbox.Writer.TryComplete();
-            _abort.CancelAfter(TimeSpan.FromSeconds(5));
+            _abort.CancelAfter(CloseHandshakeTimeout);
         }
 
         return SendLoop;
@@ -237,6 +244,10 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
                 await _socket.CloseOutputAsync(_closeStatus, _closeReason, token).ConfigureAwait(false);
+
+                // The receive loop now drains until the peer's close frame; a peer that never sends one is
+                // aborted when the close deadline passes (immediately if it already has).
+                token.Register(static c => ((MkioConnection)c!).Abort(), this);
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)

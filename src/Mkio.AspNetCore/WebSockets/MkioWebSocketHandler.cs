@@ -96,8 +96,15 @@ internal sealed partial class MkioWebSocketHandler(
         var count = 0;
         try
         {
-            while (socket.State == WebSocketState.Open && !connection.IsClosing)
+            // CloseSent: the send loop has sent the server's close frame (the connection is closing).
+            while (socket.State is WebSocketState.Open or WebSocketState.CloseSent)
             {
+                if (connection.IsClosing)
+                {
+                    await DiscardUntilCloseAsync(socket, aborted).ConfigureAwait(false);
+                    return;
+                }
+
                 if (buffer is null)
                 {
                     // Wait for data before renting a buffer: idle connections hold no memory.
@@ -138,8 +145,8 @@ internal sealed partial class MkioWebSocketHandler(
                     // PROTOCOL.md §1.6: close with 1009 as soon as the message reaches the limit.
                     metrics.OversizedMessage();
                     Log.MessageTooBig(logger, maxBytes);
-                    await connection.CloseNowAsync(WebSocketCloseStatus.MessageTooBig, $"message too big (limit {maxBytes} bytes)").ConfigureAwait(false);
-                    return;
+                    _ = connection.CloseNowAsync(WebSocketCloseStatus.MessageTooBig, $"message too big (limit {maxBytes} bytes)");
+                    continue;
                 }
 
                 if (!result.EndOfMessage)
@@ -164,6 +171,33 @@ internal sealed partial class MkioWebSocketHandler(
             {
                 ArrayPool<byte>.Shared.Return(buffer);
             }
+        }
+    }
+
+    /// <summary>
+    /// Once the server has decided to close (shutdown 1001, slow consumer 1013, oversized message 1009),
+    /// what the peer still sends is read and dropped until its close frame arrives (RFC 6455 §7.1.1).
+    /// Leaving it unread would make the kernel answer the socket's close with a reset, which can destroy
+    /// the close frame (and the last replies) before the client reads them. The connection aborts the
+    /// socket if the peer never answers (<see cref="MkioConnection.CloseHandshakeTimeout"/>).
+    /// </summary>
+    private static async Task DiscardUntilCloseAsync(WebSocket socket, CancellationToken aborted)
+    {
+        var scratch = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+        try
+        {
+            while (socket.State is WebSocketState.Open or WebSocketState.CloseSent)
+            {
+                var result = await socket.ReceiveAsync(scratch.AsMemory(), aborted).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
         }
     }
 
