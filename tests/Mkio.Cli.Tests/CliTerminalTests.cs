@@ -156,7 +156,7 @@ public partial class CliTerminalTests
     {
         await using var host = await MkioTestHost.StartAsync(Fixtures.FixtureB, ct);
         using var dir = new TempDirectory();
-        await using var p = MkioProcess.Start(dir.Path, "subscribe", Base(host), "audit_feed");
+        await using var p = MkioProcess.StartInterruptible(dir.Path, "subscribe", Base(host), "audit_feed");
         await p.WaitForStdoutAsync(SnapshotHeader(), ct);
         await InterruptAsync(p.Id, ct);
         var code = await p.WaitForExitAsync(ct);
@@ -170,7 +170,7 @@ public partial class CliTerminalTests
     {
         await using var host = await MkioTestHost.StartAsync(Fixtures.FixtureB, ct);
         using var dir = new TempDirectory();
-        await using var p = MkioProcess.Start(dir.Path, "monitor", Base(host), "orders");
+        await using var p = MkioProcess.StartInterruptible(dir.Path, "monitor", Base(host), "orders");
         await p.WaitForStdoutAsync(MonitorStarted(), ct);
         await InterruptAsync(p.Id, ct);
         var code = await p.WaitForExitAsync(ct);

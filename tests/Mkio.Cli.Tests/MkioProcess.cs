@@ -60,9 +60,19 @@ internal sealed class MkioProcess : IAsyncDisposable
 
     public IReadOnlyList<string> StderrLines => [.. _stderr];
 
-    public static MkioProcess Start(string workingDirectory, params string[] args)
+    public static MkioProcess Start(string workingDirectory, params string[] args) => Start(workingDirectory, defaultSigint: false, args);
+
+    /// <summary>
+    /// Like <see cref="Start(string, string[])"/>, with SIGINT's default disposition restored for the child
+    /// (<c>env --default-signal=INT</c>, which then execs it: the same pid). A test run started from a
+    /// non-interactive shell's background job inherits SIGINT ignored, and .NET (rightly) leaves an
+    /// inherited ignored SIGINT alone — so a Ctrl+C test must not depend on how the runner was started.
+    /// </summary>
+    public static MkioProcess StartInterruptible(string workingDirectory, params string[] args) => Start(workingDirectory, defaultSigint: true, args);
+
+    private static MkioProcess Start(string workingDirectory, bool defaultSigint, string[] args)
     {
-        var psi = new ProcessStartInfo(DotnetHost)
+        var psi = new ProcessStartInfo(defaultSigint ? "env" : DotnetHost)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardInput = true,
@@ -72,6 +82,12 @@ internal sealed class MkioProcess : IAsyncDisposable
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
+        if (defaultSigint)
+        {
+            psi.ArgumentList.Add("--default-signal=INT");
+            psi.ArgumentList.Add(DotnetHost);
+        }
+
         psi.ArgumentList.Add(MkioDll);
         foreach (var a in args)
         {

@@ -166,6 +166,10 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
         return true;
     }
 
+    public long MaxQueuedBytes => _maxQueuedBytes;
+
+    public void CloseSlowConsumer(long wouldBe) => Overflow(wouldBe);
+
     private void Overflow(long wouldBe)
     {
         if (Interlocked.Exchange(ref _closing, 1) != 0)

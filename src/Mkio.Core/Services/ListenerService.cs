@@ -190,8 +190,23 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
             frame ??= SubscriptionFrames.UpdateFrame(Name, @ref, op, outgoing);
             if (s.Pending is { } held)
             {
-                // Its subscribe reply is being built: the change follows the reply (F9).
-                held.Add(frame);
+                // Its subscribe reply is being built: the change follows the reply (F9). Held frames count
+                // against the connection's byte bound like queued ones (F10): past it, the connection is
+                // closed with 1013 at once (it resubscribes after reconnecting) and nothing more is held.
+                if (!s.PendingOverflowed)
+                {
+                    s.PendingBytes += frame.Length;
+                    if (s.PendingBytes > s.Session.MaxQueuedBytes)
+                    {
+                        s.PendingOverflowed = true;
+                        held.Clear();
+                        s.Session.CloseSlowConsumer(s.PendingBytes);
+                    }
+                    else
+                    {
+                        held.Add(frame);
+                    }
+                }
             }
             else if (!s.Session.TrySend(frame, Name))
             {
@@ -374,9 +389,10 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
             {
                 var held = subscriber.Pending ?? [];
                 subscriber.Pending = null;
-                if (frame is null)
+                if (frame is null || subscriber.PendingOverflowed)
                 {
-                    // The reply could not be built: the subscription does not stand.
+                    // The reply could not be built, or the changes held meanwhile outgrew the connection's
+                    // bound: the subscription does not stand.
                     if (_subscribers.Contains(subscriber))
                     {
                         RemoveLocked(subscriber.Session);
@@ -500,4 +516,10 @@ internal sealed class Subscriber(MkioSession session, CompiledExpression? filter
     /// sent right after the reply. Null once the subscriber is live. Guarded by the service's gate.
     /// </summary>
     public List<byte[]>? Pending { get; set; }
+
+    /// <summary>Bytes of the frames fanned out while the reply was built (held or, past the bound, dropped).</summary>
+    public long PendingBytes { get; set; }
+
+    /// <summary>The held frames outgrew the connection's bound: the connection was closed with 1013; the subscription ends with the build.</summary>
+    public bool PendingOverflowed { get; set; }
 }

@@ -9,4 +9,13 @@ namespace Mkio.Sessions;
 internal interface IMkioTransport
 {
     bool TrySend(byte[] frame);
+
+    /// <summary>The bound of the connection's outbound queue, in bytes.</summary>
+    long MaxQueuedBytes { get; }
+
+    /// <summary>
+    /// Closes the connection as a slow consumer (1013, counted and logged like a queue overflow): used when
+    /// frames held for it elsewhere (a subscriber whose reply is being built) would exceed <see cref="MaxQueuedBytes"/>.
+    /// </summary>
+    void CloseSlowConsumer(long wouldBe);
 }

@@ -57,6 +57,12 @@ internal sealed partial class MkioSession : IAsyncDisposable
         return true;
     }
 
+    /// <summary>The bound of the connection's outbound queue, in bytes (frames held for it elsewhere stay within it too).</summary>
+    public long MaxQueuedBytes => _transport.MaxQueuedBytes;
+
+    /// <summary>Closes the connection with 1013 as a slow consumer (see <see cref="IMkioTransport.CloseSlowConsumer"/>).</summary>
+    public void CloseSlowConsumer(long wouldBe) => _transport.CloseSlowConsumer(wouldBe);
+
     /// <summary>Handles one inbound message. Called sequentially by the transport's receive loop.</summary>
     public async ValueTask HandleAsync(ReadOnlyMemory<byte> utf8, CancellationToken cancellationToken)
     {

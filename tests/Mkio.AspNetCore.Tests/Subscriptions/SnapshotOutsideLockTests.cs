@@ -1,3 +1,7 @@
+using System.Diagnostics.Metrics;
+using System.Net.WebSockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Mkio.TestUtilities;
 using static Mkio.AspNetCore.Tests.Subscriptions.LiveTest;
 
@@ -69,5 +73,79 @@ public class SnapshotOutsideLockTests
         await OkAsync(ws, """{"service":"add","ref":"r5","data":{"id":"w","qty":5}}""", ct);
         Assert.That((await late.ReceiveAsync(ct)).GetProperty("ref").GetString(), Is.EqualTo("r5"));
         Assert.That((await live.ReceiveAsync(ct)).GetProperty("ref").GetString(), Is.EqualTo("r5"));
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task SubPubSnapshotHeldOpen_ChangesOutgrowTheSendQueueBound_ClosedWith1013WhileOthersCarryOn(CancellationToken ct)
+    {
+        var armed = 0;
+        var buildReturned = 0;
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        object? Hold(object?[] a)
+        {
+            if (a[0] is "block-me" && Volatile.Read(ref armed) == 1)
+            {
+                entered.Set();
+                release.Wait(TimeSpan.FromSeconds(30), CancellationToken.None);
+                Volatile.Write(ref buildReturned, 1);
+            }
+
+            return a[0];
+        }
+
+        await using var host = await MkioTestHost.StartAsync(
+            o =>
+            {
+                o.DbPath = ":memory:";
+                o.BatchMaxWaitMs = 1;
+                o.MaxSendQueueBytes = 16 * 1024;
+                o.Table("items", t => t.Column("id", "TEXT PRIMARY KEY").Column("note", "TEXT"))
+                    .Transaction("add", tx => tx.Insert("items", ["id", "note"]))
+                    .SubPub("last", s => s.From("items").Key("id").Publish("id", "HOLD(id)").Publish("note", "note").ChangeLogSize(100));
+            },
+            ct,
+            mkio: b => b.AddFunction("HOLD", Hold));
+        using var slow = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "Mkio", "mkio.server.slow_consumer_disconnects");
+        await using var ws = await host.ConnectAsync("ws", ct);
+        await OkAsync(ws, """{"service":"add","ref":"r0","data":{"id":"block-me","note":""}}""", ct);
+        await using var live = await host.ConnectAsync("ws", ct);
+        Assert.That((await live.RequestAsync("""{"service":"last","type":"subscribe"}""", ct)).GetProperty("rows").GetArrayLength(), Is.EqualTo(1));
+
+        Volatile.Write(ref armed, 1);
+        await using var late = await host.ConnectAsync("ws", ct);
+        await late.SendAsync("""{"service":"last","type":"subscribe"}""", cancellationToken: ct);
+        Assert.That(entered.Wait(TimeSpan.FromSeconds(20), ct), Is.True, "the snapshot build never started");
+
+        // While the late subscriber's reply is held open, 40 changes of about 1 KB are fanned out (40 KB > 16 KiB):
+        // it is closed with 1013 before its build ends, instead of holding them all.
+        var note = new string('n', 1000);
+        const int Changes = 40;
+        for (var k = 1; k <= Changes; k++)
+        {
+            await OkAsync(ws, $$$"""{"service":"add","ref":"r{{{k}}}","data":{"id":"k{{{k}}}","note":"{{{note}}}"}}""", ct);
+            Assert.That((await live.ReceiveAsync(ct)).GetProperty("ref").GetString(), Is.EqualTo($"r{k}"));
+        }
+
+        await late.Closed.WaitAsync(ct);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(late.CloseStatus, Is.EqualTo((WebSocketCloseStatus)1013), "closed while its reply was still being built");
+            Assert.That(late.CloseStatusDescription, Is.EqualTo("send queue overflow: client too slow"));
+            Assert.That(late.Pending, Is.Zero, "no snapshot and no update reached it");
+            Assert.That(Volatile.Read(ref buildReturned), Is.Zero, "the close came while the build was still held open, not after it");
+            Assert.That(slow.GetMeasurementSnapshot().Sum(m => m.Value), Is.EqualTo(1));
+        }
+
+        release.Set();
+        Volatile.Write(ref armed, 0);
+
+        // The service carries on: the live subscriber gets the next change; a reconnecting client gets everything.
+        await OkAsync(ws, """{"service":"add","ref":"r41","data":{"id":"k41","note":""}}""", ct);
+        Assert.That((await live.ReceiveAsync(ct)).GetProperty("ref").GetString(), Is.EqualTo("r41"));
+        await using var again = await host.ConnectAsync("ws", ct);
+        var snapshot = await again.RequestAsync("""{"service":"last","type":"subscribe"}""", ct);
+        Assert.That(snapshot.GetProperty("rows").GetArrayLength(), Is.EqualTo(Changes + 2));
+        Assert.That(Listener(host, "last").SubscriberCount, Is.EqualTo(2), "the closed subscriber is gone; live and again remain");
     }
 }
