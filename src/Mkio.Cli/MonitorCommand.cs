@@ -17,6 +17,13 @@ internal static class MonitorCommand
         var tokens = new Argument<string[]>("args") { Description = "<url> <service>", Arity = ArgumentArity.ZeroOrMore };
         var verbose = new Option<bool>("--verbose") { Description = "Show error details." };
         var command = new Command("monitor", "Print every message going in and out of a service until Ctrl+C.") { tokens, verbose };
+        ManualHelp.Register(
+            command,
+            "mkio monitor <url> <service> [--verbose]",
+            [
+                ("<url>", "The server: a port (8080), host:port or http://host:port."),
+                ("<service>", "Any service: its inbound and outbound messages are printed."),
+            ]);
         command.SetAction(parse =>
         {
             using var cts = CliConsole.CancelOnSignal(out var registration);

@@ -8,6 +8,7 @@ root.Subcommands.Add(ServicesCommand.Create());
 root.Subcommands.Add(SendCommand.Create());
 root.Subcommands.Add(SubscribeCommand.Create());
 root.Subcommands.Add(MonitorCommand.Create());
+ManualHelp.Install(root);
 
 // No arguments, an unknown command or an unknown option in its place (`mkio --bogus`, `mkio -x`): the usage block of CLI.md §1,
 // exit 1, as the reference, which takes its first argument as the command. The root's own options (--help, -h, -?, /?, --version)

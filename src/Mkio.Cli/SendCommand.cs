@@ -27,11 +27,20 @@ internal static class SendCommand
         var command = new Command(
             "send",
             "Send transactions from inline JSON, a .json file or a .csv file. Messages are pipelined; results are printed in input order "
-            + "as '[i/N] ok ref=<ref>' or '[i/N] error: <message>'. --op <name> names the op set for messages without their own op. "
+            + "as '[i/N] ok ref=<ref>' or '[i/N] error: <message>'. "
             + "Exit status 1 when any message failed (unlike mkio 0.1.0, which always exits 0).")
         {
             tokens, verbose,
         };
+        ManualHelp.Register(
+            command,
+            "mkio send <url> <service> [--op <name>] <data> [--verbose]",
+            [
+                ("<url>", "The server: a port (8080), host:port or http://host:port."),
+                ("<service>", "A transaction service."),
+                ("<data>", "Inline JSON (an object or an array of objects), a .json file or a .csv file (one message per row)."),
+            ],
+            ("--op <name>", "The op of messages that do not name their own."));
         command.SetAction(parse =>
         {
             using var cts = CliConsole.CancelOnSignal(out var registration);

@@ -20,6 +20,13 @@ internal static class ServicesCommand
         };
         var verbose = new Option<bool>("--verbose") { Description = "Show error details." };
         var command = new Command("services", "List the services of a server, or show one service in detail.") { tokens, verbose };
+        ManualHelp.Register(
+            command,
+            "mkio services <url> [service] [--verbose]",
+            [
+                ("<url>", "The server: a port (8080), host:port or http://host:port."),
+                ("[service]", "Show this one service in detail."),
+            ]);
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(tokens) ?? [], parse.GetValue(verbose), ct));
         return command;
     }

@@ -23,6 +23,15 @@ internal static class SubscribeCommand
         {
             tokens, verbose,
         };
+        ManualHelp.Register(
+            command,
+            "mkio subscribe <url> <service> [--filter <expr>] [--ref <ref>] [--verbose]",
+            [
+                ("<url>", "The server: a port (8080), host:port or http://host:port."),
+                ("<service>", "A subpub, stream or query service."),
+            ],
+            ("--filter <expr>", "Only rows matching this expression over the service's filterable columns."),
+            ("--ref <ref>", "Resume after this ref: only the changes since it (or a snapshot when it is too old)."));
         command.SetAction(parse =>
         {
             using var cts = CliConsole.CancelOnSignal(out var registration);

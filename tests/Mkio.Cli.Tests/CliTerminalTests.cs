@@ -239,6 +239,34 @@ public partial class CliTerminalTests
         Assert.That(p.Stderr, Is.Empty);
     }
 
+    [TestCase("send", "  mkio send <url> <service> [--op <name>] <data> [--verbose]", "--op <name>")]
+    [TestCase("subscribe", "  mkio subscribe <url> <service> [--filter <expr>] [--ref <ref>] [--verbose]", "--filter <expr>", "--ref <ref>")]
+    [TestCase("monitor", "  mkio monitor <url> <service> [--verbose]")]
+    [TestCase("services", "  mkio services <url> [service] [--verbose]")]
+    [CancelAfter(60_000)]
+    public async Task CommandHelp_ShowsTheRealSynopsisArgumentsAndOptions(string command, string synopsis, params string[] options)
+    {
+        // These commands parse their own arguments (the reference's rules): their help names them, not a catch-all "[<args>...]".
+        var ct = TestContext.CurrentContext.CancellationToken;
+        using var dir = new TempDirectory();
+        await using var p = MkioProcess.Start(dir.Path, command, "--help");
+        var code = await p.WaitForExitAsync(ct);
+        var lines = p.Stdout.Split('\n');
+        var usage = Array.IndexOf(lines, "Usage:");
+        var optionRows = lines.SkipWhile(l => l != "Options:").Skip(1).TakeWhile(l => l.Length > 0).Select(l => l.Trim()).ToList();
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(code, Is.Zero, p.Output);
+            Assert.That(p.Stderr, Is.Empty);
+            Assert.That(lines[0], Is.EqualTo("Description:"));
+            Assert.That(usage, Is.GreaterThan(0));
+            Assert.That(lines[usage + 1], Is.EqualTo(synopsis));
+            Assert.That(p.Stdout, Does.Not.Contain("<args>"));
+            Assert.That(lines, Does.Contain("  <url>      The server: a port (8080), host:port or http://host:port."));
+            Assert.That(optionRows.Select(r => r.Split("  ")[0]), Is.EqualTo(options.Append("--verbose").Append("-?, -h, --help")));
+        }
+    }
+
     [Test, CancelAfter(60_000)]
     public async Task Version_PrintsVersionAndExits0(CancellationToken ct)
     {
