@@ -57,12 +57,10 @@ public class CustomFunctionAndMetricsTests
         }
 
         // The server notices the close asynchronously: wait (bounded) for both counters to return to 0.
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        wait.CancelAfter(TimeSpan.FromSeconds(10));
-        while (connections.GetMeasurementSnapshot().Sum(m => m.Value) != 0 || subscriptions.GetMeasurementSnapshot().Sum(m => m.Value) != 0)
-        {
-            await Task.Delay(20, wait.Token);
-        }
+        await Eventually.WaitUntilAsync(
+            () => connections.GetMeasurementSnapshot().Sum(m => m.Value) == 0 && subscriptions.GetMeasurementSnapshot().Sum(m => m.Value) == 0,
+            "the connection and subscription counters are back to 0",
+            ct);
 
         Assert.That(subscriptions.GetMeasurementSnapshot().Sum(m => m.Value), Is.Zero);
     }

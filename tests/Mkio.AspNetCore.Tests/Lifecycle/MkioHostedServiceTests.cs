@@ -272,10 +272,7 @@ public class MkioHostedServiceTests
 
             // Give the shutdown time to drain the writer and reach the sockets (before the fix, the
             // connection's queue was completed there and the snapshot below was dropped).
-            while (!engineHost.Stopping)
-            {
-                await Task.Delay(10, ct);
-            }
+            await Eventually.WaitUntilAsync(() => engineHost.Stopping, "the host is stopping", ct);
 
             await Task.Delay(300, ct);
             release.Set();

@@ -37,7 +37,7 @@ public class SharedSnapshotTests
                 await s.SendAsync($$$"""{"service":"all_orders","type":"subscribe"{{{f}}}}""", cancellationToken: ct);
             }
 
-            await WaitUntilAsync(() => hold.Query.SnapshotWaiters == 4, ct);
+            await Eventually.WaitUntilAsync(() => hold.Query.SnapshotWaiters == 4, "4 subscribers wait on the held read", ct);
             hold.Release();
 
             var all = (await a.ReceiveRawAsync(ct)).Text;
@@ -92,7 +92,7 @@ public class SharedSnapshotTests
         // B has seen r2 committed: a snapshot without it would break PROTOCOL.md §10.
         await using var b = await host.ConnectAsync("ws", ct);
         await b.SendAsync("""{"service":"all_orders","type":"subscribe"}""", cancellationToken: ct);
-        await WaitUntilAsync(() => hold.Query.SnapshotWaiters == 1, ct);
+        await Eventually.WaitUntilAsync(() => hold.Query.SnapshotWaiters == 1, "B waits on the held read", ct);
         hold.Release();
 
         var snapA = await a.ReceiveAsync(ct);
@@ -113,16 +113,6 @@ public class SharedSnapshotTests
     }
 
     private static int CountRows(string frame) => frame.Split("\"_mkio_ref\"").Length - 1;
-
-    private static async Task WaitUntilAsync(Func<bool> condition, CancellationToken ct)
-    {
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        wait.CancelAfter(TimeSpan.FromSeconds(20));
-        while (!condition())
-        {
-            await Task.Delay(10, wait.Token);
-        }
-    }
 
     /// <summary>
     /// Holds the first snapshot read of <c>all_orders</c> inside its read transaction until released,
