@@ -24,6 +24,7 @@ internal sealed class MkioMetrics : IDisposable
     private readonly Counter<long> _slowConsumers;
     private readonly Counter<long> _oversized;
     private readonly Counter<long> _snapshots;
+    private readonly Counter<long> _beginFailures;
 
     public MkioMetrics(IMeterFactory? factory = null)
     {
@@ -39,9 +40,17 @@ internal sealed class MkioMetrics : IDisposable
         _slowConsumers = _meter.CreateCounter<long>("mkio.server.slow_consumer_disconnects", "{connection}", "Connections closed because their send queue overflowed.");
         _snapshots = _meter.CreateCounter<long>("mkio.query.snapshots", "{snapshot}", "Query snapshots served from SQLite; mkio.snapshot.shared is true when the subscriber joined a read already in flight.");
         _oversized = _meter.CreateCounter<long>("mkio.server.oversized_messages", "{message}", "Connections closed for an inbound message over the size limit.");
+        _beginFailures = _meter.CreateCounter<long>("mkio.writer.begin_failures", "{batch}", "Write batches that could not begin (typically: another connection held the database's write lock for all of busy_timeout); their queued writes failed.");
     }
 
     public Meter Meter => _meter;
+
+    /// <summary>A batch could not begin; <paramref name="failedWrites"/> queued writes were failed with its error.</summary>
+    public void BeginFailed(int failedWrites)
+    {
+        _beginFailures.Add(1);
+        _failed.Add(failedWrites);
+    }
 
     public void BatchCommitted(int size, int ok, TimeSpan elapsed)
     {

@@ -78,7 +78,9 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     {
         _sequence = initialSequence;
         _handle = _db.Writer.Handle ?? throw new InvalidOperationException("The write connection has no handle.");
-        _begin = new Stmt(_handle, "BEGIN");
+        // IMMEDIATE: the batch takes the write lock once, up front (waiting up to busy_timeout when another
+        // connection holds it), instead of every request of the batch waiting for it in turn.
+        _begin = new Stmt(_handle, "BEGIN IMMEDIATE");
         _commit = new Stmt(_handle, "COMMIT");
         _rollback = new Stmt(_handle, "ROLLBACK");
         _savepoint = new Stmt(_handle, "SAVEPOINT req");
@@ -294,7 +296,21 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         }
         catch (MkioWriteException ex)
         {
+            // Typically "database is locked": another connection held the write lock for all of busy_timeout.
+            // Everything queued behind this request would wait as long again, one after the other, so it
+            // fails now too (up to the next maintenance item): clients get a prompt error they can retry
+            // instead of a queue whose wait grows by busy_timeout per request.
             Fail(first, ex.Message);
+            var failed = 1;
+            var reader = _queue.Reader;
+            for (var n = reader.Count; n > 0 && reader.TryPeek(out var next) && next.Maintenance is null && reader.TryRead(out next); n--)
+            {
+                Fail(next, ex.Message);
+                failed++;
+            }
+
+            _metrics.BeginFailed(failed);
+            Log.BeginFailed(_logger, ex.Message, failed);
             return false;
         }
 
@@ -617,6 +633,9 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
 
         [LoggerMessage(EventId = 2103, Level = LogLevel.Error, Message = "A change listener failed while receiving committed events.")]
         public static partial void PublishFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 2105, Level = LogLevel.Error, Message = "Could not begin a write batch ({Error}); {Count} queued writes were answered with the error.")]
+        public static partial void BeginFailed(ILogger logger, string error, int count);
 
         [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "Draining the write queue took longer than {TimeoutSeconds} s; remaining requests are answered with the stopping error.")]
         public static partial void DrainTimedOut(ILogger logger, double timeoutSeconds);
