@@ -137,4 +137,39 @@ public partial class MkioClientTests
     [Test]
     public void NonFiniteTokens_Quote_NoTokens_ReturnsNull() =>
         Assert.That(NonFiniteTokens.Quote("""{"s":"NaN","n":-1.5e3}"""u8), Is.Null);
+
+    /// <summary>
+    /// Item 145 (fixing the Python client's rule 1): the update a send causes carries the send's ref and,
+    /// from a server, usually arrives before the result. It goes to the subscription; only the result
+    /// resolves the send.
+    /// </summary>
+    [Test, CancelAfter(30_000)]
+    public async Task Wire_UpdateWithAPendingSendsRefArrivesFirst_GoesToTheSubscriptionAndTheResultResolvesTheSend(CancellationToken ct)
+    {
+        await using var server = await FakeServer.StartAsync(ct);
+        await using var client = await ConnectAsync(server.WsUrl, ct);
+        var peer = await server.AcceptAsync(ct);
+
+        await using var sub = client.SubscribeAsync("last_trade", cancellationToken: ct).GetAsyncEnumerator(ct);
+        var first = sub.MoveNextAsync().AsTask();
+        await peer.ReceiveAsync(ct);
+        await peer.SendAsync("""{"type":"snapshot","service":"last_trade","ref":"c0","rows":[]}""", WebSocketMessageType.Binary, ct);
+        Assert.That(await first, Is.True);
+
+        var send = client.SendAsync("orders", new JsonObject { ["id"] = "1" }, @ref: "r7", cancellationToken: ct);
+        Assert.That(await peer.ReceiveAsync(ct), Is.EqualTo("""{"service":"orders","data":{"id":"1"},"ref":"r7"}"""));
+        await peer.SendAsync("""{"type":"update","service":"last_trade","ref":"r7","op":"insert","row":{"id":"1"}}""", WebSocketMessageType.Binary, ct);
+        Assert.That(await sub.MoveNextAsync(), Is.True);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(sub.Current.Type, Is.EqualTo(MkioEventType.Update));
+            Assert.That(sub.Current.Ref, Is.EqualTo("r7"));
+            Assert.That(send.IsCompleted, Is.False, "an update never resolves a send");
+        }
+
+        await peer.SendAsync("""{"type":"result","service":"orders","ref":"r7","ok":true}""", WebSocketMessageType.Binary, ct);
+        var result = await send;
+        Assert.That((result.Service, result.Ref, result.Reply.GetProperty("ok").GetBoolean()), Is.EqualTo(("orders", "r7", true)));
+        peer.Done.TrySetResult();
+    }
 }

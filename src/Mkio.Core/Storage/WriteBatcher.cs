@@ -154,6 +154,9 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
 
     private volatile bool _abandon;
 
+    /// <summary>True once the shutdown drain timed out: requests still queued are answered with the stopping error.</summary>
+    internal bool Abandoned => _abandon;
+
     private async Task RunAsync()
     {
         var reader = _queue.Reader;

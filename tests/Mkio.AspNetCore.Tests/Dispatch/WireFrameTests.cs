@@ -134,4 +134,42 @@ public class WireFrameTests
             Assert.That(TxTest.Json(evs[0].Row), Does.StartWith("""{"id":"u1","symbol":"\u00dcn\u00ef","qty":100,"price":150"""));
         }
     }
+
+    /// <summary>
+    /// Item 43 end to end: the update and snapshot frames subscribers receive escape non-ASCII text as
+    /// <c>\uXXXX</c> (surrogate pairs for astral characters) and write REAL values with a fraction,
+    /// INTEGER values without — for a query (SQLite read) and a subpub (in-memory cache) service alike.
+    /// </summary>
+    [Test, CancelAfter(30_000)]
+    public async Task Encoding_SubscribersFrames_EscapeNonAsciiAndKeepRealFraction(CancellationToken ct)
+    {
+        await using var host = await MkioTestHost.StartAsync(o =>
+        {
+            Fixtures.FixtureA(o);
+            o.Transaction("add_priced", tx => tx.Insert("orders", ["id", "symbol", "qty", "price"]));
+        }, ct);
+        await using var live = await host.ConnectAsync("ws", ct);
+        await live.RequestAsync("""{"service":"all_orders","type":"subscribe"}""", ct);
+        await live.RequestAsync("""{"service":"last_trade","type":"subscribe"}""", ct);
+        await using var ws = await host.ConnectAsync("ws", ct);
+        Assert.That((await ws.RequestAsync("""{"service":"add_priced","ref":"r43","data":{"id":"u1","symbol":"Ünï😀","qty":100,"price":150.0}}""", ct)).GetProperty("ok").GetBoolean(), Is.True);
+
+        const string Row = """{"id":"u1","symbol":"\u00dcn\u00ef\ud83d\ude00","qty":100,"price":150.0,"status":"pending","_mkio_ref":"r43"}""";
+        var updates = new[] { (await live.ReceiveRawAsync(ct)).Text, (await live.ReceiveRawAsync(ct)).Text };
+        await using var late = await host.ConnectAsync("ws", ct);
+        await late.SendAsync("""{"service":"all_orders","type":"subscribe"}""", cancellationToken: ct);
+        var querySnapshot = (await late.ReceiveRawAsync(ct)).Text;
+        await late.SendAsync("""{"service":"last_trade","type":"subscribe"}""", cancellationToken: ct);
+        var subpubSnapshot = (await late.ReceiveRawAsync(ct)).Text;
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(updates, Is.EquivalentTo(new[]
+            {
+                $$"""{"type":"update","service":"all_orders","ref":"r43","op":"insert","row":{{Row}}}""",
+                $$"""{"type":"update","service":"last_trade","ref":"r43","op":"insert","row":{{Row}}}""",
+            }));
+            Assert.That(querySnapshot, Is.EqualTo($$"""{"type":"snapshot","service":"all_orders","ref":"r43","rows":[{{Row}}]}"""));
+            Assert.That(subpubSnapshot, Is.EqualTo($$"""{"type":"snapshot","service":"last_trade","ref":"r43","rows":[{{Row}}]}"""));
+        }
+    }
 }

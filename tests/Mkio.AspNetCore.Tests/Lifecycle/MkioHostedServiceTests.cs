@@ -207,6 +207,82 @@ public class MkioHostedServiceTests
         }
     }
 
+    /// <summary>
+    /// Item 151's other branch: the queue cannot be drained within <c>shutdown_timeout</c>. The batch being
+    /// committed is held (its commit hook blocks) until the drain has timed out; it then commits and is
+    /// answered ok, every request still queued gets the stopping error — each exactly once, before the 1001.
+    /// </summary>
+    [Test, CancelAfter(60_000)]
+    public async Task StoppingAsync_DrainOutlastsShutdownTimeout_QueuedRequestsGetTheStoppingErrorBefore1001(CancellationToken ct)
+    {
+        const int Requests = 10;
+        using var dir = new TempDirectory();
+        var host = await MkioTestHost.StartAsync(
+            o =>
+            {
+                Orders(o);
+                o.BatchMaxSize = 1;
+                o.BatchMaxWaitMs = 1;
+                o.ShutdownTimeout = 1;
+            },
+            ct,
+            directory: dir);
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        TestSocket? ws = null;
+        try
+        {
+            using var messagesIn = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "Mkio", "mkio.service.messages");
+            var writer = host.Services.GetRequiredService<Mkio.AspNetCore.Hosting.MkioEngineHost>().Engine.Writer;
+            var journal = writer.BeforeCommit;
+            writer.BeforeCommit = (handle, events) =>
+            {
+                if (!entered.IsSet)
+                {
+                    entered.Set();
+                    release.Wait(TimeSpan.FromSeconds(30), CancellationToken.None);
+                }
+
+                journal?.Invoke(handle, events);
+            };
+
+            ws = await host.ConnectAsync("ws", ct);
+            for (var k = 0; k < Requests; k++)
+            {
+                await ws.SendAsync(Insert($"q{k}", k), cancellationToken: ct);
+            }
+
+            Assert.That(entered.Wait(TimeSpan.FromSeconds(20), ct), Is.True, "the first batch never reached its commit");
+            await messagesIn.WaitForMeasurementsAsync(Requests, ct);
+
+            var stop = host.StopAsync();
+            await Eventually.WaitUntilAsync(() => writer.Abandoned, "the drain has timed out", ct);
+            release.Set();
+
+            var replies = await LifecycleSupport.ReadAllAfterCloseAsync(ws, ct);
+            await stop.WaitAsync(ct);
+            var expected = new[] { """{"type":"result","service":"add_order","ref":"q0","ok":true}""" }
+                .Concat(Enumerable.Range(1, Requests - 1).Select(k => $$$"""{"type":"error","message":"{{{Stopping}}}","ref":"q{{{k}}}"}"""));
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(ws.CloseStatus, Is.EqualTo(WebSocketCloseStatus.EndpointUnavailable));
+                Assert.That(replies.Select(r => r.GetRawText()), Is.EqualTo(expected));
+                Assert.That(LifecycleSupport.QueryFile(dir.File("shutdown.db"), "SELECT id FROM orders"), Is.EqualTo(new[] { new object?[] { "q0" } }));
+                Assert.That(LifecycleSupport.WalFiles(dir.File("shutdown.db")), Is.Empty);
+            }
+        }
+        finally
+        {
+            release.Set();
+            if (ws is not null)
+            {
+                await ws.DisposeAsync();
+            }
+
+            await host.DisposeAsync();
+        }
+    }
+
     [Test, CancelAfter(60_000)]
     public async Task StoppingAsync_IdleConnection_ClosesWith1001AndCheckpointsWal(CancellationToken ct)
     {

@@ -182,4 +182,30 @@ public partial class MkioWebSocketHandlerTests
             Assert.That(await IdsAsync(host, ct), Is.EqualTo(new[] { "frag" }));
         }
     }
+
+    /// <summary>Item 150's last clause: a subscriber on another connection keeps receiving updates after a 5 MiB message closed its sender.</summary>
+    [Test, CancelAfter(60_000)]
+    public async Task ReceiveLoop_MessageOf5MiB_SubscribersOfOtherConnectionsKeepTheirUpdates(CancellationToken ct)
+    {
+        await using var host = await MkioTestHost.StartAsync(o => { Orders(o); o.SubPub("live", s => s.From("orders").Key("id")); }, ct);
+        await using var sub = await host.ConnectAsync("ws", ct);
+        var snapshot = await sub.RequestAsync("""{"service":"live","type":"subscribe"}""", ct);
+        Assert.That(snapshot.GetProperty("rows").GetArrayLength(), Is.Zero);
+
+        await using var big = await host.ConnectAsync("ws", ct);
+        await SendIgnoringResetAsync(() => big.SendBytesAsync(TransactionOfLength("big", 5 * 1024 * 1024), cancellationToken: ct));
+        await big.Closed.WaitAsync(ct);
+        Assert.That(big.CloseStatus, Is.EqualTo(WebSocketCloseStatus.MessageTooBig));
+
+        await using var writer = await host.ConnectAsync("ws", ct);
+        Assert.That((await writer.RequestAsync(Insert("after"), ct)).GetRawText(), Is.EqualTo(Ok("after")));
+        var update = await sub.ReceiveAsync(ct);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(update.GetProperty("type").GetString(), Is.EqualTo("update"));
+            Assert.That(update.GetProperty("row").GetProperty("id").GetString(), Is.EqualTo("after"), "the oversized message produced no update");
+            Assert.That(await IdsAsync(host, ct), Is.EqualTo(new[] { "after" }));
+            Assert.That(sub.Pending, Is.Zero);
+        }
+    }
 }

@@ -65,4 +65,24 @@ public class MsgIdTests
             """{"type":"result","service":"add_order","ref":"n2","ok":true}""",
         }));
     }
+
+    /// <summary>Item 64's last clause: the msgid of a transaction is echoed on its result but never on the updates it causes.</summary>
+    [Test, CancelAfter(30_000)]
+    public async Task MsgId_OnTransaction_NeverOnTheResultingUpdates(CancellationToken ct)
+    {
+        await using var host = await MkioTestHost.StartAsync(Fixtures.FixtureA, ct);
+        await using var sub = await host.ConnectAsync("ws", ct);
+        await sub.RequestAsync("""{"service":"all_orders","type":"subscribe"}""", ct);
+        await sub.RequestAsync("""{"service":"last_trade","type":"subscribe"}""", ct);
+        await using var ws = await host.ConnectAsync("ws", ct);
+        await ws.SendAsync("""{"service":"add_order","ref":"u1","msgid":7,"data":{"id":"1","symbol":"A","qty":1}}""", cancellationToken: ct);
+        var result = await ws.ReceiveRawAsync(ct);
+        var updates = new[] { (await sub.ReceiveRawAsync(ct)).Text, (await sub.ReceiveRawAsync(ct)).Text };
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(result.Text, Is.EqualTo("""{"type":"result","service":"add_order","ref":"u1","msgid":7,"ok":true}"""));
+            Assert.That(updates, Has.All.StartsWith("""{"type":"update","service":""").And.All.Contains("\"ref\":\"u1\""));
+            Assert.That(updates, Has.None.Contains("msgid"));
+        }
+    }
 }
