@@ -1,9 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
-using System.Threading.Channels;
-using Mkio.TestUtilities;
 
 namespace Mkio.Browser.Tests.Support;
 
@@ -19,42 +16,18 @@ internal sealed class PythonProcess : IAsyncDisposable
 
     private static readonly Lazy<string?> Missing = new(FindMissingPackage);
 
-    private readonly Process _process;
-    private readonly StringBuilder _stdout = new();
-    private readonly StringBuilder _stderr = new();
-    private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
+    private readonly CapturedProcess _process;
 
-    private PythonProcess(Process process)
+    private PythonProcess(CapturedProcess process)
     {
         _process = process;
     }
 
     /// <summary>Everything the process wrote to stdout so far.</summary>
-    public string Stdout
-    {
-        get
-        {
-            lock (_stdout)
-            {
-                return _stdout.ToString();
-            }
-        }
-    }
-
-    /// <summary>Everything the process wrote to stderr so far.</summary>
-    public string Stderr
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                return _stderr.ToString();
-            }
-        }
-    }
+    public string Stdout => _process.Stdout;
 
     /// <summary>Stdout and stderr, for failure messages.</summary>
-    public string Output => $"--- stdout ---\n{Stdout}\n--- stderr ---\n{Stderr}";
+    public string Output => _process.Output;
 
     /// <summary>
     /// Starts <c>/usr/bin/python3 tests/python/scenarios.py <paramref name="wsUrl"/> <paramref name="scenario"/></c>;
@@ -63,64 +36,14 @@ internal sealed class PythonProcess : IAsyncDisposable
     public static PythonProcess StartScenario(Uri wsUrl, string scenario)
     {
         RequireAiohttp();
-        var psi = new ProcessStartInfo(ExecutablePath)
-        {
-            WorkingDirectory = Fixtures.RepoRoot,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
+        var psi = new ProcessStartInfo(ExecutablePath);
         psi.ArgumentList.Add(Path.Combine("tests", "python", "scenarios.py"));
         psi.ArgumentList.Add(wsUrl.ToString());
         psi.ArgumentList.Add(scenario);
         psi.Environment["PYTHONDONTWRITEBYTECODE"] = "1"; // no __pycache__ in the source tree
         psi.Environment["PYTHONUNBUFFERED"] = "1";
         psi.Environment["PYTHONIOENCODING"] = "utf-8";
-
-        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-        var python = new PythonProcess(process);
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null)
-            {
-                python._lines.Writer.TryComplete();
-                return;
-            }
-
-            lock (python._stdout)
-            {
-                python._stdout.AppendLine(e.Data);
-            }
-
-            python._lines.Writer.TryWrite(e.Data);
-        };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (python._stderr)
-                {
-                    python._stderr.AppendLine(e.Data);
-                }
-            }
-        };
-        try
-        {
-            process.Start();
-        }
-        catch (Win32Exception ex)
-        {
-            process.Dispose();
-            Assert.Fail($"Cannot start {ExecutablePath} ({ex.Message}).{InstallHint("python3-aiohttp")}");
-        }
-
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return python;
+        return new PythonProcess(CapturedProcess.Start(psi, "scenarios.py", ex => $"Cannot start {ExecutablePath} ({ex.Message}).{InstallHint("python3-aiohttp")}"));
     }
 
     /// <summary>
@@ -129,45 +52,12 @@ internal sealed class PythonProcess : IAsyncDisposable
     /// </summary>
     public async Task<JsonElement> WaitForStepAsync(string step, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout);
-        try
-        {
-            await foreach (var line in _lines.Reader.ReadAllAsync(cts.Token))
-            {
-                if (TryParseStep(line, out var name, out var json) && name == step)
-                {
-                    return json;
-                }
-            }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            Assert.Fail($"scenarios.py printed no '{step}' step within {timeout.TotalSeconds} s.\n{Output}");
-        }
-
-        await WaitForExitAsync(TimeSpan.FromSeconds(10), cancellationToken);
-        Assert.Fail($"scenarios.py exited with code {_process.ExitCode} before printing the '{step}' step.\n{Output}");
-        return default;
+        var line = await _process.WaitForLineAsync(l => TryParseStep(l, out var name, out _) && name == step, $"the '{step}' step", timeout, cancellationToken);
+        return TryParseStep(line, out _, out var json) ? json : default;
     }
 
     /// <summary>Waits for the exit (and the end of its output); kills the process and fails on timeout.</summary>
-    public async Task<int> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            Kill();
-            Assert.Fail($"scenarios.py did not exit within {timeout.TotalSeconds} s (killed).\n{Output}");
-        }
-
-        return _process.ExitCode;
-    }
+    public Task<int> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken) => _process.WaitForExitAsync(timeout, cancellationToken);
 
     /// <summary>
     /// Runs the scenario to its end: exit code 0 and a final <c>done</c> step, or fails with the output.
@@ -265,38 +155,5 @@ internal sealed class PythonProcess : IAsyncDisposable
     private static string LastLine(string text) =>
         text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? string.Empty;
 
-    private void Kill()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-        catch (Win32Exception)
-        {
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        Kill();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try
-        {
-            await _process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
 }
