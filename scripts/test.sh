@@ -8,6 +8,8 @@ need_apt=()
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 # Browser tests (tests/Mkio.Browser.Tests) drive Debian's Chromium by path, not a Playwright download.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# Python client tests (tests/python, driven by tests/Mkio.Browser.Tests) run Debian's Python with Debian's aiohttp.
+/usr/bin/python3 -c 'import aiohttp' >/dev/null 2>&1 || need_apt+=(python3-aiohttp)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
     echo "Installing: ${need_apt[*]}"

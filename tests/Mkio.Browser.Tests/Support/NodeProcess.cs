@@ -1,10 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.RegularExpressions;
-using System.Threading.Channels;
-using Mkio.TestUtilities;
 
 namespace Mkio.Browser.Tests.Support;
 
@@ -14,43 +11,19 @@ namespace Mkio.Browser.Tests.Support;
 /// </summary>
 internal sealed partial class NodeProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _stdout = new();
-    private readonly StringBuilder _stderr = new();
-    private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
     private static readonly Lazy<int> MajorVersion = new(ReadMajorVersion);
+    private readonly CapturedProcess _process;
 
-    private NodeProcess(Process process)
+    private NodeProcess(CapturedProcess process)
     {
         _process = process;
     }
 
     /// <summary>Everything the process wrote to stdout so far.</summary>
-    public string Stdout
-    {
-        get
-        {
-            lock (_stdout)
-            {
-                return _stdout.ToString();
-            }
-        }
-    }
-
-    /// <summary>Everything the process wrote to stderr so far.</summary>
-    public string Stderr
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                return _stderr.ToString();
-            }
-        }
-    }
+    public string Stdout => _process.Stdout;
 
     /// <summary>Stdout and stderr, for failure messages.</summary>
-    public string Output => $"--- stdout ---\n{Stdout}\n--- stderr ---\n{Stderr}";
+    public string Output => _process.Output;
 
     /// <summary>
     /// Starts <c>node <paramref name="args"/></c> in the repository root. <c>NODE_OPTIONS</c> gets
@@ -60,16 +33,7 @@ internal sealed partial class NodeProcess : IAsyncDisposable
     /// </summary>
     public static NodeProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var psi = new ProcessStartInfo("node")
-        {
-            WorkingDirectory = Fixtures.RepoRoot,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
+        var psi = new ProcessStartInfo("node");
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
@@ -87,90 +51,18 @@ internal sealed partial class NodeProcess : IAsyncDisposable
             psi.Environment[key] = value;
         }
 
-        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-        var node = new NodeProcess(process);
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null)
-            {
-                node._lines.Writer.TryComplete();
-                return;
-            }
-
-            lock (node._stdout)
-            {
-                node._stdout.AppendLine(e.Data);
-            }
-
-            node._lines.Writer.TryWrite(e.Data);
-        };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (node._stderr)
-                {
-                    node._stderr.AppendLine(e.Data);
-                }
-            }
-        };
-        try
-        {
-            process.Start();
-        }
-        catch (Win32Exception ex)
-        {
-            process.Dispose();
-            Assert.Fail($"Cannot start 'node' ({ex.Message}). The JS client tests need Node.js 20+ on PATH: apt-get install nodejs (scripts/test.sh installs it).");
-        }
-
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return node;
+        return new NodeProcess(CapturedProcess.Start(
+            psi,
+            "node",
+            ex => $"Cannot start 'node' ({ex.Message}). The JS client tests need Node.js 20+ on PATH: apt-get install nodejs (scripts/test.sh installs it)."));
     }
 
     /// <summary>Waits until stdout has a line equal to <paramref name="line"/>; fails with the output on timeout or exit.</summary>
-    public async Task WaitForLineAsync(string line, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout);
-        try
-        {
-            await foreach (var l in _lines.Reader.ReadAllAsync(cts.Token))
-            {
-                if (l.Trim() == line)
-                {
-                    return;
-                }
-            }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            Assert.Fail($"node printed no '{line}' line within {timeout.TotalSeconds} s.\n{Output}");
-        }
-
-        await WaitForExitAsync(TimeSpan.FromSeconds(10), cancellationToken);
-        Assert.Fail($"node exited with code {_process.ExitCode} before printing '{line}'.\n{Output}");
-    }
+    public Task WaitForLineAsync(string line, TimeSpan timeout, CancellationToken cancellationToken) =>
+        _process.WaitForLineAsync(l => l.Trim() == line, $"a '{line}' line", timeout, cancellationToken);
 
     /// <summary>Waits for the exit (and the end of its output); kills the process and fails on timeout.</summary>
-    public async Task<int> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            Kill();
-            Assert.Fail($"node did not exit within {timeout.TotalSeconds} s (killed).\n{Output}");
-        }
-
-        return _process.ExitCode;
-    }
+    public Task<int> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken) => _process.WaitForExitAsync(timeout, cancellationToken);
 
     /// <summary>The <c># pass N</c> / <c># fail N</c> / … counters of a TAP report (or <c>ℹ pass N</c> of the spec reporter).</summary>
     public static IReadOnlyDictionary<string, int> TestCounts(string output)
@@ -187,40 +79,7 @@ internal sealed partial class NodeProcess : IAsyncDisposable
     [GeneratedRegex(@"^(?:#|ℹ)\s*(tests|suites|pass|fail|cancelled|skipped|todo)\s+(\d+)\s*$", RegexOptions.Multiline)]
     private static partial Regex CounterLine();
 
-    private void Kill()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-        catch (Win32Exception)
-        {
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        Kill();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try
-        {
-            await _process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
 
     private static int ReadMajorVersion()
     {
