@@ -34,7 +34,7 @@ internal sealed class ManualHelp
     public static void Install(RootCommand root)
     {
         var help = root.Options.OfType<HelpOption>().Single();
-        help.Action = new Action(help.Action!);
+        help.Action = new HelpRouter(help.Action!);
     }
 
     /// <summary>The help text of a command (<paramref name="description"/> first).</summary>
@@ -65,7 +65,7 @@ internal sealed class ManualHelp
         text.Append('\n');
     }
 
-    private sealed class Action(CommandLineAction standard) : SynchronousCommandLineAction
+    private sealed class HelpRouter(CommandLineAction standard) : SynchronousCommandLineAction
     {
         public override bool ClearsParseErrors => true;
 
