@@ -102,11 +102,7 @@ public partial class MkioClientTests
         await using var client = await ConnectAsync(server.WsUrl, ct);
         var peer = await server.AcceptAsync(ct);
 
-        await using var old = client.SubscribeAsync("feed", cancellationToken: ct).GetAsyncEnumerator(ct);
-        var oldFirst = old.MoveNextAsync().AsTask();
-        await peer.ReceiveAsync(ct);
-        await peer.SendAsync("""{"type":"snapshot","service":"feed","ref":"c1","rows":[]}""", WebSocketMessageType.Binary, ct);
-        Assert.That(await oldFirst, Is.True);
+        await using var old = await SubscribedAsync(client, peer, "feed", "c1", ct);
 
         await using var replacement = client.SubscribeAsync("feed", filter: "x > 1", cancellationToken: ct).GetAsyncEnumerator(ct);
         var first = replacement.MoveNextAsync().AsTask();
@@ -150,11 +146,7 @@ public partial class MkioClientTests
         await using var client = await ConnectAsync(server.WsUrl, ct);
         var peer = await server.AcceptAsync(ct);
 
-        await using var sub = client.SubscribeAsync("last_trade", cancellationToken: ct).GetAsyncEnumerator(ct);
-        var first = sub.MoveNextAsync().AsTask();
-        await peer.ReceiveAsync(ct);
-        await peer.SendAsync("""{"type":"snapshot","service":"last_trade","ref":"c0","rows":[]}""", WebSocketMessageType.Binary, ct);
-        Assert.That(await first, Is.True);
+        await using var sub = await SubscribedAsync(client, peer, "last_trade", "c0", ct);
 
         var send = client.SendAsync("orders", new JsonObject { ["id"] = "1" }, @ref: "r7", cancellationToken: ct);
         Assert.That(await peer.ReceiveAsync(ct), Is.EqualTo("""{"service":"orders","data":{"id":"1"},"ref":"r7"}"""));
@@ -171,5 +163,16 @@ public partial class MkioClientTests
         var result = await send;
         Assert.That((result.Service, result.Ref, result.Reply.GetProperty("ok").GetBoolean()), Is.EqualTo(("orders", "r7", true)));
         peer.Done.TrySetResult();
+    }
+
+    /// <summary>Subscribes to <paramref name="service"/> through the fake <paramref name="peer"/> and delivers an empty snapshot at <paramref name="snapshotRef"/>.</summary>
+    private static async Task<IAsyncEnumerator<MkioEvent>> SubscribedAsync(MkioClient client, FakePeer peer, string service, string snapshotRef, CancellationToken ct)
+    {
+        var sub = client.SubscribeAsync(service, cancellationToken: ct).GetAsyncEnumerator(ct);
+        var first = sub.MoveNextAsync().AsTask();
+        Assert.That(await peer.ReceiveAsync(ct), Is.EqualTo($$"""{"service":"{{service}}","type":"subscribe"}"""));
+        await peer.SendAsync($$"""{"type":"snapshot","service":"{{service}}","ref":"{{snapshotRef}}","rows":[]}""", WebSocketMessageType.Binary, ct);
+        Assert.That(await first, Is.True);
+        return sub;
     }
 }
