@@ -2,7 +2,10 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Mkio.AspNetCore.Hosting;
 
-/// <summary>Healthy while the engine runs, its writer accepts requests and the database answers a read.</summary>
+/// <summary>
+/// Healthy while the engine runs, its writer accepts requests and the database answers a read; degraded while
+/// writes cannot begin (another connection holds the database's write lock); unhealthy when stopped or unreadable.
+/// </summary>
 internal sealed class MkioHealthCheck(MkioEngineHost host) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -32,11 +35,17 @@ internal sealed class MkioHealthCheck(MkioEngineHost host) : IHealthCheck
             return HealthCheckResult.Unhealthy("The mkio database does not answer.", ex);
         }
 
-        return HealthCheckResult.Healthy("mkio is running.", new Dictionary<string, object>
+        var data = new Dictionary<string, object>
         {
             ["connections"] = engine.SessionCount,
             ["write_queue"] = engine.Writer.QueueLength,
             ["services"] = engine.Model.Services.Length,
-        });
+        };
+        if (engine.Writer.LastBeginError is { } error)
+        {
+            return HealthCheckResult.Degraded($"mkio cannot write: {error} (is another connection holding the database's write lock?). Reads and subscriptions still work.", data: data);
+        }
+
+        return HealthCheckResult.Healthy("mkio is running.", data);
     }
 }

@@ -72,6 +72,14 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
 
     public int QueueLength => _queue.Reader.CanCount ? _queue.Reader.Count : 0;
 
+    /// <summary>
+    /// The error of the last batch that could not begin (typically <c>database is locked</c>: another connection held
+    /// the write lock for all of busy_timeout), or null once a batch began again. The health check reports it.
+    /// </summary>
+    public string? LastBeginError => Volatile.Read(ref _lastBeginError);
+
+    private string? _lastBeginError;
+
     public bool IsStopping => _stopping;
 
     public void Start(long initialSequence)
@@ -296,9 +304,12 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         try
         {
             _begin.Run();
+            Volatile.Write(ref _lastBeginError, null);
         }
         catch (MkioWriteException ex)
         {
+            Volatile.Write(ref _lastBeginError, ex.Message);
+
             // Typically "database is locked": another connection held the write lock for all of busy_timeout.
             // Everything queued behind this request would wait as long again, one after the other, so it
             // fails now too (up to the next maintenance item): clients get a prompt error they can retry

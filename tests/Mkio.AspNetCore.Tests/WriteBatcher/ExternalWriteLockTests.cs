@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Mkio.AspNetCore.Tests.Transactions;
 using Mkio.Diagnostics;
@@ -11,7 +12,8 @@ namespace Mkio.AspNetCore.Tests.WriteBatcher;
 /// Another connection (an operator's sqlite3 shell, a script) holds the database's write lock. A batch
 /// waits for it once (busy_timeout), then fails with SQLite's error — and so does everything queued behind
 /// it, instead of each queued write waiting for the lock in turn. Nothing is written or published for
-/// them, the server stays up, and writes go through again once the lock is released.
+/// them, the server stays up (its health check reports Degraded meanwhile), and writes go through again once
+/// the lock is released.
 /// </summary>
 public class ExternalWriteLockTests
 {
@@ -51,6 +53,7 @@ public class ExternalWriteLockTests
 
             // Reads are not blocked by the lock (WAL), and other connections are served meanwhile.
             var check = await other.RequestAsync("""{"service":"add_order","type":"check"}""", ct);
+            var health = (await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(ct)).Entries["mkio"];
             using (Assert.EnterMultipleScope())
             {
                 for (var i = 0; i < Writes; i++)
@@ -61,6 +64,8 @@ public class ExternalWriteLockTests
                 Assert.That(beginFailures.GetMeasurementSnapshot().Sum(m => m.Value), Is.EqualTo(1), "one wait for the lock, not one per queued write");
                 Assert.That(failed.GetMeasurementSnapshot().Sum(m => m.Value), Is.EqualTo(Writes));
                 Assert.That(check.GetProperty("type").GetString(), Is.EqualTo("result"), check.GetRawText());
+                Assert.That(health.Status, Is.EqualTo(HealthStatus.Degraded), "writes cannot begin: the health check says so");
+                Assert.That(health.Description, Does.StartWith("mkio cannot write: database is locked"));
             }
 
             await using var rollback = outside.CreateCommand();
@@ -75,6 +80,7 @@ public class ExternalWriteLockTests
             Assert.That(ok.GetRawText(), Is.EqualTo("""{"type":"result","service":"add_order","ref":"after","ok":true}"""));
             Assert.That(TxTest.Column(host, "SELECT id FROM orders"), Is.EqualTo(new object[] { "after" }));
             Assert.That(events.Events.Select(e => e.Ref), Is.EqualTo(new[] { "after" }));
+            Assert.That((await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(ct)).Entries["mkio"].Status, Is.EqualTo(HealthStatus.Healthy), "healthy again once a batch began");
         }
     }
 }
