@@ -4,7 +4,8 @@ namespace Mkio.AspNetCore.Hosting;
 
 /// <summary>
 /// Healthy while the engine runs, its writer accepts requests and the database answers a read; degraded while
-/// writes cannot begin (another connection holds the database's write lock); unhealthy when stopped or unreadable.
+/// write batches fail as a whole (cannot begin: another connection holds the write lock; cannot commit: e.g. the
+/// disk is full) until one commits again; unhealthy when stopped or unreadable.
 /// </summary>
 internal sealed class MkioHealthCheck(MkioEngineHost host) : IHealthCheck
 {
@@ -41,9 +42,10 @@ internal sealed class MkioHealthCheck(MkioEngineHost host) : IHealthCheck
             ["write_queue"] = engine.Writer.QueueLength,
             ["services"] = engine.Model.Services.Length,
         };
-        if (engine.Writer.LastBeginError is { } error)
+        if (engine.Writer.LastBatchError is { } error)
         {
-            return HealthCheckResult.Degraded($"mkio cannot write: {error} (is another connection holding the database's write lock?). Reads and subscriptions still work.", data: data);
+            var hint = error.Contains("locked", StringComparison.OrdinalIgnoreCase) ? " (is another connection holding the database's write lock?)" : string.Empty;
+            return HealthCheckResult.Degraded($"mkio cannot write: {error}{hint}. Reads and subscriptions still work.", data: data);
         }
 
         return HealthCheckResult.Healthy("mkio is running.", data);

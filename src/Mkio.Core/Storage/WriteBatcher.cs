@@ -74,11 +74,12 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
 
     /// <summary>
     /// The error of the last batch that could not begin (typically <c>database is locked</c>: another connection held
-    /// the write lock for all of busy_timeout), or null once a batch began again. The health check reports it.
+    /// the write lock for all of busy_timeout) or commit (e.g. <c>database or disk is full</c>), or null once a batch
+    /// commits again. The health check reports it.
     /// </summary>
-    public string? LastBeginError => Volatile.Read(ref _lastBeginError);
+    public string? LastBatchError => Volatile.Read(ref _lastBatchError);
 
-    private string? _lastBeginError;
+    private string? _lastBatchError;
 
     public bool IsStopping => _stopping;
 
@@ -304,11 +305,10 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         try
         {
             _begin.Run();
-            Volatile.Write(ref _lastBeginError, null);
         }
         catch (MkioWriteException ex)
         {
-            Volatile.Write(ref _lastBeginError, ex.Message);
+            Volatile.Write(ref _lastBatchError, ex.Message);
 
             // Typically "database is locked": another connection held the write lock for all of busy_timeout.
             // Everything queued behind this request would wait as long again, one after the other, so it
@@ -373,6 +373,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         {
             TryRun(_rollback);
             var message = ex is MkioWriteException ? ex.Message : "commit failed";
+            Volatile.Write(ref _lastBatchError, message);
             Log.CommitFailed(_logger, ex, _batch.Count);
             for (var i = 0; i < _batch.Count; i++)
             {
@@ -384,6 +385,11 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         }
 
         _sequence = _batchSequence;
+        if (_lastBatchError is not null)
+        {
+            Volatile.Write(ref _lastBatchError, null);
+        }
+
         try
         {
             _bus.Publish(events);
