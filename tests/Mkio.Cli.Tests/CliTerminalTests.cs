@@ -152,30 +152,27 @@ public partial class CliTerminalTests
     // ------------------------------------------------------------------ Ctrl+C
 
     [Test, CancelAfter(90_000)]
-    public async Task Subscribe_CtrlC_PrintsStoppedAndExits0(CancellationToken ct)
-    {
-        await using var host = await MkioTestHost.StartAsync(Fixtures.FixtureB, ct);
-        using var dir = new TempDirectory();
-        await using var p = MkioProcess.StartInterruptible(dir.Path, "subscribe", Base(host), "audit_feed");
-        await p.WaitForStdoutAsync(SnapshotHeader(), ct);
-        await InterruptAsync(p.Id, ct);
-        var code = await p.WaitForExitAsync(ct);
-        Assert.That(code, Is.Zero, p.Output);
-        Assert.That(p.Stdout, Does.EndWith("\n\nSubscription stopped."), p.Output);
-        Assert.That(p.Output, Does.Not.Contain("   at "), "no stack trace");
-    }
+    public Task Subscribe_CtrlC_PrintsStoppedAndExits0(CancellationToken ct) =>
+        InterruptAfterAsync(["subscribe", "audit_feed"], SnapshotHeader(), "\n\nSubscription stopped.", ct);
 
     [Test, CancelAfter(90_000)]
-    public async Task Monitor_CtrlC_PrintsStoppedAndExits0(CancellationToken ct)
+    public Task Monitor_CtrlC_PrintsStoppedAndExits0(CancellationToken ct) =>
+        InterruptAfterAsync(["monitor", "orders"], MonitorStarted(), "---\n\nMonitor stopped.", ct);
+
+    /// <summary>
+    /// Runs <c>mkio &lt;command&gt; &lt;url&gt; &lt;service&gt;</c> against fixture B until stdout matches <paramref name="ready"/>,
+    /// sends SIGINT, and checks the exit: code 0, stdout ending with <paramref name="ending"/>, no stack trace.
+    /// </summary>
+    private static async Task InterruptAfterAsync(string[] commandAndService, Regex ready, string ending, CancellationToken ct)
     {
         await using var host = await MkioTestHost.StartAsync(Fixtures.FixtureB, ct);
         using var dir = new TempDirectory();
-        await using var p = MkioProcess.StartInterruptible(dir.Path, "monitor", Base(host), "orders");
-        await p.WaitForStdoutAsync(MonitorStarted(), ct);
+        await using var p = MkioProcess.StartInterruptible(dir.Path, commandAndService[0], Base(host), commandAndService[1]);
+        await p.WaitForStdoutAsync(ready, ct);
         await InterruptAsync(p.Id, ct);
         var code = await p.WaitForExitAsync(ct);
         Assert.That(code, Is.Zero, p.Output);
-        Assert.That(p.Stdout, Does.EndWith("---\n\nMonitor stopped."), p.Output);
+        Assert.That(p.Stdout, Does.EndWith(ending), p.Output);
         Assert.That(p.Output, Does.Not.Contain("   at "), "no stack trace");
     }
 
