@@ -71,6 +71,9 @@ public sealed partial class MkioOptions
     /// <summary>Maximum number of simultaneous WebSocket connections; 0 means unlimited. Host option.</summary>
     public int MaxConnections { get; set; }
 
+    /// <summary>Cost limits of client filters (<c>Mkio:FilterLimits:*</c>). Host options.</summary>
+    public MkioFilterLimits FilterLimits { get; } = new();
+
     /// <summary>Where the configuration came from (a file path), used in error messages.</summary>
     public string? SourceName { get; set; }
 

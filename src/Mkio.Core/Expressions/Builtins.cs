@@ -24,16 +24,8 @@ internal static class Builtins
 
                     var arg = args[0];
                     return name == "UPPER"
-                        ? row =>
-                        {
-                            var v = arg(row);
-                            return v.Kind == ValueKind.String ? Value.String(PyText.Upper(v.StringValue)) : v;
-                        }
-                    : row =>
-                    {
-                        var v = arg(row);
-                        return v.Kind == ValueKind.String ? Value.String(PyText.Lower(v.StringValue)) : v;
-                    };
+                        ? row => MapCase(arg(row), upper: true, position)
+                        : row => MapCase(arg(row), upper: false, position);
                 }
 
             case "ABS":
@@ -97,6 +89,25 @@ internal static class Builtins
             default:
                 return null;
         }
+    }
+
+    /// <summary>UPPER/LOWER: a new string of about the same length, drawn from the budget first (special cases may grow it up to 3×).</summary>
+    private static Value MapCase(in Value v, bool upper, int position)
+    {
+        if (v.Kind != ValueKind.String)
+        {
+            return v;
+        }
+
+        var s = v.StringValue;
+        EvalBudget.Produce(s.Length, position);
+        var mapped = upper ? PyText.Upper(s) : PyText.Lower(s);
+        if (mapped.Length > s.Length)
+        {
+            EvalBudget.Produce(mapped.Length - s.Length, position);
+        }
+
+        return Value.String(mapped);
     }
 
     /// <summary>Evaluates all arguments (as the reference does before calling), then fails on the count.</summary>

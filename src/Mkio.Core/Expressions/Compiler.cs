@@ -267,6 +267,20 @@ internal static class Compiler
             throw Errors.Eval(function.Name + "() returned an unsupported value of type " + result!.GetType().Name, position);
         }
 
+        // Host code cannot be bounded before it runs; what it returns still counts against the budget.
+        switch (value.Kind)
+        {
+            case ValueKind.String:
+                EvalBudget.Produce(value.StringValue.Length, position);
+                break;
+            case ValueKind.List:
+                EvalBudget.Produce(value.ListValue.Count, position);
+                break;
+            case ValueKind.Bytes:
+                EvalBudget.Produce(value.BytesValue.Length, position);
+                break;
+        }
+
         return value;
     };
 

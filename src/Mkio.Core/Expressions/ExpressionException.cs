@@ -70,7 +70,10 @@ internal sealed class ExpressionException : Exception
     /// <summary>For <see cref="CompiledFormatter"/> errors: the output field whose expression failed; otherwise null.</summary>
     public string? Field { get; }
 
+    /// <summary>True when the expression exceeded its cost budget (<see cref="CostLimits"/>), at compile time or per evaluation.</summary>
+    public bool IsBudgetExceeded { get; init; }
+
     /// <summary>Returns a copy of this error attributed to the formatter field <paramref name="field"/>.</summary>
     internal ExpressionException WithField(string field) =>
-        new(Message, Kind, Position, field, this);
+        new(Message, Kind, Position, field, this) { IsBudgetExceeded = IsBudgetExceeded };
 }

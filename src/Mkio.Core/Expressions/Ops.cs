@@ -93,6 +93,7 @@ internal static class Ops
                 return Value.Float(ToDouble(a, position) + ToDouble(b, position));
             }
 
+            EvalBudget.Scan(Words(a) + Words(b), position);
             return Value.Integer(a.ToBigInteger() + b.ToBigInteger());
         }
 
@@ -102,12 +103,14 @@ internal static class Ops
             {
                 case ValueKind.String:
                     CheckLength((long)a.StringValue.Length + b.StringValue.Length, position);
+                    EvalBudget.Produce((long)a.StringValue.Length + b.StringValue.Length, position);
                     return Value.String(string.Concat(a.StringValue, b.StringValue));
                 case ValueKind.List:
                     {
                         var left = a.ListValue;
                         var right = b.ListValue;
                         CheckLength((long)left.Count + right.Count, position);
+                        EvalBudget.Produce((long)left.Count + right.Count, position);
                         var result = new object?[left.Count + right.Count];
                         for (var i = 0; i < left.Count; i++)
                         {
@@ -124,6 +127,7 @@ internal static class Ops
 
                 case ValueKind.Bytes:
                     CheckLength((long)a.BytesValue.Length + b.BytesValue.Length, position);
+                    EvalBudget.Produce((long)a.BytesValue.Length + b.BytesValue.Length, position);
                     return Value.Bytes([.. a.BytesValue, .. b.BytesValue]);
             }
         }
@@ -147,6 +151,7 @@ internal static class Ops
                 return Value.Float(ToDouble(a, position) - ToDouble(b, position));
             }
 
+            EvalBudget.Scan(Words(a) + Words(b), position);
             return Value.Integer(a.ToBigInteger() - b.ToBigInteger());
         }
 
@@ -170,6 +175,7 @@ internal static class Ops
                 return Value.Float(ToDouble(a, position) * ToDouble(b, position));
             }
 
+            EvalBudget.Scan(Words(a) * Words(b), position);
             return Value.Integer(a.ToBigInteger() * b.ToBigInteger());
         }
 
@@ -211,6 +217,7 @@ internal static class Ops
                     }
 
                     CheckLength(s.Length * n, position, n);
+                    EvalBudget.Produce(s.Length * n, position);
                     return Value.String(string.Create((int)(s.Length * n), s, static (span, text) =>
                     {
                         for (var i = 0; i < span.Length; i += text.Length)
@@ -229,6 +236,7 @@ internal static class Ops
                     }
 
                     CheckLength(list.Count * n, position, n);
+                    EvalBudget.Produce(list.Count * n, position);
                     var result = new object?[list.Count * n];
                     for (var i = 0; i < result.Length; i++)
                     {
@@ -247,6 +255,7 @@ internal static class Ops
                     }
 
                     CheckLength(bytes.Length * n, position, n);
+                    EvalBudget.Produce(bytes.Length * n, position);
                     var result = new byte[bytes.Length * n];
                     for (var i = 0; i < result.Length; i += bytes.Length)
                     {
@@ -293,11 +302,25 @@ internal static class Ops
                 }
             }
 
+            EvalBudget.Scan(Words(a) + Words(b), position);
             return Value.Float(PyMath.TrueDivide(a.ToBigInteger(), b.ToBigInteger(), position));
         }
 
         Errors.ThrowUnsupported("/", a, b, position);
         return default;
+    }
+
+    /// <summary>64-bit words of an integer operand: the unit of big-integer work.</summary>
+    private static long Words(in Value v) => v.Kind == ValueKind.BigInt ? (v.BigValue.GetBitLength() / 64) + 1 : 1;
+
+    /// <summary>Charges a scan of <paramref name="length"/> units; short scans are free (bounded by the node count).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScanLong(long length, int position)
+    {
+        if (length > EvalBudget.FreeScan)
+        {
+            EvalBudget.Scan(length, position);
+        }
     }
 
     private static bool IsZero(in Value v) => v.Kind switch
@@ -337,7 +360,17 @@ internal static class Ops
             case ValueKind.Null:
                 return b.Kind == ValueKind.Null;
             case ValueKind.String:
-                return b.Kind == ValueKind.String && string.Equals(a.StringValue, b.StringValue, StringComparison.Ordinal);
+                if (b.Kind != ValueKind.String)
+                {
+                    return false;
+                }
+
+                if (a.StringValue.Length == b.StringValue.Length)
+                {
+                    ScanLong(a.StringValue.Length, -1);
+                }
+
+                return string.Equals(a.StringValue, b.StringValue, StringComparison.Ordinal);
             case ValueKind.Float:
                 return b.Kind switch
                 {
@@ -359,7 +392,13 @@ internal static class Ops
             case ValueKind.List:
                 return b.Kind == ValueKind.List && ListEquals(a.ListValue, b.ListValue);
             case ValueKind.Bytes:
-                return b.Kind == ValueKind.Bytes && a.BytesValue.AsSpan().SequenceEqual(b.BytesValue);
+                if (b.Kind != ValueKind.Bytes)
+                {
+                    return false;
+                }
+
+                ScanLong(Math.Min(a.BytesValue.Length, b.BytesValue.Length), -1);
+                return a.BytesValue.AsSpan().SequenceEqual(b.BytesValue);
             default:
                 return false;
         }
@@ -376,6 +415,8 @@ internal static class Ops
         {
             return false;
         }
+
+        ScanLong(a.Count, -1);
 
         for (var i = 0; i < a.Count; i++)
         {
@@ -437,10 +478,13 @@ internal static class Ops
             switch (a.Kind)
             {
                 case ValueKind.String:
+                    ScanLong(Math.Min(a.StringValue.Length, b.StringValue.Length), position);
                     return Apply(op, PyText.CompareCodePoints(a.StringValue, b.StringValue));
                 case ValueKind.Bytes:
+                    ScanLong(Math.Min(a.BytesValue.Length, b.BytesValue.Length), position);
                     return Apply(op, a.BytesValue.AsSpan().SequenceCompareTo(b.BytesValue));
                 case ValueKind.List:
+                    ScanLong(Math.Min(a.ListValue.Count, b.ListValue.Count), position);
                     return ListOrder(op, a.ListValue, b.ListValue, position);
             }
         }
@@ -513,7 +557,15 @@ internal static class Ops
             Errors.ThrowEval("'in <string>' requires string as left operand, not " + b.TypeName, position);
         }
 
-        return a.StringValue.Contains(b.StringValue, StringComparison.Ordinal);
+        // A substring search costs up to len(a) * (1 + len(b) / 16) character comparisons (vectorised).
+        var hay = a.StringValue;
+        var needle = b.StringValue;
+        if (needle.Length <= hay.Length)
+        {
+            ScanLong((long)hay.Length * (1 + (needle.Length / 16)), position);
+        }
+
+        return hay.Contains(needle, StringComparison.Ordinal);
     }
 
     /// <summary><c>a STARTS_WITH b</c>: prefix test when <paramref name="a"/> is a string, else false.</summary>
@@ -529,6 +581,7 @@ internal static class Ops
             Errors.ThrowEval("startswith first arg must be str or a tuple of str, not " + b.TypeName, position);
         }
 
+        ScanLong(Math.Min(a.StringValue.Length, b.StringValue.Length), position);
         return a.StringValue.StartsWith(b.StringValue, StringComparison.Ordinal);
     }
 
@@ -541,6 +594,7 @@ internal static class Ops
         }
 
         var list = b.ListValue;
+        ScanLong(list.Count, -1);
         for (var i = 0; i < list.Count; i++)
         {
             if (Value.TryFromObject(list[i], out var v) && AreEqual(a, v))

@@ -14,31 +14,37 @@ internal sealed class Parser
 
     private readonly List<Token> _tokens;
     private readonly Func<string, bool> _isFunction;
+    private readonly int _maxDepth;
+    private readonly CostLimits _limits;
     private int _index;
     private int _depth;
 
-    private Parser(List<Token> tokens, Func<string, bool> isFunction)
+    private Parser(List<Token> tokens, Func<string, bool> isFunction, CostLimits limits)
     {
+        _limits = limits;
         _tokens = tokens;
         _isFunction = isFunction;
+        _maxDepth = Math.Min(limits.MaxDepth, ExpressionLimits.MaxDepth);
     }
 
     /// <summary>True if <paramref name="upperName"/> is one of the ten 0.1.0 keywords.</summary>
     public static bool IsKeyword(string upperName) => Keywords.Contains(upperName);
 
     /// <summary>Parses <paramref name="text"/>; <paramref name="isFunction"/> says whether an upper-cased name is a known function.</summary>
-    public static AstNode Parse(string text, Func<string, bool> isFunction)
+    public static AstNode Parse(string text, Func<string, bool> isFunction, CostLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (text.Length > ExpressionLimits.MaxLength)
+        limits ??= CostLimits.Trusted;
+        var maxLength = Math.Min(limits.MaxLength, ExpressionLimits.MaxLength);
+        if (text.Length > maxLength)
         {
             throw Errors.Parse(
                 "Expression is too long: " + text.Length.ToString(CultureInfo.InvariantCulture)
-                    + " characters (maximum " + ExpressionLimits.MaxLength.ToString(CultureInfo.InvariantCulture) + ")",
+                    + " characters (maximum " + limits.Max("MaxLength", maxLength) + ")",
                 -1);
         }
 
-        var parser = new Parser(Lexer.Tokenize(text), isFunction);
+        var parser = new Parser(Lexer.Tokenize(text), isFunction, limits);
         var node = parser.ParseOr();
         var rest = parser.Current;
         if (rest.Type != TokenType.EOF)
@@ -61,11 +67,10 @@ internal sealed class Parser
 
     private void Enter()
     {
-        if (++_depth > ExpressionLimits.MaxDepth || !RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        if (++_depth > _maxDepth || !RuntimeHelpers.TryEnsureSufficientExecutionStack())
         {
             throw Errors.Parse(
-                "Expression is nested too deeply (maximum depth "
-                    + ExpressionLimits.MaxDepth.ToString(CultureInfo.InvariantCulture) + ")",
+                "Expression is nested too deeply (maximum depth " + _limits.Max("MaxDepth", _maxDepth) + ")",
                 Current.Position);
         }
     }

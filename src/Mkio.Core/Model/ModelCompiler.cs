@@ -146,6 +146,13 @@ internal sealed class ModelCompiler
         {
             Error("MaxSendQueueBytes", "must be at least 1024 bytes.");
         }
+
+        var f = o.FilterLimits;
+        if (f.MaxLength is < 1 or > Expressions.ExpressionLimits.MaxLength || f.MaxDepth is < 1 or > Expressions.ExpressionLimits.MaxDepth
+            || f.MaxNodes < 1 || f.MaxResultLength < 0 || f.MaxWork < 1)
+        {
+            Error("FilterLimits", $"MaxLength must be 1–{Expressions.ExpressionLimits.MaxLength}, MaxDepth 1–{Expressions.ExpressionLimits.MaxDepth}, MaxNodes and MaxWork at least 1, MaxResultLength at least 0.");
+        }
     }
 
     private List<TableModel> CompileTables()
