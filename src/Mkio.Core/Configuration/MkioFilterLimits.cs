@@ -25,9 +25,9 @@ public sealed class MkioFilterLimits
     /// Most characters / list elements / bytes that string and list operations (<c>+</c>, <c>*</c>,
     /// <c>UPPER</c>, …) may produce in one evaluation, summed over intermediate values; constant
     /// sub-expressions are folded at subscribe time under the same budget, so <c>'x' * 16000000</c>
-    /// is a <c>nack</c>. Default 1,048,576.
+    /// is a <c>nack</c>. Default 262,144 (512 KiB of UTF-16).
     /// </summary>
-    public long MaxResultLength { get; set; } = 1024 * 1024;
+    public long MaxResultLength { get; set; } = 256 * 1024;
 
     /// <summary>
     /// Most work units of one evaluation: each character or element produced, scanned (<c>CONTAINS</c>,

@@ -175,7 +175,7 @@ internal static class Ops
                 return Value.Float(ToDouble(a, position) * ToDouble(b, position));
             }
 
-            EvalBudget.Scan(Words(a) * Words(b), position);
+            EvalBudget.Scan(Words(a) * Words(b) / 64, position);
             return Value.Integer(a.ToBigInteger() * b.ToBigInteger());
         }
 
@@ -310,8 +310,11 @@ internal static class Ops
         return default;
     }
 
-    /// <summary>64-bit words of an integer operand: the unit of big-integer work.</summary>
-    private static long Words(in Value v) => v.Kind == ValueKind.BigInt ? (v.BigValue.GetBitLength() / 64) + 1 : 1;
+    /// <summary>
+    /// Work of an integer operand in big-integer arithmetic: 64 units per 64-bit word (a word operation
+    /// costs about as much as scanning 64 characters).
+    /// </summary>
+    private static long Words(in Value v) => v.Kind == ValueKind.BigInt ? ((v.BigValue.GetBitLength() / 64) + 1) * 64 : 64;
 
     /// <summary>Charges a scan of <paramref name="length"/> units; short scans are free (bounded by the node count).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

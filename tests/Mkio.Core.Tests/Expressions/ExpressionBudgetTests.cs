@@ -41,7 +41,7 @@ public class ExpressionBudgetTests
     [Test]
     public void Repeat_UnderTheHardCapButOverTheBudget_BudgetErrorBeforeAllocating()
     {
-        // 5 × 400,000 = 2,000,000 characters: below the 16 Mi hard cap, above MaxResultLength (1 Mi).
+        // 5 × 400,000 = 2,000,000 characters: below the 16 Mi hard cap, above MaxResultLength (256 Ki).
         var expression = CompileFilter("(name * 400000) CONTAINS 'x'");
         var (error, allocated) = BudgetError(expression, SpecRow);
         Assert.That(error.IsBudgetExceeded, Is.True, error.Message);
@@ -52,13 +52,17 @@ public class ExpressionBudgetTests
     [Test]
     public void Budget_IsPerEvaluation_SumsIntermediateValuesAndResetsForTheNextRow()
     {
-        // One term of 750,000 characters fits; two in one evaluation do not.
-        var one = CompileFilter("(name * 150000) CONTAINS 'x'");
+        // One term of 150,000 characters fits; two in one evaluation do not.
+        var one = CompileFilter("(name * 30000) CONTAINS 'x'");
         Assert.That(one.IsTruthy(SpecRow), Is.False);
         Assert.That(one.IsTruthy(SpecRow), Is.False, "a fresh budget for every evaluation");
 
-        var two = CompileFilter("(name * 150000) CONTAINS 'x' OR (name * 150000) CONTAINS 'y'");
+        var two = CompileFilter("(name * 30000) CONTAINS 'x' OR (name * 30000) CONTAINS 'y'");
         Assert.That(BudgetError(two, SpecRow).Error.IsBudgetExceeded, Is.True);
+
+        // Intermediate values count: 100,000 + 100,000 + the 200,000 of their concatenation.
+        Assert.That(CompileFilter("(name * 6000) + (name * 6000) CONTAINS 'x'").IsTruthy(SpecRow), Is.False);
+        Assert.That(BudgetError(CompileFilter("(name * 20000) + (name * 20000) CONTAINS 'x'"), SpecRow).Error.IsBudgetExceeded, Is.True);
     }
 
     [Test]
@@ -67,10 +71,10 @@ public class ExpressionBudgetTests
         var doubling = "name" + string.Concat(Enumerable.Repeat(" * 2", 24)); // 5 × 2^24 characters
         var (error, allocated) = BudgetError(CompileFilter(doubling), SpecRow);
         Assert.That(error.IsBudgetExceeded, Is.True, error.Message);
-        Assert.That(allocated, Is.LessThan(4 * 1024 * 1024), "stopped near the budget (2 bytes per character), long before 5 × 2^24");
+        Assert.That(allocated, Is.LessThan(1024 * 1024), "stopped near the budget (2 bytes per character), long before 5 × 2^24");
 
-        var concat = "(" + string.Join(" + ", Enumerable.Repeat("(name * 60000)", 8)) + ")";
-        var nested = concat + " + " + concat + " + " + concat; // 24 × 300,000 characters built up in steps
+        var concat = "(" + string.Join(" + ", Enumerable.Repeat("(name * 3000)", 8)) + ")";
+        var nested = "(" + concat + " + " + concat + ") + (" + concat + " + " + concat + ")"; // 32 × 15,000 characters, in steps
         Assert.That(BudgetError(CompileFilter(nested), SpecRow).Error.IsBudgetExceeded, Is.True);
     }
 
@@ -90,10 +94,10 @@ public class ExpressionBudgetTests
     [Test]
     public void ConstantFolding_SharesOneBudgetAcrossTheWholeExpression()
     {
-        // Each constant fits on its own; together they would pin 2.4 M characters in the compiled filter.
-        var text = string.Join(" OR ", Enumerable.Repeat("symbol == ('ab' * 200000)", 3));
+        // Each constant fits on its own; together they would pin 300,000 characters in the compiled filter.
+        var text = string.Join(" OR ", Enumerable.Repeat("symbol == ('ab' * 50000)", 3));
         Assert.That(StaticRejection(text).IsBudgetExceeded, Is.True);
-        Assert.That(CompileFilter("symbol == ('ab' * 200000)").IsTruthy(MakeRow(("symbol", "ab"))), Is.False);
+        Assert.That(CompileFilter("symbol == ('ab' * 50000)").IsTruthy(MakeRow(("symbol", "ab"))), Is.False);
     }
 
     [Test]
@@ -130,7 +134,7 @@ public class ExpressionBudgetTests
     [Test]
     public void UpperOfALongValue_DrawsFromTheBudget()
     {
-        var row = MakeRow(("text", new string('a', 600_000)));
+        var row = MakeRow(("text", new string('a', 200_000)));
         Assert.That(CompileFilter("UPPER(text) STARTS_WITH 'A'").IsTruthy(row), Is.True);
         Assert.That(BudgetError(CompileFilter("UPPER(text) STARTS_WITH 'A' AND LOWER(text) STARTS_WITH 'a'"), row).Error.IsBudgetExceeded, Is.True);
     }
