@@ -134,6 +134,16 @@ internal sealed class MkioConfigurationOverrides(IServiceProvider services) : IP
             if (long.TryParse(v, System.Globalization.NumberStyles.Integer, inv, out var l)) { options.MaxSendQueueBytes = l; } else { errors.Add($"Mkio:MaxSendQueueBytes: '{v}' is not an integer"); }
         });
         Int("MaxConnections", "max_connections", v => options.MaxConnections = v);
+        void Lng(string name, Action<long> set) => Apply("FilterLimits:" + name, "FilterLimits:" + name, v =>
+        {
+            if (long.TryParse(v, System.Globalization.NumberStyles.Integer, inv, out var l)) { set(l); } else { errors.Add($"Mkio:FilterLimits:{name}: '{v}' is not an integer"); }
+        });
+        var limits = options.FilterLimits;
+        Lng("MaxLength", v => limits.MaxLength = (int)Math.Clamp(v, 0, int.MaxValue));
+        Lng("MaxDepth", v => limits.MaxDepth = (int)Math.Clamp(v, 0, int.MaxValue));
+        Lng("MaxNodes", v => limits.MaxNodes = (int)Math.Clamp(v, 0, int.MaxValue));
+        Lng("MaxResultLength", v => limits.MaxResultLength = v);
+        Lng("MaxWork", v => limits.MaxWork = v);
         Apply("AutoMigrate", "auto_migrate", v => options.AutoMigrate = v.ToLowerInvariant() switch
         {
             "true" or "destructive" => MkioAutoMigrate.Destructive,

@@ -25,6 +25,8 @@ internal sealed class MkioMetrics : IDisposable
     private readonly Counter<long> _oversized;
     private readonly Counter<long> _snapshots;
     private readonly Counter<long> _beginFailures;
+    private readonly Counter<long> _filterErrors;
+    private readonly Counter<long> _expressionErrors;
 
     public MkioMetrics(IMeterFactory? factory = null)
     {
@@ -40,6 +42,8 @@ internal sealed class MkioMetrics : IDisposable
         _slowConsumers = _meter.CreateCounter<long>("mkio.server.slow_consumer_disconnects", "{connection}", "Connections closed because their send queue overflowed.");
         _snapshots = _meter.CreateCounter<long>("mkio.query.snapshots", "{snapshot}", "Query snapshots served from SQLite; mkio.snapshot.shared is true when the subscriber joined a read already in flight.");
         _oversized = _meter.CreateCounter<long>("mkio.server.oversized_messages", "{message}", "Connections closed for an inbound message over the size limit.");
+        _filterErrors = _meter.CreateCounter<long>("mkio.filter.errors", "{row}", "Rows a subscriber's filter failed on (the row is skipped for that subscriber); logged once per subscription.");
+        _expressionErrors = _meter.CreateCounter<long>("mkio.expression.errors", "{row}", "Rows a config where/publish expression failed on (mkio.expression.kind); logged at most once a minute per service and kind.");
         _beginFailures = _meter.CreateCounter<long>("mkio.writer.begin_failures", "{batch}", "Write batches that could not begin (typically: another connection held the database's write lock for all of busy_timeout); their queued writes failed.");
     }
 
@@ -111,6 +115,22 @@ internal sealed class MkioMetrics : IDisposable
         if (_snapshots.Enabled)
         {
             _snapshots.Add(1, new TagList { { "mkio.service.name", service }, { "mkio.snapshot.shared", shared } });
+        }
+    }
+
+    public void FilterFailed(string service)
+    {
+        if (_filterErrors.Enabled)
+        {
+            _filterErrors.Add(1, new TagList { { "mkio.service.name", service } });
+        }
+    }
+
+    public void ExpressionFailed(string service, string kind)
+    {
+        if (_expressionErrors.Enabled)
+        {
+            _expressionErrors.Add(1, new TagList { { "mkio.service.name", service }, { "mkio.expression.kind", kind } });
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Mkio.Changes;
 using Mkio.Data;
@@ -25,6 +26,10 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
     private readonly HashSet<string> _watch;
     private IDisposable? _busSubscription;
     private Task? _loop;
+    private readonly ExpressionErrorLog _whereErrors = new("where");
+    private readonly ExpressionErrorLog _publishErrors = new("publish");
+    private readonly CostLimits _filterLimits;
+    private string[]? _filterColumns;
     private long _delivered;
     private long _handled;
     private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -36,6 +41,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         Model = model;
         _watch = new HashSet<string>(model.WatchTables, StringComparer.Ordinal);
         Logger = engine.Logger;
+        _filterLimits = engine.Model.Options.FilterLimits.ToCostLimits();
     }
 
     public new ListenerServiceModel Model { get; }
@@ -243,12 +249,16 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         }
         catch (Exception ex)
         {
-            Log.ExpressionFailed(Logger, ex, Name, "publish");
+            _publishErrors.Failed(this, ex);
             return null;
         }
     }
 
-    /// <summary>Whether the subscriber's filter admits the outgoing row (F1: an error means no).</summary>
+    /// <summary>
+    /// Whether the subscriber's filter admits the outgoing row (F1: an error means no). A failing filter is
+    /// logged once per subscription, without a stack trace (it is the client's error, not the server's),
+    /// and every row it fails on is counted in <c>mkio.filter.errors</c>.
+    /// </summary>
     protected bool Admits(Subscriber s, Row outgoing)
     {
         if (s.Filter is null)
@@ -262,7 +272,13 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         }
         catch (Exception ex)
         {
-            Log.ExpressionFailed(Logger, ex, Name, "filter");
+            Engine.Metrics.FilterFailed(Name);
+            if (s.FirstFilterError())
+            {
+                var text = s.Filter.Text;
+                Log.FilterFailed(Logger, Name, ex.Message, text.Length <= 200 ? text : string.Concat(text.AsSpan(0, 200), "…"));
+            }
+
             return false;
         }
     }
@@ -338,11 +354,19 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         CompiledExpression? filter = null;
         if (Model.Filterable.Length > 0 && envelope.TryGet("filter"u8, out var f) && f.ValueKind == JsonValueKind.String && f.GetString() is { Length: > 0 } text)
         {
+            string? rejection;
             try
             {
-                filter = CompiledExpression.Compile(text, Engine.Functions);
+                // Static limits (length, depth, nodes, constants over the budget) are parse errors: a nack.
+                filter = CompiledExpression.Compile(text, Engine.Functions, _filterLimits);
+                rejection = UnknownField(filter);
             }
             catch (ExpressionException ex)
+            {
+                rejection = ex.Message;
+            }
+
+            if (rejection is not null)
             {
                 // F2: nack, nothing registered, any earlier subscription of this session ended.
                 lock (Gate)
@@ -350,7 +374,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
                     RemoveLocked(session);
                 }
 
-                var nack = Frames.NackReply(Name, ex.Message, envelope.RefKind == RefKind.String ? envelope.RefElement : default);
+                var nack = Frames.NackReply(Name, rejection, envelope.RefKind == RefKind.String ? envelope.RefElement : default);
                 session.TrySend(nack, Name);
                 NotifyOut(nack);
                 return;
@@ -360,6 +384,86 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         var clientRef = envelope.RefKind == RefKind.String && envelope.Ref is { Length: > 0 } r ? r : null;
         var subscriber = new Subscriber(session, filter);
         await SubscribeCoreAsync(subscriber, clientRef, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <c>Unknown field: stauts. Available fields: …. Did you mean 'status'?</c> for the first field the filter reads
+    /// that is not a column of the rows it is evaluated on, or null when every field is one (or the columns cannot be
+    /// known).
+    /// </summary>
+    private string? UnknownField(CompiledExpression filter)
+    {
+        if (filter.Fields.Count == 0 || FilterColumns() is not { } columns)
+        {
+            return null;
+        }
+
+        foreach (var (name, _) in filter.Fields)
+        {
+            if (!columns.Contains(name))
+            {
+                return "Unknown field: " + name + ModelCompiler.AvailableTail("fields", name, columns);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The columns of the rows a client filter is evaluated on (PROTOCOL.md §7.1: after <c>publish</c>): the
+    /// <c>publish</c> fields; otherwise the primary table's columns and <c>_mkio_ref</c> (live changes), plus what
+    /// the service's SQL returns (snapshots; a custom query may rename or add columns). Null when the SQL's columns
+    /// cannot be read (then nothing is rejected for an unknown field).
+    /// </summary>
+    private string[]? FilterColumns()
+    {
+        if (Volatile.Read(ref _filterColumns) is { } known)
+        {
+            return known.Length == 0 ? null : known;
+        }
+
+        string[] columns;
+        if (Model.Publish is { } publish)
+        {
+            columns = publish.OutputSchema.Names;
+        }
+        else
+        {
+            var names = new List<string>(Model.PrimaryTable.Columns.Select(c => c.Name)) { MkioSchema.RefColumn };
+            try
+            {
+                foreach (var n in Engine.Database.Read(c => ResultColumns(c, $"SELECT * FROM ({Model.Sql}) LIMIT 0")))
+                {
+                    if (!names.Contains(n))
+                    {
+                        names.Add(n);
+                    }
+                }
+
+                columns = [.. names];
+            }
+            catch (SqliteException)
+            {
+                columns = [];
+            }
+        }
+
+        Volatile.Write(ref _filterColumns, columns);
+        return columns.Length == 0 ? null : columns;
+    }
+
+    private static string[] ResultColumns(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        using var reader = command.ExecuteReader();
+        var names = new string[reader.FieldCount];
+        for (var i = 0; i < names.Length; i++)
+        {
+            names[i] = reader.GetName(i);
+        }
+
+        return names;
     }
 
     /// <summary>
@@ -486,15 +590,57 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         }
         catch (Exception ex)
         {
-            Log.ExpressionFailed(Logger, ex, Name, "where");
+            _whereErrors.Failed(this, ex);
             return false;
+        }
+    }
+
+    /// <summary>
+    /// Bounded logging of a config expression (<c>where</c>, <c>publish</c>) that fails per row: the first failure
+    /// is logged, then at most one warning a minute with the number of rows it failed on meanwhile; every row is
+    /// counted in <c>mkio.expression.errors</c>. An <see cref="ExpressionException"/> is logged without its stack
+    /// trace (the config's error); anything else with it (a bug).
+    /// </summary>
+    private sealed class ExpressionErrorLog(string kind)
+    {
+        private const long IntervalMs = 60_000;
+        private long _suppressed;
+        private long _lastLogged = long.MinValue;
+
+        public void Failed(ListenerService service, Exception ex)
+        {
+            service.Engine.Metrics.ExpressionFailed(service.Name, kind);
+            var now = Environment.TickCount64;
+            var last = Interlocked.Read(ref _lastLogged);
+            if ((last != long.MinValue && now - last < IntervalMs) || Interlocked.CompareExchange(ref _lastLogged, now, last) != last)
+            {
+                Interlocked.Increment(ref _suppressed);
+                return;
+            }
+
+            var more = Interlocked.Exchange(ref _suppressed, 0);
+            var field = ex is ExpressionException { Field: { } f } ? " (field " + f + ")" : string.Empty;
+            if (ex is ExpressionException)
+            {
+                Log.ExpressionFailed(service.Logger, service.Name, kind + field, ex.Message, more);
+            }
+            else
+            {
+                Log.ExpressionCrashed(service.Logger, ex, service.Name, kind + field, more);
+            }
         }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "Service {Service}: a {Kind} expression failed on a row; the row is skipped.")]
-        public static partial void ExpressionFailed(ILogger logger, Exception exception, string service, string kind);
+        [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "Service {Service}: the {Kind} expression failed on a row, which is skipped: {Error} ({Suppressed} more failures since the last warning; all are counted in mkio.expression.errors).")]
+        public static partial void ExpressionFailed(ILogger logger, string service, string kind, string error, long suppressed);
+
+        [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "Service {Service}: a subscriber's filter failed on a row, which is skipped for that subscriber: {Error}. Filter: {Filter}. Logged once per subscription; every such row is counted in mkio.filter.errors.")]
+        public static partial void FilterFailed(ILogger logger, string service, string error, string filter);
+
+        [LoggerMessage(EventId = 3104, Level = LogLevel.Error, Message = "Service {Service}: the {Kind} expression threw an unexpected error on a row, which is skipped ({Suppressed} more failures since the last report).")]
+        public static partial void ExpressionCrashed(ILogger logger, Exception exception, string service, string kind, long suppressed);
 
         [LoggerMessage(EventId = 3102, Level = LogLevel.Error, Message = "Service {Service}: processing the change with ref {Ref} failed; the service keeps running.")]
         public static partial void ChangeFailed(ILogger logger, Exception exception, string service, string @ref);
@@ -507,6 +653,11 @@ internal sealed class Subscriber(MkioSession session, CompiledExpression? filter
     public MkioSession Session { get; } = session;
 
     public CompiledExpression? Filter { get; } = filter;
+
+    private int _filterErrorLogged;
+
+    /// <summary>True the first time only: a subscription's filter error is logged once (snapshots are built outside the gate).</summary>
+    public bool FirstFilterError() => Interlocked.Exchange(ref _filterErrorLogged, 1) == 0;
 
     /// <summary>Changes with a sequence at or below this are already in the subscriber's snapshot.</summary>
     public long SkipThrough { get; set; }

@@ -27,8 +27,21 @@ internal abstract class MkioService(ServiceModel model)
 
     public virtual Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    /// <summary>Handles <c>type:"subscribe"</c>. Transaction services ignore it (PROTOCOL.md §5 step 7).</summary>
-    public virtual ValueTask SubscribeAsync(MkioSession session, Envelope envelope, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    /// <summary>
+    /// Handles <c>type:"subscribe"</c>. A service that has no subscriptions (a transaction service) answers with a
+    /// <c>nack</c> — the subscription-rejection message of PROTOCOL.md §7.9, which no 0.1.0 client takes as the reply
+    /// to a pending send — instead of the reference's silence (issue 9), and forwards it to its monitors.
+    /// </summary>
+    public virtual ValueTask SubscribeAsync(MkioSession session, Envelope envelope, CancellationToken cancellationToken)
+    {
+        var nack = Frames.NackReply(
+            Name,
+            $"Service '{Name}' is a {Kind} service; it does not accept subscriptions (subscribe to a subpub, stream or query service)",
+            envelope.RefKind == RefKind.String ? envelope.RefElement : default);
+        session.TrySend(nack, Name);
+        NotifyOut(nack);
+        return ValueTask.CompletedTask;
+    }
 
     /// <summary>Ends every subscription of <paramref name="session"/> (unsubscribe or disconnect).</summary>
     public virtual void Unsubscribe(MkioSession session)

@@ -18,6 +18,7 @@ internal sealed class TransactionService : MkioService
     private readonly WriteBatcher _writer;
     private readonly MkioRefGenerator _refs;
     private readonly ResultCache _cache;
+    private readonly string[] _opNames;
 
     public TransactionService(TransactionServiceModel model, WriteBatcher writer, MkioRefGenerator refs)
         : base(model)
@@ -26,6 +27,7 @@ internal sealed class TransactionService : MkioService
         _writer = writer;
         _refs = refs;
         _cache = new ResultCache(model.ResultCacheSize);
+        _opNames = [.. model.OpSets.Select(o => o.DisplayName)];
     }
 
     public new TransactionServiceModel Model { get; }
@@ -106,7 +108,7 @@ internal sealed class TransactionService : MkioService
         {
             if (hasOp)
             {
-                error = $"Unknown op: {PyRepr.Of(op)}";
+                error = $"Unknown op: {PyRepr.Of(op)}. This service has one op set: send no 'op' field";
                 return false;
             }
 
@@ -117,7 +119,9 @@ internal sealed class TransactionService : MkioService
             set = op.ValueKind == JsonValueKind.String ? Model.FindOpSet(op.GetString()!) : null;
             if (set is null)
             {
-                error = $"Unknown op: {PyRepr.Of(op)}";
+                // The 0.1.0 text first (clients match on it), then what later versions add.
+                error = $"Unknown op: {PyRepr.Of(op)}"
+                    + ModelCompiler.AvailableTail("ops", op.ValueKind == JsonValueKind.String ? op.GetString() : null, _opNames);
                 return false;
             }
         }
