@@ -284,7 +284,7 @@ public class OrderBookPageTests
         var reply = await p.Page.EvaluateAsync<JsonElement>("() => window.orderBook.send('explode', {id: 1})");
         Assert.That(reply.GetProperty("type").GetString(), Is.EqualTo("error"));
         await Expect(p.Error).ToBeVisibleAsync();
-        await Expect(p.ErrorMessage).ToHaveTextAsync("Unknown op: 'explode'");
+        await Expect(p.ErrorMessage).ToHaveTextAsync("Unknown op: 'explode'. Available ops: new, accept, reject, fill, cancel");
 
         await p.Page.GetByTestId("error-dismiss").ClickAsync();
         await Expect(p.Error).ToBeHiddenAsync();

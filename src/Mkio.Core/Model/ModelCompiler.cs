@@ -672,25 +672,33 @@ internal sealed class ModelCompiler
         }
     }
 
-    /// <summary><c> (did you mean 'x'?)</c> for the closest candidate within a small edit distance, else empty.</summary>
-    internal static string Suggest(string value, IEnumerable<string> candidates) =>
-        Closest(value, candidates) is { } best ? $" (did you mean '{best}'?)" : string.Empty;
-
-    /// <summary>The candidate closest to <paramref name="value"/> within a small edit distance, or null.</summary>
-    internal static string? Closest(string value, IEnumerable<string> candidates) => candidates
-        .Select(c => (c, d: Levenshtein(value, c)))
-        .Where(x => x.d <= Math.Max(2, value.Length / 3))
-        .OrderBy(x => x.d)
-        .Select(x => x.c)
-        .FirstOrDefault();
+    private static string Suggest(string value, IEnumerable<string> candidates)
+    {
+        var best = candidates
+            .Select(c => (c, d: Levenshtein(value, c)))
+            .Where(x => x.d <= Math.Max(2, value.Length / 3))
+            .OrderBy(x => x.d)
+            .Select(x => x.c)
+            .FirstOrDefault();
+        return best is null ? string.Empty : $" (did you mean '{best}'?)";
+    }
 
     /// <summary>
     /// A runtime name error's tail after its fixed prefix, as later mkio versions word it:
     /// <c>. Available ops: new, accept. Did you mean 'new'?</c>
     /// </summary>
-    internal static string AvailableTail(string what, string? value, IReadOnlyCollection<string> candidates) =>
-        $". Available {what}: {string.Join(", ", candidates)}"
-        + (value is not null && Closest(value, candidates) is { } best ? $". Did you mean '{best}'?" : string.Empty);
+    internal static string AvailableTail(string what, string? value, IReadOnlyCollection<string> candidates)
+    {
+        // Case-insensitive, a transposition is one edit ('NEW' and 'nwe' point at 'new'); no edit distances over
+        // client-sized strings.
+        var best = value is not { Length: <= 64 } ? null : candidates
+            .Select(c => (c, d: TomlConfigKeys.Distance(value, c)))
+            .Where(x => x.d <= Math.Max(1, value.Length / 3))
+            .OrderBy(x => x.d)
+            .Select(x => x.c)
+            .FirstOrDefault();
+        return $". Available {what}: {string.Join(", ", candidates)}" + (best is null ? string.Empty : $". Did you mean '{best}'?");
+    }
 
     internal static int Levenshtein(string a, string b)
     {

@@ -108,7 +108,7 @@ internal sealed class TransactionService : MkioService
         {
             if (hasOp)
             {
-                error = $"Unknown op: {PyRepr.Of(op)}. This service has one op set: send no 'op' field";
+                error = $"Unknown op: {PyRepr.Of(op)}"; // a list-form service: no op names to offer
                 return false;
             }
 

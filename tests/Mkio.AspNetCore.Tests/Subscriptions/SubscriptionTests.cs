@@ -244,9 +244,9 @@ public class SubscriptionTests
         Assert.That((await formatted.RequestAsync("""{"service":"fmt_trade","type":"subscribe","filter":"q > 10"}""", ct)).GetRawText(),
             Is.EqualTo("""{"type":"snapshot","service":"fmt_trade","ref":"r2","rows":[{"sym":"IBM","q":20}]}"""));
 
-        // A raw column that the formatter drops is unknown to the filter: every row fails and is skipped (F1).
+        // A raw column that the formatter drops is unknown to the filter: a nack naming it (issue 9 item 4).
         Assert.That((await raw.RequestAsync("""{"service":"fmt_trade","type":"subscribe","filter":"qty > 1"}""", ct)).GetRawText(),
-            Is.EqualTo("""{"type":"snapshot","service":"fmt_trade","ref":"r2","rows":[]}"""));
+            Is.EqualTo("""{"type":"nack","service":"fmt_trade","message":"Unknown field: qty. Available fields: sym, q"}"""));
 
         await OkAsync(ws, """{"service":"add_order","ref":"r3","data":{"id":"3","symbol":"MSFT","qty":4}}""", ct);
         await OkAsync(ws, """{"service":"add_order","ref":"r4","data":{"id":"4","symbol":"ORCL","qty":6}}""", ct);

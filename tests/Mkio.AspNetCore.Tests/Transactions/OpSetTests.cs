@@ -67,7 +67,7 @@ public class OpSetTests
     }
 
     [Test, CancelAfter(30_000)]
-    public async Task Op_UnknownOrOnListForm_UnknownOpWithPythonRepr(CancellationToken ct)
+    public async Task Op_UnknownOrOnListForm_UnknownOpWithPythonReprThenTheOps(CancellationToken ct)
     {
         await using var host = await MkioTestHost.StartAsync(o =>
         {
@@ -88,12 +88,12 @@ public class OpSetTests
 
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(replies[0].Text, Is.EqualTo("""{"type":"error","message":"Unknown op: 'zzz'","ref":"u1"}"""));
+            Assert.That(replies[0].Text, Is.EqualTo("""{"type":"error","message":"Unknown op: 'zzz'. Available ops: new, accept, fill","ref":"u1"}"""));
             Assert.That(replies[1].Text, Is.EqualTo("""{"type":"error","message":"Unknown op: 'zzz'","ref":"u2"}"""));
             Assert.That(replies[2].Text, Is.EqualTo("""{"type":"error","message":"Unknown op: 'default'","ref":"u3"}"""));
-            Assert.That(replies[3].Text, Is.EqualTo("""{"type":"error","message":"Unknown op: 5","ref":"u4"}"""));
-            Assert.That(replies[4].Text, Is.EqualTo("""{"type":"error","message":"Unknown op: \"it's\"","ref":"u5"}"""));
-            Assert.That(replies[5].Text, Is.EqualTo("""{"type":"error","message":"Unknown op: 'NEW'","ref":"u6","msgid":6}"""));
+            Assert.That(replies[3].Text, Is.EqualTo("""{"type":"error","message":"Unknown op: 5. Available ops: new, accept, fill","ref":"u4"}"""));
+            Assert.That(replies[4].Text, Is.EqualTo("""{"type":"error","message":"Unknown op: \"it's\". Available ops: new, accept, fill","ref":"u5"}"""));
+            Assert.That(replies[5].Text, Is.EqualTo("""{"type":"error","message":"Unknown op: 'NEW'. Available ops: new, accept, fill. Did you mean 'new'?","ref":"u6","msgid":6}"""));
             Assert.That(replies[6].Text, Is.EqualTo("""{"type":"result","service":"add_order","ref":"u7","ok":true}"""), "a null op counts as absent");
             Assert.That(TxTest.Count(host, "orders") + TxTest.Count(host, "audit_log"), Is.Zero);
             Assert.That(TxTest.Column(host, "SELECT id FROM torders"), Is.EqualTo(new object[] { "7" }));
