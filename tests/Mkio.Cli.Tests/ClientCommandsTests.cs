@@ -428,6 +428,25 @@ public partial class ClientCommandsTests
         Assert.That(p.Stdout.Contains('\u001b', StringComparison.Ordinal), Is.False, "no colour when not a TTY");
     }
 
+    [TestCase("add_order", "", "Error: Service 'add_order' is a transaction service; it does not accept subscriptions (subscribe to a subpub, stream or query service)")]
+    [TestCase("all_orders", "stauts == 'pending'", "Error: Unknown field: stauts. Available fields: id, symbol, qty, price, status, _mkio_ref. Did you mean 'status'?")]
+    [CancelAfter(90_000)]
+    public async Task Subscribe_Rejected_PrintsTheNackAndExitsOne(string service, string filter, string error, CancellationToken ct)
+    {
+        await using var host = await MkioTestHost.StartAsync(Fixtures.FixtureA, ct);
+        using var dir = new TempDirectory();
+        var r = filter.Length == 0
+            ? await RunAsync(dir.Path, ct, "subscribe", Base(host), service)
+            : await RunAsync(dir.Path, ct, "subscribe", Base(host), service, "--filter", filter);
+        var lines = Lines(r.Stdout);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(r.Code, Is.EqualTo(1), r.Output);
+            Assert.That(lines[0], Does.Match(@"^\[[^\]]+\] nack: \{""type"": ""nack"", ""service"": """ + service + @""""), r.Output);
+            Assert.That(lines[^1], Is.EqualTo(error));
+        }
+    }
+
     [Test, CancelAfter(90_000)]
     public async Task Monitor_PrintsInAndOut_MsgIdIsEnvelope_137(CancellationToken ct)
     {
