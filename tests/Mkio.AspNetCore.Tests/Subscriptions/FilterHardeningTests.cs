@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Mkio.Diagnostics;
@@ -165,6 +166,36 @@ public class FilterHardeningTests
 
         Assert.That(Listener(host, "all_orders").SubscriberCount, Is.EqualTo(1), "the accepted one only");
         Assert.That(Listener(host, "last_trade").SubscriberCount, Is.Zero);
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task FilterLimits_FromTheMkioSection_AppliedToSubscribes(CancellationToken ct)
+    {
+        await using var host = await MkioTestHost.StartAsync(FixtureAPlus, ct, builder: b => b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Mkio:FilterLimits:MaxLength"] = "30",
+            ["Mkio:FilterLimits:MaxNodes"] = "5",
+        }));
+        await using var sub = await host.ConnectAsync("ws", ct);
+        var tooLong = await sub.RequestAsync("""{"service":"all_orders","type":"subscribe","filter":"status == 'pending' AND status != 'x'"}""", ct);
+        var tooBig = await sub.RequestAsync("""{"service":"all_orders","type":"subscribe","filter":"status == 'a' OR status == 'b'"}""", ct);
+        var fine = await sub.RequestAsync("""{"service":"all_orders","type":"subscribe","filter":"status == 'pending'"}""", ct);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(tooLong.GetProperty("message").GetString(), Is.EqualTo("Expression is too long: 37 characters (maximum 30; Mkio:FilterLimits:MaxLength)"));
+            Assert.That(tooBig.GetProperty("message").GetString(), Is.EqualTo("Expression has too many parts: 7 nodes (maximum 5; Mkio:FilterLimits:MaxNodes)"));
+            Assert.That(fine.GetProperty("type").GetString(), Is.EqualTo("snapshot"));
+        }
+    }
+
+    [TestCase("Mkio:FilterLimits:MaxWork", "lots", "Mkio:FilterLimits:MaxWork: 'lots' is not an integer")]
+    [TestCase("Mkio:FilterLimits:MaxDepth", "1000", "FilterLimits: MaxLength must be 1–65536, MaxDepth 1–256, MaxNodes and MaxWork at least 1, MaxResultLength at least 0.")]
+    [CancelAfter(30_000)]
+    public void FilterLimits_InvalidOverride_StartRefusedNamingIt(string key, string value, string message, CancellationToken ct)
+    {
+        var ex = Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => MkioTestHost.StartAsync(
+            FixtureAPlus, ct, builder: b => b.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { [key] = value })))!;
+        Assert.That(ex.Message, Is.EqualTo("Invalid mkio configuration: " + message));
     }
 
     private static string AddOrder(string id, string symbol, string qty, string? @ref = null) =>
