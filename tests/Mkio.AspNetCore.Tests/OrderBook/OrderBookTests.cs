@@ -220,7 +220,7 @@ public class OrderBookTests
         {
             Assert.That(toml.Replies[0], Is.EqualTo("""{"type":"result","service":"orders","ref":"<ref0>","ok":true}"""));
             Assert.That(toml.Replies[7], Is.EqualTo("""{"type":"error","message":"Missing field: 'status'","ref":"ghost"}"""));
-            Assert.That(toml.Replies[10], Does.StartWith("""{"type":"error","message":"Unknown op: 'nope'","""));
+            Assert.That(toml.Replies[10], Does.StartWith("""{"type":"error","message":"Unknown op: 'nope'. Available ops: new, accept, reject, fill, cancel","""));
             Assert.That(toml.Replies[11], Does.StartWith("""{"type":"error","message":"Multiple ops defined"""));
             Assert.That(toml.Replies[12], Does.StartWith("""{"type":"error","message":"Missing field: 'symbol'","""));
             Assert.That(toml.Orders.Select(r => r[5]), Is.EqualTo(new object?[] { "filled", "rejected", "withdrawn", "pending" }));
