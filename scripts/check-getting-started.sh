@@ -96,7 +96,7 @@ await foreach (var e in client.SubscribeAsync("open_orders", filter: "status == 
     break;
 }
 CS
-out=$(dotnet run -nologo -- "ws://127.0.0.1:$port/ws")
+out=$(dotnet run -- "ws://127.0.0.1:$port/ws")
 echo "$out" | sed 's/^/   /'
 [ "$out" = $'committed\nSnapshot 1' ] || fail "the client did not see exactly the one pending order"
 
