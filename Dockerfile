@@ -1,14 +1,18 @@
 # syntax=docker/dockerfile:1
 # `mkio serve` in a container (docs/deployment.md).
-#   docker build -t mkio .
+#   docker build --build-arg DOTNET_IMAGES=<prefix of Microsoft's .NET images> -t mkio .
 #   docker run -d -p 8080:8080 -v mkio-data:/data -v "$PWD/mkio.toml:/etc/mkio/mkio.toml:ro" mkio
 # The config is read from /etc/mkio/mkio.toml (an example is built in); the working directory is the
 # /data volume, so a relative db_path (and backup_dir) lands there. Settings can be overridden with
 # Mkio__* environment variables, e.g. -e Mkio__DbPath=/data/orders.db.
 
 ARG DOTNET_VERSION=10.0
+# DOTNET_IMAGES (required): the repository prefix of Microsoft's official .NET images, i.e. the
+# prefix that precedes /sdk and /aspnet in Microsoft's own image names (its container registry + /dotnet).
+# The project writes no registry host into its files; pass it at build time.
+ARG DOTNET_IMAGES
 
-FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION} AS build
+FROM ${DOTNET_IMAGES}/sdk:${DOTNET_VERSION} AS build
 WORKDIR /src
 # Build inputs only (.dockerignore keeps bin/, obj/ and databases out of the context).
 COPY global.json nuget.config Directory.Build.props Directory.Packages.props .editorconfig ./
@@ -16,7 +20,7 @@ COPY eng/ eng/
 COPY src/ src/
 RUN dotnet publish src/Mkio.Cli/Mkio.Cli.csproj -c Release -o /out
 
-FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION}
+FROM ${DOTNET_IMAGES}/aspnet:${DOTNET_VERSION}
 COPY --from=build /out /opt/mkio
 COPY deploy/mkio.example.toml /etc/mkio/mkio.toml
 # The image's non-root user ($APP_UID, "app") owns the data folder and nothing else.
