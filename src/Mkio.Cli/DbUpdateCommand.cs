@@ -91,7 +91,7 @@ internal static class DbUpdateCommand
     /// The options as <c>mkio serve</c> sees them: the TOML file (errors name it as given), then the
     /// <c>Mkio__*</c> environment overrides (so both migrate the same <c>db_path</c>).
     /// </summary>
-    private static MkioOptions LoadOptions(string configPath)
+    internal static MkioOptions LoadOptions(string configPath)
     {
         var options = new MkioOptions { SourceName = configPath };
         TomlConfigLoader.Apply(configPath, options);
