@@ -37,8 +37,7 @@ public static class MkioServiceCollectionExtensions
             options.SourceName ??= tomlPath;
             if (!File.Exists(path))
             {
-                throw new MkioConfigurationException(
-                    $"Config file not found: {path} ('{tomlPath}' resolved against the content root {root}; a project copies its mkio.toml to the output with the Mkio.AspNetCore package's default, or set the content root).");
+                throw new MkioConfigurationException($"Config file not found: {path} ('{tomlPath}' resolved against the content root {root}).");
             }
 
             TomlConfigLoader.Apply(path, options);

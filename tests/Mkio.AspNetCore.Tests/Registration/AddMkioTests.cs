@@ -125,7 +125,7 @@ public sealed class AddMkioTests
     {
         using var dir = new TempDirectory();
         var ex = Assert.ThrowsAsync<MkioConfigurationException>(() => MkioTestHost.StartAsync(_ => { }, ct, directory: dir, tomlPath: "missing.toml"))!;
-        Assert.That(ex.Message, Is.EqualTo($"Config file not found: {dir.File("missing.toml")}"));
+        Assert.That(ex.Message, Is.EqualTo($"Config file not found: {dir.File("missing.toml")} ('missing.toml' resolved against the content root {dir.Path})."));
     }
 
     [Test, CancelAfter(30_000)]
