@@ -102,7 +102,8 @@ internal static class StaticRoutes
 
         // A symbolic link inside the folder that leads outside it is not served (PROTOCOL.md §1.3: a
         // path never escapes its directory); links that stay inside work.
-        if (!file.Exists || file.IsDirectory || file.PhysicalPath is null || !IsInside(RealPath(file.PhysicalPath), folder.RealRoot))
+        var real = file.Exists && !file.IsDirectory && file.PhysicalPath is not null ? RealPath(file.PhysicalPath) : null;
+        if (real is null || !IsInside(real, folder.RealRoot))
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             context.Response.ContentType = "text/plain; charset=utf-8";
@@ -116,12 +117,14 @@ internal static class StaticRoutes
         }
 
         context.Response.ContentType = type;
-        context.Response.ContentLength = file.Length;
+        // The link's target: its length (a link's own length is that of its target path) and its bytes.
+        var target = new FileInfo(real);
+        context.Response.ContentLength = target.Length;
         if (HttpMethods.IsHead(context.Request.Method))
         {
             return;
         }
 
-        await context.Response.SendFileAsync(file, context.RequestAborted).ConfigureAwait(false);
+        await context.Response.SendFileAsync(real, 0, target.Length, context.RequestAborted).ConfigureAwait(false);
     }
 }
