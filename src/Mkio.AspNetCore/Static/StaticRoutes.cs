@@ -11,7 +11,7 @@ namespace Mkio.AspNetCore.Static;
 /// <summary>
 /// The config's <c>[static]</c> routes (PROTOCOL.md §1.3): <c>"/"</c> serves <c>index.html</c> at
 /// <c>/</c> and its folder under <c>/static/…</c>; other prefixes serve their folder. Directories are
-/// resolved against the working directory; listings are refused (403) and paths cannot escape, neither
+/// resolved against the working directory (embedded: the content root); listings are refused (403) and paths cannot escape, neither
 /// by <c>..</c> nor through a symbolic link that resolves outside the folder (404).
 /// </summary>
 internal static class StaticRoutes

@@ -14,7 +14,7 @@ public sealed partial class MkioOptions
     /// <summary>Listen port for <c>mkio serve</c> (<c>port</c>); 0 picks a free port. Ignored when embedded.</summary>
     public int Port { get; set; } = 8080;
 
-    /// <summary>SQLite file (<c>db_path</c>), relative to the working directory, or <c>:memory:</c>.</summary>
+    /// <summary>SQLite file (<c>db_path</c>), relative to the working directory (embedded: the host's content root), or <c>:memory:</c>.</summary>
     public string DbPath { get; set; } = "mkio.db";
 
     /// <summary>Maximum number of transactions committed together (<c>batch_max_size</c>).</summary>
@@ -127,7 +127,7 @@ public sealed class MkioTableOptions
 
 /// <summary>One entry of <c>[static]</c>: a URL prefix served from a directory.</summary>
 /// <param name="Prefix">URL prefix, e.g. <c>/</c> or <c>/assets</c>.</param>
-/// <param name="Directory">Directory, relative to the working directory.</param>
+/// <param name="Directory">Directory, relative to the working directory (embedded: the host's content root).</param>
 public sealed record MkioStaticRoute(string Prefix, string Directory);
 
 /// <summary>One service of <c>[services]</c>. Which keys apply depends on <see cref="Type"/>.</summary>
