@@ -434,5 +434,5 @@ public class MkioHostedServiceTests
     [TestCase("http://+:80", "http://localhost:80/")]
     [TestCase("http://127.0.0.1:41234", "http://127.0.0.1:41234/")]
     public void ClickableUrl_WildcardBind_ShownAsLocalhost(string address, string expected) =>
-        Assert.That(MkioHostedService.ClickableUrl(address), Is.EqualTo(expected));
+        Assert.That(Mkio.AspNetCore.Hosting.MkioHostedService.ClickableUrl(address), Is.EqualTo(expected));
 }
