@@ -89,7 +89,11 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         // Ownership first: nothing opens, creates or migrates the file before this process owns it.
         if (Database.FilePath is not null)
         {
-            OwnershipLock ??= DatabaseLock.Acquire(Database.FilePath);
+            if (OwnershipLock is null || !string.Equals(OwnershipLock.DatabasePath, Database.FilePath, StringComparison.Ordinal))
+            {
+                OwnershipLock?.Dispose();
+                OwnershipLock = DatabaseLock.Acquire(Database.FilePath);
+            }
         }
 
         var existed = Database.FilePath is null || File.Exists(Database.FilePath);
