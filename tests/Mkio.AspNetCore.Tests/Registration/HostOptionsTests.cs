@@ -116,7 +116,7 @@ public sealed class HostOptionsTests
         await using var host = await MkioTestHost.StartAsync(o =>
         {
             Fixtures.FixtureA(o);
-            o.WsHeartbeatS = 1;
+            o.WsHeartbeatS = 2; // short for the test, long enough for a loaded machine to answer pings in time
         }, ct);
         await using var normal = await host.ConnectAsync("ws", ct);
         using var silent = await Lifecycle.RawWebSocket.ConnectAsync(new Uri(host.WsBase, "ws"), ct);
