@@ -1,7 +1,10 @@
 // The order-book sample: the seed's order_book.mkio.toml, unchanged, served by ASP.NET Core.
-// Run from this folder (db_path and [static] resolve against the working directory):
+// Its mkio.toml, static/ and appsettings.json are copied next to OrderBook.dll, and the content root
+// is that folder, so it runs from any working directory (db_path and [static] resolve against the
+// content root; orders.db is created there):
 //   dotnet run
-var builder = WebApplication.CreateBuilder(args);
+//   dotnet bin/Debug/net10.0/OrderBook.dll --urls http://localhost:8080
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 builder.Services.AddMkio("mkio.toml");
 builder.Services.AddHealthChecks().AddMkio();

@@ -40,7 +40,16 @@ public static class MkioEndpointRouteBuilderExtensions
         group.MapMethods("/api/services/{name}", ["GET", "HEAD"], DiscoveryEndpoints.DetailAsync).WithDisplayName("mkio discovery detail");
         group.MapMethods("/mkio.js", ["GET", "HEAD"], ClientScript.GetScriptAsync).WithDisplayName("mkio.js");
         group.MapMethods("/mkio.d.ts", ["GET", "HEAD"], ClientScript.GetDeclarationsAsync).WithDisplayName("mkio.d.ts");
-        StaticRoutes.Map(group, endpoints.ServiceProvider);
+        try
+        {
+            StaticRoutes.Map(group, endpoints.ServiceProvider);
+        }
+        catch (Exception ex) when (ex is Mkio.MkioConfigurationException or Microsoft.Extensions.Options.OptionsValidationException)
+        {
+            // An invalid or missing config: mkio's hosted service reports it when the host starts (one
+            // log line, exit code 1) rather than an exception escaping the app's Program.cs here.
+        }
+
         return group;
     }
 }

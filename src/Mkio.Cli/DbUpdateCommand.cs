@@ -78,11 +78,18 @@ internal static class DbUpdateCommand
         try
         {
             var allowed = allowDestructive ? MkioAutoMigrate.Destructive : allowRisky ? MkioAutoMigrate.Risky : MkioAutoMigrate.Safe;
-            return dryRun ? DryRun(model, file, allowed, stdout) : Apply(model, file, allowed, stdout);
+            if (dryRun)
+            {
+                return DryRun(model, file, allowed, stdout);
+            }
+
+            // A database served by a running process is not migrated under it (same one-line refusal as a second server).
+            using var ownership = DatabaseLock.Acquire(file);
+            return Apply(model, file, allowed, stdout);
         }
-        catch (Exception ex) when (ex is MkioConfigurationException or SqliteException or IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is MkioConfigurationException or MkioDatabaseInUseException or SqliteException or IOException or UnauthorizedAccessException)
         {
-            stderr.WriteLine(ex is MkioConfigurationException ? ex.Message : $"Error: {ex.Message}");
+            stderr.WriteLine(ex is MkioConfigurationException or MkioDatabaseInUseException ? ex.Message : $"Error: {ex.Message}");
             return 1;
         }
     }
@@ -91,7 +98,7 @@ internal static class DbUpdateCommand
     /// The options as <c>mkio serve</c> sees them: the TOML file (errors name it as given), then the
     /// <c>Mkio__*</c> environment overrides (so both migrate the same <c>db_path</c>).
     /// </summary>
-    private static MkioOptions LoadOptions(string configPath)
+    internal static MkioOptions LoadOptions(string configPath)
     {
         var options = new MkioOptions { SourceName = configPath };
         TomlConfigLoader.Apply(configPath, options);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.ExceptionServices;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -43,13 +44,12 @@ internal static class ServeCommand
         }
 
         // Load and validate once up front: errors become one clear message and exit code 1.
-        var options = new MkioOptions { SourceName = configPath };
         MkioModel model;
         try
         {
-            // The path as given (relative to the working directory) names the file in error messages.
-            TomlConfigLoader.Apply(configPath, options);
-            model = ModelCompiler.Compile(options);
+            // The path as given (relative to the working directory) names the file in error messages;
+            // Mkio__* environment overrides apply as in the host (the same db_path is locked below).
+            model = ModelCompiler.Compile(DbUpdateCommand.LoadOptions(configPath));
         }
         catch (MkioConfigurationException ex)
         {
@@ -59,6 +59,33 @@ internal static class ServeCommand
 
         var listenHost = hostOverride ?? model.Options.Host;
         var listenPort = portOverride ?? model.Options.Port;
+
+        // Ownership of the database first, then the port: a second server on the same file is told
+        // who owns it (even when its port is taken too), and neither failure touches the database.
+        DatabaseLock? ownership = null;
+        Socket? listener = null;
+        try
+        {
+            ownership = model.InMemory ? null : DatabaseLock.Acquire(model.Options.DbPath);
+            listener = Bind(listenHost, listenPort);
+        }
+        catch (Exception ex) when (ex is MkioDatabaseInUseException or MkioConfigurationException)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return 1;
+        }
+        catch (Exception ex) when (IsAddressInUse(ex))
+        {
+            ownership?.Dispose();
+            await Console.Error.WriteLineAsync($"Error: address already in use: {listenHost}:{listenPort}. Stop the other process or change the port.").ConfigureAwait(false);
+            return 1;
+        }
+        catch (SocketException ex)
+        {
+            ownership?.Dispose();
+            await Console.Error.WriteLineAsync($"Error: cannot listen on {listenHost}:{listenPort}: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = Directory.GetCurrentDirectory(), Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
@@ -67,17 +94,13 @@ internal static class ServeCommand
         {
             // Start-up failures are reported below as one line; the host's own log of them carries a stack trace.
             builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
+            builder.Logging.AddFilter(Mkio.AspNetCore.Hosting.MkioHostedService.StartupCategory, LogLevel.None);
         }
 
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(Math.Max(10, model.Options.ShutdownTimeout + 5)));
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            var address = listenHost is "0.0.0.0" or "*" or "" ? IPAddress.Any
-                : listenHost is "localhost" ? IPAddress.Loopback
-                : IPAddress.TryParse(listenHost, out var ip) ? ip
-                : Dns.GetHostAddresses(listenHost).First();
-            k.Listen(address, listenPort);
-        });
+        // Kestrel listens on the socket bound above (it calls Listen and owns it from then on).
+        builder.WebHost.UseSockets(o => o.CreateBoundListenSocket = _ => listener);
+        builder.WebHost.ConfigureKestrel(k => k.Listen((IPEndPoint)listener.LocalEndPoint!));
         builder.Services.AddSingleton(new MigrationHooks
         {
             Output = Console.WriteLine,
@@ -92,9 +115,15 @@ internal static class ServeCommand
         try
         {
             app = builder.Build();
+
+            // Routing runs explicitly so that the 404 below runs only when no endpoint matched: a
+            // known path with a wrong method keeps routing's 405 (PROTOCOL.md §1.2), which a
+            // catch-all fallback endpoint would shadow.
+            app.UseRouting();
             app.MapMkio();
             app.MapHealthChecks("/health");
-            app.MapFallback(static context =>
+            app.UseEndpoints(static _ => { });
+            app.Run(static context =>
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
                 context.Response.ContentType = "text/plain; charset=utf-8";
@@ -103,13 +132,22 @@ internal static class ServeCommand
         }
         catch (Exception ex) when (ex is MkioConfigurationException or OptionsValidationException)
         {
+            listener.Dispose();
+            ownership?.Dispose();
             await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
             return 1;
         }
 
+        var engineHost = app.Services.GetRequiredService<Mkio.AspNetCore.Hosting.MkioEngineHost>();
+        engineHost.PreacquiredLock = ownership;
         try
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            if (engineHost.StartupFailure is { } failure)
+            {
+                // mkio reported it (filtered above) and stops the app; this is the one line.
+                ExceptionDispatchInfo.Throw(failure);
+            }
         }
         catch (Exception ex) when (IsAddressInUse(ex))
         {
@@ -135,8 +173,10 @@ internal static class ServeCommand
             return 1;
         }
 
-        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
-        var actualPort = bound is not null && Uri.TryCreate(bound.Replace("[::]", "localhost", StringComparison.Ordinal), UriKind.Absolute, out var u) ? u.Port : listenPort;
+        var actualPort = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        var browse = listenHost is "0.0.0.0" or "*" or "" or "::" ? "localhost" : listenHost.Contains(':', StringComparison.Ordinal) ? $"[{listenHost}]" : listenHost;
+        Console.WriteLine($"mkio: {engineHost.Engine.StartupSummary}");
+        Console.WriteLine($"mkio: open http://{browse}:{actualPort}/");
         Console.WriteLine($"======== Running on http://{listenHost}:{actualPort} ========");
         Console.WriteLine("(Press CTRL+C to quit)");
         Console.Out.Flush();
@@ -144,6 +184,26 @@ internal static class ServeCommand
         await app.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
         await DisposeQuietlyAsync(app).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>Binds the listen socket (Kestrel listens on it later), so a taken port fails before anything else starts.</summary>
+    private static Socket Bind(string host, int port)
+    {
+        var address = host is "0.0.0.0" or "*" or "" ? IPAddress.Any
+            : host is "localhost" ? IPAddress.Loopback
+            : IPAddress.TryParse(host, out var ip) ? ip
+            : Dns.GetHostAddresses(host).First();
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(new IPEndPoint(address, port));
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Shows the migration prompt (no newline) and reads the answer: <c>y</c> (any case, trimmed) is yes.</summary>

@@ -358,7 +358,9 @@ public partial class DbUpdateCommandTests
             Assert.That(lines[0], Does.Match(@"^  Backup created: backups/orders_backup_\d{8}_\d{6}_\d{12}\.db$"));
             Assert.That(lines[1..12], Is.EqualTo(V2Table));
             Assert.That(lines[12], Is.EqualTo("  auto_migrate=true, applying all changes..."));
-            Assert.That(lines[13], Does.Match(RunningLine().ToString()));
+            Assert.That(lines[13], Is.EqualTo($"mkio: database {dir.File("orders.db")} (opened, journal position 0), 1 services"));
+            Assert.That(lines[14], Does.StartWith("mkio: open http://127.0.0.1:"));
+            Assert.That(lines[15], Does.Match(RunningLine().ToString()));
             Assert.That(Directory.GetFiles(dir.File("backups")), Has.Length.EqualTo(1));
         }
 

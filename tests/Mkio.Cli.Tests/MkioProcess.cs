@@ -62,6 +62,9 @@ internal sealed class MkioProcess : IAsyncDisposable
 
     public static MkioProcess Start(string workingDirectory, params string[] args) => Start(workingDirectory, defaultSigint: false, args);
 
+    /// <summary>Runs another .NET app (<c>dotnet <paramref name="dll"/> …</c>) the same way, e.g. the order-book sample.</summary>
+    public static MkioProcess StartApp(string workingDirectory, string dll, params string[] args) => Start(workingDirectory, defaultSigint: false, args, dll);
+
     /// <summary>
     /// Like <see cref="Start(string, string[])"/>, with SIGINT's default disposition restored for the child
     /// (<c>env --default-signal=INT</c>, which then execs it: the same pid). A test run started from a
@@ -70,7 +73,7 @@ internal sealed class MkioProcess : IAsyncDisposable
     /// </summary>
     public static MkioProcess StartInterruptible(string workingDirectory, params string[] args) => Start(workingDirectory, defaultSigint: true, args);
 
-    private static MkioProcess Start(string workingDirectory, bool defaultSigint, string[] args)
+    private static MkioProcess Start(string workingDirectory, bool defaultSigint, string[] args, string? dll = null)
     {
         var psi = new ProcessStartInfo(defaultSigint ? "env" : DotnetHost)
         {
@@ -88,7 +91,7 @@ internal sealed class MkioProcess : IAsyncDisposable
             psi.ArgumentList.Add(DotnetHost);
         }
 
-        psi.ArgumentList.Add(MkioDll);
+        psi.ArgumentList.Add(dll ?? MkioDll);
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
@@ -163,6 +166,13 @@ internal sealed class MkioProcess : IAsyncDisposable
     {
         await _process.WaitForExitAsync(ct);
         return _process.ExitCode;
+    }
+
+    /// <summary>Kills the process at once (SIGKILL, as <c>kill -9</c>) and waits for it to end.</summary>
+    public async Task KillAsync(CancellationToken ct)
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync(ct);
     }
 
     /// <summary>Sends SIGTERM, as a process supervisor does.</summary>

@@ -260,6 +260,7 @@ public partial class ServeCommandTests
             Assert.That(lines, Has.Count.EqualTo(1), p.Stderr);
             Assert.That(lines.FirstOrDefault(), Does.Contain("address already in use").And.Contain($"127.0.0.1:{port}"));
             Assert.That(p.Stdout, Does.Not.Contain("Running on"));
+            Assert.That(File.Exists(dir.File("serve.db")), Is.False, "the port is checked before the database is created or opened");
         }
     }
 

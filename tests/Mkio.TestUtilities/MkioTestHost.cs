@@ -91,6 +91,20 @@ public sealed class MkioTestHost : IAsyncDisposable
 
         web.MapHealthChecks("/health");
         await web.StartAsync(cancellationToken).ConfigureAwait(false);
+        if (web.Services.GetRequiredService<Mkio.AspNetCore.Hosting.MkioEngineHost>().StartupFailure is { } failure)
+        {
+            // mkio reported the failure as a log line, set the exit code and stops the app (as app.Run()
+            // would see it); tests get the exception instead, and the test process keeps exit code 0.
+            Environment.ExitCode = 0;
+            await web.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            await web.DisposeAsync().ConfigureAwait(false);
+            if (owns)
+            {
+                dir.Dispose();
+            }
+
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
         var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new MkioTestHost(web, new Uri(address.EndsWith('/') ? address : address + "/"), dir, owns);
     }

@@ -33,8 +33,13 @@ public static class MkioServiceCollectionExtensions
         services.AddOptions<MkioOptions>().Configure<IServiceProvider>((options, sp) =>
         {
             var root = sp.GetService<IHostEnvironment>()?.ContentRootPath ?? Directory.GetCurrentDirectory();
-            var path = Path.IsPathRooted(tomlPath) ? tomlPath : Path.Combine(root, tomlPath);
+            var path = Path.GetFullPath(Path.IsPathRooted(tomlPath) ? tomlPath : Path.Combine(root, tomlPath));
             options.SourceName ??= tomlPath;
+            if (!File.Exists(path))
+            {
+                throw new MkioConfigurationException($"Config file not found: {path} ('{tomlPath}' resolved against the content root {root}).");
+            }
+
             TomlConfigLoader.Apply(path, options);
             configure?.Invoke(options);
         });
@@ -68,7 +73,10 @@ public static class MkioServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MkioHostedService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<MkioOptions>, MkioConfigurationOverrides>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MkioOptions>, MkioOptionsValidator>());
-        services.AddOptions<MkioOptions>().Configure(configure).ValidateOnStart();
+        // No ValidateOnStart: the hosted service compiles (and so validates) the options when it
+        // starts, and reports a failure as one log line and exit code 1 instead of an exception
+        // escaping app.Run() with a stack trace.
+        services.AddOptions<MkioOptions>().Configure(configure);
         return new MkioBuilder(services, marker.Functions);
     }
 
@@ -89,11 +97,42 @@ internal sealed class MkioConfigurationOverrides(IServiceProvider services) : IP
     public void PostConfigure(string? name, MkioOptions options)
     {
         var section = services.GetService<IConfiguration>()?.GetSection("Mkio");
-        if (section is null || !section.Exists())
+        if (section is not null && section.Exists())
+        {
+            ApplySection(section, options);
+        }
+
+        ResolveAgainstContentRoot(options, services.GetService<IHostEnvironment>()?.ContentRootPath);
+    }
+
+    /// <summary>
+    /// Relative <c>db_path</c>, <c>backup_dir</c> and <c>[static]</c> directories resolve against the
+    /// host's content root (CONFIG.md §1 says the working directory, which is the content root unless
+    /// the app sets another one; then the content root is where the app keeps its files).
+    /// </summary>
+    private static void ResolveAgainstContentRoot(MkioOptions options, string? contentRoot)
+    {
+        if (string.IsNullOrEmpty(contentRoot)
+            || string.Equals(Path.GetFullPath(contentRoot).TrimEnd(Path.DirectorySeparatorChar), Directory.GetCurrentDirectory().TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
         {
             return;
         }
 
+        string Resolve(string p) => Path.IsPathRooted(p) ? p : Path.GetFullPath(Path.Combine(contentRoot, p));
+        if (options.DbPath != ":memory:" && options.DbPath.Length > 0)
+        {
+            options.DbPath = Resolve(options.DbPath);
+        }
+
+        options.BackupDir = Resolve(options.BackupDir);
+        for (var i = 0; i < options.Static.Count; i++)
+        {
+            options.Static[i] = options.Static[i] with { Directory = Resolve(options.Static[i].Directory) };
+        }
+    }
+
+    private static void ApplySection(IConfigurationSection section, MkioOptions options)
+    {
         string? Get(string pascal, string snake) => section[pascal] ?? section[snake];
         void Apply(string pascal, string snake, Action<string> set)
         {
@@ -134,6 +173,7 @@ internal sealed class MkioConfigurationOverrides(IServiceProvider services) : IP
             if (long.TryParse(v, System.Globalization.NumberStyles.Integer, inv, out var l)) { options.MaxSendQueueBytes = l; } else { errors.Add($"Mkio:MaxSendQueueBytes: '{v}' is not an integer"); }
         });
         Int("MaxConnections", "max_connections", v => options.MaxConnections = v);
+        Dbl("WsHeartbeatS", "ws_heartbeat_s", v => options.WsHeartbeatS = v);
         void Lng(string name, Action<long> set) => Apply("FilterLimits:" + name, "FilterLimits:" + name, v =>
         {
             if (long.TryParse(v, System.Globalization.NumberStyles.Integer, inv, out var l)) { set(l); } else { errors.Add($"Mkio:FilterLimits:{name}: '{v}' is not an integer"); }

@@ -18,6 +18,16 @@ internal sealed class MkioEngineHost(IOptions<MkioOptions> options, MkioMarkerSe
 
     public MkioEngine? TryGetEngine() => _engine;
 
+    /// <summary>
+    /// Why mkio could not start (config, database ownership, migration…), or null. The hosted service
+    /// reports it as one critical log line and stops the application with exit code 1 instead of
+    /// letting the exception escape <c>app.Run()</c> with a stack trace.
+    /// </summary>
+    public Exception? StartupFailure { get; set; }
+
+    /// <summary>Ownership of the database taken by the host before start (<c>mkio serve</c>), handed to the engine.</summary>
+    public DatabaseLock? PreacquiredLock { get; set; }
+
     /// <summary>True from the moment shutdown begins: new WebSocket upgrades are refused.</summary>
     public bool Stopping { get; set; }
 
@@ -32,6 +42,7 @@ internal sealed class MkioEngineHost(IOptions<MkioOptions> options, MkioMarkerSe
                 {
                     MigrationOutput = migrationHooks?.Output,
                     ConfirmMigration = migrationHooks?.Confirm,
+                    OwnershipLock = PreacquiredLock,
                 };
             }
 
@@ -44,6 +55,10 @@ internal sealed class MkioEngineHost(IOptions<MkioOptions> options, MkioMarkerSe
         if (_engine is not null)
         {
             await _engine.DisposeAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            PreacquiredLock?.Dispose();
         }
     }
 }

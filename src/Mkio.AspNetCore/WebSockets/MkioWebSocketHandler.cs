@@ -32,29 +32,48 @@ internal sealed partial class MkioWebSocketHandler(
             return;
         }
 
-        var o = options.Value;
         if (host.Stopping || host.TryGetEngine() is not { IsStarted: true } engine)
         {
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             return;
         }
 
-        if (o.AllowedOrigins.Count > 0)
+        var o = options.Value;
+        if (!OriginPolicy.IsAllowed(context.Request, o.AllowedOrigins))
         {
-            var origin = context.Request.Headers.Origin.ToString();
-            if (origin.Length > 0 && !o.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
-            {
-                Log.OriginRefused(logger, origin);
-                context.Response.StatusCode = StatusCodes.Status403Forbidden;
-                return;
-            }
+            Log.OriginRefused(logger, context.Request.Headers.Origin.ToString());
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            await context.Response.WriteAsync("Origin not allowed (same-origin or AllowedOrigins / allowed_origins only).", context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+
+        if (o.MaxConnections > 0 && tracker.Count >= o.MaxConnections)
+        {
+            // Refused before the upgrade: a clear HTTP status the client can retry on.
+            Log.ConnectionLimit(logger, o.MaxConnections);
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = "5";
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            await context.Response.WriteAsync($"Connection limit reached ({o.MaxConnections} WebSocket connections); retry later.", context.RequestAborted).ConfigureAwait(false);
+            return;
         }
 
         var urlService = context.Request.RouteValues.TryGetValue("service", out var s) ? s as string : null;
-        using var socket = await context.WebSockets.AcceptWebSocketAsync().ConfigureAwait(false);
+
+        // Heartbeat: a ping every ws_heartbeat_s; a peer whose pong has not arrived one more
+        // interval later is aborted (the receive loop then ends with a WebSocketException).
+        var heartbeat = o.WsHeartbeatS > 0 ? TimeSpan.FromSeconds(o.WsHeartbeatS) : TimeSpan.Zero;
+        var accept = new WebSocketAcceptContext
+        {
+            KeepAliveInterval = heartbeat,
+            KeepAliveTimeout = heartbeat > TimeSpan.Zero ? heartbeat : Timeout.InfiniteTimeSpan,
+        };
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(accept).ConfigureAwait(false);
         using var connection = new MkioConnection(socket, o.MaxSendQueueBytes, metrics, logger);
         if (!tracker.TryAdd(connection, o.MaxConnections))
         {
+            // Upgrades that raced past the check above.
             Log.ConnectionLimit(logger, o.MaxConnections);
             await connection.CloseNowAsync(WebSocketCloseStatus.PolicyViolation, "connection limit reached").ConfigureAwait(false);
             return;
@@ -224,7 +243,7 @@ internal sealed partial class MkioWebSocketHandler(
         [LoggerMessage(EventId = 4102, Level = LogLevel.Warning, Message = "Closing a connection with 1009: a message reached the {Limit} byte limit.")]
         public static partial void MessageTooBig(ILogger logger, int limit);
 
-        [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Refused a WebSocket from origin {Origin}: not in AllowedOrigins.")]
+        [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Refused a WebSocket from origin {Origin}: neither same-origin nor in AllowedOrigins (allowed_origins).")]
         public static partial void OriginRefused(ILogger logger, string origin);
 
         [LoggerMessage(EventId = 4104, Level = LogLevel.Warning, Message = "Refused a WebSocket: the limit of {Limit} connections is reached.")]

@@ -14,7 +14,7 @@ public sealed partial class MkioOptions
     /// <summary>Listen port for <c>mkio serve</c> (<c>port</c>); 0 picks a free port. Ignored when embedded.</summary>
     public int Port { get; set; } = 8080;
 
-    /// <summary>SQLite file (<c>db_path</c>), relative to the working directory, or <c>:memory:</c>.</summary>
+    /// <summary>SQLite file (<c>db_path</c>), relative to the working directory (embedded: the host's content root), or <c>:memory:</c>.</summary>
     public string DbPath { get; set; } = "mkio.db";
 
     /// <summary>Maximum number of transactions committed together (<c>batch_max_size</c>).</summary>
@@ -63,13 +63,26 @@ public sealed partial class MkioOptions
     public long MaxSendQueueBytes { get; set; } = 16L * 1024 * 1024;
 
     /// <summary>
-    /// Allowed WebSocket <c>Origin</c> header values. Empty (the default) accepts every origin,
-    /// like the original server. Host option.
+    /// Cross-origin WebSocket <c>Origin</c> values allowed besides same-origin requests and requests
+    /// without an <c>Origin</c> header, which are always accepted (<c>allowed_origins</c>); e.g.
+    /// <c>https://app.example.com</c>. <c>"*"</c> allows every origin. Other origins get 403.
     /// </summary>
     public IList<string> AllowedOrigins { get; } = new List<string>();
 
-    /// <summary>Maximum number of simultaneous WebSocket connections; 0 means unlimited. Host option.</summary>
-    public int MaxConnections { get; set; }
+    /// <summary>
+    /// Maximum number of simultaneous WebSocket connections; 0 means unlimited. Host option; default
+    /// 10,000. An upgrade beyond it is refused with 503 before the WebSocket opens.
+    /// </summary>
+    public int MaxConnections { get; set; } = DefaultMaxConnections;
+
+    /// <summary>The default of <see cref="MaxConnections"/>.</summary>
+    public const int DefaultMaxConnections = 10_000;
+
+    /// <summary>
+    /// Seconds between WebSocket pings (<c>ws_heartbeat_s</c>); a peer that answers nothing (no pong,
+    /// no frame) for another interval is disconnected. 0 disables pings. Default 30.
+    /// </summary>
+    public double WsHeartbeatS { get; set; } = 30;
 
     /// <summary>Cost limits of client filters (<c>Mkio:FilterLimits:*</c>). Host options.</summary>
     public MkioFilterLimits FilterLimits { get; } = new();
@@ -117,7 +130,7 @@ public sealed class MkioTableOptions
 
 /// <summary>One entry of <c>[static]</c>: a URL prefix served from a directory.</summary>
 /// <param name="Prefix">URL prefix, e.g. <c>/</c> or <c>/assets</c>.</param>
-/// <param name="Directory">Directory, relative to the working directory.</param>
+/// <param name="Directory">Directory, relative to the working directory (embedded: the host's content root).</param>
 public sealed record MkioStaticRoute(string Prefix, string Directory);
 
 /// <summary>One service of <c>[services]</c>. Which keys apply depends on <see cref="Type"/>.</summary>

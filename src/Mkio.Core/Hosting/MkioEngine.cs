@@ -86,12 +86,24 @@ internal sealed partial class MkioEngine : IAsyncDisposable
             return;
         }
 
+        // Ownership first: nothing opens, creates or migrates the file before this process owns it.
+        if (Database.FilePath is not null)
+        {
+            if (OwnershipLock is null || !string.Equals(OwnershipLock.DatabasePath, Database.FilePath, StringComparison.Ordinal))
+            {
+                OwnershipLock?.Dispose();
+                OwnershipLock = DatabaseLock.Acquire(Database.FilePath);
+            }
+        }
+
+        var existed = Database.FilePath is null || File.Exists(Database.FilePath);
         Database.Open();
         ChangeJournal.EnsureCreated(Database.Writer);
         var keep = Model.Services.OfType<ListenerServiceModel>().Select(l => Math.Max(l.ChangeLogSize, l.BufferSize)).DefaultIfEmpty(0).Max();
         _journal = new ChangeJournal(Math.Max(keep, 1000));
         Writer.BeforeCommit = _journal.Append;
-        Writer.Start(ChangeJournal.MaxSequence(Database.Writer));
+        var position = ChangeJournal.MaxSequence(Database.Writer);
+        Writer.Start(position);
         var list = new List<MkioService>();
         foreach (var s in Model.Services)
         {
@@ -120,8 +132,21 @@ internal sealed partial class MkioEngine : IAsyncDisposable
             _passiveTimer = _time.CreateTimer(static state => ((MkioEngine)state!).RunPassiveCheckpoint(), this, passive, passive);
         }
 
-        Log.Started(Logger, Database.DisplayName, list.Count);
+        StartupSummary = Database.FilePath is null
+            ? $"database :memory: (in memory, not persisted), {list.Count} services"
+            : $"database {Database.FilePath} ({(existed ? "opened" : "created")}, journal position {position}), {list.Count} services";
+        Log.Started(Logger, StartupSummary);
     }
+
+    /// <summary>
+    /// Ownership of the database file (<see cref="DatabaseLock"/>): set by a host that took it before
+    /// anything else (<c>mkio serve</c> takes it before binding its port); otherwise taken by
+    /// <see cref="StartAsync"/>. Released when the engine is disposed.
+    /// </summary>
+    public DatabaseLock? OwnershipLock { get; set; }
+
+    /// <summary>After start: the absolute database path, whether it was created or opened, its journal position and the service count.</summary>
+    public string? StartupSummary { get; private set; }
 
     private ITimer? _passiveTimer;
 
@@ -254,6 +279,7 @@ internal sealed partial class MkioEngine : IAsyncDisposable
             Log.ShutdownStepFailed(Logger, ex, "close database");
         }
 
+        OwnershipLock?.Dispose();
         Log.Stopped(Logger);
     }
 
@@ -274,8 +300,8 @@ internal sealed partial class MkioEngine : IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "mkio started on database {Database} with {ServiceCount} services.")]
-        public static partial void Started(ILogger logger, string database, int serviceCount);
+        [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "mkio started: {Summary}.")]
+        public static partial void Started(ILogger logger, string summary);
 
         [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "mkio stopped.")]
         public static partial void Stopped(ILogger logger);

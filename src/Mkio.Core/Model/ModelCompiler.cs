@@ -147,6 +147,16 @@ internal sealed class ModelCompiler
             Error("MaxSendQueueBytes", "must be at least 1024 bytes.");
         }
 
+        if (o.WsHeartbeatS < 0 || !double.IsFinite(o.WsHeartbeatS))
+        {
+            Error("ws_heartbeat_s", $"must be a finite number of seconds ≥ 0 (0 disables pings), got {o.WsHeartbeatS.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        if (o.MaxConnections < 0)
+        {
+            Error("MaxConnections", $"must be ≥ 0 (0 = unlimited), got {o.MaxConnections}.");
+        }
+
         var f = o.FilterLimits;
         if (f.MaxLength is < 1 or > Expressions.ExpressionLimits.MaxLength || f.MaxDepth is < 1 or > Expressions.ExpressionLimits.MaxDepth
             || f.MaxNodes < 1 || f.MaxResultLength < 0 || f.MaxWork < 1)

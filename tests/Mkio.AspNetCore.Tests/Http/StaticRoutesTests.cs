@@ -33,6 +33,13 @@ public sealed class StaticRoutesTests
         Write("public/nested/b.txt", "nested b");
         Write("public/index.html", "<p>public index</p>");
         Write("secret.txt", Secret);
+        Write("outside/deep.txt", Secret);
+
+        // Symbolic links (issue 9, item 9): to a file outside, to a directory outside, and one that stays inside.
+        File.CreateSymbolicLink(_dir.File("static/leak.txt"), _dir.File("secret.txt"));
+        Directory.CreateSymbolicLink(_dir.File("static/linkdir"), _dir.File("outside"));
+        File.CreateSymbolicLink(_dir.File("static/alias.js"), _dir.File("static/app.js"));
+        Directory.CreateSymbolicLink(_dir.File("public/subalias"), _dir.File("public/nested"));
 
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         _host = await MkioTestHost.StartAsync(
@@ -228,6 +235,25 @@ public sealed class StaticRoutesTests
             Assert.That(services.StatusCode, Is.EqualTo(HttpStatusCode.OK));
             Assert.That(script.StatusCode, Is.EqualTo(HttpStatusCode.OK));
             Assert.That(ws.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        }
+    }
+
+    [Test, CancelAfter(30_000)]
+    public async Task SymbolicLink_LeadingOutside_NotServed_InsideStillServed(CancellationToken ct)
+    {
+        using var file = await _http.GetAsync(new Uri("static/leak.txt", UriKind.Relative), ct);
+        using var dir = await _http.GetAsync(new Uri("static/linkdir/deep.txt", UriKind.Relative), ct);
+        var fileBody = await file.Content.ReadAsStringAsync(ct);
+        var dirBody = await dir.Content.ReadAsStringAsync(ct);
+        var inside = await _http.GetStringAsync(new Uri("static/alias.js", UriKind.Relative), ct);
+        var nested = await _http.GetStringAsync(new Uri("assets/subalias/b.txt", UriKind.Relative), ct);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(file.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "a file link to outside the folder");
+            Assert.That(dir.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "a directory link to outside the folder");
+            Assert.That(fileBody + dirBody, Does.Not.Contain("TOP SECRET"));
+            Assert.That(inside, Is.EqualTo("console.log('app');"), "a link that stays inside still works");
+            Assert.That(nested, Is.EqualTo("nested b"));
         }
     }
 }

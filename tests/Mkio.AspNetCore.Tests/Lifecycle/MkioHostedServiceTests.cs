@@ -428,4 +428,11 @@ public class MkioHostedServiceTests
             await host.DisposeAsync();
         }
     }
+
+    [TestCase("http://0.0.0.0:8080", "http://localhost:8080/")]
+    [TestCase("http://[::]:5000", "http://localhost:5000/")]
+    [TestCase("http://+:80", "http://localhost:80/")]
+    [TestCase("http://127.0.0.1:41234", "http://127.0.0.1:41234/")]
+    public void ClickableUrl_WildcardBind_ShownAsLocalhost(string address, string expected) =>
+        Assert.That(Mkio.AspNetCore.Hosting.MkioHostedService.ClickableUrl(address), Is.EqualTo(expected));
 }

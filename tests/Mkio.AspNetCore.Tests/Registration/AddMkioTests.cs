@@ -125,7 +125,7 @@ public sealed class AddMkioTests
     {
         using var dir = new TempDirectory();
         var ex = Assert.ThrowsAsync<MkioConfigurationException>(() => MkioTestHost.StartAsync(_ => { }, ct, directory: dir, tomlPath: "missing.toml"))!;
-        Assert.That(ex.Message, Is.EqualTo($"Config file not found: {dir.File("missing.toml")}"));
+        Assert.That(ex.Message, Is.EqualTo($"Config file not found: {dir.File("missing.toml")} ('missing.toml' resolved against the content root {dir.Path})."));
     }
 
     [Test, CancelAfter(30_000)]
@@ -166,6 +166,7 @@ public sealed class AddMkioTests
                 ["Mkio:batch_max_wait_ms"] = "0.5",
                 ["Mkio:ChangeLogSize"] = "33",
                 ["Mkio:MaxConnections"] = "12",
+                ["Mkio:WsHeartbeatS"] = "7.5",
                 ["Mkio:AllowedOrigins:0"] = "http://a.example",
                 ["Mkio:AllowedOrigins:1"] = "http://b.example",
             }));
@@ -181,6 +182,7 @@ public sealed class AddMkioTests
             Assert.That(options.BatchMaxWaitMs, Is.EqualTo(0.5));
             Assert.That(options.ChangeLogSize, Is.EqualTo(33));
             Assert.That(options.MaxConnections, Is.EqualTo(12));
+            Assert.That(options.WsHeartbeatS, Is.EqualTo(7.5));
             Assert.That(options.AllowedOrigins, Is.EqualTo(new[] { "http://a.example", "http://b.example" }));
             Assert.That(engine.Model.InMemory, Is.False);
             Assert.That(reply.GetProperty("ok").GetBoolean(), Is.True);

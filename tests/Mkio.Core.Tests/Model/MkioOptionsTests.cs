@@ -78,8 +78,33 @@ public sealed class MkioOptionsTests
             Assert.That(o.MaxMessageBytes, Is.EqualTo(4 * 1024 * 1024));
             Assert.That(o.MaxSendQueueBytes, Is.EqualTo(16L * 1024 * 1024));
             Assert.That(o.AllowedOrigins, Is.Empty);
-            Assert.That(o.MaxConnections, Is.Zero);
+            Assert.That(o.MaxConnections, Is.EqualTo(10_000));
+            Assert.That(o.WsHeartbeatS, Is.EqualTo(30.0));
         }
+    }
+
+    [Test]
+    public void Toml_HostingKeys_WsHeartbeatAndAllowedOrigins()
+    {
+        var o = Toml("""
+            ws_heartbeat_s = 12.5
+            allowed_origins = ["https://app.example.com", "*"]
+            """);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(o.WsHeartbeatS, Is.EqualTo(12.5));
+            Assert.That(o.AllowedOrigins, Is.EqualTo(new[] { "https://app.example.com", "*" }));
+            Assert.That(o.LoadDiagnostics, Is.Empty, "known keys: no unknown-key warning");
+        }
+    }
+
+    [TestCase("ws_heartbeat_s = -1", "ws_heartbeat_s: must be a finite number of seconds ≥ 0 (0 disables pings), got -1.")]
+    [TestCase("ws_heartbeat_s = true", "ws_heartbeat_s: expected a number, got boolean true")]
+    [TestCase("allowed_origins = \"*\"", "allowed_origins: expected an array of strings, got string '*'")]
+    public void Toml_BadHostingKeys_ErrorNamesTheKey(string toml, string expected)
+    {
+        var ex = Assert.Throws<MkioConfigurationException>(() => Mkio.Model.ModelCompiler.Compile(Toml(toml)))!;
+        Assert.That(ex.Message, Does.Contain(expected));
     }
 
     [Test]

@@ -18,7 +18,7 @@ internal static class TomlConfigKeys
     [
         "host", "port", "db_path", "batch_max_size", "batch_max_wait_ms", "change_log_size",
         "wal_checkpoint_interval_s", "auto_migrate", "backup_on_startup", "backup_dir", "shutdown_timeout",
-        "tables", "services", "static",
+        "tables", "services", "static", "ws_heartbeat_s", "allowed_origins",
     ];
 
     /// <summary>Later top-level keys accepted silently (application identity, config endpoint).</summary>

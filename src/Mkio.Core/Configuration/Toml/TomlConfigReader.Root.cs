@@ -84,6 +84,24 @@ internal sealed partial class TomlConfigReader
                     }
 
                     break;
+                case "ws_heartbeat_s":
+                    if (TryNumber(e, out var heartbeat))
+                    {
+                        _options.WsHeartbeatS = heartbeat;
+                    }
+
+                    break;
+                case "allowed_origins":
+                    if (TryStringList(e, out var origins))
+                    {
+                        _options.AllowedOrigins.Clear();
+                        foreach (var origin in origins)
+                        {
+                            _options.AllowedOrigins.Add(origin);
+                        }
+                    }
+
+                    break;
                 case "tables":
                     ReadTables(e);
                     break;
