@@ -69,6 +69,7 @@ public static class MkioServiceCollectionExtensions
         services.TryAddSingleton<MkioEngineHost>();
         services.TryAddSingleton<IMkio>(sp => new MkioInProcess(() => sp.GetRequiredService<MkioEngineHost>().Engine));
         services.TryAddSingleton<MkioConnectionTracker>();
+        services.TryAddSingleton<Mkio.AspNetCore.Admin.AdminMetrics>(); // created by MapMkioAdmin only
         services.TryAddSingleton<MkioWebSocketHandler>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MkioHostedService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<MkioOptions>, MkioConfigurationOverrides>());
