@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using Mkio.AspNetCore.Hosting;
 using Mkio.Diagnostics;
 
 namespace Mkio.AspNetCore.Admin;
@@ -36,7 +35,7 @@ internal sealed class AdminMetrics : IDisposable
     private const string BatchDuration = "mkio.writer.batch.duration";
 
     private readonly MeterListener _listener = new();
-    private readonly MkioEngineHost _host;
+    private readonly Func<int> _sessions;
     private readonly TimeProvider _time;
     private readonly ITimer _timer;
     private readonly Lock _lock = new();
@@ -56,9 +55,12 @@ internal sealed class AdminMetrics : IDisposable
     private long _totalMessagesOut;
     private long _totalBatches;
 
-    public AdminMetrics(MkioMetrics metrics, MkioEngineHost host, TimeProvider time)
+    /// <param name="metrics">The host's meter (only its measurements are collected).</param>
+    /// <param name="sessions">The open-session count, sampled with each interval.</param>
+    /// <param name="time">The clock driving the samples.</param>
+    public AdminMetrics(MkioMetrics metrics, Func<int> sessions, TimeProvider time)
     {
-        _host = host;
+        _sessions = sessions;
         _time = time;
         var meter = metrics.Meter;
         _listener.InstrumentPublished = (instrument, listener) =>
@@ -161,7 +163,7 @@ internal sealed class AdminMetrics : IDisposable
             batches,
             batches == 0 ? 0 : micros / 1000.0 / batches,
             Interlocked.Exchange(ref _batchMaxMicros, 0) / 1000.0,
-            _host.TryGetEngine()?.SessionCount ?? 0);
+            _sessions());
         lock (_lock)
         {
             if (_count < Capacity)
