@@ -105,7 +105,7 @@
     const g = canvas.getContext("2d");
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, w, h);
-    const left = 44, right = 6, top = 6, bottom = 18;
+    const left = 44, right = 16, top = 6, bottom = 18;
     const pw = w - left - right, ph = h - top - bottom;
     let max = 0;
     for (const s of series) for (const v of s.values) if (v > max) max = v;
@@ -151,6 +151,9 @@
     draw($("chart-tx"), [{ values: per("committed"), color: "#2563eb" }, { values: per("failed"), color: "#b91c1c" }], intervalMs);
     draw($("chart-out"), [{ values: per("messages_out"), color: "#d97706" }], intervalMs);
     draw($("chart-latency"), [{ values: samples.map((s) => s.latency_max_ms), color: "#f59e0b" }, { values: samples.map((s) => s.latency_avg_ms), color: "#2563eb" }], intervalMs);
+    // What the charts hold, for scripts and tests: transactions and batches over the window.
+    $("chart-tx").dataset.total = String(samples.reduce((a, s) => a + s.committed, 0));
+    $("chart-latency").dataset.batches = String(samples.reduce((a, s) => a + s.batches, 0));
     if (last) {
       text($("now-tx"), fmt(last.committed * 1000 / intervalMs));
       text($("now-out"), fmt(last.messages_out * 1000 / intervalMs));
