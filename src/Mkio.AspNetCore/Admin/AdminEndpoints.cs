@@ -171,6 +171,14 @@ internal static class AdminEndpoints
             return;
         }
 
+        // A cross-site form can post text/plain with the user's cookies, but not application/json
+        // (that needs a CORS preflight this endpoint does not grant): no cross-site request forgery.
+        if (!context.Request.HasJsonContentType())
+        {
+            await WriteErrorAsync(context, StatusCodes.Status415UnsupportedMediaType, "Send the message as Content-Type: application/json").ConfigureAwait(false);
+            return;
+        }
+
         var options = services.GetRequiredService<IOptions<MkioOptions>>().Value;
         var body = await ReadBodyAsync(context.Request.Body, options.MaxMessageBytes, context.RequestAborted).ConfigureAwait(false);
         if (body is null)

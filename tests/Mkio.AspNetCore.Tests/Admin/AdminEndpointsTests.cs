@@ -222,15 +222,17 @@ public sealed class AdminEndpointsTests
     }
 
     [Test, CancelAfter(60_000)]
-    public async Task Send_RefusesSubscriptionsAndOversizedMessages(CancellationToken ct)
+    public async Task Send_RefusesNonJsonSubscriptionsAndOversizedMessages(CancellationToken ct)
     {
         await using var host = await StartAsync(ct, o => o.MaxMessageBytes = 1024);
         using var http = host.CreateHttpClient();
         using var subscribe = await SendAsync(http, """{"service":"all_orders","type":"subscribe"}""", ct);
         using var monitor = await SendAsync(http, """{"service":"orders","type":"monitor"}""", ct);
         using var big = await SendAsync(http, """{"service":"orders","op":"new","data":{"side":"Buy","symbol":""" + "\"" + new string('x', 2000) + "\"}}", ct);
+        using var plainText = await http.PostAsync(new Uri("mkio/admin/api/send", UriKind.Relative), new StringContent(NewOrder, Encoding.UTF8, "text/plain"), ct);
         using (Assert.EnterMultipleScope())
         {
+            Assert.That(plainText.StatusCode, Is.EqualTo(HttpStatusCode.UnsupportedMediaType), "a cross-site form cannot post JSON");
             Assert.That(subscribe.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
             Assert.That(await subscribe.Content.ReadAsStringAsync(ct), Does.Contain("no single reply"));
             Assert.That(monitor.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
