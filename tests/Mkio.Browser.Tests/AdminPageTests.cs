@@ -13,54 +13,10 @@ namespace Mkio.Browser.Tests;
 /// The page answers without a login, lists the services, taps a monitor, sends a transaction through
 /// its form and shows the counts and charts change.
 /// </summary>
-public sealed partial class AdminPageTests
+public sealed partial class AdminPageTests : ChromiumTests
 {
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
-
     [GeneratedRegex(@"mkio is listening on (http://127\.0\.0\.1:\d+/)")]
     private static partial Regex ListeningLine();
-
-    [OneTimeSetUp]
-    public async Task LaunchChromium()
-    {
-        (_playwright, _browser) = await Chromium.LaunchAsync();
-        SetDefaultExpectTimeout(20_000);
-    }
-
-    [OneTimeTearDown]
-    public async Task CloseChromium()
-    {
-        if (_browser is not null)
-        {
-            await _browser.CloseAsync();
-        }
-
-        _playwright?.Dispose();
-    }
-
-    /// <summary>The sample's build output (same configuration as these tests) in a temp folder, without a database.</summary>
-    private static TempDirectory CopyOfSample()
-    {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var output = Path.Combine(Fixtures.RepoRoot, "samples", "OrderBook", "bin", configuration, "net10.0");
-        Assert.That(File.Exists(Path.Combine(output, "OrderBook.dll")), Is.True, $"the sample is built by the project reference: {output}");
-        var copy = new TempDirectory();
-        foreach (var file in Directory.GetFiles(output, "*", SearchOption.AllDirectories))
-        {
-            var relative = Path.GetRelativePath(output, file);
-            if (relative.StartsWith("orders.db", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var target = Path.Combine(copy.Path, relative);
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
-
-        return copy;
-    }
 
     private static string DotnetHost =>
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
@@ -75,7 +31,7 @@ public sealed partial class AdminPageTests
     [Test, CancelAfter(180_000)]
     public async Task AdminPage_OfTheRealSample_ListsServices_SendsThroughTheForm_CountsChange(CancellationToken ct)
     {
-        using var app = CopyOfSample();
+        using var app = Fixtures.CopyOfOrderBookSample();
         var psi = new ProcessStartInfo(DotnetHost);
         foreach (var a in new[] { Path.Combine(app.Path, "OrderBook.dll"), "--urls", "http://127.0.0.1:0" })
         {
@@ -86,7 +42,7 @@ public sealed partial class AdminPageTests
         var line = await sample.WaitForLineAsync(l => ListeningLine().IsMatch(l), "listening line", TimeSpan.FromSeconds(60), ct);
         var baseUrl = ListeningLine().Match(line).Groups[1].Value;
 
-        var context = await _browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
         await using var _ = context;
         context.SetDefaultTimeout(30_000);
         var page = await context.NewPageAsync();
