@@ -12,6 +12,10 @@ builder.Services.AddHealthChecks().AddMkio();
 var app = builder.Build();
 
 app.MapMkio();
+
+// The live admin page. Open to anyone here, as the sample has no login; a real app protects it:
+//   app.MapMkioAdmin("/mkio/admin").RequireAuthorization("admin");
+app.MapMkioAdmin("/mkio/admin");
 app.MapHealthChecks("/health");
 
 app.Run();

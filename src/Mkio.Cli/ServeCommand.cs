@@ -16,25 +16,29 @@ using Mkio.Storage.Migration;
 
 namespace Mkio.Cli;
 
-/// <summary><c>mkio serve [config] [--host H] [--port N]</c> (CLI.md §3).</summary>
+/// <summary><c>mkio serve [config] [--host H] [--port N] [--admin]</c> (CLI.md §3).</summary>
 internal static class ServeCommand
 {
+    /// <summary>Where <c>--admin</c> maps the admin page.</summary>
+    public const string AdminPath = "/mkio/admin";
+
     public static Command Create()
     {
         var config = new Argument<string>("config") { Description = "The TOML config file.", DefaultValueFactory = _ => "mkio.toml" };
         var host = new Option<string?>("--host") { Description = "Listen address (overrides 'host')." };
         var port = new Option<int?>("--port") { Description = "Listen port (overrides 'port'); 0 picks a free port." };
         var verbose = new Option<bool>("--verbose") { Description = "Show details (stack traces, debug logs) on errors." };
-        var command = new Command("serve", "Start a server from a config file (default mkio.toml).") { config, host, port, verbose };
+        var admin = new Option<bool>("--admin") { Description = "Also serve the live admin page at /mkio/admin (no login: anyone who reaches the port can open it)." };
+        var command = new Command("serve", "Start a server from a config file (default mkio.toml).") { config, host, port, admin, verbose };
 
         // A synchronous action: System.CommandLine then leaves SIGINT/SIGTERM to the host's console
         // lifetime. With an asynchronous one it would end the process with 130/143 two seconds after
         // the signal, even while the graceful shutdown (drain, close, checkpoint) is still running.
-        command.SetAction(parse => RunAsync(parse.GetValue(config)!, parse.GetValue(host), parse.GetValue(port), parse.GetValue(verbose), CancellationToken.None).GetAwaiter().GetResult());
+        command.SetAction(parse => RunAsync(parse.GetValue(config)!, parse.GetValue(host), parse.GetValue(port), parse.GetValue(verbose), CancellationToken.None, parse.GetValue(admin)).GetAwaiter().GetResult());
         return command;
     }
 
-    public static async Task<int> RunAsync(string configPath, string? hostOverride, int? portOverride, bool verbose, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string configPath, string? hostOverride, int? portOverride, bool verbose, CancellationToken cancellationToken, bool admin = false)
     {
         if (!File.Exists(configPath))
         {
@@ -121,6 +125,11 @@ internal static class ServeCommand
             // catch-all fallback endpoint would shadow.
             app.UseRouting();
             app.MapMkio();
+            if (admin)
+            {
+                app.MapMkioAdmin(AdminPath);
+            }
+
             app.MapHealthChecks("/health");
             app.UseEndpoints(static _ => { });
             app.Run(static context =>
@@ -177,6 +186,11 @@ internal static class ServeCommand
         var browse = listenHost is "0.0.0.0" or "*" or "" or "::" ? "localhost" : listenHost.Contains(':', StringComparison.Ordinal) ? $"[{listenHost}]" : listenHost;
         Console.WriteLine($"mkio: {engineHost.Engine.StartupSummary}");
         Console.WriteLine($"mkio: open http://{browse}:{actualPort}/");
+        if (admin)
+        {
+            Console.WriteLine($"mkio: admin page http://{browse}:{actualPort}{AdminPath}/");
+        }
+
         Console.WriteLine($"======== Running on http://{listenHost}:{actualPort} ========");
         Console.WriteLine("(Press CTRL+C to quit)");
         Console.Out.Flush();

@@ -14,34 +14,14 @@ namespace Mkio.Browser.Tests;
 /// across two pages, the accept → fill and cancel / reject flows, last trades, the audit feed,
 /// error display, and recovery after a server restart.
 /// </summary>
-public class OrderBookPageTests
+public class OrderBookPageTests : ChromiumTests
 {
     private static readonly Regex TimeOfDay = new(@"^\d{2}:\d{2}:\d{2}\.\d{3}$");
 
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
     private readonly List<IBrowserContext> _contexts = [];
     private readonly List<OrderBookPage> _pages = [];
     private readonly List<string> _pageErrors = [];
     private readonly List<string> _subscribeReplies = [];
-
-    [OneTimeSetUp]
-    public async Task LaunchChromium()
-    {
-        (_playwright, _browser) = await Chromium.LaunchAsync();
-        SetDefaultExpectTimeout(20_000);
-    }
-
-    [OneTimeTearDown]
-    public async Task CloseChromium()
-    {
-        if (_browser is not null)
-        {
-            await _browser.CloseAsync();
-        }
-
-        _playwright?.Dispose();
-    }
 
     [TearDown]
     public async Task ClosePages()
@@ -105,7 +85,7 @@ public class OrderBookPageTests
     /// <summary>Opens the page in a fresh browser context (its own WebSocket) and waits until it is connected.</summary>
     private async Task<OrderBookPage> OpenAsync(Uri baseUri, string name, int height = 800)
     {
-        var context = await _browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = height } });
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = height } });
         _contexts.Add(context);
         context.SetDefaultTimeout(30_000);
         var page = await context.NewPageAsync();

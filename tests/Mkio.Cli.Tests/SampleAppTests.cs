@@ -14,33 +14,10 @@ public sealed partial class SampleAppTests
     [GeneratedRegex(@"mkio is listening on (http://127\.0\.0\.1:\d+/)")]
     private static partial Regex ListeningLine();
 
-    /// <summary>The sample's build output (same configuration as these tests), copied to a temp folder: the app's own folder.</summary>
-    private static TempDirectory CopyOfSample()
-    {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var output = Path.Combine(Fixtures.RepoRoot, "samples", "OrderBook", "bin", configuration, "net10.0");
-        Assert.That(File.Exists(Path.Combine(output, "OrderBook.dll")), Is.True, $"the sample is built by the project reference: {output}");
-        var copy = new TempDirectory();
-        foreach (var file in Directory.GetFiles(output, "*", SearchOption.AllDirectories))
-        {
-            var relative = Path.GetRelativePath(output, file);
-            if (relative.StartsWith("orders.db", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var target = Path.Combine(copy.Path, relative);
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
-
-        return copy;
-    }
-
     [Test, CancelAfter(120_000)]
     public async Task Sample_FromAnotherDirectory_FindsConfigAndStatic_LogsClickableUrl(CancellationToken ct)
     {
-        using var app = CopyOfSample();
+        using var app = Fixtures.CopyOfOrderBookSample();
         using var elsewhere = new TempDirectory();
         await using var p = MkioProcess.StartApp(elsewhere.Path, Path.Combine(app.Path, "OrderBook.dll"), "--urls", "http://127.0.0.1:0");
         var url = (await p.WaitForStdoutAsync(ListeningLine(), ct)).Groups[1].Value;
@@ -60,7 +37,7 @@ public sealed partial class SampleAppTests
     [Test, CancelAfter(120_000)]
     public async Task Sample_WithoutItsConfig_Exits1WithOneStderrLineNamingIt(CancellationToken ct)
     {
-        using var app = CopyOfSample();
+        using var app = Fixtures.CopyOfOrderBookSample();
         File.Delete(app.File("mkio.toml"));
         using var elsewhere = new TempDirectory();
         await using var p = MkioProcess.StartApp(elsewhere.Path, Path.Combine(app.Path, "OrderBook.dll"), "--urls", "http://127.0.0.1:0");

@@ -143,6 +143,38 @@ public partial class ServeCommandTests
         }
     }
 
+    [Test, CancelAfter(90_000)]
+    public async Task Serve_Admin_MapsTheAdminPage_WithoutItNotMapped(CancellationToken ct)
+    {
+        using var dir = new TempDirectory();
+        WriteConfig(dir, Config);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var (plain, plainPort) = await ServeAsync(dir, ct);
+        await using (plain)
+        {
+            using var missing = await http.GetAsync(new Uri($"http://127.0.0.1:{plainPort}/mkio/admin/api/overview"), ct);
+            Assert.That(missing.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.NotFound), "opt-in");
+            await plain.TerminateAsync(ct);
+            Assert.That(await plain.WaitForExitAsync(ct), Is.Zero, plain.Output);
+        }
+
+        var (p, port) = await ServeAsync(dir, ct, "--admin");
+        await using (p)
+        {
+            Assert.That(p.Stdout, Does.Contain($"mkio: admin page http://127.0.0.1:{port}/mkio/admin/"));
+            var overview = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/mkio/admin/api/overview"), ct);
+            var page = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/mkio/admin/"), ct);
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(overview, Does.Contain("\"name\":\"add_order\",\"type\":\"transaction\""));
+                Assert.That(page, Does.Contain("<title>mkio admin</title>"));
+            }
+
+            await p.TerminateAsync(ct);
+            Assert.That(await p.WaitForExitAsync(ct), Is.Zero, p.Output);
+        }
+    }
+
     [Test, CancelAfter(120_000)]
     public async Task Serve_Sigterm_AnswersQueuedWriteClosesWith1001CheckpointsAndExits0(CancellationToken ct)
     {
@@ -286,7 +318,7 @@ public partial class ServeCommandTests
         using (Assert.EnterMultipleScope())
         {
             Assert.That(code, Is.Zero);
-            Assert.That(p.Stdout, Does.Contain("--host").And.Contain("--port").And.Contain("config"));
+            Assert.That(p.Stdout, Does.Contain("--host").And.Contain("--port").And.Contain("--admin").And.Contain("config"));
             Assert.That(File.Exists(dir.File("mkio.db")), Is.False, "help starts nothing");
         }
     }

@@ -47,6 +47,33 @@ public static class Fixtures
     /// <summary>Path of the order-book sample config (the seed's order_book.mkio.toml, unchanged).</summary>
     public static string OrderBookToml => Path.Combine(RepoRoot, "samples", "OrderBook", "mkio.toml");
 
+    /// <summary>
+    /// The order-book sample's build output (same configuration as the calling test assembly, built by
+    /// its project reference) copied to a new temp folder without any database: the app's own folder,
+    /// run as <c>dotnet OrderBook.dll</c>.
+    /// </summary>
+    public static TempDirectory CopyOfOrderBookSample()
+    {
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        var output = Path.Combine(RepoRoot, "samples", "OrderBook", "bin", configuration, "net10.0");
+        NUnit.Framework.Assert.That(File.Exists(Path.Combine(output, "OrderBook.dll")), NUnit.Framework.Is.True, $"the sample is built by the project reference: {output}");
+        var copy = new TempDirectory();
+        foreach (var file in Directory.GetFiles(output, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(output, file);
+            if (relative.StartsWith("orders.db", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var target = Path.Combine(copy.Path, relative);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+
+        return copy;
+    }
+
     public static string RepoRoot
     {
         get

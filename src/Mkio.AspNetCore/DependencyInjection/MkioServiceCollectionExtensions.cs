@@ -69,6 +69,10 @@ public static class MkioServiceCollectionExtensions
         services.TryAddSingleton<MkioEngineHost>();
         services.TryAddSingleton<IMkio>(sp => new MkioInProcess(() => sp.GetRequiredService<MkioEngineHost>().Engine));
         services.TryAddSingleton<MkioConnectionTracker>();
+        services.TryAddSingleton(sp => new Mkio.AspNetCore.Admin.AdminMetrics( // created by MapMkioAdmin only
+            sp.GetRequiredService<MkioMetrics>(),
+            () => sp.GetRequiredService<MkioEngineHost>().TryGetEngine()?.SessionCount ?? 0,
+            sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<MkioWebSocketHandler>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MkioHostedService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<MkioOptions>, MkioConfigurationOverrides>());

@@ -5,7 +5,7 @@ using Microsoft.Net.Http.Headers;
 
 namespace Mkio.AspNetCore.Static;
 
-/// <summary>Serves the embedded JavaScript client <c>/mkio.js</c> and its declarations, with an ETag.</summary>
+/// <summary>Serves the embedded JavaScript client <c>/mkio.js</c> and its declarations (and the admin page's files), with an ETag.</summary>
 internal static class ClientScript
 {
     private static readonly Lazy<(byte[] Body, string ETag)> Script = new(() => Load("mkio.js"));
@@ -15,7 +15,8 @@ internal static class ClientScript
 
     public static Task GetDeclarationsAsync(HttpContext context) => ServeAsync(context, Declarations.Value, "application/typescript; charset=utf-8");
 
-    private static (byte[] Body, string ETag) Load(string name)
+    /// <summary>An embedded file of this folder (<c>Mkio.AspNetCore.Static.{name}</c>) and its ETag.</summary>
+    internal static (byte[] Body, string ETag) Load(string name)
     {
         using var stream = typeof(ClientScript).Assembly.GetManifestResourceStream("Mkio.AspNetCore.Static." + name)
             ?? throw new InvalidOperationException($"Embedded resource {name} is missing from Mkio.AspNetCore.");
@@ -25,7 +26,8 @@ internal static class ClientScript
         return (body, "\"" + Convert.ToHexStringLower(SHA256.HashData(body))[..16] + "\"");
     }
 
-    private static Task ServeAsync(HttpContext context, (byte[] Body, string ETag) file, string contentType)
+    /// <summary>Serves an embedded file with its ETag (304 when the client has it).</summary>
+    internal static Task ServeAsync(HttpContext context, (byte[] Body, string ETag) file, string contentType)
     {
         var response = context.Response;
         response.Headers.ETag = file.ETag;

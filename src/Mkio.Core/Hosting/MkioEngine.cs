@@ -188,6 +188,9 @@ internal sealed partial class MkioEngine : IAsyncDisposable
 
     public int SessionCount => _sessions.Count;
 
+    /// <summary>The open sessions (admin page; a snapshot-free view, safe to enumerate while they change).</summary>
+    public IEnumerable<MkioSession> Sessions => _sessions.Values;
+
     /// <summary>
     /// Shutdown steps 1–2 of fix F19: refuse new writes, drain the queue (bounded by
     /// <c>shutdown_timeout</c>) and wait until every drained request's reply was queued on its

@@ -23,6 +23,15 @@ internal abstract class MkioService(ServiceModel model)
 
     public bool HasMonitors => Volatile.Read(ref _monitors).Length > 0;
 
+    /// <summary>How many connections tap this service (admin page).</summary>
+    public int MonitorCount => Volatile.Read(ref _monitors).Length;
+
+    /// <summary>Rows the service holds in memory (a subpub cache, a stream buffer), or null when it keeps none (admin page).</summary>
+    public virtual int? CachedRows => null;
+
+    /// <summary>Entries in the service's change log (resume window) and its capacity, or null when it has none (admin page).</summary>
+    public virtual (int Depth, int Capacity)? ChangeLogDepth => null;
+
     public virtual Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public virtual Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

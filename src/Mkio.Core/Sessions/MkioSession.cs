@@ -38,6 +38,9 @@ internal sealed partial class MkioSession : IAsyncDisposable
 
     public long Id { get; }
 
+    /// <summary>The connection this session speaks through (admin page: its queue).</summary>
+    public IMkioTransport Transport => _transport;
+
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
     /// <summary>Queues a frame for this connection; false when the connection is gone.</summary>

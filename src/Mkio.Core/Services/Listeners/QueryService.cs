@@ -16,6 +16,17 @@ namespace Mkio.Services.Listeners;
 internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model) : ListenerService(engine, model)
 {
     private readonly ChangeLog _log = new(model.ChangeLogSize);
+
+    public override (int Depth, int Capacity)? ChangeLogDepth
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return (_log.Count, _log.Capacity);
+            }
+        }
+    }
     private readonly Lock _readGate = new();
     private SnapshotRead? _reading;
     private int _waiting;

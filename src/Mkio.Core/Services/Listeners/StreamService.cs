@@ -13,6 +13,28 @@ internal sealed class StreamService(MkioEngine engine, ListenerServiceModel mode
 {
     private readonly ChangeLog _buffer = new(model.BufferSize);
 
+    public override int? CachedRows
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _buffer.Count;
+            }
+        }
+    }
+
+    public override (int Depth, int Capacity)? ChangeLogDepth
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return (_buffer.Count, _buffer.Capacity);
+            }
+        }
+    }
+
     protected override void Load()
     {
         LoadedSequence = Engine.Writer.Sequence;

@@ -15,6 +15,28 @@ internal sealed class SubPubService(MkioEngine engine, ListenerServiceModel mode
     private readonly OrderedDictionary<CacheKey, Row> _cache = new();
     private readonly ChangeLog _log = new(model.ChangeLogSize);
 
+    public override int? CachedRows
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _cache.Count;
+            }
+        }
+    }
+
+    public override (int Depth, int Capacity)? ChangeLogDepth
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return (_log.Count, _log.Capacity);
+            }
+        }
+    }
+
     protected override void Load()
     {
         LoadedSequence = Engine.Writer.Sequence;
