@@ -135,7 +135,7 @@ internal static class LaterProtocol
                     return value.GetDouble();
                 }
 
-                return value.TryGetInt64(out var l) ? l : BigInteger.Parse(raw, System.Globalization.CultureInfo.InvariantCulture);
+                return value.TryGetInt64(out var l) ? (object)l : BigInteger.Parse(raw, System.Globalization.CultureInfo.InvariantCulture);
             case JsonValueKind.True:
                 return true;
             case JsonValueKind.False:

@@ -17,7 +17,8 @@ namespace Mkio.Later;
 /// A reqrep service: every message that is not a subscribe/unsubscribe is a request. The configured SQL runs on a
 /// pooled read connection (never the writer) with <c>PRAGMA query_only</c>, the request values bound as parameters,
 /// at most <see cref="MkioOptions.ReqRepMaxRows"/> rows and <see cref="MkioOptions.ReqRepTimeoutMs"/> milliseconds
-/// (then <c>sqlite3_interrupt</c>). Replies keep request order on the connection (they are queued like transaction replies).
+/// (then <c>sqlite3_interrupt</c>). A request runs when the connection's earlier replies are done, so it sees the
+/// connection's earlier writes; replies keep request order.
 /// </summary>
 internal class ReqRepService(MkioEngine engine, ReqRepServiceModel model) : MkioService(model)
 {
@@ -50,7 +51,7 @@ internal class ReqRepService(MkioEngine engine, ReqRepServiceModel model) : Mkio
         }
 
         var row = LaterProtocol.DataRow(data);
-        return ValueTask.FromResult<PendingReply?>(new DeferredReply(this, Task.Run(() => Answer(row, reqid), CancellationToken.None)));
+        return ValueTask.FromResult<PendingReply?>(new DeferredReply(this, () => Answer(row, reqid)));
     }
 
     /// <summary>Builds the reply (or error) frame of one request. Runs on the thread pool.</summary>
@@ -214,10 +215,13 @@ internal class ReqRepService(MkioEngine engine, ReqRepServiceModel model) : Mkio
         _ => throw new ReqRepException($"Error binding parameter :{name}: type '{(value is System.Collections.IDictionary or IReadOnlyDictionary<string, object?> ? "dict" : "list")}' is not supported"),
     };
 
-    /// <summary>A reply computed off the receive loop; the connection sends it in request order.</summary>
-    private sealed class DeferredReply(MkioService service, Task<byte[]> frame) : PendingReply(service)
+    /// <summary>
+    /// A reply computed when the connection reaches it in its reply order, i.e. after every earlier request of the
+    /// connection was answered — so a request sees the connection's earlier transactions — on the thread pool.
+    /// </summary>
+    private sealed class DeferredReply(MkioService service, Func<byte[]> answer) : PendingReply(service)
     {
-        public override async ValueTask<byte[]?> ResolveAsync() => await frame.ConfigureAwait(false);
+        public override async ValueTask<byte[]?> ResolveAsync() => await Task.Run(answer).ConfigureAwait(false);
     }
 }
 
