@@ -207,6 +207,10 @@ public partial class CliTerminalTests
             "  mkio monitor <url> <service>",
             "  mkio send <url> <service> [--op <name>] <data>",
             "  mkio subscribe <url> <service> [--filter <expr>] [--ref <ver>]",
+            "  mkio reqrep <url> <service> [json | key=value ...]",
+            "  mkio schema <url> <table>",
+            "  mkio check <url> [version=... protocol=... mkio=...]",
+            "  mkio init [dir] [--no-static]",
         }));
         foreach (var line in lines.Skip(1).Where(l => l.StartsWith("  mkio ", StringComparison.Ordinal) && l.Length <= 33 + 2))
         {
