@@ -72,6 +72,34 @@ internal static class LaterProtocol
             w.WriteEndObject();
         });
 
+    /// <summary><c>{"type":"error","message":M[,"ref"][,"txnid"]}</c> — an error echoing the request's ref and txnid.</summary>
+    public static byte[] ErrorEcho(string message, JsonElement root) =>
+        WireJson.Serialize(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("type"u8, "error"u8);
+            w.WritePropertyName("message"u8);
+            WireJson.WriteString(w, message);
+            WriteEcho(w, root, "ref"u8);
+            WriteEcho(w, root, "txnid"u8);
+            w.WriteEndObject();
+        });
+
+    /// <summary><c>{"type":"monitor_ack"[,"ref":R]}</c> — the acknowledgement of a monitor on every service.</summary>
+    public static byte[] MonitorAllAck(string? @ref) =>
+        WireJson.Serialize(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("type"u8, "monitor_ack"u8);
+            if (!string.IsNullOrEmpty(@ref))
+            {
+                w.WritePropertyName("ref"u8);
+                WireJson.WriteString(w, @ref);
+            }
+
+            w.WriteEndObject();
+        });
+
     /// <summary><c>{"type":"reply","service":S[,"reqid":Q],"&lt;key&gt;":…}</c> with <paramref name="key"/> <c>value</c>, <c>row</c> or <c>rows</c>.</summary>
     public static byte[] Reply(string service, JsonElement reqid, string key, object? payload) =>
         WireJson.Serialize(w =>

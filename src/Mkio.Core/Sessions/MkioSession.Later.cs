@@ -66,4 +66,37 @@ internal sealed partial class MkioSession
 
         return false;
     }
+
+    /// <summary>
+    /// With the later-protocol option, <c>{"type":"monitor"}</c> without a service taps every service (the built-in
+    /// <c>_mkio</c> included) and is acknowledged with <c>{"type":"monitor_ack"[,"ref"]}</c>.
+    /// </summary>
+    private bool TryMonitorAll(string? serviceName, Envelope envelope)
+    {
+        if (!string.IsNullOrEmpty(serviceName) || !_engine.Model.Options.LaterProtocol)
+        {
+            return false;
+        }
+
+        foreach (var service in _engine.Services)
+        {
+            service.AddMonitor(this);
+            lock (_lock)
+            {
+                if (!_monitoring.Contains(service))
+                {
+                    _monitoring.Add(service);
+                }
+            }
+        }
+
+        TrySend(LaterProtocol.MonitorAllAck(envelope.Ref), null);
+        return true;
+    }
+
+    /// <summary>A later monitor request naming an unknown service: the later error text with <c>ref</c>/<c>txnid</c>; null for a 0.1.0 request.</summary>
+    private byte[]? LaterUnknownMonitor(string serviceName, JsonElement root) =>
+        LaterProtocol.IsLater(root)
+            ? LaterProtocol.ErrorEcho(LaterProtocol.UnknownServiceText(serviceName, _engine.Model.Services.Select(s => s.Name)), root)
+            : null;
 }

@@ -227,13 +227,18 @@ internal sealed partial class MkioSession : IAsyncDisposable
     private void HandleMonitor(string? serviceName, Envelope envelope, JsonElement echoRef)
     {
         byte[] frame;
+        if (TryMonitorAll(serviceName, envelope))
+        {
+            return;
+        }
+
         if (string.IsNullOrEmpty(serviceName))
         {
             frame = Frames.ErrorReply("Missing 'service' field", echoRef, envelope.MsgId);
         }
         else if (!_engine.TryGetService(serviceName, out var service) || HiddenFrom(service, envelope.Root))
         {
-            frame = Frames.ErrorReply($"Unknown service: {serviceName}", echoRef, envelope.MsgId);
+            frame = LaterUnknownMonitor(serviceName, envelope.Root) ?? Frames.ErrorReply($"Unknown service: {serviceName}", echoRef, envelope.MsgId);
         }
         else
         {

@@ -174,3 +174,53 @@ public sealed class ReqRepTests
         }
     }
 }
+
+/// <summary>Monitoring every service: only with the later-protocol option; 0.1.0 monitor errors otherwise.</summary>
+[Parallelizable(ParallelScope.Children)]
+public sealed class MonitorAllTests
+{
+    [Test, CancelAfter(60_000)]
+    public async Task MonitorWithoutService_WithOption_TapsEveryServiceIncludingIdentity(CancellationToken ct)
+    {
+        var (host, dir) = await LaterHost.StartAsync(ct, configure: o => o.LaterProtocol = true);
+        await using (host)
+        using (dir)
+        {
+            await using var monitor = await host.ConnectAsync("ws", ct);
+            var ack = await monitor.AskAsync("""{"type":"monitor","ref":"m1"}""", ct);
+            var unknown = await monitor.AskAsync("""{"type":"monitor","service":"nope","txnid":"t","ref":"r"}""", ct);
+            var unknownOld = await monitor.AskAsync("""{"type":"monitor","service":"nope"}""", ct);
+            await using var ws = await host.ConnectAsync("ws", ct);
+            await ws.AskAsync("""{"type":"request","service":"_mkio","reqid":"i","data":{"table":"nope"}}""", ct);
+            await ws.AskAsync("""{"service":"add_item","ref":"a1","data":{"id":"Q","name":"q"}}""", ct);
+            var seen = new List<string>();
+            for (var i = 0; i < 4; i++)
+            {
+                seen.Add((await monitor.ReceiveRawAsync(ct)).Text);
+            }
+
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(ack, Is.EqualTo("""{"type":"monitor_ack","ref":"m1"}"""));
+                Assert.That(unknown, Is.EqualTo("""{"type":"error","message":"Unknown service: 'nope'. Available services: add_item, echo, items, list, price, priced, prices, spin, tax, wipe","ref":"r","txnid":"t"}"""));
+                Assert.That(unknownOld, Is.EqualTo("""{"type":"error","message":"Unknown service: nope"}"""));
+                Assert.That(seen[0], Does.StartWith("""{"direction":"in","service":"_mkio","""));
+                Assert.That(seen[1], Is.EqualTo("""{"direction":"out","service":"_mkio","message":{"type":"error","message":"Unknown table: 'nope' (available: items)","reqid":"i","service":"_mkio"}}"""));
+                Assert.That(seen[2], Does.StartWith("""{"direction":"in","service":"add_item","""));
+                Assert.That(seen[3], Is.EqualTo("""{"direction":"out","service":"add_item","message":{"type":"result","service":"add_item","ref":"a1","ok":true}}"""));
+            }
+        }
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task MonitorWithoutService_WithoutOption_ZeroOneZeroError(CancellationToken ct)
+    {
+        var (host, dir) = await LaterHost.StartAsync(ct);
+        await using (host)
+        using (dir)
+        {
+            await using var monitor = await host.ConnectAsync("ws", ct);
+            Assert.That(await monitor.AskAsync("""{"type":"monitor","ref":"m1"}""", ct), Is.EqualTo("""{"type":"error","message":"Missing 'service' field","ref":"m1"}"""));
+        }
+    }
+}
