@@ -30,7 +30,8 @@ internal sealed class IdentityService : ReqRepService
     public IdentityService(MkioEngine engine)
         : base(engine, new ReqRepServiceModel(new MkioServiceOptions(ServiceName) { Type = "reqrep" }) { IsIdentity = true })
     {
-        _startedRef = engine.Refs.Next();
+        // A ref of the start time, formatted without drawing from the writer's generator.
+        _startedRef = MkioRef.Format((TimeProvider.System.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100, 0);
         _configHash = ConfigHash.Compute(engine.Model.Options);
     }
 
