@@ -14,27 +14,15 @@ internal static class CheckCommand
 
     private static readonly string[] Keys = ["version", "protocol", "mkio"];
 
-    public static Command Create()
-    {
-        var tokens = new Argument<string[]>("args") { Description = "<url> [key=value…]", Arity = ArgumentArity.ZeroOrMore };
-        var command = new Command("check", "Show a server's identity and check it against expected versions.") { tokens };
-        ManualHelp.Register(
-            command,
-            "mkio check <url> [version=<v>] [protocol=<v>] [mkio=<v>]",
-            [
-                ("<url>", "The server: a port (8080), host:port or http://host:port."),
-                ("key=value", "Expected versions (caret rules: same major and at least this version)."),
-            ]);
-        command.SetAction(parse =>
-        {
-            using var cts = CliConsole.CancelOnSignal(out var registration);
-            using (registration)
-            {
-                return RunAsync(parse.GetValue(tokens) ?? [], cts.Token).GetAwaiter().GetResult();
-            }
-        });
-        return command;
-    }
+    public static Command Create() => LaterRequest.Command(
+        "check",
+        "Show a server's identity and check it against expected versions.",
+        "mkio check <url> [version=<v>] [protocol=<v>] [mkio=<v>]",
+        [
+            ("<url>", "The server: a port (8080), host:port or http://host:port."),
+            ("key=value", "Expected versions (caret rules: same major and at least this version)."),
+        ],
+        RunAsync);
 
     public static async Task<int> RunAsync(string[] args, CancellationToken ct)
     {

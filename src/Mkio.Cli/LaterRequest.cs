@@ -14,6 +14,26 @@ internal static class LaterRequest
 {
     private const string ReqId = "mkio-cli-1";
 
+    /// <summary>
+    /// A command whose arguments are parsed by <paramref name="run"/> (as the reference does), with real <c>--help</c>
+    /// text and Ctrl+C cancelling the request.
+    /// </summary>
+    public static System.CommandLine.Command Command(string name, string description, string synopsis, (string Name, string Description)[] arguments, Func<string[], CancellationToken, Task<int>> run)
+    {
+        var tokens = new System.CommandLine.Argument<string[]>("args") { Description = string.Join(' ', arguments.Select(a => a.Name)), Arity = System.CommandLine.ArgumentArity.ZeroOrMore };
+        var command = new System.CommandLine.Command(name, description) { tokens };
+        ManualHelp.Register(command, synopsis, arguments);
+        command.SetAction(parse =>
+        {
+            using var cts = CliConsole.CancelOnSignal(out var registration);
+            using (registration)
+            {
+                return run(parse.GetValue(tokens) ?? [], cts.Token).GetAwaiter().GetResult();
+            }
+        });
+        return command;
+    }
+
     /// <summary>The answer, or null after printing a one-line connection error.</summary>
     public static async Task<JsonDocument?> SendAsync(string url, string service, byte[] data, CancellationToken ct)
     {

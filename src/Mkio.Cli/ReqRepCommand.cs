@@ -13,28 +13,16 @@ internal static partial class ReqRepCommand
 {
     public const string Usage = "Usage: mkio reqrep <url> <service> [json | key=value ...]";
 
-    public static Command Create()
-    {
-        var tokens = new Argument<string[]>("args") { Description = "<url> <service> [data]", Arity = ArgumentArity.ZeroOrMore };
-        var command = new Command("reqrep", "Call a reqrep service and print its reply.") { tokens };
-        ManualHelp.Register(
-            command,
-            "mkio reqrep <url> <service> [json | key=value ...]",
-            [
-                ("<url>", "The server: a port (8080), host:port or http://host:port."),
-                ("<service>", "A reqrep service (or _mkio)."),
-                ("[data]", "One JSON object, or key=value pairs (numbers, true, false and null are converted)."),
-            ]);
-        command.SetAction(parse =>
-        {
-            using var cts = CliConsole.CancelOnSignal(out var registration);
-            using (registration)
-            {
-                return RunAsync(parse.GetValue(tokens) ?? [], cts.Token).GetAwaiter().GetResult();
-            }
-        });
-        return command;
-    }
+    public static Command Create() => LaterRequest.Command(
+        "reqrep",
+        "Call a reqrep service and print its reply.",
+        "mkio reqrep <url> <service> [json | key=value ...]",
+        [
+            ("<url>", "The server: a port (8080), host:port or http://host:port."),
+            ("<service>", "A reqrep service (or _mkio)."),
+            ("[data]", "One JSON object, or key=value pairs (numbers, true, false and null are converted)."),
+        ],
+        RunAsync);
 
     public static async Task<int> RunAsync(string[] args, CancellationToken ct)
     {

@@ -9,27 +9,15 @@ internal static class SchemaCommand
 {
     public const string Usage = "Usage: mkio schema <url> <table>";
 
-    public static Command Create()
-    {
-        var tokens = new Argument<string[]>("args") { Description = "<url> <table>", Arity = ArgumentArity.ZeroOrMore };
-        var command = new Command("schema", "Show a table's columns, primary key, NOT NULL and defaults.") { tokens };
-        ManualHelp.Register(
-            command,
-            "mkio schema <url> <table>",
-            [
-                ("<url>", "The server: a port (8080), host:port or http://host:port."),
-                ("<table>", "A configured table."),
-            ]);
-        command.SetAction(parse =>
-        {
-            using var cts = CliConsole.CancelOnSignal(out var registration);
-            using (registration)
-            {
-                return RunAsync(parse.GetValue(tokens) ?? [], cts.Token).GetAwaiter().GetResult();
-            }
-        });
-        return command;
-    }
+    public static Command Create() => LaterRequest.Command(
+        "schema",
+        "Show a table's columns, primary key, NOT NULL and defaults.",
+        "mkio schema <url> <table>",
+        [
+            ("<url>", "The server: a port (8080), host:port or http://host:port."),
+            ("<table>", "A configured table."),
+        ],
+        RunAsync);
 
     public static async Task<int> RunAsync(string[] args, CancellationToken ct)
     {

@@ -153,17 +153,10 @@ internal static class LaterProtocol
     {
         switch (value.ValueKind)
         {
-            case JsonValueKind.String:
-                var s = value.GetString()!;
-                return Mkio.Protocol.Json.NonFiniteJson.TryGetValue(s, out var nonFinite) ? nonFinite : s;
-            case JsonValueKind.Number:
-                var raw = value.GetRawText();
-                if (raw.AsSpan().IndexOfAny('.', 'e', 'E') >= 0)
-                {
-                    return value.GetDouble();
-                }
-
-                return value.TryGetInt64(out var l) ? (object)l : BigInteger.Parse(raw, System.Globalization.CultureInfo.InvariantCulture);
+            case JsonValueKind.String or JsonValueKind.Number:
+                return Mkio.Storage.RequestValues.FromJson(value) is Mkio.Storage.TooLargeInteger big
+                    ? BigInteger.Parse(big.Text, System.Globalization.CultureInfo.InvariantCulture)
+                    : Mkio.Storage.RequestValues.FromJson(value);
             case JsonValueKind.True:
                 return true;
             case JsonValueKind.False:

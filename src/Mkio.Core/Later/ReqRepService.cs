@@ -155,32 +155,7 @@ internal class ReqRepService(MkioEngine engine, ReqRepServiceModel model) : Mkio
             }
 
             using var reader = cmd.ExecuteReader();
-            var names = new string[reader.FieldCount];
-            for (var i = 0; i < names.Length; i++)
-            {
-                names[i] = reader.GetName(i);
-            }
-
-            var schema = new RowSchema(names);
-            var rows = new List<Row>();
-            while (reader.Read())
-            {
-                if (rows.Count >= maxRows)
-                {
-                    throw new ReqRepException(string.Create(CultureInfo.InvariantCulture, $"Service '{Name}': the result has more than {maxRows} rows (ReqRepMaxRows)"));
-                }
-
-                var values = new object?[names.Length];
-                for (var i = 0; i < values.Length; i++)
-                {
-                    var v = reader.GetValue(i);
-                    values[i] = v is DBNull ? null : v;
-                }
-
-                rows.Add(new Row(schema, values));
-            }
-
-            return rows;
+            return MkioDatabase.ReadRows(reader, maxRows, () => new ReqRepException(string.Create(CultureInfo.InvariantCulture, $"Service '{Name}': the result has more than {maxRows} rows (ReqRepMaxRows)")));
         }
         catch (SqliteException ex) when (ex.SqliteErrorCode == raw.SQLITE_INTERRUPT || Volatile.Read(ref interrupted))
         {
