@@ -14,6 +14,9 @@ internal static class LaterRequest
 {
     private const string ReqId = "mkio-cli-1";
 
+    /// <summary>True when <c>--verbose</c> was given: connection errors also print their details on stderr.</summary>
+    private static bool Verbose { get; set; }
+
     /// <summary>
     /// A command whose arguments are parsed by <paramref name="run"/> (as the reference does), with real <c>--help</c>
     /// text and Ctrl+C cancelling the request.
@@ -21,10 +24,12 @@ internal static class LaterRequest
     public static System.CommandLine.Command Command(string name, string description, string synopsis, (string Name, string Description)[] arguments, Func<string[], CancellationToken, Task<int>> run)
     {
         var tokens = new System.CommandLine.Argument<string[]>("args") { Description = string.Join(' ', arguments.Select(a => a.Name)), Arity = System.CommandLine.ArgumentArity.ZeroOrMore };
-        var command = new System.CommandLine.Command(name, description) { tokens };
+        var verbose = new System.CommandLine.Option<bool>("--verbose") { Description = "Show error details." };
+        var command = new System.CommandLine.Command(name, description) { tokens, verbose };
         ManualHelp.Register(command, synopsis, arguments);
         command.SetAction(parse =>
         {
+            Verbose = parse.GetValue(verbose);
             using var cts = CliConsole.CancelOnSignal(out var registration);
             using (registration)
             {
@@ -48,6 +53,11 @@ internal static class LaterRequest
         catch (Exception ex) when (ex is WebSocketException or UriFormatException or OperationCanceledException or ArgumentException)
         {
             await CliConsole.Out.WriteLineAsync($"Error: could not connect to {wsUrl}. Is the mkio server running?").ConfigureAwait(false);
+            if (Verbose)
+            {
+                await Console.Error.WriteLineAsync(ex.ToString()).ConfigureAwait(false);
+            }
+
             return null;
         }
 
