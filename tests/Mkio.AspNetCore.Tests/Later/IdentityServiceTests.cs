@@ -145,4 +145,24 @@ public sealed class IdentityServiceTests
             }
         }
     }
+
+    [Test, CancelAfter(60_000)]
+    public async Task ConfiguredServiceNamedMkio_TakesThePlaceOfTheBuiltIn(CancellationToken ct)
+    {
+        var config = LaterHost.Config + "\n[services._mkio]\nprotocol = \"reqrep\"\nreply = \"'mine'\"\n";
+        var (host, dir) = await LaterHost.StartAsync(ct, config);
+        await using (host)
+        using (dir)
+        {
+            await using var ws = await host.ConnectAsync("ws", ct);
+            using var http = host.CreateHttpClient();
+            var reply = await ws.AskAsync("""{"type":"request","service":"_mkio","reqid":"x"}""", ct);
+            var detail = await http.GetAsync(new Uri("api/services/_mkio", UriKind.Relative), ct);
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(reply, Is.EqualTo("""{"type":"reply","service":"_mkio","reqid":"x","value":"mine"}"""));
+                Assert.That(detail.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            }
+        }
+    }
 }

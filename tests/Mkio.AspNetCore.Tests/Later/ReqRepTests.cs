@@ -9,6 +9,7 @@ public sealed class ReqRepTests
 {
     [TestCase("""{"type":"request","service":"price","reqid":"r1","data":{"item":"a1"}}""", """{"type":"reply","service":"price","reqid":"r1","value":3.0}""")]
     [TestCase("""{"type":"request","service":"price","reqid":"r2","data":{"item":"zz"}}""", """{"type":"reply","service":"price","reqid":"r2","value":null}""")]
+    [TestCase("""{"type":"request","service":"price","reqid":"sqli","data":{"item":"a1' OR '1'='1"}}""", """{"type":"reply","service":"price","reqid":"sqli","value":null}""")]
     [TestCase("""{"type":"request","service":"list","reqid":7,"data":{"min":3}}""", """{"type":"reply","service":"list","reqid":7,"rows":[{"id":"A1","qty":10},{"id":"B2","qty":3}]}""")]
     [TestCase("""{"type":"request","service":"priced","reqid":"p"}""", """{"type":"reply","service":"priced","reqid":"p","rows":[{"item":"A1","gross":2.25},{"item":"B2","gross":3.375},{"item":"C3","gross":10.5}]}""")]
     [TestCase("""{"type":"request","service":"tax","data":{"amount":50}}""", """{"type":"reply","service":"tax","value":10.0}""")]
