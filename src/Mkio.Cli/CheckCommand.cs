@@ -17,7 +17,7 @@ internal static class CheckCommand
     public static Command Create() => LaterRequest.Command(
         "check",
         "Show a server's identity and check it against expected versions.",
-        "mkio check <url> [version=<v>] [protocol=<v>] [mkio=<v>]",
+        "mkio check <url> [version=<v>] [protocol=<v>] [mkio=<v>] [--verbose]",
         [
             ("<url>", "The server: a port (8080), host:port or http://host:port."),
             ("key=value", "Expected versions (caret rules: same major and at least this version)."),

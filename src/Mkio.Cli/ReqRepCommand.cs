@@ -16,7 +16,7 @@ internal static partial class ReqRepCommand
     public static Command Create() => LaterRequest.Command(
         "reqrep",
         "Call a reqrep service and print its reply.",
-        "mkio reqrep <url> <service> [json | key=value ...]",
+        "mkio reqrep <url> <service> [json | key=value ...] [--verbose]",
         [
             ("<url>", "The server: a port (8080), host:port or http://host:port."),
             ("<service>", "A reqrep service (or _mkio)."),

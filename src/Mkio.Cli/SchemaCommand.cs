@@ -12,7 +12,7 @@ internal static class SchemaCommand
     public static Command Create() => LaterRequest.Command(
         "schema",
         "Show a table's columns, primary key, NOT NULL and defaults.",
-        "mkio schema <url> <table>",
+        "mkio schema <url> <table> [--verbose]",
         [
             ("<url>", "The server: a port (8080), host:port or http://host:port."),
             ("<table>", "A configured table."),

@@ -244,6 +244,8 @@ public partial class CliTerminalTests
     [TestCase("subscribe", "  mkio subscribe <url> <service> [--filter <expr>] [--ref <ref>] [--verbose]", "--filter <expr>", "--ref <ref>")]
     [TestCase("monitor", "  mkio monitor <url> <service> [--verbose]")]
     [TestCase("services", "  mkio services <url> [service] [--verbose]")]
+    [TestCase("reqrep", "  mkio reqrep <url> <service> [json | key=value ...] [--verbose]")]
+    [TestCase("check", "  mkio check <url> [version=<v>] [protocol=<v>] [mkio=<v>] [--verbose]")]
     [CancelAfter(60_000)]
     public async Task CommandHelp_ShowsTheRealSynopsisArgumentsAndOptions(string command, string synopsis, params string[] options)
     {
