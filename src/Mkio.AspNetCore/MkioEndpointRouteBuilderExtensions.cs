@@ -15,7 +15,7 @@ public static class MkioEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps the WebSocket endpoints <c>/ws</c> and <c>/ws/{service}</c>, the discovery API
     /// <c>/api/services[/{name}]</c>, the JavaScript client <c>/mkio.js</c> (+ <c>/mkio.d.ts</c>) and the
-    /// config's <c>[static]</c> routes.
+    /// config's <c>[config]</c> and <c>[static]</c> routes.
     /// </summary>
     /// <param name="endpoints">The endpoint route builder (usually the <c>WebApplication</c>).</param>
     /// <param name="prefix">Optional path prefix for every route, e.g. <c>/mkio</c>.</param>
@@ -42,6 +42,7 @@ public static class MkioEndpointRouteBuilderExtensions
         group.MapMethods("/mkio.d.ts", ["GET", "HEAD"], ClientScript.GetDeclarationsAsync).WithDisplayName("mkio.d.ts");
         try
         {
+            ConfigRoutes.Map(group, endpoints.ServiceProvider);
             StaticRoutes.Map(group, endpoints.ServiceProvider);
         }
         catch (Exception ex) when (ex is Mkio.MkioConfigurationException or Microsoft.Extensions.Options.OptionsValidationException)

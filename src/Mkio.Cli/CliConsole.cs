@@ -69,12 +69,16 @@ internal static class CliConsole
     /// <summary>The synopsis lines of <c>mkio</c> with their descriptions (CLI.md §1).</summary>
     private static readonly (string Synopsis, string Description)[] Synopses =
     [
-        ("mkio serve [mkio.toml]", "Start a server (default file mkio.toml)"),
+        ("mkio serve [mkio.toml]", "Start a server (default mkio.toml, else server.toml)"),
         ("mkio dbupdate [config] [--allow-risky] [--allow-destructive] [--dry-run]", "Migrate the database schema to the config"),
         ("mkio services <url> [service]", "List services or show one"),
         ("mkio monitor <url> <service>", "Monitor a service's messages"),
         ("mkio send <url> <service> [--op <name>] <data>", "Send transactions from JSON, CSV or inline data"),
         ("mkio subscribe <url> <service> [--filter <expr>] [--ref <ver>]", "Subscribe and stream live messages"),
+        ("mkio reqrep <url> <service> [json | key=value ...]", "Call a reqrep service and print the reply"),
+        ("mkio schema <url> <table>", "Show a table's columns"),
+        ("mkio check <url> [version=... protocol=... mkio=...]", "Show a server's identity and check compatibility"),
+        ("mkio init [dir] [--no-static]", "Write a starter server.toml"),
     ];
 
     /// <summary>

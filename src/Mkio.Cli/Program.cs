@@ -8,6 +8,10 @@ root.Subcommands.Add(ServicesCommand.Create());
 root.Subcommands.Add(SendCommand.Create());
 root.Subcommands.Add(SubscribeCommand.Create());
 root.Subcommands.Add(MonitorCommand.Create());
+root.Subcommands.Add(ReqRepCommand.Create());
+root.Subcommands.Add(SchemaCommand.Create());
+root.Subcommands.Add(CheckCommand.Create());
+root.Subcommands.Add(InitCommand.Create());
 ManualHelp.Install(root);
 
 // No arguments, an unknown command or an unknown option in its place (`mkio --bogus`, `mkio -x`): the usage block of CLI.md §1,

@@ -24,12 +24,12 @@ internal static class ServeCommand
 
     public static Command Create()
     {
-        var config = new Argument<string>("config") { Description = "The TOML config file.", DefaultValueFactory = _ => "mkio.toml" };
+        var config = new Argument<string>("config") { Description = "The TOML config file.", DefaultValueFactory = _ => !File.Exists("mkio.toml") && File.Exists("server.toml") ? "server.toml" : "mkio.toml" };
         var host = new Option<string?>("--host") { Description = "Listen address (overrides 'host')." };
         var port = new Option<int?>("--port") { Description = "Listen port (overrides 'port'); 0 picks a free port." };
         var verbose = new Option<bool>("--verbose") { Description = "Show details (stack traces, debug logs) on errors." };
         var admin = new Option<bool>("--admin") { Description = "Also serve the live admin page at /mkio/admin (no login: anyone who reaches the port can open it)." };
-        var command = new Command("serve", "Start a server from a config file (default mkio.toml).") { config, host, port, admin, verbose };
+        var command = new Command("serve", "Start a server from a config file (default mkio.toml, else server.toml).") { config, host, port, admin, verbose };
 
         // A synchronous action: System.CommandLine then leaves SIGINT/SIGTERM to the host's console
         // lifetime. With an asynchronous one it would end the process with 130/143 two seconds after

@@ -207,6 +207,10 @@ public partial class CliTerminalTests
             "  mkio monitor <url> <service>",
             "  mkio send <url> <service> [--op <name>] <data>",
             "  mkio subscribe <url> <service> [--filter <expr>] [--ref <ver>]",
+            "  mkio reqrep <url> <service> [json | key=value ...]",
+            "  mkio schema <url> <table>",
+            "  mkio check <url> [version=... protocol=... mkio=...]",
+            "  mkio init [dir] [--no-static]",
         }));
         foreach (var line in lines.Skip(1).Where(l => l.StartsWith("  mkio ", StringComparison.Ordinal) && l.Length <= 33 + 2))
         {
@@ -240,6 +244,8 @@ public partial class CliTerminalTests
     [TestCase("subscribe", "  mkio subscribe <url> <service> [--filter <expr>] [--ref <ref>] [--verbose]", "--filter <expr>", "--ref <ref>")]
     [TestCase("monitor", "  mkio monitor <url> <service> [--verbose]")]
     [TestCase("services", "  mkio services <url> [service] [--verbose]")]
+    [TestCase("reqrep", "  mkio reqrep <url> <service> [json | key=value ...] [--verbose]")]
+    [TestCase("check", "  mkio check <url> [version=<v>] [protocol=<v>] [mkio=<v>] [--verbose]")]
     [CancelAfter(60_000)]
     public async Task CommandHelp_ShowsTheRealSynopsisArgumentsAndOptions(string command, string synopsis, params string[] options)
     {

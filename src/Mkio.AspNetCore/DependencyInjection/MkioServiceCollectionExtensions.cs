@@ -133,6 +133,11 @@ internal sealed class MkioConfigurationOverrides(IServiceProvider services) : IP
         {
             options.Static[i] = options.Static[i] with { Directory = Resolve(options.Static[i].Directory) };
         }
+
+        for (var i = 0; i < options.ConfigRoutes.Count; i++)
+        {
+            options.ConfigRoutes[i] = options.ConfigRoutes[i] with { Directory = Resolve(options.ConfigRoutes[i].Directory) };
+        }
     }
 
     private static void ApplySection(IConfigurationSection section, MkioOptions options)
@@ -178,6 +183,9 @@ internal sealed class MkioConfigurationOverrides(IServiceProvider services) : IP
         });
         Int("MaxConnections", "max_connections", v => options.MaxConnections = v);
         Dbl("WsHeartbeatS", "ws_heartbeat_s", v => options.WsHeartbeatS = v);
+        Bool("LaterProtocol", "later_protocol", v => options.LaterProtocol = v);
+        Int("ReqRepMaxRows", "reqrep_max_rows", v => options.ReqRepMaxRows = v);
+        Int("ReqRepTimeoutMs", "reqrep_timeout_ms", v => options.ReqRepTimeoutMs = v);
         void Lng(string name, Action<long> set) => Apply("FilterLimits:" + name, "FilterLimits:" + name, v =>
         {
             if (long.TryParse(v, System.Globalization.NumberStyles.Integer, inv, out var l)) { set(l); } else { errors.Add($"Mkio:FilterLimits:{name}: '{v}' is not an integer"); }

@@ -126,6 +126,9 @@ public sealed class MkioTableOptions
 
     /// <summary>Informational only (accepted for compatibility).</summary>
     public bool AppendOnly { get; set; }
+
+    /// <summary>A CSV, JSON or JSONL file of initial rows, loaded only when the table is created (<c>seed</c>).</summary>
+    public string? Seed { get; set; }
 }
 
 /// <summary>One entry of <c>[static]</c>: a URL prefix served from a directory.</summary>
@@ -196,6 +199,15 @@ public sealed class MkioServiceOptions
 
     /// <summary>Shorthand single-op <c>key</c> (a list of columns).</summary>
     public IList<string>? KeyColumns { get; set; }
+
+    /// <summary>ReqRep: SQL parameter → expression over the request data (<c>params</c>).</summary>
+    public OrderedDictionary<string, string>? Params { get; set; }
+
+    /// <summary>ReqRep: one expression whose result is the reply <c>value</c> (<c>reply</c> as a string).</summary>
+    public string? Reply { get; set; }
+
+    /// <summary>ReqRep: field → expression building each reply row (<c>reply</c> as a table).</summary>
+    public OrderedDictionary<string, string>? ReplyFields { get; set; }
 
     /// <summary>Keys this model does not know, kept for custom service types.</summary>
     public OrderedDictionary<string, object?> Extra { get; } = new(StringComparer.Ordinal);

@@ -10,7 +10,7 @@ namespace Mkio.Discovery;
 /// The discovery documents of PROTOCOL.md §11: the service list and per-service detail, with the
 /// reference key order, written in Python's "pretty-compact" form (<c>", "</c> / <c>": "</c>).
 /// </summary>
-internal static class ServiceDiscovery
+internal static partial class ServiceDiscovery
 {
     /// <summary><c>GET /api/services</c>.</summary>
     public static byte[] List(MkioModel model) => WireJson.ToPrettyCompact(WireJson.Serialize(w =>
@@ -21,6 +21,7 @@ internal static class ServiceDiscovery
             w.WriteStartObject();
             Str(w, "name", s.Name);
             Str(w, "type", s.Type);
+            LaterProtocolKey(w, model, s);
             switch (s)
             {
                 case ListenerServiceModel l:
@@ -69,6 +70,7 @@ internal static class ServiceDiscovery
         w.WriteStartObject();
         Str(w, "name", service.Name);
         Str(w, "type", service.Type);
+        LaterProtocolKey(w, model, service);
         if (service.Description is { } d)
         {
             Str(w, "description", d);
@@ -81,6 +83,9 @@ internal static class ServiceDiscovery
                 break;
             case ListenerServiceModel l:
                 WriteListener(w, l);
+                break;
+            case ReqRepServiceModel r:
+                WriteReqRep(w, r);
                 break;
             default:
                 w.WritePropertyName("subscribe");

@@ -97,7 +97,9 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         }
 
         var existed = Database.FilePath is null || File.Exists(Database.FilePath);
+        var seeds = Later.SeedLoader.TablesToSeed(this, existed);
         Database.Open();
+        Later.SeedLoader.Load(this, seeds);
         ChangeJournal.EnsureCreated(Database.Writer);
         var keep = Model.Services.OfType<ListenerServiceModel>().Select(l => Math.Max(l.ChangeLogSize, l.BufferSize)).DefaultIfEmpty(0).Max();
         _journal = new ChangeJournal(Math.Max(keep, 1000));
@@ -111,6 +113,7 @@ internal sealed partial class MkioEngine : IAsyncDisposable
             {
                 TransactionServiceModel t => new TransactionService(t, Writer, Refs),
                 ListenerServiceModel l => ServiceFactory.CreateListener(this, l),
+                ReqRepServiceModel r => new Later.ReqRepService(this, r),
                 _ => throw new MkioConfigurationException($"Unknown service type: '{s.Type}' for service '{s.Name}'"),
             };
             await service.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -118,7 +121,7 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         }
 
         ServicesInOrder = [.. list];
-        _services = list.ToFrozenDictionary(s => s.Name, StringComparer.Ordinal);
+        _services = list.Append(new Later.IdentityService(this)).DistinctBy(s => s.Name, StringComparer.Ordinal).ToFrozenDictionary(s => s.Name, StringComparer.Ordinal);
         var interval = Model.Options.WalCheckpointIntervalS;
         if (!Model.InMemory && interval > 0)
         {

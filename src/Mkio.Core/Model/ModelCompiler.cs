@@ -9,9 +9,9 @@ namespace Mkio.Model;
 /// Every config rule lives here, and every problem is collected — not just the first — so one
 /// start-up reports all of them (CONFIG.md §6–7).
 /// </summary>
-internal sealed class ModelCompiler
+internal sealed partial class ModelCompiler
 {
-    private static readonly string[] KnownTypes = ["transaction", "subpub", "stream", "query"];
+    private static readonly string[] KnownTypes = ["transaction", "subpub", "stream", "query", "reqrep"];
     private readonly MkioOptions _options;
     private readonly FunctionRegistry? _functions;
     private readonly IReadOnlyCollection<string> _customTypes;
@@ -93,6 +93,7 @@ internal sealed class ModelCompiler
         }
 
         CheckStatic();
+        CheckLater(byName);
         return new MkioModel
         {
             Options = _options,
@@ -249,6 +250,7 @@ internal sealed class ModelCompiler
             "subpub" => CompileListener(s, path, tables, ListenerKind.SubPub, publish, where),
             "stream" => CompileListener(s, path, tables, ListenerKind.Stream, publish, where),
             "query" => CompileListener(s, path, tables, ListenerKind.Query, publish, where),
+            "reqrep" => CompileReqRep(s, path),
             _ => new CustomServiceModel(s) { Publish = publish, Where = where, Filterable = [.. s.Filterable ?? []], WatchTables = [.. s.WatchTables ?? (s.PrimaryTable is null ? [] : [s.PrimaryTable])] },
         };
     }

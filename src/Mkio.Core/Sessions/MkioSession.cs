@@ -164,13 +164,22 @@ internal sealed partial class MkioSession : IAsyncDisposable
             return true;
         }
 
-        if (!_engine.TryGetService(serviceName, out var service))
+        if (!_engine.TryGetService(serviceName, out var service) || HiddenFrom(service, root))
         {
-            await EnqueueAsync(PendingReply.Ready(Frames.ErrorReply($"Unknown service: {serviceName}", echoRef, envelope.MsgId), null), ct).ConfigureAwait(false);
+            if (!await TryUnknownServiceNackAsync(serviceName, root, ct).ConfigureAwait(false))
+            {
+                await EnqueueAsync(PendingReply.Ready(Frames.ErrorReply($"Unknown service: {serviceName}", echoRef, envelope.MsgId), null), ct).ConfigureAwait(false);
+            }
+
             return true;
         }
 
         service.NotifyIn(root);
+        if (await TryLaterRefusalAsync(service, envelope, ct).ConfigureAwait(false))
+        {
+            return true;
+        }
+
         if (isType && type.ValueEquals("subscribe"u8))
         {
             await BarrierAsync(ct).ConfigureAwait(false);
@@ -221,13 +230,18 @@ internal sealed partial class MkioSession : IAsyncDisposable
     private void HandleMonitor(string? serviceName, Envelope envelope, JsonElement echoRef)
     {
         byte[] frame;
+        if (TryMonitorAll(serviceName, envelope))
+        {
+            return;
+        }
+
         if (string.IsNullOrEmpty(serviceName))
         {
             frame = Frames.ErrorReply("Missing 'service' field", echoRef, envelope.MsgId);
         }
-        else if (!_engine.TryGetService(serviceName, out var service))
+        else if (!_engine.TryGetService(serviceName, out var service) || HiddenFrom(service, envelope.Root))
         {
-            frame = Frames.ErrorReply($"Unknown service: {serviceName}", echoRef, envelope.MsgId);
+            frame = LaterUnknownMonitor(serviceName, envelope.Root) ?? Frames.ErrorReply($"Unknown service: {serviceName}", echoRef, envelope.MsgId);
         }
         else
         {

@@ -194,6 +194,15 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
         }
 
         using var reader = cmd.ExecuteReader();
+        return ReadRows(reader);
+    }
+
+    /// <summary>
+    /// Every row of <paramref name="reader"/> with values in their storage classes; past <paramref name="limit"/> rows
+    /// the exception of <paramref name="tooMany"/> is thrown.
+    /// </summary>
+    public static List<Row> ReadRows(SqliteDataReader reader, int limit = int.MaxValue, Func<Exception>? tooMany = null)
+    {
         var names = new string[reader.FieldCount];
         for (var i = 0; i < names.Length; i++)
         {
@@ -204,6 +213,11 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
         var rows = new List<Row>();
         while (reader.Read())
         {
+            if (rows.Count >= limit)
+            {
+                throw tooMany?.Invoke() ?? new InvalidOperationException($"more than {limit} rows");
+            }
+
             var values = new object?[names.Length];
             for (var i = 0; i < values.Length; i++)
             {

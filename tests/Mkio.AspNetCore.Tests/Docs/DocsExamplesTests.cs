@@ -69,7 +69,7 @@ public class DocsExamplesTests
             Assert.That(errors.Select(e => e.ToString()), Is.Empty, $"{block.Where}: the example does not compile");
             Assert.That(warnings, Is.Empty, $"{block.Where}: the example has warnings");
             Assert.That(model, Is.Not.Null);
-            Assert.That(options.Tables.Count + options.Services.Count + options.Static.Count, Is.Positive, $"{block.Where}: a complete config declares something; mark parts ```toml fragment");
+            Assert.That(options.Tables.Count + options.Services.Count + options.Static.Count + options.ConfigRoutes.Count, Is.Positive, $"{block.Where}: a complete config declares something; mark parts ```toml fragment");
         }
     }
 

@@ -29,9 +29,9 @@ public sealed partial class ModelCompilerTests
         var errors = TomlErrors("""
             [services.svc]
             description = "x"
-            type = "reqrep"
+            type = "rpc"
             """);
-        Assert.That(errors, Is.EqualTo(new[] { "mkio.toml(3,1): services.svc.type: Unknown service type: 'reqrep' for service 'svc'" }));
+        Assert.That(errors, Is.EqualTo(new[] { "mkio.toml(3,1): services.svc.type: Unknown service type: 'rpc' for service 'svc'" }));
     }
 
     [Test]

@@ -12,6 +12,7 @@ internal static class TomlConfigKeys
     public const string SubPub = "subpub";
     public const string Stream = "stream";
     public const string Query = "query";
+    public const string ReqRep = "reqrep";
 
     /// <summary>Top-level keys of 0.1.0.</summary>
     public static readonly string[] Root =
@@ -19,19 +20,20 @@ internal static class TomlConfigKeys
         "host", "port", "db_path", "batch_max_size", "batch_max_wait_ms", "change_log_size",
         "wal_checkpoint_interval_s", "auto_migrate", "backup_on_startup", "backup_dir", "shutdown_timeout",
         "tables", "services", "static", "ws_heartbeat_s", "allowed_origins",
+        "name", "version", "config", "later_protocol", "ws_send_buffer_mb",
     ];
 
     /// <summary>Later top-level keys accepted silently (application identity, config endpoint).</summary>
-    public static readonly FrozenSet<string> RootSilent = FrozenSet.Create(StringComparer.Ordinal, "name", "version", "config");
+    public static readonly FrozenSet<string> RootSilent = FrozenSet.Create<string>(StringComparer.Ordinal);
 
     /// <summary>Later top-level keys accepted with a "not supported" warning.</summary>
     public static readonly FrozenSet<string> RootLater = FrozenSet.Create(StringComparer.Ordinal, "access", "monitor_access");
 
     /// <summary>Keys of <c>[tables.&lt;t&gt;]</c>.</summary>
-    public static readonly string[] Table = ["columns", "append_only"];
+    public static readonly string[] Table = ["columns", "append_only", "seed"];
 
     /// <summary>Later table keys accepted with a "not supported" warning.</summary>
-    public static readonly FrozenSet<string> TableLater = FrozenSet.Create(StringComparer.Ordinal, "seed", "versioned");
+    public static readonly FrozenSet<string> TableLater = FrozenSet.Create(StringComparer.Ordinal, "versioned");
 
     /// <summary>Keys of one op spec.</summary>
     public static readonly string[] Op = ["table", "op_type", "fields", "key", "defaults", "bind"];
@@ -50,6 +52,7 @@ internal static class TomlConfigKeys
         [SubPub] = [.. Common, "primary_table", "key", "topic", "watch_tables", "sql", "change_log_size"],
         [Stream] = [.. Common, "primary_table", "watch_tables", "sql", "buffer_size"],
         [Query] = [.. Common, "primary_table", "watch_tables", "sql", "change_log_size"],
+        [ReqRep] = ["type", "protocol", "description", "sql", "params", "reply"],
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Every service key any built-in type reads (used for custom or missing types).</summary>

@@ -102,6 +102,9 @@ internal sealed partial class TomlConfigReader
                     }
 
                     break;
+                case "name" or "version" or "config" or "later_protocol" or "ws_send_buffer_mb":
+                    ReadLaterRootKey(e);
+                    break;
                 case "tables":
                     ReadTables(e);
                     break;
@@ -184,6 +187,13 @@ internal sealed partial class TomlConfigReader
                         if (TryBool(k, out var appendOnly))
                         {
                             table.AppendOnly = appendOnly;
+                        }
+
+                        break;
+                    case "seed":
+                        if (TryString(k, out var seed))
+                        {
+                            table.Seed = seed;
                         }
 
                         break;

@@ -98,6 +98,9 @@ internal sealed partial class TomlConfigReader
                     }
 
                     break;
+                case "params" or "reply" when type == TomlConfigKeys.ReqRep:
+                    ReadReqRepKey(e, service);
+                    break;
                 case "sql":
                     if (TryString(e, out var sql))
                     {
