@@ -58,19 +58,25 @@ internal sealed class ChangeJournal : IDisposable
     public ChangeJournal(IReadOnlyDictionary<string, int> keep) => _keep = keep;
 
     /// <summary>
-    /// Per table, the entries its services can still serve: the largest <c>change_log_size</c> /
-    /// <c>buffer_size</c> among the listener services that read it (its watch tables), at least
-    /// <see cref="MinimumKeep"/>. Tables no service reads need no entries.
+    /// Per table, the entries its services can still serve: the largest <c>change_log_size</c> (subpub,
+    /// query) or <c>buffer_size</c> (stream) among the services that read it (their watch tables), at
+    /// least <see cref="MinimumKeep"/>; application-registered services keep <see cref="MinimumKeep"/>
+    /// of theirs. Tables no service reads need no entries.
     /// </summary>
     public static Dictionary<string, int> Retention(MkioModel model)
     {
         var keep = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var l in model.Services.OfType<ListenerServiceModel>())
+        foreach (var s in model.Services)
         {
-            var need = Math.Max(MinimumKeep, Math.Max(l.ChangeLogSize, l.BufferSize));
-            foreach (var t in l.WatchTables)
+            var (tables, size) = s switch
             {
-                keep[t] = Math.Max(keep.GetValueOrDefault(t), need);
+                ListenerServiceModel l => (l.WatchTables, l.Kind == ListenerKind.Stream ? l.BufferSize : l.ChangeLogSize),
+                CustomServiceModel c => (c.WatchTables, 0),
+                _ => ([], 0),
+            };
+            foreach (var t in tables)
+            {
+                keep[t] = Math.Max(keep.GetValueOrDefault(t), Math.Max(MinimumKeep, size));
             }
         }
 
