@@ -19,10 +19,18 @@ public class JournalRetentionTests
     {
         Fixtures.FixtureA(o);
         o.DbPath = DbFile;
+
+        // Sizes that matter stay at most LogSize (the stream's buffer stays 100): before per-table retention,
+        // the largest size of any service was kept across all tables together.
+        o.ChangeLogSize = LogSize;
         o.Transaction("place", tx => tx.Ops(ops => ops
                 .Insert("orders", ["id", "symbol", "qty"])
                 .Insert("audit_log", ["event"], bind: new Dictionary<string, string> { ["order_id"] = "$0.id" })))
             .SubPub("order_history", s => s.From("orders").Key("id").ChangeLogSize(LogSize));
+        foreach (var s in o.Services)
+        {
+            s.BufferSize ??= 100;
+        }
     }
 
     private static string Id(int i) => "p" + i.ToString("D4", System.Globalization.CultureInfo.InvariantCulture);
