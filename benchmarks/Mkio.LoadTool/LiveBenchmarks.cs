@@ -951,7 +951,7 @@ internal static class LiveBenchmarks
             using var c = new SqliteConnection(cs);
             c.Open();
             using var cmd = c.CreateCommand();
-            cmd.CommandText = "SELECT * FROM (SELECT * FROM orders ORDER BY rowid DESC LIMIT $n) ORDER BY rowid";
+            cmd.CommandText = "SELECT * FROM (SELECT * FROM orders ORDER BY _mkio_ref DESC LIMIT $n) ORDER BY _mkio_ref";
             cmd.Parameters.AddWithValue("$n", rows);
             using var reader = cmd.ExecuteReader();
             var buffer = new ArrayBufferWriter<byte>(1 << 18);
