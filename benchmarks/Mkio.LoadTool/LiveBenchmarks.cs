@@ -715,6 +715,30 @@ internal static class LiveBenchmarks
         return (times, bytes, rows);
     }
 
+    /// <summary>The current row of <paramref name="reader"/> as a JSON object, values by storage class.</summary>
+    private static void WriteRow(Utf8JsonWriter w, SqliteDataReader reader, JsonEncodedText[] names)
+    {
+        w.WriteStartObject();
+        for (var i = 0; i < names.Length; i++)
+        {
+            w.WritePropertyName(names[i]);
+            if (reader.IsDBNull(i))
+            {
+                w.WriteNullValue();
+                continue;
+            }
+
+            switch (reader.GetFieldType(i))
+            {
+                case var t when t == typeof(long): w.WriteNumberValue(reader.GetInt64(i)); break;
+                case var t when t == typeof(double): w.WriteNumberValue(reader.GetDouble(i)); break;
+                default: w.WriteStringValue(reader.GetString(i)); break;
+            }
+        }
+
+        w.WriteEndObject();
+    }
+
     private static (long Bytes, long Rows) SqliteSnapshot(string connectionString)
     {
         using var c = new SqliteConnection(connectionString);
@@ -739,25 +763,7 @@ internal static class LiveBenchmarks
         while (reader.Read())
         {
             rows++;
-            w.WriteStartObject();
-            for (var i = 0; i < names.Length; i++)
-            {
-                w.WritePropertyName(names[i]);
-                if (reader.IsDBNull(i))
-                {
-                    w.WriteNullValue();
-                    continue;
-                }
-
-                switch (reader.GetFieldType(i))
-                {
-                    case var t when t == typeof(long): w.WriteNumberValue(reader.GetInt64(i)); break;
-                    case var t when t == typeof(double): w.WriteNumberValue(reader.GetDouble(i)); break;
-                    default: w.WriteStringValue(reader.GetString(i)); break;
-                }
-            }
-
-            w.WriteEndObject();
+            WriteRow(w, reader, names);
         }
 
         w.WriteEndArray();
@@ -954,6 +960,7 @@ internal static class LiveBenchmarks
             cmd.CommandText = "SELECT * FROM (SELECT * FROM orders ORDER BY _mkio_ref DESC LIMIT $n) ORDER BY _mkio_ref";
             cmd.Parameters.AddWithValue("$n", rows);
             using var reader = cmd.ExecuteReader();
+            var names = Enumerable.Range(0, reader.FieldCount).Select(i => JsonEncodedText.Encode(reader.GetName(i))).ToArray();
             var buffer = new ArrayBufferWriter<byte>(1 << 18);
             using var w = new Utf8JsonWriter(buffer);
             w.WriteStartObject();
@@ -963,20 +970,8 @@ internal static class LiveBenchmarks
             {
                 w.WriteStartObject();
                 w.WriteString("op", "insert");
-                w.WriteStartObject("row");
-                for (var i = 0; i < reader.FieldCount; i++)
-                {
-                    w.WritePropertyName(reader.GetName(i));
-                    switch (reader.IsDBNull(i) ? null : reader.GetFieldType(i))
-                    {
-                        case null: w.WriteNullValue(); break;
-                        case var t when t == typeof(long): w.WriteNumberValue(reader.GetInt64(i)); break;
-                        case var t when t == typeof(double): w.WriteNumberValue(reader.GetDouble(i)); break;
-                        default: w.WriteStringValue(reader.GetString(i)); break;
-                    }
-                }
-
-                w.WriteEndObject();
+                w.WritePropertyName("row");
+                WriteRow(w, reader, names);
                 w.WriteEndObject();
             }
 
