@@ -715,6 +715,30 @@ internal static class LiveBenchmarks
         return (times, bytes, rows);
     }
 
+    /// <summary>The current row of <paramref name="reader"/> as a JSON object, values by storage class.</summary>
+    private static void WriteRow(Utf8JsonWriter w, SqliteDataReader reader, JsonEncodedText[] names)
+    {
+        w.WriteStartObject();
+        for (var i = 0; i < names.Length; i++)
+        {
+            w.WritePropertyName(names[i]);
+            if (reader.IsDBNull(i))
+            {
+                w.WriteNullValue();
+                continue;
+            }
+
+            switch (reader.GetFieldType(i))
+            {
+                case var t when t == typeof(long): w.WriteNumberValue(reader.GetInt64(i)); break;
+                case var t when t == typeof(double): w.WriteNumberValue(reader.GetDouble(i)); break;
+                default: w.WriteStringValue(reader.GetString(i)); break;
+            }
+        }
+
+        w.WriteEndObject();
+    }
+
     private static (long Bytes, long Rows) SqliteSnapshot(string connectionString)
     {
         using var c = new SqliteConnection(connectionString);
@@ -739,31 +763,226 @@ internal static class LiveBenchmarks
         while (reader.Read())
         {
             rows++;
-            w.WriteStartObject();
-            for (var i = 0; i < names.Length; i++)
-            {
-                w.WritePropertyName(names[i]);
-                if (reader.IsDBNull(i))
-                {
-                    w.WriteNullValue();
-                    continue;
-                }
-
-                switch (reader.GetFieldType(i))
-                {
-                    case var t when t == typeof(long): w.WriteNumberValue(reader.GetInt64(i)); break;
-                    case var t when t == typeof(double): w.WriteNumberValue(reader.GetDouble(i)); break;
-                    default: w.WriteStringValue(reader.GetString(i)); break;
-                }
-            }
-
-            w.WriteEndObject();
+            WriteRow(w, reader, names);
         }
 
         w.WriteEndArray();
         w.WriteEndObject();
         w.Flush();
         return (buffer.WrittenCount, rows);
+    }
+
+    /// <summary>
+    /// Catch-up (issue 10): a client's <c>all_orders</c> subscription misses <see cref="LoadToolOptions.ResumeMissed"/>
+    /// orders, then resumes by ref — live, and after the server restarts on the same database (first resume and
+    /// later ones). Baseline: reading and encoding the same rows with Microsoft.Data.Sqlite + Utf8JsonWriter.
+    /// </summary>
+    public static async Task<string> ResumeAsync(string serverDll, string config, LoadToolOptions options, CancellationToken ct)
+    {
+        const int preload = 2000;
+        const int repeats = 5;
+        var missed = options.ResumeMissed;
+        var started = DateTimeOffset.Now;
+        var loadBefore = LoadAverage();
+        double[] live;
+        double firstAfterRestart;
+        double[] afterRestart;
+        double[] baseline;
+        string directory;
+        string resumeRef;
+        var state = new FanoutState();
+        var copyDir = Path.Combine(Path.GetTempPath(), "mkio-resumecopy-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(copyDir);
+        try
+        {
+            await using (var server = await ServerProcess.StartAsync(serverDll, config, options.ConfigOverrides, batchLog: false, options.ServerEnvironment, ct))
+            {
+                server.KeepDirectory = true;
+                directory = server.Directory;
+                var uri = WsUri(server);
+                await PublishAsync(uri, state, preload, ct);
+                var (_, snapshot) = await SubscribeOnceAsync(uri, null, ct);
+                resumeRef = snapshot.RootElement.GetProperty("ref").GetString()!;
+                snapshot.Dispose();
+                await PublishAsync(uri, state, preload + missed, ct);
+                live = await ResumeRoundsAsync(uri, resumeRef, missed, repeats, ct);
+                Console.Error.WriteLine($"[resume] live: {string.Join(", ", live.Select(t => F(t, 2)))} ms");
+            }
+
+            await using (var server = await ServerProcess.StartAsync(serverDll, config, options.ConfigOverrides, batchLog: false, options.ServerEnvironment, ct, directory))
+            {
+                var uri = WsUri(server);
+                firstAfterRestart = (await ResumeRoundsAsync(uri, resumeRef, missed, 1, ct))[0];
+                afterRestart = await ResumeRoundsAsync(uri, resumeRef, missed, repeats, ct);
+                Console.Error.WriteLine($"[resume] after restart: first {F(firstAfterRestart, 2)} ms, then {string.Join(", ", afterRestart.Select(t => F(t, 2)))} ms");
+                foreach (var f in new[] { "orders.db", "orders.db-wal" })
+                {
+                    var src = Path.Combine(server.Directory, f);
+                    if (File.Exists(src))
+                    {
+                        File.Copy(src, Path.Combine(copyDir, f));
+                    }
+                }
+            }
+
+            baseline = ResumeBaseline(Path.Combine(copyDir, "orders.db"), missed, repeats);
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(copyDir, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort.
+            }
+        }
+
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort.
+        }
+
+        var median = baseline.Order().ElementAt(baseline.Length / 2);
+        var sb = new StringBuilder();
+        sb.Append("#### ").Append(started.ToString("yyyy-MM-dd HH:mm zzz", CultureInfo.InvariantCulture)).Append(" — resume ").Append(missed.ToString(CultureInfo.InvariantCulture)).Append(" missed rows");
+        if (options.Label is not null)
+        {
+            sb.Append(" — ").Append(options.Label);
+        }
+
+        sb.AppendLine().AppendLine();
+        sb.AppendLine("| case | ms (each) | median ms | ratio to baseline median |");
+        sb.AppendLine("|---|---|---:|---:|");
+        void Row(string name, double[] times)
+        {
+            var m = times.Order().ElementAt(times.Length / 2);
+            sb.Append("| ").Append(name).Append(" | ").Append(string.Join(", ", times.Select(t => F(t, 2))))
+              .Append(" | ").Append(F(m, 2)).Append(" | ").Append(F(m / median, 1)).AppendLine(" |");
+        }
+
+        Row("live (server warm)", live);
+        Row("first resume after a restart", [firstAfterRestart]);
+        Row("after a restart, later resumes", afterRestart);
+        Row("baseline: SQLite read + Utf8JsonWriter of the same rows", baseline);
+        sb.AppendLine();
+        sb.Append("Time from sending the subscribe (connection already open) to the whole delta received; every reply was checked to be a delta of ")
+          .Append(missed.ToString(CultureInfo.InvariantCulture)).Append(" changes. ").Append(preload.ToString(CultureInfo.InvariantCulture))
+          .Append(" orders before the client's ref. Load average ").Append(loadBefore).Append(" → ").Append(LoadAverage()).AppendLine(".");
+        return sb.ToString();
+    }
+
+    private static Uri WsUri(ServerProcess server) => new("ws://127.0.0.1:" + server.Port.ToString(CultureInfo.InvariantCulture) + "/ws");
+
+    /// <summary>Writes orders until <paramref name="state"/>'s ref counter reaches <paramref name="until"/>.</summary>
+    private static async Task PublishAsync(Uri uri, FanoutState state, long until, CancellationToken ct)
+    {
+        var pubs = new Publisher[2];
+        for (var i = 0; i < pubs.Length; i++)
+        {
+            pubs[i] = new Publisher(i, 32, state) { Limit = until };
+            await pubs[i].Ws.ConnectAsync(uri, ct);
+        }
+
+        await Task.WhenAll(pubs.Select(p => Task.Run(() => p.RunAsync(ct), CancellationToken.None)));
+        foreach (var p in pubs)
+        {
+            if (p.Errors > 0)
+            {
+                throw new InvalidOperationException("A write failed: " + p.FirstError);
+            }
+
+            await CloseAsync(p.Ws);
+        }
+    }
+
+    private static async Task<double[]> ResumeRoundsAsync(Uri uri, string resumeRef, int missed, int rounds, CancellationToken ct)
+    {
+        var times = new double[rounds];
+        for (var i = 0; i < rounds; i++)
+        {
+            var (ms, reply) = await SubscribeOnceAsync(uri, resumeRef, ct);
+            using (reply)
+            {
+                var root = reply.RootElement;
+                if (root.GetProperty("type").GetString() != "delta" || root.GetProperty("changes").GetArrayLength() != missed)
+                {
+                    throw new InvalidOperationException($"Expected a delta of {missed} changes, got a {root.GetProperty("type").GetString()}.");
+                }
+            }
+
+            times[i] = ms;
+        }
+
+        return times;
+    }
+
+    /// <summary>Subscribes to all_orders (with a resume ref when given) on a new connection; the time covers send → whole reply.</summary>
+    private static async Task<(double Ms, JsonDocument Reply)> SubscribeOnceAsync(Uri uri, string? resumeRef, CancellationToken ct)
+    {
+        using var ws = new ClientWebSocket { Options = { KeepAliveInterval = TimeSpan.Zero } };
+        await ws.ConnectAsync(uri, ct);
+        var subscribe = Encoding.UTF8.GetBytes(resumeRef is null
+            ? "{\"service\":\"all_orders\",\"type\":\"subscribe\"}"
+            : "{\"service\":\"all_orders\",\"type\":\"subscribe\",\"ref\":\"" + resumeRef + "\"}");
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        var buffer = new ArrayBufferWriter<byte>(1 << 20);
+        var t0 = Stopwatch.GetTimestamp();
+        await ws.SendAsync(subscribe, WebSocketMessageType.Text, true, timeout.Token);
+        ValueWebSocketReceiveResult r;
+        do
+        {
+            r = await ws.ReceiveAsync(buffer.GetMemory(64 * 1024), timeout.Token);
+            buffer.Advance(r.Count);
+        }
+        while (!r.EndOfMessage);
+        var ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        await CloseAsync(ws);
+        return (ms, JsonDocument.Parse(buffer.WrittenMemory));
+    }
+
+    /// <summary>Reads and encodes the newest <paramref name="rows"/> orders from a copy of the database, <paramref name="rounds"/> times (after one warm-up).</summary>
+    private static double[] ResumeBaseline(string db, int rows, int rounds)
+    {
+        var cs = new SqliteConnectionStringBuilder { DataSource = db, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString();
+        double One()
+        {
+            var t0 = Stopwatch.GetTimestamp();
+            using var c = new SqliteConnection(cs);
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT * FROM (SELECT * FROM orders ORDER BY _mkio_ref DESC LIMIT $n) ORDER BY _mkio_ref";
+            cmd.Parameters.AddWithValue("$n", rows);
+            using var reader = cmd.ExecuteReader();
+            var names = Enumerable.Range(0, reader.FieldCount).Select(i => JsonEncodedText.Encode(reader.GetName(i))).ToArray();
+            var buffer = new ArrayBufferWriter<byte>(1 << 18);
+            using var w = new Utf8JsonWriter(buffer);
+            w.WriteStartObject();
+            w.WriteString("type", "delta");
+            w.WriteStartArray("changes");
+            while (reader.Read())
+            {
+                w.WriteStartObject();
+                w.WriteString("op", "insert");
+                w.WritePropertyName("row");
+                WriteRow(w, reader, names);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+            w.Flush();
+            return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        }
+
+        One();
+        return [.. Enumerable.Range(0, rounds).Select(_ => One())];
     }
 
     // ---------------------------------------------------------------- helpers

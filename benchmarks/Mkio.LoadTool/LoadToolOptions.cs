@@ -59,6 +59,11 @@ internal sealed class LoadToolOptions
                                 runs a Microsoft.Data.Sqlite + Utf8JsonWriter baseline on a copy of the database
           --snapshot-rows N     rows to load for --snapshot (default 100000)
           --snapshot-rounds N   rounds of 10 concurrent subscribes (default 3)
+          --resume              catch-up (issue 10): a client subscribes to 'all_orders', --resume-missed orders are
+                                written, then it resubscribes with its ref (5 times live; after a restart of the
+                                server on the same database, the first resume and 5 more); also times a
+                                Microsoft.Data.Sqlite + Utf8JsonWriter read of the same rows on a copy
+          --resume-missed N     orders written while the client is away (default 1000)
         """;
 
     public List<Scenario> Scenarios { get; } = [];
@@ -106,6 +111,10 @@ internal sealed class LoadToolOptions
     public int SnapshotRows { get; set; } = 100_000;
 
     public int SnapshotRounds { get; set; } = 3;
+
+    public bool Resume { get; set; }
+
+    public int ResumeMissed { get; set; } = 1000;
 
     public static LoadToolOptions Parse(string[] args)
     {
@@ -155,6 +164,8 @@ internal sealed class LoadToolOptions
                     break;
                 case "--publishers": o.Publishers = Scenario.Parse(Next()); break;
                 case "--snapshot": o.Snapshot = true; break;
+                case "--resume": o.Resume = true; break;
+                case "--resume-missed": o.ResumeMissed = PositiveInt(a, Next()); break;
                 case "--snapshot-rows": o.SnapshotRows = PositiveInt(a, Next()); break;
                 case "--snapshot-rounds": o.SnapshotRounds = PositiveInt(a, Next()); break;
                 default: throw new ArgumentException($"Unknown option '{a}'. Try --help.");

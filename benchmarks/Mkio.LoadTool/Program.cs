@@ -35,6 +35,18 @@ Console.CancelKeyPress += (_, e) =>
     cts.Cancel();
 };
 
+if (options.Resume)
+{
+    var resume = await LiveBenchmarks.ResumeAsync(serverDll, config, options, cts.Token);
+    Console.WriteLine(resume);
+    if (options.MarkdownPath is not null)
+    {
+        await File.AppendAllTextAsync(options.MarkdownPath, resume + Environment.NewLine, cts.Token);
+    }
+
+    return 0;
+}
+
 if (options.Fanout > 0 || options.Snapshot)
 {
     var live = new StringBuilder();

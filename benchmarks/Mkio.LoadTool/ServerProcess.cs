@@ -63,9 +63,13 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(string serverDll, string sourceConfig, IReadOnlyDictionary<string, string> overrides, bool batchLog, IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken)
+    /// <summary>Keep <see cref="Directory"/> (the database) on dispose, for a restart on it.</summary>
+    public bool KeepDirectory { get; set; }
+
+    /// <param name="directory">An earlier server's kept directory to start on (a restart), or null for a new one.</param>
+    public static async Task<ServerProcess> StartAsync(string serverDll, string sourceConfig, IReadOnlyDictionary<string, string> overrides, bool batchLog, IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken, string? directory = null)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "mkio-load-" + Guid.NewGuid().ToString("N")[..12]);
+        var dir = directory ?? Path.Combine(Path.GetTempPath(), "mkio-load-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(Path.Combine(dir, "static"));
         var config = PrepareConfig(await File.ReadAllTextAsync(sourceConfig, cancellationToken), dir, overrides);
         var configPath = Path.Combine(dir, "mkio.toml");
@@ -300,7 +304,10 @@ internal sealed class ServerProcess : IAsyncDisposable
             _process.Dispose();
             try
             {
-                System.IO.Directory.Delete(Directory, recursive: true);
+                if (!KeepDirectory)
+                {
+                    System.IO.Directory.Delete(Directory, recursive: true);
+                }
             }
             catch (IOException)
             {

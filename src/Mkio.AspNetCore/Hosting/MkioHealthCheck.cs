@@ -5,7 +5,8 @@ namespace Mkio.AspNetCore.Hosting;
 /// <summary>
 /// Healthy while the engine runs, its writer accepts requests and the database answers a read; degraded while
 /// write batches fail as a whole (cannot begin: another connection holds the write lock; cannot commit: e.g. the
-/// disk is full) until one commits again; unhealthy when stopped or unreadable.
+/// disk is full) until one commits again; unhealthy when stopped or unreadable, and once the writer stopped after
+/// another process wrote to its change journal.
 /// </summary>
 internal sealed class MkioHealthCheck(MkioEngineHost host) : IHealthCheck
 {
@@ -20,6 +21,11 @@ internal sealed class MkioHealthCheck(MkioEngineHost host) : IHealthCheck
         if (engine.Writer.IsStopping)
         {
             return HealthCheckResult.Unhealthy("mkio is shutting down.");
+        }
+
+        if (engine.Writer.Fault is { } fault)
+        {
+            return HealthCheckResult.Unhealthy($"mkio stopped writing: {fault}.");
         }
 
         try

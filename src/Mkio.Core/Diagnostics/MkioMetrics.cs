@@ -25,6 +25,7 @@ internal sealed class MkioMetrics : IDisposable
     private readonly Counter<long> _oversized;
     private readonly Counter<long> _snapshots;
     private readonly Counter<long> _beginFailures;
+    private readonly Counter<long> _journalConflicts;
     private readonly Counter<long> _filterErrors;
     private readonly Counter<long> _expressionErrors;
 
@@ -44,6 +45,7 @@ internal sealed class MkioMetrics : IDisposable
         _oversized = _meter.CreateCounter<long>("mkio.server.oversized_messages", "{message}", "Connections closed for an inbound message over the size limit.");
         _filterErrors = _meter.CreateCounter<long>("mkio.filter.errors", "{row}", "Rows a subscriber's filter failed on (the row is skipped for that subscriber); logged once per subscription.");
         _expressionErrors = _meter.CreateCounter<long>("mkio.expression.errors", "{row}", "Rows a config where/publish expression failed on (mkio.expression.kind); logged at most once a minute per service and kind.");
+        _journalConflicts = _meter.CreateCounter<long>("mkio.writer.journal_conflicts", "{conflict}", "Another process or connection wrote to the change journal; the writer stopped accepting writes until a restart.");
         _beginFailures = _meter.CreateCounter<long>("mkio.writer.begin_failures", "{batch}", "Write batches that could not begin (typically: another connection held the database's write lock for all of busy_timeout); their queued writes failed.");
     }
 
@@ -55,6 +57,12 @@ internal sealed class MkioMetrics : IDisposable
         _beginFailures.Add(1);
         _failed.Add(failedWrites);
     }
+
+    /// <summary>The writer found another writer's journal entries and stopped accepting writes.</summary>
+    public void JournalConflict() => _journalConflicts.Add(1);
+
+    /// <summary><paramref name="count"/> writes failed outside a committed batch (a journal conflict, or refused afterwards).</summary>
+    public void WritesFailed(int count) => _failed.Add(count);
 
     public void BatchCommitted(int size, int ok, TimeSpan elapsed)
     {

@@ -101,8 +101,8 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         Database.Open();
         Later.SeedLoader.Load(this, seeds);
         ChangeJournal.EnsureCreated(Database.Writer);
-        var keep = Model.Services.OfType<ListenerServiceModel>().Select(l => Math.Max(l.ChangeLogSize, l.BufferSize)).DefaultIfEmpty(0).Max();
-        _journal = new ChangeJournal(Math.Max(keep, 1000));
+        _journal = new ChangeJournal(ChangeJournal.Retention(Model));
+        _journal.Load(Database.Writer.Handle!);
         Writer.BeforeCommit = _journal.Append;
         var position = ChangeJournal.MaxSequence(Database.Writer);
         Writer.Start(position);

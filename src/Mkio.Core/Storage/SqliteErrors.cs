@@ -4,7 +4,7 @@ using SQLitePCL;
 namespace Mkio.Storage;
 
 /// <summary>A failure of one request inside the writer, with the exact text the client receives.</summary>
-internal sealed class MkioWriteException(string message) : Exception(message)
+internal class MkioWriteException(string message) : Exception(message)
 {
     public MkioWriteException()
         : this("write failed")

@@ -81,6 +81,14 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
 
     private string? _lastBatchError;
 
+    /// <summary>
+    /// Set once another process or connection wrote to the change journal (<see cref="JournalConflictException"/>):
+    /// the message every write is refused with from then on. The health check reports Unhealthy.
+    /// </summary>
+    public string? Fault => Volatile.Read(ref _fault);
+
+    private string? _fault;
+
     public bool IsStopping => _stopping;
 
     public void Start(long initialSequence)
@@ -104,6 +112,13 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         if (_stopping)
         {
             Fail(request, StoppingMessage);
+            return ValueTask.CompletedTask;
+        }
+
+        if (Fault is { } fault)
+        {
+            Fail(request, fault);
+            _metrics.WritesFailed(1);
             return ValueTask.CompletedTask;
         }
 
@@ -302,6 +317,12 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
 
     private bool BeginBatch(WriteRequest first)
     {
+        if (Fault is { } fault)
+        {
+            _metrics.WritesFailed(FailQueued(first, fault));
+            return false;
+        }
+
         try
         {
             _begin.Run();
@@ -314,15 +335,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
             // Everything queued behind this request would wait as long again, one after the other, so it
             // fails now too (up to the next maintenance item): clients get a prompt error they can retry
             // instead of a queue whose wait grows by busy_timeout per request.
-            Fail(first, ex.Message);
-            var failed = 1;
-            var reader = _queue.Reader;
-            for (var n = reader.Count; n > 0 && reader.TryPeek(out var next) && next.Maintenance is null && reader.TryRead(out next); n--)
-            {
-                Fail(next, ex.Message);
-                failed++;
-            }
-
+            var failed = FailQueued(first, ex.Message);
             _metrics.BeginFailed(failed);
             Log.BeginFailed(_logger, ex.Message, failed);
             return false;
@@ -334,6 +347,21 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         _events = new List<ChangeEvent>(_maxBatch * 2);
         _batchSequence = _sequence;
         return true;
+    }
+
+    /// <summary>Fails <paramref name="first"/> and the requests queued behind it, up to the next maintenance item; returns how many.</summary>
+    private int FailQueued(WriteRequest first, string message)
+    {
+        Fail(first, message);
+        var failed = 1;
+        var reader = _queue.Reader;
+        for (var n = reader.Count; n > 0 && reader.TryPeek(out var next) && next.Maintenance is null && reader.TryRead(out next); n--)
+        {
+            Fail(next, message);
+            failed++;
+        }
+
+        return failed;
     }
 
     private void ExecuteOne(WriteRequest req)
@@ -374,7 +402,20 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
             TryRun(_rollback);
             var message = ex is MkioWriteException ? ex.Message : "commit failed";
             Volatile.Write(ref _lastBatchError, message);
-            Log.CommitFailed(_logger, ex, _batch.Count);
+            if (ex is JournalConflictException conflict)
+            {
+                // Another process wrote to the journal: its changes bypassed this server's caches and change
+                // logs, and every further commit would collide with (or reorder) its sequences. The batch was
+                // rolled back (nothing of it was acknowledged); no write is accepted until a restart.
+                Volatile.Write(ref _fault, message);
+                _metrics.JournalConflict();
+                _metrics.WritesFailed(_batch.Count);
+                Log.JournalConflict(_logger, _db.FilePath ?? _db.DisplayName, conflict.Found, conflict.Position, _batch.Count);
+            }
+            else
+            {
+                Log.CommitFailed(_logger, ex, _batch.Count);
+            }
             for (var i = 0; i < _batch.Count; i++)
             {
                 _batch[i].TrySetResult(new WriteOutcome(false, _outcomes[i].Ref, message));
@@ -656,6 +697,9 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
 
         [LoggerMessage(EventId = 2105, Level = LogLevel.Error, Message = "Could not begin a write batch ({Error}); {Count} queued writes were answered with the error.")]
         public static partial void BeginFailed(ILogger logger, string error, int count);
+
+        [LoggerMessage(EventId = 2106, Level = LogLevel.Critical, Message = "Another process or connection wrote to the change journal of {Database}: it holds sequence {Sequence} while this server's last commit is {Position}. Writes are stopped (the batch of {BatchSize} writes was rolled back and answered with the error; later writes are refused) so that no acknowledged change is lost and no sequence is used twice. Make sure only one server uses the database file, then restart.")]
+        public static partial void JournalConflict(ILogger logger, string database, long sequence, long position, int batchSize);
 
         [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "Draining the write queue took longer than {TimeoutSeconds} s; remaining requests are answered with the stopping error.")]
         public static partial void DrainTimedOut(ILogger logger, double timeoutSeconds);

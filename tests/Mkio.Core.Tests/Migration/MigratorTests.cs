@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Mkio.Storage;
 using Mkio.Storage.Migration;
 using static Mkio.Core.Tests.Migration.SchemaMigrationTests;
 
@@ -66,9 +67,36 @@ public sealed class MigratorTests
         db.Exec("CREATE TABLE _mkio_journal (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op TEXT NOT NULL, ref TEXT NOT NULL, row TEXT NOT NULL)");
         db.Exec("INSERT INTO _mkio_journal VALUES (1, 'orders', 'insert', 'r1', '{}'), (2, 'legacy', 'insert', 'r2', '{}'), (3, 'orders', 'delete', 'r3', '{}')");
         var plan = db.Plan(db.Model(Orders));
-        Assert.That(plan.Steps.Select(s => s.Sql), Is.EqualTo(new[] { "DROP TABLE legacy", "DELETE FROM _mkio_journal WHERE tbl = 'legacy'" }));
+        Assert.That(plan.Steps.Select(s => s.Sql), Is.EqualTo(new[]
+        {
+            "DROP TABLE legacy",
+            ChangeJournal.CreateStateSql,
+            ChangeJournal.SaveHighWaterSql,
+            "DELETE FROM _mkio_journal WHERE tbl = 'legacy'",
+        }));
         db.Migrate(db.Model(Orders, MkioAutoMigrate.Destructive));
         Assert.That(db.Rows("SELECT seq, tbl FROM _mkio_journal ORDER BY seq"), Is.EqualTo(new[] { "seq=1, tbl='orders'", "seq=3, tbl='orders'" }));
+    }
+
+    /// <summary>
+    /// The dropped table's entries included the newest sequence: the high-water mark keeps the next
+    /// commit above it, so no sequence a client or listener saw is handed out again.
+    /// </summary>
+    [Test]
+    public void RemoveTable_ItsEntriesHeldTheNewestSequence_NextSequenceStaysAboveIt()
+    {
+        using var db = OrdersWith100Rows();
+        db.Exec("CREATE TABLE legacy (x TEXT)");
+        db.Exec("CREATE TABLE _mkio_journal (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op TEXT NOT NULL, ref TEXT NOT NULL, row TEXT NOT NULL)");
+        db.Exec("INSERT INTO _mkio_journal VALUES (1, 'orders', 'insert', 'r1', '{}'), (2, 'legacy', 'insert', 'r2', '{}'), (3, 'legacy', 'delete', 'r3', '{}')");
+        db.Migrate(db.Model(Orders, MkioAutoMigrate.Destructive));
+        using var c = db.Open();
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(db.Rows("SELECT seq, tbl FROM _mkio_journal ORDER BY seq"), Is.EqualTo(new[] { "seq=1, tbl='orders'" }));
+            Assert.That(ChangeJournal.MaxSequence(c), Is.EqualTo(3), "the next commit gets 4, not 2");
+            Assert.That(ChangeJournal.IsComplete(c), Is.True, "a dropped table's entries are not pruning");
+        }
     }
 
     [Test]

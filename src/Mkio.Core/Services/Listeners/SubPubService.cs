@@ -60,7 +60,7 @@ internal sealed class SubPubService(MkioEngine engine, ListenerServiceModel mode
     /// </summary>
     private bool SeedFromJournal()
     {
-        var (entries, minSequence) = Engine.Database.Read(c => (ChangeJournal.Read(c, Engine.Model, Model.WatchTables, int.MaxValue), ChangeJournal.MinSequence(c)));
+        var (entries, complete) = Engine.Database.Read(c => (ChangeJournal.Read(c, Engine.Model, Model.WatchTables, int.MaxValue), ChangeJournal.IsComplete(c)));
         if (entries.Count == 0)
         {
             return false;
@@ -71,7 +71,7 @@ internal sealed class SubPubService(MkioEngine engine, ListenerServiceModel mode
         var keyIsPrimaryKey = pk.Length == 1 && pk[0].Name == Model.Key;
         var shadow = new Dictionary<CacheKey, Row?>(); // the cached row, or null when not cached
         HashSet<CacheKey>? unknown = null; // when set, keys neither here nor in the shadow are not cached
-        if (minSequence == 1 && pk.Length > 0 && !Model.SqlHasJoin && Model.WatchTables.All(t => t == primary))
+        if (complete && pk.Length > 0 && !Model.SqlHasJoin && Model.WatchTables.All(t => t == primary))
         {
             unknown = [];
             var journaled = new HashSet<string>(StringComparer.Ordinal);

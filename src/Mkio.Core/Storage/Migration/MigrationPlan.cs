@@ -90,11 +90,21 @@ internal sealed partial class MigrationPlan
             }
         }
 
+        var highWaterSaved = false;
         foreach (var c in diff.Changes.Where(c => c.Kind == ChangeKind.RemoveTable))
         {
             steps.Add(new MigrationStep(c.Table, $"DROP TABLE {Sql.Identifier(c.Table)}"));
             if (diff.Live.HasJournal)
             {
+                if (!highWaterSaved)
+                {
+                    // The deleted entries may include the newest: the high-water mark keeps the next
+                    // commit sequence above every one already handed out.
+                    steps.Add(new MigrationStep(c.Table, ChangeJournal.CreateStateSql));
+                    steps.Add(new MigrationStep(c.Table, ChangeJournal.SaveHighWaterSql));
+                    highWaterSaved = true;
+                }
+
                 // Journal entries of a dropped table must not resurface if a table of that name comes back.
                 steps.Add(new MigrationStep(c.Table, $"DELETE FROM {ChangeJournal.TableName} WHERE tbl = {Sql.Literal(c.Table)}"));
             }
