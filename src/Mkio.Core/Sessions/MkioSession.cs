@@ -32,11 +32,15 @@ internal sealed partial class MkioSession : IAsyncDisposable
         _transport = transport;
         _urlService = urlService;
         Id = Interlocked.Increment(ref _nextId);
+        ConnectionContext = System.Diagnostics.Activity.Current?.Context ?? default;
         _replies = Channel.CreateBounded<PendingReply>(new BoundedChannelOptions(MaxInFlight) { SingleReader = true, SingleWriter = false, FullMode = BoundedChannelFullMode.Wait });
         _pump = Task.Run(PumpAsync);
     }
 
     public long Id { get; }
+
+    /// <summary>The span the connection was accepted in (its HTTP request), linked from the spans of its requests.</summary>
+    public System.Diagnostics.ActivityContext ConnectionContext { get; }
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
@@ -179,6 +183,7 @@ internal sealed partial class MkioSession : IAsyncDisposable
                 }
             }
 
+            using var activity = MkioTelemetry.StartRequest(MkioTelemetry.SubscribeSpan, ConnectionContext, service.Name, service.Kind);
             await service.SubscribeAsync(this, envelope, ct).ConfigureAwait(false);
             return true;
         }
