@@ -241,4 +241,37 @@ public sealed class AddMkioTests
             builder: b => b.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Mkio:BatchMaxSize"] = "0" })))!;
         Assert.That(ex.Message, Is.EqualTo("Invalid mkio configuration: batch_max_size: must be at least 1, got 0."));
     }
+
+    [TestCase("Mkio:MaxConnections", "-1", "Mkio:MaxConnections: must be ≥ 0 (0 = unlimited), got -1.")]
+    [TestCase("Mkio:MaxMessageBytes", "10", "Mkio:MaxMessageBytes: must be at least 1024 bytes.")]
+    [CancelAfter(30_000)]
+    public void Start_HostOptionOutOfRange_RefusedNamingItsMkioKey(string key, string value, string message, CancellationToken ct)
+    {
+        var ex = Assert.ThrowsAsync<OptionsValidationException>(() => MkioTestHost.StartAsync(
+            Fixtures.FixtureA,
+            ct,
+            builder: b => b.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { [key] = value })))!;
+        Assert.That(ex.Message, Is.EqualTo("Invalid mkio configuration: " + message));
+    }
+
+    [Test]
+    public void Durations_TimeSpanViews_ReadAndWriteTheNumericKeys()
+    {
+        var o = new MkioOptions
+        {
+            BatchMaxWait = TimeSpan.FromMilliseconds(7.5),
+            WalCheckpointInterval = TimeSpan.FromMinutes(2),
+            ShutdownDrainTimeout = TimeSpan.FromSeconds(12),
+            WsHeartbeat = TimeSpan.Zero,
+        };
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(o.BatchMaxWaitMs, Is.EqualTo(7.5));
+            Assert.That(o.WalCheckpointIntervalS, Is.EqualTo(120));
+            Assert.That(o.ShutdownTimeout, Is.EqualTo(12));
+            Assert.That(o.WsHeartbeatS, Is.Zero);
+            Assert.That(new MkioOptions().BatchMaxWait, Is.EqualTo(TimeSpan.FromMilliseconds(2)));
+            Assert.That(new MkioOptions().WsHeartbeat, Is.EqualTo(TimeSpan.FromSeconds(30)));
+        }
+    }
 }
