@@ -62,6 +62,32 @@ public class TelemetryTests
     }
 
     [Test, CancelAfter(60_000)]
+    public async Task InProcessTransaction_IsAChildOfTheCallersSpan(CancellationToken ct)
+    {
+        var spans = new Exported<Activity>();
+        await using var host = await StartAsync(spans, null, ct);
+        var mkio = host.Services.GetRequiredService<IMkio>();
+        using var caller = new ActivitySource("Mkio.Tests.Caller");
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == caller.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        MkioResult result;
+        ActivitySpanId parent;
+        using (var a = caller.StartActivity("caller")!)
+        {
+            parent = a.SpanId;
+            result = await mkio.ExecuteAsync("add_order", new Dictionary<string, object?> { ["id"] = "9", ["symbol"] = "X", ["qty"] = 1 }, cancellationToken: ct);
+        }
+
+        var tx = await spans.WaitForAsync(a => a.OperationName == "mkio.transaction" && Equals(a.GetTagItem("mkio.transaction.ref"), result.Ref), "the in-process transaction span", ct);
+        Assert.That(tx.ParentSpanId, Is.EqualTo(parent));
+    }
+
+    [Test, CancelAfter(60_000)]
     public async Task Subscribe_ProducesSubscribeSpan_FailedForANack(CancellationToken ct)
     {
         var spans = new Exported<Activity>();
