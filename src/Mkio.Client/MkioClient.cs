@@ -66,11 +66,13 @@ public sealed partial class MkioClient : IAsyncDisposable
             throw new ArgumentException($"The mkio URL must use the ws or wss scheme, e.g. ws://localhost:8080/ws; got '{url.Scheme}' in '{url.OriginalString}'.", nameof(url));
         }
 
-        _options = options ?? new MkioClientOptions();
+        _options = options?.Clone() ?? new MkioClientOptions();
         _options.Validate();
         _uri = url;
         _time = _options.TimeProvider;
-        _logger = _options.Logger ?? NullLogger.Instance;
+#pragma warning disable CS0618 // the obsolete Logger keeps working until 1.0
+        _logger = _options.LoggerFactory?.CreateLogger<MkioClient>() ?? _options.Logger ?? NullLogger.Instance;
+#pragma warning restore CS0618
         _refs = new MkioRefGenerator(_time);
     }
 

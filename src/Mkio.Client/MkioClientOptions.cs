@@ -12,25 +12,25 @@ public sealed class MkioClientOptions
     /// every subscription from its last ref. Default <see langword="true"/>. When off, a lost
     /// connection leaves the client <see cref="MkioConnectionState.Closed"/>.
     /// </summary>
-    public bool Reconnect { get; init; } = true;
+    public bool Reconnect { get; set; } = true;
 
     /// <summary>First reconnect delay; the delay doubles after each failed attempt and resets after a successful open. Default 100 ms.</summary>
-    public TimeSpan BackoffBase { get; init; } = TimeSpan.FromMilliseconds(100);
+    public TimeSpan BackoffBase { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Ceiling of the reconnect delay. Default 30 s.</summary>
-    public TimeSpan BackoffMax { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan BackoffMax { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Limit for one <c>SendAsync</c>/<c>CheckAsync</c> call, including any wait for a reconnect;
     /// a call that takes longer throws <see cref="TimeoutException"/>. Default <see langword="null"/>: no limit.
     /// </summary>
-    public TimeSpan? RequestTimeout { get; init; }
+    public TimeSpan? RequestTimeout { get; set; }
 
     /// <summary>
     /// Limit for opening the WebSocket (TCP connect and upgrade), for <see cref="MkioClient.ConnectAsync"/>
     /// and for every reconnect attempt. Default 10 s.
     /// </summary>
-    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// <see langword="false"/> (default): transactions sent without an explicit ref are ref-less, the
@@ -38,27 +38,44 @@ public sealed class MkioClientOptions
     /// <see langword="true"/>: every transaction carries a client-generated ref (the JavaScript
     /// client's behaviour), so it can be checked after a lost connection.
     /// </summary>
-    public bool ClientRefs { get; init; }
+    public bool ClientRefs { get; set; }
 
     /// <summary>Clock for backoff delays, timeouts and client refs. Default <see cref="TimeProvider.System"/>.</summary>
-    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
-    /// <summary>Where the client logs connection losses, reconnect attempts and dropped messages. Default: no logging.</summary>
-    public ILogger? Logger { get; init; }
+    /// <summary>
+    /// The server's WebSocket URL, e.g. <c>ws://localhost:8080/ws</c>, for clients made by
+    /// <see cref="MkioClientBuilder"/> and <see cref="IMkioClientFactory"/> (<c>services.AddMkioClient(o =&gt; o.Url = …)</c>).
+    /// The <see cref="MkioClient(Uri, MkioClientOptions?)"/> constructor takes its URL as an argument instead.
+    /// </summary>
+    public Uri? Url { get; set; }
+
+    /// <summary>
+    /// Creates the client's logger (category <c>Mkio.Client.MkioClient</c>): connection losses, reconnect attempts and
+    /// dropped messages. Default: no logging; clients from <see cref="IMkioClientFactory"/> use the container's factory.
+    /// </summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>Where the client logs. Superseded by <see cref="LoggerFactory"/>, which wins when both are set.</summary>
+    [Obsolete("Set LoggerFactory instead; Logger keeps working until 1.0.")]
+    public ILogger? Logger { get; set; }
 
     /// <summary>
     /// Serializer options for the <c>SendAsync</c> overload that takes any object. Default
     /// <see cref="JsonSerializerOptions.Default"/>. The other overloads use the given
     /// <see cref="System.Text.Json.Serialization.Metadata.JsonTypeInfo{T}"/> or write JSON as is.
     /// </summary>
-    public JsonSerializerOptions? SerializerOptions { get; init; }
+    public JsonSerializerOptions? SerializerOptions { get; set; }
 
     /// <summary>
     /// Adjusts each WebSocket before it connects (headers, proxy, certificates, keep-alive). The
     /// client sets <see cref="ClientWebSocketOptions.KeepAliveInterval"/> and
     /// <see cref="ClientWebSocketOptions.KeepAliveTimeout"/> to 15 s first, so a dead peer is noticed.
     /// </summary>
-    public Action<ClientWebSocketOptions>? ConfigureWebSocket { get; init; }
+    public Action<ClientWebSocketOptions>? ConfigureWebSocket { get; set; }
+
+    /// <summary>A copy, so changes to the caller's instance after a client was created do not reach it.</summary>
+    internal MkioClientOptions Clone() => (MkioClientOptions)MemberwiseClone();
 
     internal void Validate()
     {

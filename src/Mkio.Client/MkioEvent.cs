@@ -16,6 +16,28 @@ public enum MkioEventType
     Update,
 }
 
+/// <summary>The op of a change (<see cref="MkioEvent.Op"/> as an enum).</summary>
+public enum MkioOperation
+{
+    /// <summary>No op: the event is a snapshot or a delta.</summary>
+    None,
+
+    /// <summary><c>insert</c>: a new row.</summary>
+    Insert,
+
+    /// <summary><c>update</c>: a changed row.</summary>
+    Update,
+
+    /// <summary><c>delete</c>: the row was removed (the event carries the deleted row).</summary>
+    Delete,
+
+    /// <summary><c>upsert</c>: a row inserted or replaced.</summary>
+    Upsert,
+
+    /// <summary>An op this client version does not know; read the string <c>Op</c>.</summary>
+    Other,
+}
+
 /// <summary>
 /// One message of a subscription (PROTOCOL.md §7.2–§7.4). Apply them in order: a snapshot replaces
 /// the state, a delta applies its changes in order, an update applies one change (<c>delete</c>
@@ -61,6 +83,20 @@ public sealed class MkioEvent
     /// <summary>For an update: <c>insert</c>, <c>update</c>, <c>delete</c> or <c>upsert</c>; otherwise <see langword="null"/>.</summary>
     public string? Op { get; }
 
+    /// <summary><see cref="Op"/> as an enum: <see cref="MkioOperation.None"/> for a snapshot or delta.</summary>
+    public MkioOperation Operation => ParseOperation(Op);
+
+    /// <summary>The enum value of an op string (<see cref="MkioOperation.None"/> for null, <see cref="MkioOperation.Other"/> for an unknown op).</summary>
+    internal static MkioOperation ParseOperation(string? op) => op switch
+    {
+        null => MkioOperation.None,
+        "insert" => MkioOperation.Insert,
+        "update" => MkioOperation.Update,
+        "delete" => MkioOperation.Delete,
+        "upsert" => MkioOperation.Upsert,
+        _ => MkioOperation.Other,
+    };
+
     /// <summary>
     /// For the snapshot or delta that answers a subscribe carrying a ref (<c>fromRef</c>, or the
     /// cursor the client resubscribed with after a reconnect): that ref. <see langword="null"/> for
@@ -100,6 +136,9 @@ public sealed class MkioChange<T>
     /// <summary><c>insert</c>, <c>update</c>, <c>delete</c> or <c>upsert</c>.</summary>
     public string Op { get; }
 
+    /// <summary><see cref="Op"/> as an enum.</summary>
+    public MkioOperation Operation => MkioEvent.ParseOperation(Op);
+
     /// <summary>The row (for a delete: the deleted row).</summary>
     public T Row { get; }
 }
@@ -130,6 +169,9 @@ public sealed class MkioEvent<T>
 
     /// <summary>For an update: its op; otherwise <see langword="null"/>.</summary>
     public string? Op => Source.Op;
+
+    /// <summary>For an update: its op as an enum; otherwise <see cref="MkioOperation.None"/>.</summary>
+    public MkioOperation Operation => Source.Operation;
 
     /// <summary>The ref the snapshot or delta resumes from (see <see cref="MkioEvent.ResumedFrom"/>).</summary>
     public string? ResumedFrom => Source.ResumedFrom;

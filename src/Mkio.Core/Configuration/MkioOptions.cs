@@ -8,10 +8,13 @@ namespace Mkio;
 /// </summary>
 public sealed partial class MkioOptions
 {
-    /// <summary>Listen address for <c>mkio serve</c> (<c>host</c>). Ignored when embedded: Kestrel's own URLs decide.</summary>
+    /// <summary>
+    /// Listen address for <c>mkio serve</c> only (<c>host</c>). An application that embeds mkio ignores it:
+    /// Kestrel's own URLs (<c>--urls</c>, <c>ASPNETCORE_URLS</c>, <c>UseUrls</c>) decide.
+    /// </summary>
     public string Host { get; set; } = "0.0.0.0";
 
-    /// <summary>Listen port for <c>mkio serve</c> (<c>port</c>); 0 picks a free port. Ignored when embedded.</summary>
+    /// <summary>Listen port for <c>mkio serve</c> only (<c>port</c>); 0 picks a free port. Ignored when embedded, like <see cref="Host"/>.</summary>
     public int Port { get; set; } = 8080;
 
     /// <summary>SQLite file (<c>db_path</c>), relative to the working directory (embedded: the host's content root), or <c>:memory:</c>.</summary>
@@ -23,11 +26,25 @@ public sealed partial class MkioOptions
     /// <summary>Batch collection window in milliseconds, from the first request of a batch (<c>batch_max_wait_ms</c>).</summary>
     public double BatchMaxWaitMs { get; set; } = 2.0;
 
+    /// <summary><see cref="BatchMaxWaitMs"/> as a <see cref="TimeSpan"/> (the TOML key stays <c>batch_max_wait_ms</c>).</summary>
+    public TimeSpan BatchMaxWait
+    {
+        get => TimeSpan.FromMilliseconds(BatchMaxWaitMs);
+        set => BatchMaxWaitMs = value.TotalMilliseconds;
+    }
+
     /// <summary>Default change-log length of subpub and query services (<c>change_log_size</c>).</summary>
     public int ChangeLogSize { get; set; } = 10000;
 
     /// <summary>Seconds between WAL checkpoints; 0 or less disables them (<c>wal_checkpoint_interval_s</c>).</summary>
     public double WalCheckpointIntervalS { get; set; } = 300;
+
+    /// <summary><see cref="WalCheckpointIntervalS"/> as a <see cref="TimeSpan"/>; <see cref="TimeSpan.Zero"/> disables checkpoints.</summary>
+    public TimeSpan WalCheckpointInterval
+    {
+        get => TimeSpan.FromSeconds(WalCheckpointIntervalS);
+        set => WalCheckpointIntervalS = value.TotalSeconds;
+    }
 
     /// <summary>Which schema changes may be applied without confirmation (<c>auto_migrate</c>).</summary>
     public MkioAutoMigrate AutoMigrate { get; set; } = MkioAutoMigrate.Off;
@@ -40,6 +57,13 @@ public sealed partial class MkioOptions
 
     /// <summary>Seconds allowed for draining queued writes at shutdown (<c>shutdown_timeout</c>).</summary>
     public double ShutdownTimeout { get; set; } = 5;
+
+    /// <summary><see cref="ShutdownTimeout"/> (seconds, <c>shutdown_timeout</c>) as a <see cref="TimeSpan"/>.</summary>
+    public TimeSpan ShutdownDrainTimeout
+    {
+        get => TimeSpan.FromSeconds(ShutdownTimeout);
+        set => ShutdownTimeout = value.TotalSeconds;
+    }
 
     /// <summary>The tables, in declaration order (<c>[tables]</c>).</summary>
     public IList<MkioTableOptions> Tables { get; } = new List<MkioTableOptions>();
@@ -83,6 +107,13 @@ public sealed partial class MkioOptions
     /// no frame) for another interval is disconnected. 0 disables pings. Default 30.
     /// </summary>
     public double WsHeartbeatS { get; set; } = 30;
+
+    /// <summary><see cref="WsHeartbeatS"/> as a <see cref="TimeSpan"/>; <see cref="TimeSpan.Zero"/> disables pings.</summary>
+    public TimeSpan WsHeartbeat
+    {
+        get => TimeSpan.FromSeconds(WsHeartbeatS);
+        set => WsHeartbeatS = value.TotalSeconds;
+    }
 
     /// <summary>Cost limits of client filters (<c>Mkio:FilterLimits:*</c>). Host options.</summary>
     public MkioFilterLimits FilterLimits { get; } = new();

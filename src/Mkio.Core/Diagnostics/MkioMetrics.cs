@@ -10,7 +10,7 @@ namespace Mkio.Diagnostics;
 internal sealed class MkioMetrics : IDisposable
 {
     /// <summary>The meter name.</summary>
-    public const string MeterName = "Mkio";
+    public const string MeterName = MkioTelemetry.MeterName;
 
     private readonly Meter _meter;
     private readonly Counter<long> _committed;

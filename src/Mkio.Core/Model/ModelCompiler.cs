@@ -140,12 +140,12 @@ internal sealed partial class ModelCompiler
 
         if (o.MaxMessageBytes < 1024)
         {
-            Error("MaxMessageBytes", "must be at least 1024 bytes.");
+            Error("Mkio:MaxMessageBytes", "must be at least 1024 bytes.");
         }
 
         if (o.MaxSendQueueBytes < 1024)
         {
-            Error("MaxSendQueueBytes", "must be at least 1024 bytes.");
+            Error("Mkio:MaxSendQueueBytes", "must be at least 1024 bytes.");
         }
 
         if (o.WsHeartbeatS < 0 || !double.IsFinite(o.WsHeartbeatS))
@@ -155,14 +155,14 @@ internal sealed partial class ModelCompiler
 
         if (o.MaxConnections < 0)
         {
-            Error("MaxConnections", $"must be ≥ 0 (0 = unlimited), got {o.MaxConnections}.");
+            Error("Mkio:MaxConnections", $"must be ≥ 0 (0 = unlimited), got {o.MaxConnections}.");
         }
 
         var f = o.FilterLimits;
         if (f.MaxLength is < 1 or > Expressions.ExpressionLimits.MaxLength || f.MaxDepth is < 1 or > Expressions.ExpressionLimits.MaxDepth
             || f.MaxNodes < 1 || f.MaxResultLength < 0 || f.MaxWork < 1)
         {
-            Error("FilterLimits", $"MaxLength must be 1–{Expressions.ExpressionLimits.MaxLength}, MaxDepth 1–{Expressions.ExpressionLimits.MaxDepth}, MaxNodes and MaxWork at least 1, MaxResultLength at least 0.");
+            Error("Mkio:FilterLimits", $"MaxLength must be 1–{Expressions.ExpressionLimits.MaxLength}, MaxDepth 1–{Expressions.ExpressionLimits.MaxDepth}, MaxNodes and MaxWork at least 1, MaxResultLength at least 0.");
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
@@ -21,7 +22,7 @@ namespace Mkio.Services;
 /// </summary>
 internal abstract partial class ListenerService : MkioService, IChangeListener
 {
-    private readonly Channel<IReadOnlyList<ChangeEvent>> _inbox = Channel.CreateUnbounded<IReadOnlyList<ChangeEvent>>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<(IReadOnlyList<ChangeEvent> Events, ActivityContext Batch)> _inbox = Channel.CreateUnbounded<(IReadOnlyList<ChangeEvent>, ActivityContext)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly List<Subscriber> _subscribers = [];
     private readonly HashSet<string> _watch;
     private IDisposable? _busSubscription;
@@ -72,7 +73,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
     void IChangeListener.OnCommitted(IReadOnlyList<ChangeEvent> events)
     {
         Interlocked.Increment(ref _delivered);
-        if (!_inbox.Writer.TryWrite(events))
+        if (!_inbox.Writer.TryWrite((events, Activity.Current?.Context ?? default)))
         {
             Interlocked.Increment(ref _handled);
         }
@@ -136,8 +137,10 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         var reader = _inbox.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (reader.TryRead(out var events))
+            while (reader.TryRead(out var item))
             {
+                var events = item.Events;
+                using var activity = _subscribers.Count > 0 ? MkioTelemetry.StartFanOut(item.Batch, Name, Kind, events.Count) : null;
                 foreach (var e in events)
                 {
                     if (e.Sequence <= LoadedSequence)
@@ -374,6 +377,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
                     RemoveLocked(session);
                 }
 
+                MkioTelemetry.FailCurrent(MkioTelemetry.SubscribeSpan, rejection);
                 var nack = Frames.NackReply(Name, rejection, envelope.RefKind == RefKind.String ? envelope.RefElement : default);
                 session.TrySend(nack, Name);
                 NotifyOut(nack);

@@ -43,10 +43,9 @@ internal abstract class MkioService(ServiceModel model)
     /// </summary>
     public virtual ValueTask SubscribeAsync(MkioSession session, Envelope envelope, CancellationToken cancellationToken)
     {
-        var nack = Frames.NackReply(
-            Name,
-            $"Service '{Name}' is a {Kind} service; it does not accept subscriptions (subscribe to a subpub, stream or query service)",
-            envelope.RefKind == RefKind.String ? envelope.RefElement : default);
+        var message = $"Service '{Name}' is a {Kind} service; it does not accept subscriptions (subscribe to a subpub, stream or query service)";
+        MkioTelemetry.FailCurrent(MkioTelemetry.SubscribeSpan, message);
+        var nack = Frames.NackReply(Name, message, envelope.RefKind == RefKind.String ? envelope.RefElement : default);
         session.TrySend(nack, Name);
         NotifyOut(nack);
         return ValueTask.CompletedTask;

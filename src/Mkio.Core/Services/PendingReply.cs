@@ -33,6 +33,8 @@ internal sealed class TransactionReply(TransactionService service, WriteRequest 
     public override async ValueTask<byte[]?> ResolveAsync()
     {
         var outcome = await request.Task.ConfigureAwait(false);
-        return service.Complete(outcome, clientRef, msgid);
+        var frame = service.Complete(outcome, clientRef, msgid);
+        TransactionService.EndActivity(request.Activity, outcome);
+        return frame;
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Mkio.Model;
 using Mkio.Protocol;
@@ -45,12 +46,16 @@ internal sealed class TransactionService : MkioService
         }
 
         var clientRef = envelope.Ref;
+        var activity = MkioTelemetry.StartRequest(MkioTelemetry.TransactionSpan, session.ConnectionContext, Name, Kind);
         if (!TryPrepare(envelope, clientRef, out var request, out var error))
         {
             // Errors before submission carry the client's ref, or one generated for the attempt.
-            return PendingReply.Ready(Frames.TransactionError(error!, clientRef ?? _refs.Next(), envelope.MsgId), this);
+            var failedRef = clientRef ?? _refs.Next();
+            EndActivity(activity, new WriteOutcome(false, failedRef, error));
+            return PendingReply.Ready(Frames.TransactionError(error!, failedRef, envelope.MsgId), this);
         }
 
+        Attach(request!, activity);
         await _writer.SubmitAsync(request!, cancellationToken).ConfigureAwait(false);
         return new TransactionReply(this, request!, clientRef, envelope.MsgId) { Owned = document };
     }
@@ -64,11 +69,15 @@ internal sealed class TransactionService : MkioService
             return new WriteOutcome(false, string.Empty, "Invalid 'ref' field: must be a string");
         }
 
+        var activity = MkioTelemetry.StartRequest(MkioTelemetry.TransactionSpan, null, Name, Kind);
         if (!TryPrepare(envelope, envelope.Ref, out var request, out var error))
         {
-            return new WriteOutcome(false, envelope.Ref ?? _refs.Next(), error);
+            var failed = new WriteOutcome(false, envelope.Ref ?? _refs.Next(), error);
+            EndActivity(activity, failed);
+            return failed;
         }
 
+        Attach(request!, activity);
         await _writer.SubmitAsync(request!, cancellationToken).ConfigureAwait(false);
         var outcome = await request!.Task.ConfigureAwait(false);
         if (outcome.Ok)
@@ -76,6 +85,7 @@ internal sealed class TransactionService : MkioService
             _cache.Add(envelope.Ref ?? outcome.Ref, outcome.Ref);
         }
 
+        EndActivity(activity, outcome);
         return outcome;
     }
 
@@ -89,6 +99,37 @@ internal sealed class TransactionService : MkioService
         }
 
         return Frames.TransactionError(outcome.Error ?? "transaction failed", clientRef ?? outcome.Ref, msgid);
+    }
+
+    /// <summary>Hands the transaction's span to the writer (its batch span links to it) and names the op set.</summary>
+    private void Attach(WriteRequest request, Activity? activity)
+    {
+        request.Activity = activity;
+        if (Model.Named && activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("mkio.transaction.op", request.OpSet.DisplayName);
+        }
+    }
+
+    /// <summary>Ends a transaction's span (null when nothing listens) with its effective ref and outcome.</summary>
+    internal static void EndActivity(Activity? activity, WriteOutcome outcome)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+
+        if (activity.IsAllDataRequested)
+        {
+            activity.SetTag("mkio.transaction.ref", outcome.Ref);
+        }
+
+        if (!outcome.Ok)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, outcome.Error);
+        }
+
+        activity.Stop();
     }
 
     private byte[] Check(Envelope envelope)

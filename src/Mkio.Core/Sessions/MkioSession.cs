@@ -32,6 +32,7 @@ internal sealed partial class MkioSession : IAsyncDisposable
         _transport = transport;
         _urlService = urlService;
         Id = Interlocked.Increment(ref _nextId);
+        ConnectionContext = System.Diagnostics.Activity.Current?.Context ?? default;
         _replies = Channel.CreateBounded<PendingReply>(new BoundedChannelOptions(MaxInFlight) { SingleReader = true, SingleWriter = false, FullMode = BoundedChannelFullMode.Wait });
         _pump = Task.Run(PumpAsync);
     }
@@ -40,6 +41,9 @@ internal sealed partial class MkioSession : IAsyncDisposable
 
     /// <summary>The connection this session speaks through (admin page: its queue).</summary>
     public IMkioTransport Transport => _transport;
+
+    /// <summary>The span the connection was accepted in (its HTTP request), linked from the spans of its requests.</summary>
+    public System.Diagnostics.ActivityContext ConnectionContext { get; }
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
@@ -191,6 +195,7 @@ internal sealed partial class MkioSession : IAsyncDisposable
                 }
             }
 
+            using var activity = MkioTelemetry.StartRequest(MkioTelemetry.SubscribeSpan, ConnectionContext, service.Name, service.Kind);
             await service.SubscribeAsync(this, envelope, ct).ConfigureAwait(false);
             return true;
         }

@@ -314,6 +314,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     private List<ChangeEvent> _events = [];
     private long _batchSequence;
     private long _batchStarted;
+    private Activity? _batchActivity;
 
     private bool BeginBatch(WriteRequest first)
     {
@@ -342,6 +343,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         }
 
         _batchStarted = Stopwatch.GetTimestamp();
+        _batchActivity = MkioTelemetry.StartBatch();
         _batch.Clear();
         _outcomes.Clear();
         _events = new List<ChangeEvent>(_maxBatch * 2);
@@ -369,6 +371,11 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         var @ref = string.IsNullOrEmpty(req.Ref) ? _refs.Next() : req.Ref;
         _pendingEvents.Clear();
         _batch.Add(req);
+        if (req.Activity is { } transaction)
+        {
+            _batchActivity?.AddLink(new ActivityLink(transaction.Context));
+        }
+
         try
         {
             _savepoint.Run();
@@ -416,6 +423,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
             {
                 Log.CommitFailed(_logger, ex, _batch.Count);
             }
+            MkioTelemetry.EndBatch(_batchActivity, _batch.Count, message);
             for (var i = 0; i < _batch.Count; i++)
             {
                 _batch[i].TrySetResult(new WriteOutcome(false, _outcomes[i].Ref, message));
@@ -453,6 +461,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         }
 
         _metrics.BatchCommitted(_batch.Count, ok, elapsed);
+        MkioTelemetry.EndBatch(_batchActivity, _batch.Count, null);
         Log.BatchCommitted(_logger, _batch.Count, elapsed.TotalMilliseconds);
         _batch.Clear();
     }

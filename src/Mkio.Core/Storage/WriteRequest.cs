@@ -56,4 +56,7 @@ internal sealed class WriteRequest : TaskCompletionSource<WriteOutcome>
     public string? Ref { get; }
 
     public Action<MkioDatabase>? Maintenance { get; }
+
+    /// <summary>The transaction's <c>mkio.transaction</c> span (null when nothing listens); the writer's batch span links to it.</summary>
+    public System.Diagnostics.Activity? Activity { get; set; }
 }

@@ -222,6 +222,8 @@ public sealed class AddMkioTests
     [TestCase("Mkio:batch_max_wait_ms", "soon", "Mkio:BatchMaxWaitMs: 'soon' is not a number")]
     [TestCase("Mkio:BackupOnStartup", "maybe", "Mkio:BackupOnStartup: 'maybe' is not true or false")]
     [TestCase("Mkio:MaxSendQueueBytes", "big", "Mkio:MaxSendQueueBytes: 'big' is not an integer")]
+    [TestCase("Mkio:MaxConnections", "-1", "Mkio:MaxConnections: must be ≥ 0 (0 = unlimited), got -1.")]
+    [TestCase("Mkio:MaxMessageBytes", "10", "Mkio:MaxMessageBytes: must be at least 1024 bytes.")]
     [CancelAfter(30_000)]
     public void Start_InvalidOverrideValue_RefusedNamingTheKey(string key, string value, string message, CancellationToken ct)
     {
@@ -240,5 +242,26 @@ public sealed class AddMkioTests
             ct,
             builder: b => b.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Mkio:BatchMaxSize"] = "0" })))!;
         Assert.That(ex.Message, Is.EqualTo("Invalid mkio configuration: batch_max_size: must be at least 1, got 0."));
+    }
+
+    [Test]
+    public void Durations_TimeSpanViews_ReadAndWriteTheNumericKeys()
+    {
+        var o = new MkioOptions
+        {
+            BatchMaxWait = TimeSpan.FromMilliseconds(7.5),
+            WalCheckpointInterval = TimeSpan.FromMinutes(2),
+            ShutdownDrainTimeout = TimeSpan.FromSeconds(12),
+            WsHeartbeat = TimeSpan.Zero,
+        };
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(o.BatchMaxWaitMs, Is.EqualTo(7.5));
+            Assert.That(o.WalCheckpointIntervalS, Is.EqualTo(120));
+            Assert.That(o.ShutdownTimeout, Is.EqualTo(12));
+            Assert.That(o.WsHeartbeatS, Is.Zero);
+            Assert.That(new MkioOptions().BatchMaxWait, Is.EqualTo(TimeSpan.FromMilliseconds(2)));
+            Assert.That(new MkioOptions().WsHeartbeat, Is.EqualTo(TimeSpan.FromSeconds(30)));
+        }
     }
 }

@@ -189,7 +189,7 @@ public class FilterHardeningTests
     }
 
     [TestCase("Mkio:FilterLimits:MaxWork", "lots", "Mkio:FilterLimits:MaxWork: 'lots' is not an integer")]
-    [TestCase("Mkio:FilterLimits:MaxDepth", "1000", "FilterLimits: MaxLength must be 1–65536, MaxDepth 1–256, MaxNodes and MaxWork at least 1, MaxResultLength at least 0.")]
+    [TestCase("Mkio:FilterLimits:MaxDepth", "1000", "Mkio:FilterLimits: MaxLength must be 1–65536, MaxDepth 1–256, MaxNodes and MaxWork at least 1, MaxResultLength at least 0.")]
     [CancelAfter(30_000)]
     public void FilterLimits_InvalidOverride_StartRefusedNamingIt(string key, string value, string message, CancellationToken ct)
     {
