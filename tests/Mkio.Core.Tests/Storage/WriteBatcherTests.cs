@@ -36,14 +36,7 @@ public class WriteBatcherTests
     public async Task RunAsync_RequestsQueuedTogether_ShareOneBatch(CancellationToken ct)
     {
         await using var t = await StorageTestEngine.StartAsync(batchMaxSize: 500, batchMaxWaitMs: 60_000, ct);
-        List<Task<WriteOutcome>> pending;
-        using (await t.Engine.Writer.HoldAsync(ct))
-        {
-            pending = [.. Enumerable.Range(0, 20).Select(i => t.Submit("add_order", Insert($"{i}"), ct))];
-            Assert.That(pending.Any(p => p.IsCompleted), Is.False, "the held writer commits nothing");
-        }
-
-        var outcomes = await Task.WhenAll(pending);
+        var outcomes = await SubmitHeldAsync(t, Enumerable.Range(0, 20).Select(i => Insert($"{i}")), ct);
         using (Assert.EnterMultipleScope())
         {
             Assert.That(outcomes.Select(o => o.Ok), Is.All.True);
@@ -56,13 +49,7 @@ public class WriteBatcherTests
     public async Task RunAsync_QueueLongerThanMaxSize_SplitsAtMaxSize(CancellationToken ct)
     {
         await using var t = await StorageTestEngine.StartAsync(batchMaxSize: 4, batchMaxWaitMs: 60_000, ct);
-        List<Task<WriteOutcome>> pending;
-        using (await t.Engine.Writer.HoldAsync(ct))
-        {
-            pending = [.. Enumerable.Range(0, 9).Select(i => t.Submit("add_order", Insert($"{i}", $"r{i}"), ct))];
-        }
-
-        var outcomes = await Task.WhenAll(pending);
+        var outcomes = await SubmitHeldAsync(t, Enumerable.Range(0, 9).Select(i => Insert($"{i}", $"r{i}")), ct);
         using (Assert.EnterMultipleScope())
         {
             Assert.That(outcomes.Select(o => (o.Ok, o.Ref)), Is.EqualTo(Enumerable.Range(0, 9).Select(i => (true, $"r{i}"))));
@@ -75,13 +62,7 @@ public class WriteBatcherTests
     {
         // batch_max_wait_ms = 0: the bound is reached as soon as a batch opens, so each queued request gets its own.
         await using var t = await StorageTestEngine.StartAsync(batchMaxSize: 500, batchMaxWaitMs: 0, ct);
-        List<Task<WriteOutcome>> pending;
-        using (await t.Engine.Writer.HoldAsync(ct))
-        {
-            pending = [.. Enumerable.Range(0, 3).Select(i => t.Submit("add_order", Insert($"{i}"), ct))];
-        }
-
-        var outcomes = await Task.WhenAll(pending);
+        var outcomes = await SubmitHeldAsync(t, Enumerable.Range(0, 3).Select(i => Insert($"{i}")), ct);
         using (Assert.EnterMultipleScope())
         {
             Assert.That(outcomes.Select(o => o.Ok), Is.All.True);
@@ -131,8 +112,8 @@ public class WriteBatcherTests
     public async Task ExecuteBatch_RefLessRequests_RefsGeneratedInCommitOrder(CancellationToken ct)
     {
         await using var t = await StorageTestEngine.StartAsync(batchMaxSize: 10, batchMaxWaitMs: 60_000, ct);
-        var first = await HeldBatchAsync(t, 0, ct);
-        var second = await HeldBatchAsync(t, 10, ct);
+        var first = await SubmitHeldAsync(t, Enumerable.Range(0, 10).Select(i => Insert($"{i}")), ct);
+        var second = await SubmitHeldAsync(t, Enumerable.Range(10, 10).Select(i => Insert($"{i}")), ct);
         var refs = first.Concat(second).Select(o => o.Ref).ToList();
 
         var stored = (await t.QueryAsync("SELECT CAST(id AS INTEGER), _mkio_ref FROM orders ORDER BY CAST(id AS INTEGER)", ct)).Select(r => (string)r[1]!).ToList();
@@ -259,13 +240,17 @@ public class WriteBatcherTests
         }
     }
 
-    /// <summary>Ten ref-less inserts with ids from <paramref name="from"/>, queued behind a held writer so that they form one batch.</summary>
-    private static async Task<WriteOutcome[]> HeldBatchAsync(StorageTestEngine t, int from, CancellationToken ct)
+    /// <summary>
+    /// Submits <c>add_order</c> requests behind a held writer (nothing may complete meanwhile), releases it and
+    /// returns their outcomes: the requests were all queued when the writer took its next batch.
+    /// </summary>
+    private static async Task<WriteOutcome[]> SubmitHeldAsync(StorageTestEngine t, IEnumerable<string> requests, CancellationToken ct)
     {
         List<Task<WriteOutcome>> pending;
         using (await t.Engine.Writer.HoldAsync(ct))
         {
-            pending = [.. Enumerable.Range(from, 10).Select(i => t.Submit("add_order", Insert($"{i}"), ct))];
+            pending = [.. requests.Select(r => t.Submit("add_order", r, ct))];
+            Assert.That(pending.Any(p => p.IsCompleted), Is.False, "the held writer commits nothing");
         }
 
         return await Task.WhenAll(pending);
