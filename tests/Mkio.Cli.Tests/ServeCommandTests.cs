@@ -180,8 +180,9 @@ public partial class ServeCommandTests
     {
         using var dir = new TempDirectory();
 
-        // A long batch window keeps the transaction queued in the writer until the shutdown drains it.
-        WriteConfig(dir, Config.Replace("batch_max_wait_ms = 1.0", "batch_max_wait_ms = 60000", StringComparison.Ordinal));
+        // The writer commits as soon as nothing else is queued, so the writes may be answered before or during the
+        // shutdown's drain (keeping them queued across the stop is covered in-process, behind a held writer).
+        WriteConfig(dir, Config);
         var (p, port) = await ServeAsync(dir, ct);
         await using (p)
         {
@@ -201,7 +202,6 @@ public partial class ServeCommandTests
                 // once the second is seen, the first is queued (the second may still be on its way).
                 Assert.That((await monitor.ReceiveAsync(ct)).GetRawText(), Is.EqualTo($$"""{"direction":"in","service":"add_order","message":{{Tx}}}"""));
                 Assert.That((await monitor.ReceiveAsync(ct)).GetRawText(), Is.EqualTo($$"""{"direction":"in","service":"add_order","message":{{Tx2}}}"""));
-                Assert.That(client.Pending, Is.Zero, "not committed before the batch window ends");
 
                 await p.TerminateAsync(ct);
                 var reply = await client.ReceiveAsync(ct);

@@ -134,7 +134,8 @@ public partial class MkioClientTests
     public async Task DisposeAsync_PendingRequestAndSubscription_CompleteWithObjectDisposed(CancellationToken ct)
     {
         using var dir = new TempDirectory();
-        await using var host = await ClientTestHost.StartAsync(HeldBatches(1000), dir, cancellationToken: ct);
+        await using var host = await ClientTestHost.StartAsync(Fixtures.FixtureA, dir, cancellationToken: ct);
+        using var hold = await host.HoldWriterAsync(ct);
         var client = await ConnectAsync(host.WsUrl, ct);
         var disconnected = 0;
         client.Disconnected += (_, _) => disconnected++;

@@ -136,9 +136,10 @@ public partial class MkioClientTests
     [Test, CancelAfter(60_000)]
     public async Task SendAsync_ConnectionDroppedWhilePending_FailsWithConnectionLostAndCanBeChecked(CancellationToken ct)
     {
-        // The writer holds batches: the transaction is still pending on the server when the connection drops.
+        // The writer is held: the transaction is still pending on the server when the connection drops.
         using var dir = new TempDirectory();
-        await using var host = await ClientTestHost.StartAsync(HeldBatches(1000), dir, cancellationToken: ct);
+        await using var host = await ClientTestHost.StartAsync(Fixtures.FixtureA, dir, cancellationToken: ct);
+        using var hold = await host.HoldWriterAsync(ct);
         await using var client = await ConnectAsync(host.WsUrl, ct, Fast(clientRefs: true));
         var connects = Channel.CreateUnbounded<bool>();
         var disconnects = Channel.CreateUnbounded<MkioDisconnectedEventArgs>();

@@ -202,18 +202,24 @@ public partial class MkioClientTests
     [Test, CancelAfter(30_000)]
     public async Task SendAsync_Cancelled_LaterRefLessRequestsStillGetTheirOwnReplies(CancellationToken ct)
     {
-        // The writer holds the batch until three transactions are in: nothing is answered before then.
+        // The writer is held until three transactions are in: nothing is answered before then.
         using var dir = new TempDirectory();
-        await using var host = await ClientTestHost.StartAsync(HeldBatches(3), dir, cancellationToken: ct);
+        await using var host = await ClientTestHost.StartAsync(Fixtures.FixtureA, dir, cancellationToken: ct);
         await using var client = await ConnectAsync(host.WsUrl, ct);
 
         using var cancelA = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var a = client.SendAsync("add_order", Order("a"), msgId: "a", cancellationToken: cancelA.Token);
-        var b = client.SendAsync("add_order", Order("b"), msgId: "b", cancellationToken: ct);
-        await cancelA.CancelAsync();
-        Assert.That(async () => await a, Throws.InstanceOf<OperationCanceledException>());
+        Task<MkioResult> b, c;
+        using (await host.HoldWriterAsync(ct))
+        {
+            var a = client.SendAsync("add_order", Order("a"), msgId: "a", cancellationToken: cancelA.Token);
+            b = client.SendAsync("add_order", Order("b"), msgId: "b", cancellationToken: ct);
+            await cancelA.CancelAsync();
+            Assert.That(async () => await a, Throws.InstanceOf<OperationCanceledException>());
 
-        var c = client.SendAsync("add_order", Order("c"), msgId: "c", cancellationToken: ct);
+            c = client.SendAsync("add_order", Order("c"), msgId: "c", cancellationToken: ct);
+            await host.WaitForQueuedWritesAsync(3, ct);
+        }
+
         using (Assert.EnterMultipleScope())
         {
             Assert.That((await b).MsgId?.GetString(), Is.EqualTo("b"));
@@ -229,13 +235,16 @@ public partial class MkioClientTests
     public async Task SendAsync_RequestTimeout_ThrowsTimeoutExceptionAndKeepsCorrelation(CancellationToken ct)
     {
         using var dir = new TempDirectory();
-        await using var host = await ClientTestHost.StartAsync(HeldBatches(2), dir, cancellationToken: ct);
+        await using var host = await ClientTestHost.StartAsync(Fixtures.FixtureA, dir, cancellationToken: ct);
         await using var client = await ConnectAsync(host.WsUrl, ct, Fast(requestTimeout: TimeSpan.FromSeconds(2)));
 
-        var timedOut = Assert.ThrowsAsync<TimeoutException>(() => client.SendAsync("add_order", Order("slow"), msgId: "slow", cancellationToken: ct));
-        Assert.That(timedOut!.Message, Does.Contain("add_order"));
+        using (await host.HoldWriterAsync(ct))
+        {
+            var timedOut = Assert.ThrowsAsync<TimeoutException>(() => client.SendAsync("add_order", Order("slow"), msgId: "slow", cancellationToken: ct));
+            Assert.That(timedOut!.Message, Does.Contain("add_order"));
+        }
 
-        // The late reply is consumed by the timed-out request, not by this one (the two share a batch).
+        // The late reply (sent once the writer is released) is consumed by the timed-out request, not by this one.
         var next = await client.SendAsync("add_order", Order("next"), msgId: "next", cancellationToken: ct);
         Assert.That(next.MsgId?.GetString(), Is.EqualTo("next"));
     }

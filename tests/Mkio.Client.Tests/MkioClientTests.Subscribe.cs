@@ -134,16 +134,25 @@ public partial class MkioClientTests
     public async Task SubscribeAsync_UnknownService_RejectedWithoutStealingARefLessReply(CancellationToken ct)
     {
         using var dir = new TempDirectory();
-        await using var host = await ClientTestHost.StartAsync(HeldBatches(2), dir, cancellationToken: ct);
+        await using var host = await ClientTestHost.StartAsync(Fixtures.FixtureA, dir, cancellationToken: ct);
         await using var client = await ConnectAsync(host.WsUrl, ct);
 
-        // A ref-less transaction is pending (its batch waits for a second one) when the
+        // A ref-less transaction is pending (queued behind the held writer) when the
         // subscribe's "Unknown service" error (ref-less too) arrives.
-        // Replies leave in request order, so the error only comes once the batch completes.
-        var pending = client.SendAsync("add_order", Order("1"), msgId: "first", cancellationToken: ct);
+        // Replies leave in request order, so the error only comes once the transaction completes.
+        Task<MkioResult> pending;
+        Task<bool> rejected;
+        Task<MkioResult> secondTask;
         await using var sub = client.SubscribeAsync("no_such_service", cancellationToken: ct).GetAsyncEnumerator(ct);
-        var rejected = sub.MoveNextAsync().AsTask();
-        var second = await client.SendAsync("add_order", Order("2"), msgId: "second", cancellationToken: ct);
+        using (await host.HoldWriterAsync(ct))
+        {
+            pending = client.SendAsync("add_order", Order("1"), msgId: "first", cancellationToken: ct);
+            rejected = sub.MoveNextAsync().AsTask();
+            secondTask = client.SendAsync("add_order", Order("2"), msgId: "second", cancellationToken: ct);
+            await host.WaitForQueuedWritesAsync(1, ct);
+        }
+
+        var second = await secondTask;
         var ex = Assert.ThrowsAsync<MkioSubscriptionRejectedException>(async () => await rejected);
 
         using (Assert.EnterMultipleScope())

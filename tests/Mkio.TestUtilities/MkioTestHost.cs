@@ -113,6 +113,26 @@ public sealed class MkioTestHost : IAsyncDisposable
     public Task<TestSocket> ConnectAsync(string path = "ws", CancellationToken cancellationToken = default) =>
         TestSocket.ConnectAsync(new Uri(WsBase, path), cancellationToken);
 
+    /// <summary>
+    /// Parks the server's writer between batches until the returned handle is disposed: writes sent meanwhile stay
+    /// queued (across a shutdown too) and, once released, share one batch up to <c>batch_max_size</c>.
+    /// </summary>
+    public Task<IDisposable> HoldWriterAsync(CancellationToken cancellationToken = default) => HoldWriterAsync(Services, cancellationToken);
+
+    /// <summary><see cref="HoldWriterAsync(CancellationToken)"/> for any host running mkio.</summary>
+    public static Task<IDisposable> HoldWriterAsync(IServiceProvider services, CancellationToken cancellationToken = default) =>
+        services.GetRequiredService<Mkio.AspNetCore.Hosting.MkioEngineHost>().Engine.Writer.HoldAsync(cancellationToken);
+
+    /// <summary>Waits until at least <paramref name="count"/> writes are queued in the (held) writer.</summary>
+    public Task WaitForQueuedWritesAsync(int count, CancellationToken cancellationToken) => WaitForQueuedWritesAsync(Services, count, cancellationToken);
+
+    /// <summary><see cref="WaitForQueuedWritesAsync(int, CancellationToken)"/> for any host running mkio.</summary>
+    public static Task WaitForQueuedWritesAsync(IServiceProvider services, int count, CancellationToken cancellationToken)
+    {
+        var writer = services.GetRequiredService<Mkio.AspNetCore.Hosting.MkioEngineHost>().Engine.Writer;
+        return Eventually.WaitUntilAsync(() => writer.QueueLength >= count, $"{count} writes queued in the writer", cancellationToken);
+    }
+
     /// <summary>Runs the host's graceful shutdown (as on SIGTERM).</summary>
     public async Task StopAsync()
     {

@@ -23,7 +23,11 @@ public sealed partial class MkioOptions
     /// <summary>Maximum number of transactions committed together (<c>batch_max_size</c>).</summary>
     public int BatchMaxSize { get; set; } = 500;
 
-    /// <summary>Batch collection window in milliseconds, from the first request of a batch (<c>batch_max_wait_ms</c>).</summary>
+    /// <summary>
+    /// Upper bound, in milliseconds from its first request, on how long a batch keeps taking queued requests
+    /// (<c>batch_max_wait_ms</c>). A batch commits as soon as no further request is waiting, so this bound is only
+    /// reached by a steady stream of requests; it never delays a lone request.
+    /// </summary>
     public double BatchMaxWaitMs { get; set; } = 2.0;
 
     /// <summary><see cref="BatchMaxWaitMs"/> as a <see cref="TimeSpan"/> (the TOML key stays <c>batch_max_wait_ms</c>).</summary>

@@ -27,6 +27,12 @@ internal sealed class Row
 
     public RowSchema Schema { get; }
 
+    /// <summary>
+    /// The row's wire JSON, serialised once by the first service that sends it and reused by every other service
+    /// fanning out the same committed row. Set without a lock: two services racing both compute the same bytes.
+    /// </summary>
+    public byte[]? EncodedJson { get; set; }
+
     public int Count => _values.Length;
 
     public ReadOnlySpan<object?> Values => _values;

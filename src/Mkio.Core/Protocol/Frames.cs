@@ -209,9 +209,16 @@ internal static class SubscriptionFrames
             w.WriteEndObject();
         });
 
-    /// <summary><c>{"type":"update","service":S,"ref":R,"op":O,"row":{…}}</c>.</summary>
-    public static byte[] UpdateFrame(string service, string @ref, string op, Mkio.Data.Row row) =>
-        WireJson.Serialize((service, @ref, op, row), static (w, s) =>
+    /// <summary>
+    /// <c>{"type":"update","service":S,"ref":R,"op":O,"row":{…}}</c>. The row's JSON is serialised once per
+    /// <see cref="Mkio.Data.Row"/> and spliced into the frame of every service that sends it.
+    /// </summary>
+    public static byte[] UpdateFrame(string service, string @ref, string op, Mkio.Data.Row row)
+    {
+        // The row's bytes are already in the final (Python-style) form; the frame's own rewrite, when its service
+        // name or ref needs one, leaves them unchanged.
+        var json = row.EncodedJson ??= WireJson.Serialize(row, static (w, r) => WireJson.WriteRow(w, r));
+        return WireJson.Serialize((service, @ref, op, json), static (w, s) =>
         {
             w.WriteStartObject();
             w.WriteString(Type, Update);
@@ -222,7 +229,8 @@ internal static class SubscriptionFrames
             w.WritePropertyName(Op);
             WireJson.WriteString(w, s.op);
             w.WritePropertyName(RowName);
-            WireJson.WriteRow(w, s.row);
+            w.WriteRawValue(s.json, skipInputValidation: true);
             w.WriteEndObject();
         });
+    }
 }

@@ -12,9 +12,9 @@ namespace Mkio.Storage;
 
 /// <summary>
 /// The single writer (SERVICES.md §5.5–5.7). Requests queue in a bounded channel; one loop takes a
-/// batch — up to <c>batch_max_size</c> requests or <c>batch_max_wait_ms</c> after the first,
-/// whichever comes first — and runs it as one SQLite transaction: a SAVEPOINT per request, one
-/// COMMIT per batch. A failing request rolls back only its own savepoint. After COMMIT the change
+/// batch — the requests waiting in the queue, up to <c>batch_max_size</c>, closing as soon as the
+/// queue is empty or <c>batch_max_wait_ms</c> after its first request, whichever comes first — and
+/// runs it as one SQLite transaction: a SAVEPOINT per request, one COMMIT per batch. A failing request rolls back only its own savepoint. After COMMIT the change
 /// events go to the bus in commit order, and only then are the requests completed.
 /// </summary>
 internal sealed partial class WriteBatcher : IAsyncDisposable
@@ -29,7 +29,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly MkioMetrics _metrics;
     private readonly int _maxBatch;
-    private readonly TimeSpan _maxWait;
+    private readonly long _maxWaitTicks;
     private readonly Channel<WriteRequest> _queue;
     private readonly Dictionary<(OpModel Op, ulong Mask), PreparedOp> _statements = [];
     private readonly List<(TableModel Table, string Op, Row Row)> _pendingEvents = [];
@@ -54,7 +54,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         _logger = logger;
         _metrics = metrics;
         _maxBatch = Math.Max(1, maxBatch);
-        _maxWait = TimeSpan.FromMilliseconds(Math.Max(0, maxWaitMs));
+        _maxWaitTicks = (long)Math.Min(long.MaxValue / 2, Math.Max(0, maxWaitMs) / 1000.0 * time.TimestampFrequency);
         _queue = Channel.CreateBounded<WriteRequest>(new BoundedChannelOptions(QueueCapacity)
         {
             SingleReader = true,
@@ -155,6 +155,34 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     }
 
     /// <summary>
+    /// Test hook: parks the writer between batches until the returned handle is disposed. Requests submitted meanwhile
+    /// stay queued and, once released, run as one batch (up to <c>batch_max_size</c>) — the deterministic way to make
+    /// writes share a batch, or to keep them queued across a shutdown, now that a batch no longer waits for more.
+    /// </summary>
+    internal async Task<IDisposable> HoldAsync(CancellationToken cancellationToken = default)
+    {
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var item = new WriteRequest(_ =>
+        {
+            held.TrySetResult();
+            release.Task.Wait(CancellationToken.None);
+        });
+        if (!_queue.Writer.TryWrite(item))
+        {
+            await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+        }
+
+        await held.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new Hold(release);
+    }
+
+    private sealed class Hold(TaskCompletionSource release) : IDisposable
+    {
+        public void Dispose() => release.TrySetResult();
+    }
+
+    /// <summary>
     /// Stops accepting new requests (they fail with <see cref="StoppingMessage"/>), drains what is
     /// queued for at most <paramref name="timeout"/>, and answers anything left with the stopping error.
     /// </summary>
@@ -208,61 +236,34 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
                 continue;
             }
 
-            // Each request runs as soon as it is taken (inside the batch's transaction), so the
-            // collection window overlaps with execution; the batch commits when it is full or
-            // when batch_max_wait_ms have passed since its first request.
+            // Latency first: each request runs as soon as it is taken (inside the batch's transaction),
+            // and the batch commits as soon as nothing else is waiting in the queue, when it is full, or
+            // once batch_max_wait_ms have passed since its first request (which only a steady stream of
+            // requests reaches). No timer and no waiting: under load, requests queue while the previous
+            // batch executes and commits, so the next batch fills by itself.
             if (!BeginBatch(first))
             {
                 continue;
             }
 
             ExecuteOne(first);
-            var deadline = _time.GetTimestamp() + (long)(_maxWait.TotalSeconds * _time.TimestampFrequency);
+            var deadline = _time.GetTimestamp() + _maxWaitTicks;
             WriteRequest? deferred = null;
-            while (_batch.Count < _maxBatch)
+            while (_batch.Count < _maxBatch && _time.GetTimestamp() < deadline && reader.TryRead(out var next))
             {
-                if (reader.TryRead(out var next))
+                if (next.Maintenance is not null)
                 {
-                    if (next.Maintenance is not null)
-                    {
-                        deferred = next;
-                        break;
-                    }
+                    deferred = next;
+                    break;
+                }
 
-                    if (_abandon)
-                    {
-                        Fail(next, StoppingMessage);
-                        continue;
-                    }
-
-                    ExecuteOne(next);
+                if (_abandon)
+                {
+                    Fail(next, StoppingMessage);
                     continue;
                 }
 
-                var remaining = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
-                if (remaining <= TimeSpan.Zero || _stopping)
-                {
-                    break;
-                }
-
-                var wait = _pendingWait ??= reader.WaitToReadAsync().AsTask();
-                if (!wait.IsCompleted)
-                {
-                    using var cts = new CancellationTokenSource();
-                    var delay = Task.Delay(remaining, _time, cts.Token);
-                    if (await Task.WhenAny(wait, delay).ConfigureAwait(false) == delay)
-                    {
-                        break;
-                    }
-
-                    await cts.CancelAsync().ConfigureAwait(false);
-                }
-
-                _pendingWait = null;
-                if (!await wait.ConfigureAwait(false))
-                {
-                    break;
-                }
+                ExecuteOne(next);
             }
 
             CommitBatch();

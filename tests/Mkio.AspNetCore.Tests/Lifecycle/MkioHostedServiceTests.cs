@@ -23,7 +23,6 @@ public class MkioHostedServiceTests
     {
         o.DbPath = "shutdown.db";
 
-        // Queued requests wait for the batch window, so they are still in the writer when the host stops.
         o.BatchMaxWaitMs = 60_000;
         o.BatchMaxSize = 100_000;
         o.WalCheckpointIntervalS = 0;
@@ -45,6 +44,7 @@ public class MkioHostedServiceTests
         var sockets = new List<TestSocket>();
         TestSocket? late = null;
         var lateSent = new List<string>();
+        IDisposable? hold = null;
         var host = await MkioTestHost.StartAsync(Orders, ct, directory: dir);
         try
         {
@@ -56,7 +56,8 @@ public class MkioHostedServiceTests
 
             late = await host.ConnectAsync("ws", ct);
 
-            // Pipeline every request; none can commit before the batch window (60 s) ends.
+            // Pipeline every request; none can commit while the writer is held, so they are still queued when the host stops.
+            hold = await host.HoldWriterAsync(ct);
             await Task.WhenAll(sockets.Select(async (ws, s) =>
             {
                 for (var k = 0; k < PerSocket; k++)
@@ -67,7 +68,8 @@ public class MkioHostedServiceTests
 
             // Every request has reached the dispatcher (counted as it is dispatched) before the stop begins.
             await messagesIn.WaitForMeasurementsAsync(Sockets * PerSocket, ct);
-            Assert.That(sockets.Sum(s => s.Pending), Is.Zero, "nothing may be answered before the batch window ends");
+            await host.WaitForQueuedWritesAsync(Sockets * PerSocket, ct);
+            Assert.That(sockets.Sum(s => s.Pending), Is.Zero, "nothing may be answered while the writer is held");
 
             // A late client keeps sending while the host stops: it must see results, then the stopping error, never silence mid-stream.
             var lateSender = Task.Run(async () =>
@@ -90,6 +92,9 @@ public class MkioHostedServiceTests
             }, ct);
 
             var stop = host.StopAsync();
+            var writer = host.Services.GetRequiredService<Mkio.AspNetCore.Hosting.MkioEngineHost>().Engine.Writer;
+            await Eventually.WaitUntilAsync(() => writer.IsStopping, "the writer is stopping", ct);
+            hold.Dispose();
 
             // The server closes every socket after answering; the clients then go away (abort), as a browser does.
             await Task.WhenAll(sockets.Select(s => s.Closed)).WaitAsync(ct);
@@ -193,6 +198,7 @@ public class MkioHostedServiceTests
         }
         finally
         {
+            hold?.Dispose();
             foreach (var ws in sockets)
             {
                 await ws.DisposeAsync();
@@ -403,9 +409,16 @@ public class MkioHostedServiceTests
             // A peer that never answers the close frame keeps the shutdown in progress for a moment.
             await using var silent = await ManualSocket.ConnectAsync(new Uri(host.WsBase, "ws"), 64 * 1024, ct);
             ws = await host.ConnectAsync("ws", ct);
-            await ws.SendAsync(Insert("queued", 1), cancellationToken: ct);
-            await messagesIn.WaitForMeasurementsAsync(1, ct);
-            var stop = host.StopAsync();
+            var stop = Task.CompletedTask;
+            using (await host.HoldWriterAsync(ct))
+            {
+                await ws.SendAsync(Insert("queued", 1), cancellationToken: ct);
+                await messagesIn.WaitForMeasurementsAsync(1, ct);
+                await host.WaitForQueuedWritesAsync(1, ct);
+                stop = host.StopAsync();
+                var writer = host.Services.GetRequiredService<Mkio.AspNetCore.Hosting.MkioEngineHost>().Engine.Writer;
+                await Eventually.WaitUntilAsync(() => writer.IsStopping, "the writer is stopping", ct);
+            }
 
             // The queued request is answered only once the shutdown has begun draining the writer.
             var reply = await ws.ReceiveAsync(ct);

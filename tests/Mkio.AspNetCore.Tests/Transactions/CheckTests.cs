@@ -1,3 +1,6 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Mkio.TestUtilities;
 
 namespace Mkio.AspNetCore.Tests.Transactions;
@@ -115,21 +118,28 @@ public class CheckTests
     [Test, CancelAfter(30_000)]
     public async Task Check_SentRightAfterTransaction_FindsIt(CancellationToken ct)
     {
-        await using var host = await MkioTestHost.StartAsync(o =>
-        {
-            Fixtures.FixtureA(o);
-            o.BatchMaxWaitMs = 200; // the transaction is still waiting for its batch when the check arrives
-        }, ct);
+        await using var host = await MkioTestHost.StartAsync(Fixtures.FixtureA, ct);
+        using var messagesIn = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "Mkio", "mkio.service.messages");
         await using var ws = await host.ConnectAsync("ws", ct);
-        var replies = await TxTest.PipelineAsync(ws,
-        [
-            """{"service":"add_order","ref":"f1","data":{"id":"1","symbol":"A","qty":1}}""",
-            """{"service":"add_order","type":"check","ref":"f1","msgid":"k"}""",
-            """{"service":"add_order","ref":"f2","data":{"id":"2","symbol":"A","qty":1}}""",
-            """{"service":"add_order","ref":"f3","data":{"id":"2","symbol":"A","qty":1}}""",
-            """{"service":"add_order","type":"check","ref":"f3"}""",
-            """{"service":"add_order","type":"check","ref":"f2"}""",
-        ], ct);
+        Task<List<TestSocket.Received>> pipeline;
+
+        // The writer is held until the check has arrived: the transaction is still queued when the check is dispatched.
+        using (await host.HoldWriterAsync(ct))
+        {
+            pipeline = TxTest.PipelineAsync(ws,
+            [
+                """{"service":"add_order","ref":"f1","data":{"id":"1","symbol":"A","qty":1}}""",
+                """{"service":"add_order","type":"check","ref":"f1","msgid":"k"}""",
+                """{"service":"add_order","ref":"f2","data":{"id":"2","symbol":"A","qty":1}}""",
+                """{"service":"add_order","ref":"f3","data":{"id":"2","symbol":"A","qty":1}}""",
+                """{"service":"add_order","type":"check","ref":"f3"}""",
+                """{"service":"add_order","type":"check","ref":"f2"}""",
+            ], ct);
+            await host.WaitForQueuedWritesAsync(1, ct);
+            await messagesIn.WaitForMeasurementsAsync(2, ct);
+        }
+
+        var replies = await pipeline;
 
         Assert.That(replies.Select(r => r.Text), Is.EqualTo(new[]
         {

@@ -10,7 +10,7 @@ namespace Mkio.AspNetCore.Tests.Transactions;
 [Parallelizable(ParallelScope.Children)]
 public class ConcurrencyTests
 {
-    /// <summary>Item 60: two requests forced into one batch (batch_max_size 2); the failing one does not affect the other.</summary>
+    /// <summary>Item 60: two requests forced into one batch (queued behind the held writer); the failing one does not affect the other.</summary>
     [Test, CancelAfter(30_000)]
     public async Task Batch_FailingAndSucceedingRequestTogether_OnlyTheFailingOneFails(CancellationToken ct)
     {
@@ -18,19 +18,27 @@ public class ConcurrencyTests
         {
             TxTest.FixtureAOnFile(o);
             o.BatchMaxSize = 2;
-            o.BatchMaxWaitMs = 60_000; // batches close only when full
+            o.BatchMaxWaitMs = 60_000;
         }, ct);
         using var sizes = new MetricCollector<int>(host.Services.GetRequiredService<MkioMetrics>().Meter, "mkio.writer.batch.size");
         await using var a = await host.ConnectAsync("ws", ct);
         await using var b = await host.ConnectAsync("ws", ct);
-        var seed = await TxTest.PipelineAsync(a,
-        [
-            """{"service":"add_order","ref":"s1","data":{"id":"x","symbol":"A","qty":1}}""",
-            """{"service":"add_order","ref":"s2","data":{"id":"y","symbol":"A","qty":1}}""",
-        ], ct);
+        List<TestSocket.Received> seed;
+        using (await host.HoldWriterAsync(ct))
+        {
+            await a.SendAsync("""{"service":"add_order","ref":"s1","data":{"id":"x","symbol":"A","qty":1}}""", cancellationToken: ct);
+            await a.SendAsync("""{"service":"add_order","ref":"s2","data":{"id":"y","symbol":"A","qty":1}}""", cancellationToken: ct);
+            await host.WaitForQueuedWritesAsync(2, ct);
+        }
 
-        await a.SendAsync("""{"service":"add_order","ref":"dup","data":{"id":"x","symbol":"B","qty":2}}""", cancellationToken: ct);
-        await b.SendAsync("""{"service":"add_order","ref":"new","data":{"id":"z","symbol":"B","qty":3}}""", cancellationToken: ct);
+        seed = [await a.ReceiveRawAsync(ct), await a.ReceiveRawAsync(ct)];
+        using (await host.HoldWriterAsync(ct))
+        {
+            await a.SendAsync("""{"service":"add_order","ref":"dup","data":{"id":"x","symbol":"B","qty":2}}""", cancellationToken: ct);
+            await b.SendAsync("""{"service":"add_order","ref":"new","data":{"id":"z","symbol":"B","qty":3}}""", cancellationToken: ct);
+            await host.WaitForQueuedWritesAsync(2, ct);
+        }
+
         var failed = await a.ReceiveRawAsync(ct);
         var succeeded = await b.ReceiveRawAsync(ct);
 
@@ -95,7 +103,7 @@ public class ConcurrencyTests
         await using var host = await MkioTestHost.StartAsync(o =>
         {
             TxTest.FixtureAOnFile(o);
-            o.BatchMaxWaitMs = 5;
+            o.BatchMaxWaitMs = 60_000;
             o.BatchMaxSize = 64;
         }, ct);
         using var sizes = new MetricCollector<int>(host.Services.GetRequiredService<MkioMetrics>().Meter, "mkio.writer.batch.size");
@@ -110,8 +118,16 @@ public class ConcurrencyTests
 
         try
         {
-            var results = await Task.WhenAll(sockets.Select((ws, s) =>
-                TxTest.PipelineAsync(ws, [.. Enumerable.Range(0, perSocket).Select(i => Message(s, i))], ct)));
+            // The writer is held until every socket has a request queued: at least the first batch is shared.
+            Task<List<TestSocket.Received>[]> pipelines;
+            using (await host.HoldWriterAsync(ct))
+            {
+                pipelines = Task.WhenAll(sockets.Select((ws, s) =>
+                    TxTest.PipelineAsync(ws, [.. Enumerable.Range(0, perSocket).Select(i => Message(s, i))], ct)));
+                await host.WaitForQueuedWritesAsync(socketCount, ct);
+            }
+
+            var results = await pipelines;
 
             var expectedRows = new List<string>();
             using (Assert.EnterMultipleScope())

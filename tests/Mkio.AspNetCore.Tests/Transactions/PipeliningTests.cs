@@ -35,7 +35,7 @@ public class PipeliningTests
         }
     }
 
-    /// <summary>One socket alone fills a batch: with batch_max_size 32 and an endless window, 32 pipelined requests complete only together.</summary>
+    /// <summary>One socket alone fills a batch: 32 pipelined requests queued behind the held writer complete together, in one batch.</summary>
     [Test, CancelAfter(30_000)]
     public async Task Pipeline_OneSocket_FillsOneBatch(CancellationToken ct)
     {
@@ -47,9 +47,16 @@ public class PipeliningTests
         }, ct);
         using var sizes = new MetricCollector<int>(host.Services.GetRequiredService<MkioMetrics>().Meter, "mkio.writer.batch.size");
         await using var ws = await host.ConnectAsync("ws", ct);
-        var replies = await TxTest.PipelineAsync(ws,
-            [.. Enumerable.Range(0, 32).Select(i => $$$"""{"service":"add_order","ref":"q{{{i}}}","data":{"id":"{{{i}}}","symbol":"S","qty":{{{i}}}}}""")],
-            ct);
+        Task<List<TestSocket.Received>> pipeline;
+        using (await host.HoldWriterAsync(ct))
+        {
+            pipeline = TxTest.PipelineAsync(ws,
+                [.. Enumerable.Range(0, 32).Select(i => $$$"""{"service":"add_order","ref":"q{{{i}}}","data":{"id":"{{{i}}}","symbol":"S","qty":{{{i}}}}}""")],
+                ct);
+            await host.WaitForQueuedWritesAsync(32, ct);
+        }
+
+        var replies = await pipeline;
 
         using (Assert.EnterMultipleScope())
         {

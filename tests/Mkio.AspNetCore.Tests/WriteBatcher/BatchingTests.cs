@@ -4,6 +4,7 @@ using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Mkio.AspNetCore.Tests.Transactions;
 using Mkio.Diagnostics;
 using Mkio.Services;
+using Mkio.Storage;
 using Mkio.TestUtilities;
 
 namespace Mkio.AspNetCore.Tests.WriteBatcher;
@@ -13,9 +14,9 @@ namespace Mkio.AspNetCore.Tests.WriteBatcher;
 public class BatchingTests
 {
     /// <summary>
-    /// Item 75: 20 transactions sent at once from 20 sockets share one batch. The window is made
-    /// endless and batch_max_size 20, so the transactions can only complete together, in one batch
-    /// of 20 (counted by the <c>mkio.writer.batch.size</c> histogram and by the change bus).
+    /// Item 75: 20 transactions sent at once from 20 sockets share one batch. The writer is held until
+    /// all 20 are queued, so they can only complete together, in one batch of 20 (counted by the
+    /// <c>mkio.writer.batch.size</c> histogram and by the change bus).
     /// </summary>
     [Test, CancelAfter(60_000)]
     public async Task Transactions_TwentySocketsAtOnce_OneBatchEachWithOwnResult(CancellationToken ct)
@@ -27,12 +28,16 @@ public class BatchingTests
             o.BatchMaxSize = n;
             o.BatchMaxWaitMs = 600_000;
         }, ct);
+        var hold = await host.HoldWriterAsync(ct);
         using var sizes = new MetricCollector<int>(host.Services.GetRequiredService<MkioMetrics>().Meter, "mkio.writer.batch.size");
         using var events = new EventRecorder(TxTest.Engine(host).Bus);
         var sockets = await Task.WhenAll(Enumerable.Range(0, n).Select(_ => host.ConnectAsync("ws", ct)));
         try
         {
             await Task.WhenAll(sockets.Select((s, i) => s.SendAsync($$$"""{"service":"add_order","ref":"b{{{i}}}","data":{"id":"{{{i}}}","symbol":"S","qty":{{{i}}}}}""", cancellationToken: ct)));
+            await host.WaitForQueuedWritesAsync(n, ct);
+            Assert.That(sockets.Sum(s => s.Pending), Is.Zero, "nothing is answered while the writer is held");
+            hold.Dispose();
             var replies = await Task.WhenAll(sockets.Select(s => s.ReceiveRawAsync(ct)));
 
             using (Assert.EnterMultipleScope())
@@ -50,6 +55,7 @@ public class BatchingTests
         }
         finally
         {
+            hold.Dispose();
             foreach (var s in sockets)
             {
                 await s.DisposeAsync();
@@ -58,8 +64,8 @@ public class BatchingTests
     }
 
     /// <summary>
-    /// Item 74: 50 writes queued just before shutdown (the batch window would keep them waiting for
-    /// ten minutes) are drained at stop: all committed, all successful.
+    /// Item 74: 50 writes queued just before shutdown (behind a held writer) are drained at stop:
+    /// all committed, all successful.
     /// </summary>
     [Test, CancelAfter(60_000)]
     public async Task Stop_FiftyQueuedWrites_AllCommittedAndSucceed(CancellationToken ct)
@@ -79,10 +85,17 @@ public class BatchingTests
         try
         {
             // Each call submits synchronously; all 50 are queued before the stop begins.
-            var pending = documents.Select(d => tx.ExecuteAsync(d.RootElement, ct).AsTask()).ToList();
-            Assert.That(pending.Any(p => p.IsCompleted), Is.False, "the batch window holds every write until the stop");
+            List<Task<WriteOutcome>> pending;
+            Task stop;
+            using (await host.HoldWriterAsync(ct))
+            {
+                pending = [.. documents.Select(d => tx.ExecuteAsync(d.RootElement, ct).AsTask())];
+                Assert.That(pending.Any(p => p.IsCompleted), Is.False, "the held writer keeps every write queued until the stop");
+                stop = host.StopAsync();
+                await Eventually.WaitUntilAsync(() => engine.Writer.IsStopping, "the writer is stopping", ct);
+            }
 
-            await host.StopAsync();
+            await stop;
             var outcomes = await Task.WhenAll(pending);
 
             using (Assert.EnterMultipleScope())

@@ -27,18 +27,6 @@ internal static class ClientTest
         o.DbPath = DbFile;
     }
 
-    /// <summary>
-    /// Fixture A whose writer holds a batch open until it has <paramref name="batchSize"/>
-    /// transactions (or a minute passed): a transaction stays pending on the server for as long as
-    /// the test wants.
-    /// </summary>
-    public static Action<MkioOptions> HeldBatches(int batchSize) => o =>
-    {
-        Fixtures.FixtureA(o);
-        o.BatchMaxSize = batchSize;
-        o.BatchMaxWaitMs = 60_000;
-    };
-
     public static async Task<MkioClient> ConnectAsync(Uri url, CancellationToken ct, MkioClientOptions? options = null)
     {
         var client = new MkioClient(url, options ?? Fast());

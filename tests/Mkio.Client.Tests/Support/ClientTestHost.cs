@@ -111,6 +111,12 @@ public sealed class ClientTestHost : IAsyncDisposable
         return n;
     }
 
+    /// <inheritdoc cref="MkioTestHost.HoldWriterAsync(CancellationToken)"/>
+    public Task<IDisposable> HoldWriterAsync(CancellationToken cancellationToken = default) => MkioTestHost.HoldWriterAsync(_app.Services, cancellationToken);
+
+    /// <inheritdoc cref="MkioTestHost.WaitForQueuedWritesAsync(int, CancellationToken)"/>
+    public Task WaitForQueuedWritesAsync(int count, CancellationToken cancellationToken) => MkioTestHost.WaitForQueuedWritesAsync(_app.Services, count, cancellationToken);
+
     /// <summary>Graceful shutdown: sockets are closed with a close frame.</summary>
     public async Task StopAsync()
     {

@@ -13,7 +13,7 @@ namespace Mkio.Core.Tests.Storage;
 
 /// <summary>
 /// A started <see cref="MkioEngine"/> on an in-memory database with a <see cref="FakeTimeProvider"/>:
-/// the batch window only elapses when the test advances the clock. Records every published batch and
+/// <c>batch_max_wait_ms</c> only elapses when the test advances the clock. Records every published batch and
 /// every <c>mkio.writer.batch.size</c> measurement.
 /// </summary>
 internal sealed class StorageTestEngine : IChangeListener, IAsyncDisposable
@@ -133,26 +133,5 @@ internal sealed class StorageTestEngine : IChangeListener, IAsyncDisposable
         }
     }
 
-    /// <summary>True when none of <paramref name="tasks"/> completes within <paramref name="window"/> (a bounded wait that asserts silence).</summary>
-    public static async Task<bool> NoneCompletesWithinAsync(IEnumerable<Task> tasks, TimeSpan window, CancellationToken ct)
-    {
-        var all = Task.WhenAny(tasks);
-        var delay = Task.Delay(window, ct);
-        return await Task.WhenAny(all, delay) == delay;
-    }
-
     public static object?[] Values(Row row) => row.Values.ToArray();
-
-    /// <summary>
-    /// Advances the fake clock by <paramref name="step"/> until <paramref name="task"/> completes
-    /// (repeating covers a writer that had not yet started its window when the clock first moved).
-    /// </summary>
-    public async Task AdvanceUntilAsync(Task task, TimeSpan step, CancellationToken ct)
-    {
-        while (!task.IsCompleted)
-        {
-            Time.Advance(step);
-            await Task.WhenAny(task, Task.Delay(TimeSpan.FromMilliseconds(50), ct));
-        }
-    }
 }

@@ -10,50 +10,63 @@ namespace Mkio.Core.Tests.Storage;
 [Parallelizable(ParallelScope.Children)]
 public class WriteBatcherTests
 {
-    private static readonly TimeSpan Silence = TimeSpan.FromMilliseconds(200);
-
     private static string Insert(string id, string? @ref = null, int qty = 1) =>
         @ref is null
             ? $$$"""{"data":{"id":"{{{id}}}","symbol":"S","qty":{{{qty}}}}}"""
             : $$$"""{"ref":"{{{@ref}}}","data":{"id":"{{{id}}}","symbol":"S","qty":{{{qty}}}}}""";
 
     [Test, CancelAfter(30_000)]
-    public async Task RunAsync_BatchReachesMaxSize_ExecutesWithoutWaitingForWindow(CancellationToken ct)
+    public async Task RunAsync_LoneRequest_CommitsWithoutWaitingForTheWindow(CancellationToken ct)
     {
-        await using var t = await StorageTestEngine.StartAsync(batchMaxSize: 4, batchMaxWaitMs: 60_000, ct);
-        var full = Enumerable.Range(0, 4).Select(i => t.Submit("add_order", Insert($"{i}", $"r{i}"), ct)).ToList();
+        await using var t = await StorageTestEngine.StartAsync(batchMaxSize: 500, batchMaxWaitMs: 60_000, ct);
 
-        // The clock never moves: only a full batch can complete these.
-        var outcomes = await Task.WhenAll(full);
-        var fifth = t.Submit("add_order", Insert("4", "r4"), ct);
-        var fifthWaits = await StorageTestEngine.NoneCompletesWithinAsync([fifth], Silence, ct);
-        await t.AdvanceUntilAsync(fifth, TimeSpan.FromMilliseconds(60_000), ct);
-        var fifthOutcome = await fifth;
+        // The fake clock never moves: a batch that waited for batch_max_wait_ms would never commit.
+        var first = await t.Submit("add_order", Insert("0", "r0"), ct);
+        var second = await t.Submit("add_order", Insert("1", "r1"), ct);
 
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(outcomes.Select(o => (o.Ok, o.Ref)), Is.EqualTo(Enumerable.Range(0, 4).Select(i => (true, $"r{i}"))));
-            Assert.That(fifthWaits, Is.True, "a lone request waits for batch_max_wait_ms");
-            Assert.That(fifthOutcome, Is.EqualTo(new WriteOutcome(true, "r4", null)));
-            Assert.That(t.BatchSizeValues, Is.EqualTo(new[] { 4, 1 }));
+            Assert.That(first, Is.EqualTo(new WriteOutcome(true, "r0", null)));
+            Assert.That(second, Is.EqualTo(new WriteOutcome(true, "r1", null)));
+            Assert.That(t.BatchSizeValues, Is.EqualTo(new[] { 1, 1 }), "each request committed alone, as soon as nothing else was queued");
         }
     }
 
     [Test, CancelAfter(30_000)]
-    public async Task RunAsync_WindowOpen_CollectsUntilWindowElapses(CancellationToken ct)
+    public async Task RunAsync_RequestsQueuedTogether_ShareOneBatch(CancellationToken ct)
     {
-        await using var t = await StorageTestEngine.StartAsync(batchMaxSize: 500, batchMaxWaitMs: 50, ct);
-        var first = Enumerable.Range(0, 20).Select(i => t.Submit("add_order", Insert($"{i}"), ct)).ToList();
-        var waited = await StorageTestEngine.NoneCompletesWithinAsync(first, Silence, ct);
-        await t.AdvanceUntilAsync(Task.WhenAll(first), TimeSpan.FromMilliseconds(50), ct);
-        var outcomes = await Task.WhenAll(first);
-
+        await using var t = await StorageTestEngine.StartAsync(batchMaxSize: 500, batchMaxWaitMs: 60_000, ct);
+        var outcomes = await SubmitHeldAsync(t, Enumerable.Range(0, 20).Select(i => Insert($"{i}")), ct);
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(waited, Is.True, "nothing commits before the 50 ms window has elapsed");
             Assert.That(outcomes.Select(o => o.Ok), Is.All.True);
-            Assert.That(t.BatchSizeValues, Is.EqualTo(new[] { 20 }), "the 20 requests of one window share one batch");
+            Assert.That(t.BatchSizeValues, Is.EqualTo(new[] { 20 }), "the 20 queued requests share one batch");
             Assert.That(t.Batches, Has.Count.EqualTo(1));
+        }
+    }
+
+    [Test, CancelAfter(30_000)]
+    public async Task RunAsync_QueueLongerThanMaxSize_SplitsAtMaxSize(CancellationToken ct)
+    {
+        await using var t = await StorageTestEngine.StartAsync(batchMaxSize: 4, batchMaxWaitMs: 60_000, ct);
+        var outcomes = await SubmitHeldAsync(t, Enumerable.Range(0, 9).Select(i => Insert($"{i}", $"r{i}")), ct);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(outcomes.Select(o => (o.Ok, o.Ref)), Is.EqualTo(Enumerable.Range(0, 9).Select(i => (true, $"r{i}"))));
+            Assert.That(t.BatchSizeValues, Is.EqualTo(new[] { 4, 4, 1 }));
+        }
+    }
+
+    [Test, CancelAfter(30_000)]
+    public async Task RunAsync_MaxWaitElapsed_ClosesTheBatchEvenWithRequestsQueued(CancellationToken ct)
+    {
+        // batch_max_wait_ms = 0: the bound is reached as soon as a batch opens, so each queued request gets its own.
+        await using var t = await StorageTestEngine.StartAsync(batchMaxSize: 500, batchMaxWaitMs: 0, ct);
+        var outcomes = await SubmitHeldAsync(t, Enumerable.Range(0, 3).Select(i => Insert($"{i}")), ct);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(outcomes.Select(o => o.Ok), Is.All.True);
+            Assert.That(t.BatchSizeValues, Is.EqualTo(new[] { 1, 1, 1 }));
         }
     }
 
@@ -61,14 +74,19 @@ public class WriteBatcherTests
     public async Task ExecuteBatch_FailingRequestInBatch_OthersCommitAndPublish(CancellationToken ct)
     {
         await using var t = await StorageTestEngine.StartAsync(batchMaxSize: 5, batchMaxWaitMs: 60_000, ct);
-        var pending = new[]
+        Task<WriteOutcome>[] pending;
+        using (await t.Engine.Writer.HoldAsync(ct))
         {
-            t.Submit("add_order", Insert("a", "r1"), ct),
-            t.Submit("add_order", Insert("a", "r2", qty: 2), ct),
-            t.Submit("add_order", """{"ref":"r3","data":{"id":"b","symbol":null,"qty":3}}""", ct),
-            t.Submit("place", """{"ref":"r4","data":{"id":"c","symbol":"S","qty":4,"event":"e"}}""", ct),
-            t.Submit("place", """{"ref":"r5","data":{"id":"a","symbol":"S","qty":5,"event":"e"}}""", ct),
-        };
+            pending =
+            [
+                t.Submit("add_order", Insert("a", "r1"), ct),
+                t.Submit("add_order", Insert("a", "r2", qty: 2), ct),
+                t.Submit("add_order", """{"ref":"r3","data":{"id":"b","symbol":null,"qty":3}}""", ct),
+                t.Submit("place", """{"ref":"r4","data":{"id":"c","symbol":"S","qty":4,"event":"e"}}""", ct),
+                t.Submit("place", """{"ref":"r5","data":{"id":"a","symbol":"S","qty":5,"event":"e"}}""", ct),
+            ];
+        }
+
         var outcomes = await Task.WhenAll(pending);
 
         var orders = await t.QueryAsync("SELECT id, qty, _mkio_ref FROM orders ORDER BY id", ct);
@@ -94,10 +112,8 @@ public class WriteBatcherTests
     public async Task ExecuteBatch_RefLessRequests_RefsGeneratedInCommitOrder(CancellationToken ct)
     {
         await using var t = await StorageTestEngine.StartAsync(batchMaxSize: 10, batchMaxWaitMs: 60_000, ct);
-        var firstBatch = Enumerable.Range(0, 10).Select(i => t.Submit("add_order", Insert($"{i}"), ct)).ToList();
-        var first = await Task.WhenAll(firstBatch);
-        var secondBatch = Enumerable.Range(10, 10).Select(i => t.Submit("add_order", Insert($"{i}"), ct)).ToList();
-        var second = await Task.WhenAll(secondBatch);
+        var first = await SubmitHeldAsync(t, Enumerable.Range(0, 10).Select(i => Insert($"{i}")), ct);
+        var second = await SubmitHeldAsync(t, Enumerable.Range(10, 10).Select(i => Insert($"{i}")), ct);
         var refs = first.Concat(second).Select(o => o.Ref).ToList();
 
         var stored = (await t.QueryAsync("SELECT CAST(id AS INTEGER), _mkio_ref FROM orders ORDER BY CAST(id AS INTEGER)", ct)).Select(r => (string)r[1]!).ToList();
@@ -160,16 +176,23 @@ public class WriteBatcherTests
     public async Task StopAsync_RequestsQueuedBeforeStop_AllCommitted(CancellationToken ct)
     {
         await using var t = await StorageTestEngine.StartAsync(batchMaxSize: 500, batchMaxWaitMs: 60_000, ct);
-        var pending = Enumerable.Range(0, 50).Select(i => t.Submit("add_order", Insert($"{i}", $"q{i}"), ct)).ToList();
-        var heldByWindow = await StorageTestEngine.NoneCompletesWithinAsync(pending, Silence, ct);
+        List<Task<WriteOutcome>> pending;
+        bool held;
+        Task stop;
+        using (await t.Engine.Writer.HoldAsync(ct))
+        {
+            pending = [.. Enumerable.Range(0, 50).Select(i => t.Submit("add_order", Insert($"{i}", $"q{i}"), ct))];
+            held = !pending.Any(p => p.IsCompleted);
+            stop = t.Engine.Writer.StopAsync(TimeSpan.FromSeconds(5));
+        }
 
-        await t.Engine.Writer.StopAsync(TimeSpan.FromSeconds(5));
+        await stop;
         var outcomes = await Task.WhenAll(pending);
         var count = await t.QueryAsync("SELECT COUNT(*) FROM orders", ct);
 
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(heldByWindow, Is.True);
+            Assert.That(held, Is.True, "nothing committed while the writer was held");
             Assert.That(outcomes, Is.EqualTo(Enumerable.Range(0, 50).Select(i => new WriteOutcome(true, $"q{i}", null))));
             Assert.That(count[0][0], Is.EqualTo(50L));
             Assert.That(t.BatchSizeValues, Is.EqualTo(new[] { 50 }));
@@ -215,5 +238,21 @@ public class WriteBatcherTests
             Assert.That(afterUpdate, Is.EqualTo(new[] { new object?[] { "1", "B", 1L, "pending", "p2" } }), "omitted qty kept (F14)");
             Assert.That(t.Events.Select(e => $"{e.Op} {e.Ref}"), Is.EqualTo(new[] { "upsert p1", "upsert p2" }));
         }
+    }
+
+    /// <summary>
+    /// Submits <c>add_order</c> requests behind a held writer (nothing may complete meanwhile), releases it and
+    /// returns their outcomes: the requests were all queued when the writer took its next batch.
+    /// </summary>
+    private static async Task<WriteOutcome[]> SubmitHeldAsync(StorageTestEngine t, IEnumerable<string> requests, CancellationToken ct)
+    {
+        List<Task<WriteOutcome>> pending;
+        using (await t.Engine.Writer.HoldAsync(ct))
+        {
+            pending = [.. requests.Select(r => t.Submit("add_order", r, ct))];
+            Assert.That(pending.Any(p => p.IsCompleted), Is.False, "the held writer commits nothing");
+        }
+
+        return await Task.WhenAll(pending);
     }
 }

@@ -1,0 +1,48 @@
+using System.Text;
+using Mkio.Data;
+using Mkio.Protocol;
+
+namespace Mkio.Core.Tests.Protocol;
+
+/// <summary>Update frames: a committed row is serialised once and its bytes shared by every service that sends it.</summary>
+[Parallelizable(ParallelScope.Children)]
+public class UpdateFrameTests
+{
+    private static readonly RowSchema Schema = new(["id", "qty", "price", "note"]);
+
+    [Test]
+    public void UpdateFrame_SameRowForTwoServices_RowSerialisedOnceAndFramesExact()
+    {
+        var row = new Row(Schema, ["a\"1", 5L, 1.5, null]);
+
+        var first = Encoding.UTF8.GetString(SubscriptionFrames.UpdateFrame("all_orders", "r\n1", "insert", row));
+        var encoded = row.EncodedJson;
+        var second = Encoding.UTF8.GetString(SubscriptionFrames.UpdateFrame("by_symbol", "r\n1", "update", row));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(first, Is.EqualTo("""{"type":"update","service":"all_orders","ref":"r\n1","op":"insert","row":{"id":"a\"1","qty":5,"price":1.5,"note":null}}"""));
+            Assert.That(second, Is.EqualTo("""{"type":"update","service":"by_symbol","ref":"r\n1","op":"update","row":{"id":"a\"1","qty":5,"price":1.5,"note":null}}"""));
+            Assert.That(encoded, Is.Not.Null.And.Not.Empty, "the row's bytes are kept after the first frame");
+            Assert.That(row.EncodedJson, Is.SameAs(encoded), "the second service reused them");
+        }
+    }
+
+    [Test]
+    public void UpdateFrame_NonAsciiRow_KeepsThePythonStyleEscapes()
+    {
+        var row = new Row(Schema, ["é", 1L, 0.5, "€ ✓"]);
+
+        var first = Encoding.UTF8.GetString(SubscriptionFrames.UpdateFrame("all_orders", "é", "insert", row));
+        var encoded = row.EncodedJson;
+        var second = Encoding.UTF8.GetString(SubscriptionFrames.UpdateFrame("by_symbol", "r", "insert", row));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(first, Is.EqualTo("""{"type":"update","service":"all_orders","ref":"\u00e9","op":"insert","row":{"id":"\u00e9","qty":1,"price":0.5,"note":"\u20ac \u2713"}}"""));
+            Assert.That(second, Is.EqualTo("""{"type":"update","service":"by_symbol","ref":"r","op":"insert","row":{"id":"\u00e9","qty":1,"price":0.5,"note":"\u20ac \u2713"}}"""));
+            Assert.That(Encoding.UTF8.GetString(encoded!), Is.EqualTo("""{"id":"\u00e9","qty":1,"price":0.5,"note":"\u20ac \u2713"}"""), "kept in the final form");
+            Assert.That(row.EncodedJson, Is.SameAs(encoded));
+        }
+    }
+}
