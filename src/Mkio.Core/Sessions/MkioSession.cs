@@ -198,6 +198,11 @@ internal sealed partial class MkioSession : IAsyncDisposable
         if (isType && type.ValueEquals("unsubscribe"u8))
         {
             await BarrierAsync(ct).ConfigureAwait(false);
+            if (TryUnsubscribeGroup(service, root))
+            {
+                return true;
+            }
+
             bool was;
             lock (_lock)
             {
