@@ -15,9 +15,7 @@ namespace Mkio.Later;
 /// </summary>
 internal sealed class LaterSubscription
 {
-    private RowSchema? _projectedFrom;
-    private int[] _projectedIndexes = [];
-    private RowSchema? _projected;
+    private Projection? _projection;
 
     private LaterSubscription(string? subId, string[]? fields, bool snapshot, bool updates)
     {
@@ -161,7 +159,10 @@ internal sealed class LaterSubscription
     /// <summary>Keeps the listed columns in row order (and, unless strict, every <c>_mkio_</c> key).</summary>
     private Row Project(Row row, bool strict)
     {
-        if (!ReferenceEquals(_projectedFrom, row.Schema))
+        // One immutable plan per source schema, swapped whole: a snapshot built outside the service lock and a
+        // change fanned out under it may shape rows for the same subscriber at once.
+        var plan = Volatile.Read(ref _projection);
+        if (plan is null || !ReferenceEquals(plan.From, row.Schema) || plan.Strict != strict)
         {
             var indexes = new List<int>();
             var names = new List<string>();
@@ -175,16 +176,17 @@ internal sealed class LaterSubscription
                 }
             }
 
-            (_projectedFrom, _projectedIndexes, _projected) = (row.Schema, [.. indexes], new RowSchema(names));
+            plan = new Projection(row.Schema, strict, [.. indexes], new RowSchema(names));
+            Volatile.Write(ref _projection, plan);
         }
 
-        var values = new object?[_projectedIndexes.Length];
+        var values = new object?[plan.Indexes.Length];
         for (var i = 0; i < values.Length; i++)
         {
-            values[i] = row[_projectedIndexes[i]];
+            values[i] = row[plan.Indexes[i]];
         }
 
-        return new Row(_projected!, values);
+        return new Row(plan.Schema, values);
     }
 
     /// <summary>Absent → true; otherwise JSON truthiness (null, false, 0, "", [], {} are false).</summary>
@@ -258,4 +260,6 @@ internal sealed class LaterSubscription
             WireJson.WriteString(w, subId);
         }
     }
+
+    private sealed record Projection(RowSchema From, bool Strict, int[] Indexes, RowSchema Schema);
 }
