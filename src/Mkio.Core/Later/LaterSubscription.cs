@@ -26,7 +26,16 @@ internal sealed class LaterSubscription
     }
 
     /// <summary>The group this subscription belongs to; null when none was given (or it was not a string).</summary>
-    public string? SubId { get; }
+    public string? SubId { get; private set; }
+
+    /// <summary>Query pagination: the positive integer <c>maxcount</c> (booleans rejected), or null for no paging.</summary>
+    public int? MaxCount { get; private init; }
+
+    /// <summary>Query pagination in progress (the rows not yet sent and the updates buffered meanwhile), or null when live.</summary>
+    public QueryPaging? Paging { get; set; }
+
+    /// <summary>Gives a paging subscription without a subid the one the server invented (<c>_mkio_q_&lt;n&gt;</c>).</summary>
+    public void AssignSubId(string subId) => SubId ??= subId;
 
     /// <summary>The projected columns, or null for every column.</summary>
     public string[]? Fields { get; }
@@ -55,7 +64,8 @@ internal sealed class LaterSubscription
             fields = [.. f.EnumerateArray().Where(e => e.ValueKind == JsonValueKind.String).Select(e => e.GetString()!)];
         }
 
-        return new LaterSubscription(subId, fields, Flag(root, "snapshot"u8), Flag(root, "updates"u8));
+        int? maxCount = root.TryGetProperty("maxcount"u8, out var m) && m.ValueKind == JsonValueKind.Number && m.TryGetInt32(out var n) && n > 0 ? n : null;
+        return new LaterSubscription(subId, fields, Flag(root, "snapshot"u8), Flag(root, "updates"u8)) { MaxCount = maxCount };
     }
 
     /// <summary>Whether two entries of one connection and service replace each other: neither has a subid, or both the same.</summary>
@@ -246,6 +256,20 @@ internal sealed class LaterSubscription
             w.WriteEndObject();
         });
 
+    /// <summary><c>{"type":"nack","service":S,"message":M[,"subid":I]}</c> — a getmore refusal (no ref/txnid echo).</summary>
+    public static byte[] GetMoreNack(string service, string message, string? subId) =>
+        WireJson.Serialize((service, message, subId), static (w, s) =>
+        {
+            w.WriteStartObject();
+            w.WriteString("type"u8, "nack"u8);
+            w.WritePropertyName("service"u8);
+            WireJson.WriteString(w, s.service);
+            w.WritePropertyName("message"u8);
+            WireJson.WriteString(w, s.message);
+            WriteTail(w, null, s.subId);
+            w.WriteEndObject();
+        });
+
     private static void WriteTail(Utf8JsonWriter w, string? @ref, string? subId)
     {
         if (@ref is not null)
@@ -262,4 +286,40 @@ internal sealed class LaterSubscription
     }
 
     private sealed record Projection(RowSchema From, bool Strict, int[] Indexes, RowSchema Schema);
+}
+
+/// <summary>
+/// A query subscription between its first page and its last: the shaped rows still to send, and the update frames
+/// fanned out meanwhile (sent, to the client only, after the last page). Past the cap it is overflowed: its data is
+/// dropped and the next getmore ends it with a nack. Guarded by the service's gate.
+/// </summary>
+internal sealed class QueryPaging(Queue<Row> remaining, int cap)
+{
+    public Queue<Row> Remaining { get; } = remaining;
+
+    public List<byte[]> Buffered { get; } = [];
+
+    public bool Overflowed { get; private set; }
+
+    /// <summary>When the last getmore (or the first page) was handled (<see cref="Environment.TickCount64"/>).</summary>
+    public long LastActivity { get; set; } = Environment.TickCount64;
+
+    /// <summary>Buffers one update frame, or marks the paging overflowed when rows and updates exceed the cap.</summary>
+    public void Buffer(byte[] frame)
+    {
+        if (Overflowed)
+        {
+            return;
+        }
+
+        if (Remaining.Count + Buffered.Count + 1 > cap)
+        {
+            Overflowed = true;
+            Remaining.Clear();
+            Buffered.Clear();
+            return;
+        }
+
+        Buffered.Add(frame);
+    }
 }

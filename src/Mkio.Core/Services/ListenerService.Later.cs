@@ -126,4 +126,12 @@ internal abstract partial class ListenerService
 
         return null;
     }
+
+    /// <summary>This connection's entry of group <paramref name="subId"/> whose query paging is in progress, or null. Under <see cref="Gate"/>.</summary>
+    protected Subscriber? FindPagingLocked(MkioSession session, string subId) =>
+        _subscribers.Find(s => ReferenceEquals(s.Session, session) && s.Later is { Paging: not null } l && l.SubId == subId);
+
+    /// <summary>Every entry with a query paging in progress. Under <see cref="Gate"/>.</summary>
+    protected IEnumerable<(MkioSession Session, string SubId, QueryPaging Paging)> PagingEntriesLocked() =>
+        _subscribers.Where(s => s.Later is { Paging: not null, SubId: not null }).Select(s => (s.Session, s.Later!.SubId!, s.Later.Paging!));
 }

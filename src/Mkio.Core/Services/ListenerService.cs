@@ -202,6 +202,12 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
                     continue;
                 }
 
+                if (later.Paging is { } paging)
+                {
+                    paging.Buffer(laterFrame);
+                    continue;
+                }
+
                 mine = laterFrame;
             }
             else if (!Admits(s, outgoing))

@@ -217,6 +217,13 @@ internal sealed partial class MkioSession : IAsyncDisposable
             return true;
         }
 
+        if (isType && type.ValueEquals("getmore"u8) && service is Mkio.Services.Listeners.QueryService query)
+        {
+            await BarrierAsync(ct).ConfigureAwait(false);
+            query.GetMore(this, root);
+            return true;
+        }
+
         if (isType && type.ValueEquals("check"u8))
         {
             await BarrierAsync(ct).ConfigureAwait(false);

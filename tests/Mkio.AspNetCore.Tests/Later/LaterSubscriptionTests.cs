@@ -213,4 +213,58 @@ public sealed class LaterSubscriptionTests
             Assert.That((await ws.ReceiveRawAsync(ct)).Text, Is.EqualTo("""{"type":"update","service":"feed","op":"insert","row":{"text":"three"},"ref":"e3","subid":"f"}"""));
         }
     }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Query_Paging_InventedSubid_GetmoreThenBufferedUpdatesThenLive_Nacks(CancellationToken ct)
+    {
+        var (host, dir, writer) = await StartAsync(ct);
+        await using (host)
+        using (dir)
+        await using (writer)
+        {
+            await PutAsync(writer, "r3", "C3", "cheese", 7, ct);
+            await using var ws = await host.ConnectAsync("ws", ct);
+            Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"items","protocol":"query","maxcount":2,"fields":["qty"]}""", ct),
+                Is.EqualTo("""{"type":"snapshot","service":"items","rows":[{"qty":10,"_mkio_ref":"r1","_mkio_row":"A1"},{"qty":3,"_mkio_ref":"r2","_mkio_row":"B2"}],"hasmore":true,"subid":"_mkio_q_1"}"""));
+
+            await PutAsync(writer, "r4", "D4", "dates", 1, ct);
+            await SilentAsync(ws, ct);
+            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"items","ref":"x"}""", ct),
+                Is.EqualTo("""{"type":"nack","service":"items","message":"missing subid"}"""));
+            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"items","subid":"zz"}""", ct),
+                Is.EqualTo("""{"type":"nack","service":"items","message":"unknown subid","subid":"zz"}"""));
+            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"items","subid":"_mkio_q_1","txnid":"t"}""", ct),
+                Is.EqualTo("""{"type":"snapshot","service":"items","rows":[{"qty":7,"_mkio_ref":"r3","_mkio_row":"C3"}],"hasmore":false,"subid":"_mkio_q_1"}"""));
+            Assert.That((await ws.ReceiveRawAsync(ct)).Text, Is.EqualTo("""{"type":"update","service":"items","op":"upsert","row":{"qty":1,"_mkio_ref":"r4","_mkio_row":"D4"},"subid":"_mkio_q_1"}"""));
+
+            await PutAsync(writer, "r5", "D4", "dates", 2, ct);
+            Assert.That((await ws.ReceiveRawAsync(ct)).Text, Is.EqualTo("""{"type":"update","service":"items","op":"upsert","row":{"qty":2,"_mkio_ref":"r5","_mkio_row":"D4"},"subid":"_mkio_q_1"}"""));
+            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"items","subid":"_mkio_q_1"}""", ct),
+                Is.EqualTo("""{"type":"nack","service":"items","message":"unknown subid","subid":"_mkio_q_1"}"""));
+        }
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Query_Paging_WithSubidAndNoUpdates_EndsAfterLastPage_UnsubscribeDropsPaging(CancellationToken ct)
+    {
+        var (host, dir, writer) = await StartAsync(ct);
+        await using (host)
+        using (dir)
+        await using (writer)
+        {
+            await using var ws = await host.ConnectAsync("ws", ct);
+            Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"items","protocol":"query","subid":"p","maxcount":1,"updates":false,"fields":["id"]}""", ct),
+                Is.EqualTo("""{"type":"snapshot","service":"items","rows":[{"id":"A1","_mkio_ref":"r1","_mkio_row":"A1"}],"hasmore":true,"subid":"p"}"""));
+            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"items","subid":"p"}""", ct),
+                Is.EqualTo("""{"type":"snapshot","service":"items","rows":[{"id":"B2","_mkio_ref":"r2","_mkio_row":"B2"}],"hasmore":false,"subid":"p"}"""));
+            await PutAsync(writer, "r3", "A1", "apple", 1, ct);
+            await SilentAsync(ws, ct);
+            Assert.That(Subscriptions.LiveTest.Listener(host, "items").SubscriberCount, Is.Zero);
+
+            _ = await ws.AskAsync("""{"type":"subscribe","service":"items","protocol":"query","subid":"q","maxcount":1}""", ct);
+            await ws.SendAsync("""{"type":"unsubscribe","service":"items","subid":"q"}""", cancellationToken: ct);
+            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"items","subid":"q"}""", ct),
+                Is.EqualTo("""{"type":"nack","service":"items","message":"unknown subid","subid":"q"}"""));
+        }
+    }
 }

@@ -108,4 +108,27 @@ public sealed class LaterSubscriptionTests
             Assert.That(Encoding.UTF8.GetString(later.UpdateFrame("s", null, "insert", row)), Is.EqualTo("""{"type":"update","service":"s","op":"insert","row":{"id":"A"},"subid":"g"}"""));
         }
     }
+
+    [Test]
+    public void Parse_MaxCount_PositiveIntegerOnly()
+    {
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(Parse("""{"type":"subscribe","maxcount":3}""")!.MaxCount, Is.EqualTo(3));
+            Assert.That(Parse("""{"type":"subscribe","maxcount":true,"subid":"s"}""")!.MaxCount, Is.Null);
+            Assert.That(Parse("""{"type":"subscribe","maxcount":0}""")!.MaxCount, Is.Null);
+            Assert.That(Parse("""{"type":"subscribe","maxcount":1.5}""")!.MaxCount, Is.Null);
+        }
+    }
+
+    [Test]
+    public void Paging_BufferPastCap_OverflowsAndDropsItsData()
+    {
+        var paging = new QueryPaging(new Queue<Row>([Row(("id", "A")), Row(("id", "B"))]), cap: 4);
+        paging.Buffer([1]);
+        paging.Buffer([2]);
+        Assert.That((paging.Overflowed, paging.Buffered.Count), Is.EqualTo((false, 2)));
+        paging.Buffer([3]);
+        Assert.That((paging.Overflowed, paging.Buffered.Count, paging.Remaining.Count), Is.EqualTo((true, 0, 0)));
+    }
 }
