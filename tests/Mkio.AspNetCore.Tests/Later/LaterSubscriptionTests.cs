@@ -66,6 +66,10 @@ public sealed class LaterSubscriptionTests
         Assert.That(reply.GetProperty("type").GetString(), Is.EqualTo("result"), reply.GetRawText());
     }
 
+    /// <summary>A reply on <paramref name="ws"/>: every message sent on it before was handled.</summary>
+    private static async Task RoundTripAsync(TestSocket ws, CancellationToken ct) =>
+        Assert.That(await ws.AskAsync("""{"service":"nope"}""", ct), Is.EqualTo("""{"type":"error","message":"Unknown service: nope"}"""));
+
     private static async Task SilentAsync(TestSocket ws, CancellationToken ct) =>
         Assert.That(await ws.NoMessageWithinAsync(TimeSpan.FromMilliseconds(300), ct), Is.True, "no further message expected");
 
@@ -89,11 +93,13 @@ public sealed class LaterSubscriptionTests
             Assert.That((await ws.ReceiveRawAsync(ct)).Text, Is.EqualTo($$"""{"type":"update","service":"items","op":"upsert","row":{{row}},"subid":"s2"}"""));
 
             await ws.SendAsync("""{"type":"unsubscribe","service":"items","subid":"s1"}""", cancellationToken: ct);
+            await RoundTripAsync(ws, ct);
             await PutAsync(writer, "r4", "A1", "apple", 12, ct);
             Assert.That(JsonDocument.Parse((await ws.ReceiveRawAsync(ct)).Text).RootElement.GetProperty("subid").GetString(), Is.EqualTo("s2"));
             await SilentAsync(ws, ct);
 
             await ws.SendAsync("""{"type":"unsubscribe","service":"items"}""", cancellationToken: ct);
+            await RoundTripAsync(ws, ct);
             await PutAsync(writer, "r5", "A1", "apple", 13, ct);
             await SilentAsync(ws, ct);
             Assert.That(Subscriptions.LiveTest.Listener(host, "items").SubscriberCount, Is.Zero);
