@@ -223,10 +223,7 @@ internal sealed class LaterSubscription
     public byte[] SnapshotFrame(string service, string? @ref, List<Row> rows, bool hasMore = false) =>
         WireJson.Serialize((service, @ref, rows, hasMore, SubId), static (w, s) =>
         {
-            w.WriteStartObject();
-            w.WriteString("type"u8, "snapshot"u8);
-            w.WritePropertyName("service"u8);
-            WireJson.WriteString(w, s.service);
+            WriteHead(w, "snapshot"u8, s.service);
             w.WritePropertyName("rows"u8);
             w.WriteStartArray();
             foreach (var r in s.rows)
@@ -244,10 +241,7 @@ internal sealed class LaterSubscription
     public byte[] UpdateFrame(string service, string? @ref, string op, Row row) =>
         WireJson.Serialize((service, @ref, op, row, SubId), static (w, s) =>
         {
-            w.WriteStartObject();
-            w.WriteString("type"u8, "update"u8);
-            w.WritePropertyName("service"u8);
-            WireJson.WriteString(w, s.service);
+            WriteHead(w, "update"u8, s.service);
             w.WritePropertyName("op"u8);
             WireJson.WriteString(w, s.op);
             w.WritePropertyName("row"u8);
@@ -260,15 +254,20 @@ internal sealed class LaterSubscription
     public static byte[] GetMoreNack(string service, string message, string? subId) =>
         WireJson.Serialize((service, message, subId), static (w, s) =>
         {
-            w.WriteStartObject();
-            w.WriteString("type"u8, "nack"u8);
-            w.WritePropertyName("service"u8);
-            WireJson.WriteString(w, s.service);
+            WriteHead(w, "nack"u8, s.service);
             w.WritePropertyName("message"u8);
             WireJson.WriteString(w, s.message);
             WriteTail(w, null, s.subId);
             w.WriteEndObject();
         });
+
+    private static void WriteHead(Utf8JsonWriter w, ReadOnlySpan<byte> type, string service)
+    {
+        w.WriteStartObject();
+        w.WriteString("type"u8, type);
+        w.WritePropertyName("service"u8);
+        WireJson.WriteString(w, service);
+    }
 
     private static void WriteTail(Utf8JsonWriter w, string? @ref, string? subId)
     {
