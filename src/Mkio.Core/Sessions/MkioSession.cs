@@ -220,7 +220,7 @@ internal sealed partial class MkioSession : IAsyncDisposable
         if (isType && type.ValueEquals("getmore"u8) && service is Mkio.Services.Listeners.QueryService query)
         {
             await BarrierAsync(ct).ConfigureAwait(false);
-            query.GetMore(this, root);
+            await query.GetMoreAsync(this, root, ct).ConfigureAwait(false);
             return true;
         }
 

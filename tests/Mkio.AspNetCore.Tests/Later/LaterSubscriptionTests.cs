@@ -245,4 +245,30 @@ public sealed class LaterSubscriptionTests
         Assert.That(await ws.AskAsync("""{"type":"getmore","service":"items","subid":"q"}""", ct),
             Is.EqualTo("""{"type":"nack","service":"items","message":"unknown subid","subid":"q"}"""));
         });
+
+    [Test, CancelAfter(120_000)]
+    public Task Query_Paging_BufferOverflow_NextGetmoreNacksAndEndsTheSubscription(CancellationToken ct)
+        => WithServerAsync(ct, async (host, writer) =>
+        {
+            await using var ws = await host.ConnectAsync("ws", ct);
+            _ = await ws.AskAsync("""{"type":"subscribe","service":"items","protocol":"query","subid":"o","maxcount":1}""", ct);
+
+            // One row is still to send: the 1000th buffered update passes the cap of max(1000, 2 + 1).
+            const int writes = 1000;
+            for (var i = 0; i < writes; i++)
+            {
+                await writer.SendAsync($$$"""{"service":"put","data":{"id":"A1","name":"apple","qty":{{{i}}}}}""", cancellationToken: ct);
+            }
+
+            for (var i = 0; i < writes; i++)
+            {
+                Assert.That((await writer.ReceiveAsync(ct)).GetProperty("type").GetString(), Is.EqualTo("result"));
+            }
+
+            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"items","subid":"o"}""", ct),
+                Is.EqualTo("""{"type":"nack","service":"items","message":"subscription reset: update buffer overflow","subid":"o"}"""));
+            Assert.That(Subscriptions.LiveTest.Listener(host, "items").SubscriberCount, Is.Zero);
+            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"items","subid":"o"}""", ct),
+                Is.EqualTo("""{"type":"nack","service":"items","message":"unknown subid","subid":"o"}"""));
+        });
 }

@@ -123,8 +123,10 @@ internal sealed partial class QueryService
     /// <c>subscription reset: update buffer overflow</c> (the entry is removed). Pagings idle for more than 60 s are
     /// dropped silently.
     /// </summary>
-    public void GetMore(Sessions.MkioSession session, System.Text.Json.JsonElement root)
+    public async ValueTask GetMoreAsync(Sessions.MkioSession session, System.Text.Json.JsonElement root, CancellationToken cancellationToken)
     {
+        // Like a subscribe: changes committed before the getmore arrived are in the buffer (or the overflow) first.
+        await CatchUpAsync(cancellationToken).ConfigureAwait(false);
         var subId = root.TryGetProperty("subid"u8, out var s) && s.ValueKind == System.Text.Json.JsonValueKind.String ? s.GetString() : null;
         if (subId is null)
         {
