@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Mkio.Changes;
 using Mkio.Data;
 using Mkio.Expressions;
+using Mkio.Later;
 using Mkio.Model;
 using Mkio.Protocol;
 using Mkio.Services.Listeners;
@@ -187,16 +188,42 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         }
 
         byte[]? frame = null;
+        var notified = false;
         List<Subscriber>? dead = null;
         foreach (var s in _subscribers)
         {
-            if (sequence <= s.SkipThrough || !Admits(s, outgoing))
+            if (sequence <= s.SkipThrough)
             {
                 continue;
             }
 
-            var first = frame is null;
-            frame ??= SubscriptionFrames.UpdateFrame(Name, @ref, op, outgoing);
+            byte[] mine;
+            if (s.Later is { } later)
+            {
+                if (LaterUpdate(s, later, @ref, op, row, outgoing) is not { } laterFrame)
+                {
+                    continue;
+                }
+
+                if (later.Paging is { } paging)
+                {
+                    paging.Buffer(laterFrame);
+                    continue;
+                }
+
+                mine = laterFrame;
+            }
+            else if (!Admits(s, outgoing))
+            {
+                continue;
+            }
+            else
+            {
+                mine = frame ??= SubscriptionFrames.UpdateFrame(Name, @ref, op, outgoing);
+            }
+
+            var first = !notified;
+            notified = true;
             if (s.Pending is { } held)
             {
                 // Its subscribe reply is being built: the change follows the reply (F9). Held frames count
@@ -204,7 +231,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
                 // closed with 1013 at once (it resubscribes after reconnecting) and nothing more is held.
                 if (!s.PendingOverflowed)
                 {
-                    s.PendingBytes += frame.Length;
+                    s.PendingBytes += mine.Length;
                     if (s.PendingBytes > s.Session.MaxQueuedBytes)
                     {
                         s.PendingOverflowed = true;
@@ -213,11 +240,11 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
                     }
                     else
                     {
-                        held.Add(frame);
+                        held.Add(mine);
                     }
                 }
             }
-            else if (!s.Session.TrySend(frame, Name))
+            else if (!s.Session.TrySend(mine, Name))
             {
                 (dead ??= []).Add(s);
                 continue;
@@ -225,7 +252,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
 
             if (first)
             {
-                NotifyOut(frame);
+                NotifyOut(mine);
             }
         }
 
@@ -319,7 +346,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
     /// <summary>Registers a subscriber (replacing any earlier one of the same session, F4). Under <see cref="Gate"/>.</summary>
     protected void RegisterLocked(Subscriber s)
     {
-        RemoveLocked(s.Session);
+        RemoveReplacedLocked(s);
         _subscribers.Add(s);
         Engine.Metrics.SubscriptionAdded(Name);
     }
@@ -329,6 +356,19 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
     {
         s.Session.TrySend(frame, Name);
         NotifyOut(frame);
+    }
+
+    /// <summary>Removes the entries <paramref name="s"/> replaces (F4; with subids, only those of its group). Under <see cref="Gate"/>.</summary>
+    protected void RemoveReplacedLocked(Subscriber s)
+    {
+        for (var i = _subscribers.Count - 1; i >= 0; i--)
+        {
+            if (ReferenceEquals(_subscribers[i].Session, s.Session) && LaterSubscription.Replaces(_subscribers[i].Later, s.Later))
+            {
+                _subscribers.RemoveAt(i);
+                Engine.Metrics.SubscriptionRemoved(Name);
+            }
+        }
     }
 
     private void RemoveLocked(MkioSession session)
@@ -355,6 +395,13 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
     {
         await CatchUpAsync(cancellationToken).ConfigureAwait(false);
         CompiledExpression? filter = null;
+        var later = LaterSubscription.Parse(envelope.Root);
+        if (later is not null && UnknownProjectedField(later) is { } unknown)
+        {
+            Reject(session, envelope, later, unknown);
+            return;
+        }
+
         if (Model.Filterable.Length > 0 && envelope.TryGet("filter"u8, out var f) && f.ValueKind == JsonValueKind.String && f.GetString() is { Length: > 0 } text)
         {
             string? rejection;
@@ -371,23 +418,30 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
 
             if (rejection is not null)
             {
-                // F2: nack, nothing registered, any earlier subscription of this session ended.
-                lock (Gate)
-                {
-                    RemoveLocked(session);
-                }
-
-                MkioTelemetry.FailCurrent(MkioTelemetry.SubscribeSpan, rejection);
-                var nack = Frames.NackReply(Name, rejection, envelope.RefKind == RefKind.String ? envelope.RefElement : default);
-                session.TrySend(nack, Name);
-                NotifyOut(nack);
+                Reject(session, envelope, later, rejection);
                 return;
             }
         }
 
-        var clientRef = envelope.RefKind == RefKind.String && envelope.Ref is { Length: > 0 } r ? r : null;
-        var subscriber = new Subscriber(session, filter);
+        var clientRef = envelope.RefKind == RefKind.String && envelope.Ref is { Length: > 0 } r && (later is null || LaterKeepsRef) ? r : null;
+        var subscriber = new Subscriber(session, filter) { Later = later };
         await SubscribeCoreAsync(subscriber, clientRef, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>F2: a nack (the later one echoing ref/txnid/subid), nothing registered, the entries it would replace ended.</summary>
+    private void Reject(MkioSession session, Envelope envelope, LaterSubscription? later, string rejection)
+    {
+        lock (Gate)
+        {
+            RemoveReplacedLocked(new Subscriber(session, null) { Later = later });
+        }
+
+        MkioTelemetry.FailCurrent(MkioTelemetry.SubscribeSpan, rejection);
+        var nack = later is null
+            ? Frames.NackReply(Name, rejection, envelope.RefKind == RefKind.String ? envelope.RefElement : default)
+            : LaterProtocol.Nack(Name, rejection, envelope.Root);
+        session.TrySend(nack, Name);
+        NotifyOut(nack);
     }
 
     /// <summary>
@@ -655,6 +709,9 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
 internal sealed class Subscriber(MkioSession session, CompiledExpression? filter)
 {
     public MkioSession Session { get; } = session;
+
+    /// <summary>What a later subscribe asked for (subid, fields, flags); null for a 0.1.0 subscription.</summary>
+    public LaterSubscription? Later { get; init; }
 
     public CompiledExpression? Filter { get; } = filter;
 

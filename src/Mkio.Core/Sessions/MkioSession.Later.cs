@@ -99,4 +99,27 @@ internal sealed partial class MkioSession
         LaterProtocol.IsLater(root)
             ? LaterProtocol.ErrorEcho(LaterProtocol.UnknownServiceText(serviceName, _engine.Model.Services.Select(s => s.Name)), root)
             : null;
+
+    /// <summary>
+    /// <c>{"type":"unsubscribe","service":S,"subid":I}</c> (a string subid) on a listener service: removes only that
+    /// group of this connection; the service stays in the connection's list while other entries remain. No reply.
+    /// </summary>
+    private bool TryUnsubscribeGroup(MkioService service, JsonElement root)
+    {
+        if (service is not ListenerService listener
+            || !root.TryGetProperty("subid"u8, out var subId) || subId.ValueKind != JsonValueKind.String)
+        {
+            return false;
+        }
+
+        if (!listener.Unsubscribe(this, subId.GetString()!))
+        {
+            lock (_lock)
+            {
+                _subscribed.Remove(service);
+            }
+        }
+
+        return true;
+    }
 }

@@ -203,6 +203,11 @@ internal sealed partial class MkioSession : IAsyncDisposable
         if (isType && type.ValueEquals("unsubscribe"u8))
         {
             await BarrierAsync(ct).ConfigureAwait(false);
+            if (TryUnsubscribeGroup(service, root))
+            {
+                return true;
+            }
+
             bool was;
             lock (_lock)
             {
@@ -214,6 +219,13 @@ internal sealed partial class MkioSession : IAsyncDisposable
                 service.Unsubscribe(this);
             }
 
+            return true;
+        }
+
+        if (isType && type.ValueEquals("getmore"u8) && service is Mkio.Services.Listeners.QueryService query)
+        {
+            await BarrierAsync(ct).ConfigureAwait(false);
+            await query.GetMoreAsync(this, root, ct).ConfigureAwait(false);
             return true;
         }
 

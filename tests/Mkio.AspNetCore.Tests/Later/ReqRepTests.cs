@@ -160,8 +160,10 @@ public sealed class ReqRepTests
             await using var old = await host.ConnectAsync("ws", ct);
             await using var later = await host.ConnectAsync("ws", ct);
             var snapshot = await old.AskAsync("""{"type":"subscribe","service":"items"}""", ct);
-            var result = await old.AskAsync("""{"service":"add_item","ref":"t9","msgid":5,"data":{"id":"E5","name":"eggs","price":0.5}}""", ct);
-            var update = (await old.ReceiveRawAsync(ct)).Text;
+            // The update may arrive before or after the transaction's result.
+            var pair = new[] { await old.AskAsync("""{"service":"add_item","ref":"t9","msgid":5,"data":{"id":"E5","name":"eggs","price":0.5}}""", ct), (await old.ReceiveRawAsync(ct)).Text };
+            var result = pair.Single(f => f.StartsWith("""{"type":"result""", StringComparison.Ordinal));
+            var update = pair.Single(f => f.StartsWith("""{"type":"update""", StringComparison.Ordinal));
             var reply = await later.AskAsync("""{"type":"request","service":"list","reqid":"n","data":{"min":0}}""", ct);
             var unknown = await old.AskAsync("""{"service":"_mkio","ref":"u"}""", ct);
             using (Assert.EnterMultipleScope())

@@ -13,7 +13,7 @@ namespace Mkio.Services.Listeners;
 /// together with the journal's commit sequence, so the subscriber is registered exactly at the
 /// snapshot's position: no change lost or duplicated (F9).
 /// </summary>
-internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model) : ListenerService(engine, model)
+internal sealed partial class QueryService(MkioEngine engine, ListenerServiceModel model) : ListenerService(engine, model)
 {
     private readonly ChangeLog _log = new(model.ChangeLogSize);
 
@@ -58,6 +58,12 @@ internal sealed class QueryService(MkioEngine engine, ListenerServiceModel model
 
     protected override async ValueTask SubscribeCoreAsync(Subscriber subscriber, string? clientRef, CancellationToken cancellationToken)
     {
+        if (subscriber.Later is { } later)
+        {
+            LaterSubscribe(subscriber, later);
+            return;
+        }
+
         if (clientRef is not null)
         {
             lock (Gate)

@@ -11,6 +11,9 @@ namespace Mkio.Services.Listeners;
 /// </summary>
 internal sealed class StreamService(MkioEngine engine, ListenerServiceModel model) : ListenerService(engine, model)
 {
+    /// <inheritdoc/>
+    protected override bool LaterKeepsRef => true;
+
     private readonly ChangeLog _buffer = new(model.BufferSize);
 
     public override int? CachedRows
@@ -98,6 +101,6 @@ internal sealed class StreamService(MkioEngine engine, ListenerServiceModel mode
         }
 
         var lastRef = _buffer.LastRef;
-        return () => SubscriptionFrames.SnapshotFrame(Name, lastRef, Outgoing(subscriber, entries.Select(e => e.Row)));
+        return () => SnapshotFor(subscriber, lastRef, Outgoing(subscriber, entries.Select(e => e.Row)));
     }
 }

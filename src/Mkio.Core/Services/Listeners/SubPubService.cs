@@ -250,7 +250,7 @@ internal sealed class SubPubService(MkioEngine engine, ListenerServiceModel mode
         }
 
         var rows = new List<Row>(_cache.Values);
-        return () => SubscriptionFrames.SnapshotFrame(Name, lastRef, Outgoing(subscriber, rows));
+        return () => SnapshotFor(subscriber, lastRef, Outgoing(subscriber, rows));
     }
 }
 

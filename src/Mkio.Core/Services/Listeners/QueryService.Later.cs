@@ -1,0 +1,196 @@
+using Mkio.Data;
+using Mkio.Later;
+
+namespace Mkio.Services.Listeners;
+
+/// <summary>Later subscribes on a query service: <c>snapshot</c>/<c>updates</c> flags, row tags, projection, filter-out deletes.</summary>
+internal sealed partial class QueryService
+{
+    private const int DefaultMaxBuffer = 1000;
+    private const long PagingIdleMs = 60_000;
+    private string[]? _rowKeys;
+    private long _pagings;
+
+    /// <summary>
+    /// The primary-key columns of <c>primary_table</c>, then those of the other watch tables not already named.
+    /// </summary>
+    protected override string[]? RowKeyColumns => _rowKeys ??= ComputeRowKeys();
+
+    private string[] ComputeRowKeys()
+    {
+        var keys = new List<string>(Model.PrimaryTable.PrimaryKey.Select(c => c.Name));
+        foreach (var name in Model.WatchTables)
+        {
+            if (name != Model.PrimaryTable.Name && Engine.Model.TablesByName.TryGetValue(name, out var table))
+            {
+                keys.AddRange(table.PrimaryKey.Select(c => c.Name).Where(c => !keys.Contains(c)));
+            }
+        }
+
+        return [.. keys];
+    }
+
+    /// <summary>
+    /// A later subscribe: the snapshot (unless <c>snapshot</c> is false) of formatted, filtered, tagged and projected
+    /// rows, with <c>hasmore:false</c> and no <c>ref</c>; then (unless <c>updates</c> is false) the changes since the
+    /// read and registration, exactly at the snapshot's position as for 0.1.0 subscribers (F9).
+    /// </summary>
+    private void LaterSubscribe(Subscriber subscriber, LaterSubscription later)
+    {
+        if (!later.Snapshot && !later.Updates)
+        {
+            return;
+        }
+
+        var (raw, sequence, _) = Engine.Database.Read(ReadSnapshot);
+        lock (Gate)
+        {
+            if (!_log.CoversAfter(sequence))
+            {
+                (raw, sequence, _) = Engine.Database.Read(ReadSnapshot);
+            }
+
+            var keys = RowKeyColumns!;
+            if (subscriber.Filter is not null)
+            {
+                later.Sent = new HashSet<string>(StringComparer.Ordinal);
+            }
+
+            if (later.Snapshot)
+            {
+                var rows = new List<Row>(raw.Count);
+                foreach (var r in raw)
+                {
+                    if (Format(r) is not { } o || !Admits(subscriber, o))
+                    {
+                        continue;
+                    }
+
+                    var tagged = LaterSubscription.Tag(o, r, keys);
+                    if (later.Sent is not null && LaterSubscription.RowId(tagged) is { } id)
+                    {
+                        later.Sent.Add(id);
+                    }
+
+                    rows.Add(later.Shape(tagged, tagged, null, strict: false));
+                }
+
+                if (later.MaxCount is { } max && rows.Count > max)
+                {
+                    // The first page; the rest waits for getmore, updates are buffered meanwhile (F9 as usual).
+                    later.AssignSubId("_mkio_q_" + Interlocked.Increment(ref _pagings).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    later.Paging = new QueryPaging(new Queue<Row>(rows.Skip(max)), Math.Max(DefaultMaxBuffer, rows.Count + max));
+                    rows.RemoveRange(max, rows.Count - max);
+                    SendReply(subscriber, later.SnapshotFrame(Name, null, rows, hasMore: true));
+                }
+                else
+                {
+                    SendReply(subscriber, later.SnapshotFrame(Name, null, rows));
+                }
+            }
+
+            if (!later.Updates && later.Paging is null)
+            {
+                return;
+            }
+
+            for (var i = 0; i < _log.Count; i++)
+            {
+                var e = _log[i];
+                if (e.Sequence > sequence && e.Sequence > 0 && Format(e.Row) is { } o
+                    && LaterUpdate(subscriber, later, e.Ref, e.Op, e.Row, o) is { } frame)
+                {
+                    if (later.Paging is { } paging)
+                    {
+                        paging.Buffer(frame);
+                    }
+                    else
+                    {
+                        subscriber.Session.TrySend(frame, Name);
+                    }
+                }
+            }
+
+            subscriber.SkipThrough = sequence;
+            RegisterLocked(subscriber);
+        }
+    }
+
+    /// <summary>
+    /// <c>{"type":"getmore","service":S,"subid":I}</c>: the next page of this connection's paging subscription I. The
+    /// last page (<c>hasmore:false</c>) is followed by the buffered updates (to the client only), then the entry is live,
+    /// or removed when it asked for no updates. Nacks: <c>missing subid</c>, <c>unknown subid</c>, and
+    /// <c>subscription reset: update buffer overflow</c> (the entry is removed). Pagings idle for more than 60 s are
+    /// dropped silently.
+    /// </summary>
+    public async ValueTask GetMoreAsync(Sessions.MkioSession session, System.Text.Json.JsonElement root, CancellationToken cancellationToken)
+    {
+        // Like a subscribe: changes committed before the getmore arrived are in the buffer (or the overflow) first.
+        await CatchUpAsync(cancellationToken).ConfigureAwait(false);
+        var subId = root.TryGetProperty("subid"u8, out var s) && s.ValueKind == System.Text.Json.JsonValueKind.String ? s.GetString() : null;
+        if (subId is null)
+        {
+            SendNack(session, LaterSubscription.GetMoreNack(Name, "missing subid", null));
+            return;
+        }
+
+        lock (Gate)
+        {
+            DropIdlePagingsLocked();
+            var subscriber = FindPagingLocked(session, subId);
+            if (subscriber?.Later is not { Paging: { } paging } later)
+            {
+                SendNack(session, LaterSubscription.GetMoreNack(Name, "unknown subid", subId));
+                return;
+            }
+
+            if (paging.Overflowed)
+            {
+                Unsubscribe(session, subId);
+                SendNack(session, LaterSubscription.GetMoreNack(Name, "subscription reset: update buffer overflow", subId));
+                return;
+            }
+
+            paging.LastActivity = Environment.TickCount64;
+            var page = new List<Row>(Math.Min(later.MaxCount!.Value, paging.Remaining.Count));
+            while (page.Count < later.MaxCount.Value && paging.Remaining.TryDequeue(out var row))
+            {
+                page.Add(row);
+            }
+
+            var hasMore = paging.Remaining.Count > 0;
+            SendReply(subscriber, later.SnapshotFrame(Name, null, page, hasMore));
+            if (hasMore)
+            {
+                return;
+            }
+
+            later.Paging = null;
+            foreach (var frame in paging.Buffered)
+            {
+                session.TrySend(frame, Name);
+            }
+
+            if (!later.Updates)
+            {
+                Unsubscribe(session, subId);
+            }
+        }
+    }
+
+    private void SendNack(Sessions.MkioSession session, byte[] nack)
+    {
+        session.TrySend(nack, Name);
+        NotifyOut(nack);
+    }
+
+    /// <summary>Removes every paging entry (of any connection) idle for more than 60 s. Under the gate.</summary>
+    private void DropIdlePagingsLocked()
+    {
+        var now = Environment.TickCount64;
+        foreach (var (session, subId) in PagingEntriesLocked().Where(e => now - e.Paging.LastActivity > PagingIdleMs).Select(e => (e.Session, e.SubId)).ToList())
+        {
+            Unsubscribe(session, subId);
+        }
+    }
+}
