@@ -198,6 +198,35 @@ public sealed class AccessControlTests
         Assert.That(await NamesAsync(http, null, ct), Is.EqualTo(new[] { "orders" }), "usable through its open op set");
     }
 
+    [Test, CancelAfter(60_000)]
+    public async Task LaterProtocol_RequestRefusalEchoesReqid_MonitorAllNeedsTopLevelMonitorAccess(CancellationToken ct)
+    {
+        await using var host = await StartHostAsync(o =>
+        {
+            Secured(o);
+            o.LaterProtocol = true;
+            o.MonitorAccess = "admin";
+            o.Services.Add(new MkioServiceOptions("ping") { Type = "reqrep", Reply = "'pong'", Access = "auth" });
+        }, ct);
+        await using var anonymous = await ConnectAsync(host, Anonymous, ct);
+        await using var bob = await ConnectAsync(host, Bob, ct);
+        await using var erin = await ConnectAsync(host, Erin, ct);
+
+        Assert.That((await anonymous.RequestAsync("""{"type":"request","service":"ping","reqid":"r1","data":{}}""", ct)).GetRawText(),
+            Is.EqualTo("""{"type":"error","message":"authentication required","reqid":"r1","service":"ping"}"""));
+        var reply = await bob.RequestAsync("""{"type":"request","service":"ping","reqid":"r2","data":{}}""", ct);
+        Assert.That(reply.GetRawText(), Does.Contain("pong"));
+
+        Assert.That((await bob.RequestAsync("""{"type":"monitor","ref":"all"}""", ct)).GetRawText(),
+            Is.EqualTo("""{"type":"error","message":"permission denied","ref":"all"}"""));
+        Assert.That((await erin.RequestAsync("""{"type":"monitor","ref":"all"}""", ct)).GetRawText(),
+            Is.EqualTo("""{"type":"monitor_ack","ref":"all"}"""));
+        Assert.That((await bob.RequestAsync("""{"type":"monitor","service":"add_order"}""", ct)).GetRawText(),
+            Is.EqualTo("""{"type":"error","message":"permission denied"}"""), "the top-level monitor_access is add_order's default");
+        Assert.That((await erin.RequestAsync("""{"type":"monitor","service":"add_order"}""", ct)).GetRawText(),
+            Is.EqualTo("""{"type":"monitor_ack","service":"add_order"}"""));
+    }
+
     private static async Task<string[]> NamesAsync(HttpClient http, string? token, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "api/services");
