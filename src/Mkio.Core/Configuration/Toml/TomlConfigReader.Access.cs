@@ -5,33 +5,17 @@ namespace Mkio;
 /// <summary>Access control keys: <c>access</c> and <c>monitor_access</c> at the top level, on services and on ops.</summary>
 internal sealed partial class TomlConfigReader
 {
-    private void ReadRootAccess(Entry e)
-    {
-        if (TryAccess(e, out var value))
-        {
-            if (e.Key == "access")
-            {
-                _options.Access = value;
-            }
-            else
-            {
-                _options.MonitorAccess = value;
-            }
-        }
-    }
+    private void ReadRootAccess(Entry e) => ReadAccessPair(e, v => _options.Access = v, v => _options.MonitorAccess = v);
 
-    private void ReadServiceAccess(Entry e, MkioServiceOptions service)
+    private void ReadServiceAccess(Entry e, MkioServiceOptions service) =>
+        ReadAccessPair(e, v => service.Access = v, v => service.MonitorAccess = v);
+
+    /// <summary><c>access</c> or <c>monitor_access</c>: the value goes to the matching setter.</summary>
+    private void ReadAccessPair(Entry e, Action<string> access, Action<string> monitorAccess)
     {
         if (TryAccess(e, out var value))
         {
-            if (e.Key == "access")
-            {
-                service.Access = value;
-            }
-            else
-            {
-                service.MonitorAccess = value;
-            }
+            (e.Key == "access" ? access : monitorAccess)(value);
         }
     }
 
