@@ -81,6 +81,7 @@ internal sealed partial class MkioWebSocketHandler(
 
         metrics.ConnectionOpened();
         var session = engine.OpenSession(connection, string.IsNullOrEmpty(urlService) ? null : urlService);
+        session.Identity = Security.HostAuthorizer.IdentityOf(context);
         connection.Session = session;
         try
         {

@@ -110,6 +110,32 @@ public sealed class MkioTransactionBuilder
 
     internal MkioTransactionBuilder(MkioServiceOptions service) => _service = service;
 
+    /// <summary>
+    /// Who may use the service (<c>access</c>): <c>"open"</c>, <c>"auth"</c> (any authenticated user) or an
+    /// authorization policy or role name. Setting it turns access control on.
+    /// </summary>
+    /// <param name="access">The access value.</param>
+    /// <returns>This builder.</returns>
+    public MkioTransactionBuilder Access(string access)
+    {
+        _service.Access = access;
+        return this;
+    }
+
+    /// <summary>Requires the authorization policy (or role) <paramref name="policy"/>; same as <see cref="Access"/>.</summary>
+    /// <param name="policy">A policy registered with <c>AddAuthorization</c>, or a role name.</param>
+    /// <returns>This builder.</returns>
+    public MkioTransactionBuilder RequireAuthorization(string policy) => Access(policy);
+
+    /// <summary>Who may monitor the service (<c>monitor_access</c>); same values as <see cref="Access"/>.</summary>
+    /// <param name="access">The access value.</param>
+    /// <returns>This builder.</returns>
+    public MkioTransactionBuilder MonitorAccess(string access)
+    {
+        _service.MonitorAccess = access;
+        return this;
+    }
+
     /// <summary>Adds a named op set, selected by the request's <c>op</c>.</summary>
     /// <param name="name">The op-set name.</param>
     /// <param name="configure">Adds the ops in order.</param>
@@ -200,6 +226,20 @@ public sealed class MkioOpSetBuilder
 
     internal MkioOpSetBuilder(MkioOpSetOptions set) => _set = set;
 
+    /// <summary>Who may run this op set (<c>access</c>); overrides the service's access. Setting it turns access control on.</summary>
+    /// <param name="access"><c>"open"</c>, <c>"auth"</c> or an authorization policy or role name.</param>
+    /// <returns>This builder.</returns>
+    public MkioOpSetBuilder Access(string access)
+    {
+        _set.Access = access;
+        return this;
+    }
+
+    /// <summary>Requires the authorization policy (or role) <paramref name="policy"/>; same as <see cref="Access"/>.</summary>
+    /// <param name="policy">A policy registered with <c>AddAuthorization</c>, or a role name.</param>
+    /// <returns>This builder.</returns>
+    public MkioOpSetBuilder RequireAuthorization(string policy) => Access(policy);
+
     /// <summary>Adds an insert op.</summary>
     /// <param name="table">Target table.</param>
     /// <param name="fields">Columns taken from the request data.</param>
@@ -270,6 +310,32 @@ public sealed class MkioListenerBuilder
     private readonly MkioServiceOptions _service;
 
     internal MkioListenerBuilder(MkioServiceOptions service) => _service = service;
+
+    /// <summary>
+    /// Who may use the service (<c>access</c>): <c>"open"</c>, <c>"auth"</c> (any authenticated user) or an
+    /// authorization policy or role name. Setting it turns access control on.
+    /// </summary>
+    /// <param name="access">The access value.</param>
+    /// <returns>This builder.</returns>
+    public MkioListenerBuilder Access(string access)
+    {
+        _service.Access = access;
+        return this;
+    }
+
+    /// <summary>Requires the authorization policy (or role) <paramref name="policy"/>; same as <see cref="Access"/>.</summary>
+    /// <param name="policy">A policy registered with <c>AddAuthorization</c>, or a role name.</param>
+    /// <returns>This builder.</returns>
+    public MkioListenerBuilder RequireAuthorization(string policy) => Access(policy);
+
+    /// <summary>Who may monitor the service (<c>monitor_access</c>); same values as <see cref="Access"/>.</summary>
+    /// <param name="access">The access value.</param>
+    /// <returns>This builder.</returns>
+    public MkioListenerBuilder MonitorAccess(string access)
+    {
+        _service.MonitorAccess = access;
+        return this;
+    }
 
     /// <summary>Sets the primary table (<c>primary_table</c>).</summary>
     /// <param name="table">The table whose writes the service follows.</param>

@@ -181,6 +181,15 @@ public sealed class MkioServiceOptions
     /// <summary>The service name.</summary>
     public string Name { get; }
 
+    /// <summary>
+    /// Who may use the service (<c>access</c>): <c>"open"</c> (anyone), <c>"auth"</c> (any authenticated user), or
+    /// an authorization policy or role name. Null: locked when access control is on (see <see cref="MkioOptions.AccessControl"/>).
+    /// </summary>
+    public string? Access { get; set; }
+
+    /// <summary>Who may monitor the service (<c>monitor_access</c>); same values as <see cref="Access"/>. Null: monitoring disabled when access control is on.</summary>
+    public string? MonitorAccess { get; set; }
+
     /// <summary><c>transaction</c>, <c>subpub</c>, <c>stream</c>, <c>query</c> or a custom type (<c>type</c> / <c>protocol</c>).</summary>
     public string? Type { get; set; }
 
@@ -257,6 +266,9 @@ public sealed class MkioOpSetOptions
 
     /// <summary>The op-set name, or null for the unnamed (list) form.</summary>
     public string? Name { get; }
+
+    /// <summary>Who may run this op set (<c>access</c> on its op); overrides the service's <see cref="MkioServiceOptions.Access"/>.</summary>
+    public string? Access { get; set; }
 
     /// <summary>The ops, executed in order.</summary>
     public IList<MkioOpOptions> Steps { get; } = new List<MkioOpOptions>();

@@ -12,12 +12,17 @@ namespace Mkio.Discovery;
 /// </summary>
 internal static partial class ServiceDiscovery
 {
-    /// <summary><c>GET /api/services</c>.</summary>
-    public static byte[] List(MkioModel model) => WireJson.ToPrettyCompact(WireJson.Serialize(w =>
+    /// <summary><c>GET /api/services</c>; with <paramref name="include"/>, only the services it accepts (by name).</summary>
+    public static byte[] List(MkioModel model, Func<string, bool>? include = null) => WireJson.ToPrettyCompact(WireJson.Serialize(w =>
     {
         w.WriteStartArray();
         foreach (var s in model.Services)
         {
+            if (include is not null && !include(s.Name))
+            {
+                continue;
+            }
+
             w.WriteStartObject();
             Str(w, "name", s.Name);
             Str(w, "type", s.Type);

@@ -94,6 +94,7 @@ internal sealed partial class ModelCompiler
 
         CheckStatic();
         CheckLater(byName);
+        CheckAccess();
         return new MkioModel
         {
             Options = _options,

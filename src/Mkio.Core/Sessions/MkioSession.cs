@@ -158,7 +158,11 @@ internal sealed partial class MkioSession : IAsyncDisposable
         if (isType && type.ValueEquals("monitor"u8))
         {
             await BarrierAsync(ct).ConfigureAwait(false);
-            HandleMonitor(serviceName, envelope, echoRef);
+            if (!await TryMonitorRefusalAsync(serviceName, envelope).ConfigureAwait(false))
+            {
+                HandleMonitor(serviceName, envelope, echoRef);
+            }
+
             return true;
         }
 
@@ -179,7 +183,8 @@ internal sealed partial class MkioSession : IAsyncDisposable
         }
 
         service.NotifyIn(root);
-        if (await TryLaterRefusalAsync(service, envelope, ct).ConfigureAwait(false))
+        if (await TryAccessRefusalAsync(service, envelope, ct).ConfigureAwait(false)
+            || await TryLaterRefusalAsync(service, envelope, ct).ConfigureAwait(false))
         {
             return true;
         }

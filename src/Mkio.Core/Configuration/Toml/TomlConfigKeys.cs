@@ -20,14 +20,14 @@ internal static class TomlConfigKeys
         "host", "port", "db_path", "batch_max_size", "batch_max_wait_ms", "change_log_size",
         "wal_checkpoint_interval_s", "auto_migrate", "backup_on_startup", "backup_dir", "shutdown_timeout",
         "tables", "services", "static", "ws_heartbeat_s", "allowed_origins",
-        "name", "version", "config", "later_protocol", "ws_send_buffer_mb",
+        "name", "version", "config", "later_protocol", "ws_send_buffer_mb", "access", "monitor_access",
     ];
 
     /// <summary>Later top-level keys accepted silently (application identity, config endpoint).</summary>
     public static readonly FrozenSet<string> RootSilent = FrozenSet.Create<string>(StringComparer.Ordinal);
 
-    /// <summary>Later top-level keys accepted with a "not supported" warning.</summary>
-    public static readonly FrozenSet<string> RootLater = FrozenSet.Create(StringComparer.Ordinal, "access", "monitor_access");
+    /// <summary>Later top-level keys accepted with a "not supported" warning (none left: access control is read).</summary>
+    public static readonly FrozenSet<string> RootLater = FrozenSet.Create<string>(StringComparer.Ordinal);
 
     /// <summary>Keys of <c>[tables.&lt;t&gt;]</c>.</summary>
     public static readonly string[] Table = ["columns", "append_only", "seed"];
@@ -36,13 +36,16 @@ internal static class TomlConfigKeys
     public static readonly FrozenSet<string> TableLater = FrozenSet.Create(StringComparer.Ordinal, "versioned");
 
     /// <summary>Keys of one op spec.</summary>
-    public static readonly string[] Op = ["table", "op_type", "fields", "key", "defaults", "bind"];
+    public static readonly string[] Op = ["table", "op_type", "fields", "key", "defaults", "bind", "access"];
 
-    /// <summary>Later op keys accepted with a "not supported" warning.</summary>
-    public static readonly FrozenSet<string> OpLater = FrozenSet.Create(StringComparer.Ordinal, "access");
+    /// <summary>Later op keys accepted with a "not supported" warning (none left).</summary>
+    public static readonly FrozenSet<string> OpLater = FrozenSet.Create<string>(StringComparer.Ordinal);
 
-    /// <summary>Later service keys accepted with a "not supported" warning, whatever the type.</summary>
-    public static readonly FrozenSet<string> ServiceLater = FrozenSet.Create(StringComparer.Ordinal, "access", "monitor_access");
+    /// <summary>Later service keys accepted with a "not supported" warning, whatever the type (none left: access keys are read).</summary>
+    public static readonly FrozenSet<string> ServiceLater = FrozenSet.Create<string>(StringComparer.Ordinal);
+
+    /// <summary>Access keys every service type reads.</summary>
+    public static readonly string[] ServiceAccess = ["access", "monitor_access"];
 
     private static readonly string[] Common = ["type", "protocol", "description", "publish", "where", "filterable"];
 
@@ -56,7 +59,7 @@ internal static class TomlConfigKeys
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Every service key any built-in type reads (used for custom or missing types).</summary>
-    public static readonly string[] AnyService = [.. ByType.Values.SelectMany(k => k).Distinct(StringComparer.Ordinal)];
+    public static readonly string[] AnyService = [.. ByType.Values.SelectMany(k => k).Concat(ServiceAccess).Distinct(StringComparer.Ordinal)];
 
     /// <summary>True for the four built-in service types.</summary>
     public static bool IsBuiltInType(string? type) => type is not null && ByType.ContainsKey(type);

@@ -105,6 +105,9 @@ internal sealed partial class TomlConfigReader
                 case "name" or "version" or "config" or "later_protocol" or "ws_send_buffer_mb":
                     ReadLaterRootKey(e);
                     break;
+                case "access" or "monitor_access":
+                    ReadRootAccess(e);
+                    break;
                 case "tables":
                     ReadTables(e);
                     break;

@@ -44,6 +44,12 @@ internal sealed partial class TomlConfigReader
                 continue;
             }
 
+            if (e.Key is "access" or "monitor_access")
+            {
+                ReadServiceAccess(e, service);
+                continue;
+            }
+
             if (builtIn && Array.IndexOf(known, e.Key) < 0)
             {
                 UnknownServiceKey(e, type!, known);
@@ -321,7 +327,7 @@ internal sealed partial class TomlConfigReader
             var itemPath = FormattableString.Invariant($"{path}[{i}]");
             if (items[i] is TomlTable op)
             {
-                set.Steps.Add(ReadOp(op, itemPath, fallback));
+                set.Steps.Add(ReadOp(set, op, itemPath, fallback));
             }
             else
             {
@@ -330,7 +336,7 @@ internal sealed partial class TomlConfigReader
         }
     }
 
-    private MkioOpOptions ReadOp(TomlTable table, string path, SourceLocation? fallback)
+    private MkioOpOptions ReadOp(MkioOpSetOptions set, TomlTable table, string path, SourceLocation? fallback)
     {
         var op = new MkioOpOptions();
         var entries = Entries(table, path);
@@ -401,6 +407,9 @@ internal sealed partial class TomlConfigReader
                         }
                     }
 
+                    break;
+                case "access":
+                    ReadOpAccess(e, set);
                     break;
                 default:
                     Unknown(e, TomlConfigKeys.Op, TomlConfigKeys.OpLater);

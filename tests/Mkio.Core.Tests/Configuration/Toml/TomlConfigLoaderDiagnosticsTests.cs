@@ -268,8 +268,9 @@ public sealed class TomlConfigLoaderDiagnosticsTests
             Assert.That(Errors(o), Is.Empty);
             Assert.That(warnings.Select(w => w.Path), Is.EqualTo(new[]
             {
-                "tables.t.versioned", "services.s.defaults", "services.s.access", "services.q.max_buffer",
+                "tables.t.versioned", "services.s.defaults", "services.q.max_buffer",
             }));
+            Assert.That(o.Services[0].Access, Is.EqualTo("auth"), "access is read, not warned about");
             Assert.That(warnings.Select(w => w.Message), Has.All.Contains("not supported in this version"));
             Assert.That(o.Tables.Single().Columns.Keys, Is.EqualTo(new[] { "id" }));
             Assert.That(o.Tables.Single().Seed, Is.EqualTo("t.csv"));
