@@ -64,6 +64,10 @@ internal sealed partial class ModelCompiler
     private void Error(string path, string message) =>
         _diagnostics.Add(new(ConfigSeverity.Error, path, message, _options.Locations.Find(path)));
 
+    /// <summary>An error of a top-level setting: the TOML key is the path; the message also names the host option key.</summary>
+    private void TopError(string tomlKey, string option, string message) =>
+        Error(tomlKey, $"{message[..^1]} (TOML '{tomlKey}', host option 'Mkio:{option}').");
+
     private MkioModel Run()
     {
         foreach (var d in _options.LoadDiagnostics)
@@ -111,32 +115,32 @@ internal sealed partial class ModelCompiler
         var o = _options;
         if (o.Port is < 0 or > 65535)
         {
-            Error("port", $"must be between 0 and 65535, got {o.Port}.");
+            TopError("port", "Port", $"must be between 0 and 65535, got {o.Port}.");
         }
 
         if (string.IsNullOrWhiteSpace(o.DbPath))
         {
-            Error("db_path", "must not be empty (use \":memory:\" for an in-memory database).");
+            TopError("db_path", "DbPath", "must not be empty (use \":memory:\" for an in-memory database).");
         }
 
         if (o.BatchMaxSize < 1)
         {
-            Error("batch_max_size", $"must be at least 1, got {o.BatchMaxSize}.");
+            TopError("batch_max_size", "BatchMaxSize", $"must be at least 1, got {o.BatchMaxSize}.");
         }
 
         if (o.BatchMaxWaitMs < 0 || double.IsNaN(o.BatchMaxWaitMs) || double.IsInfinity(o.BatchMaxWaitMs))
         {
-            Error("batch_max_wait_ms", $"must be a finite number of milliseconds ≥ 0, got {o.BatchMaxWaitMs.ToString(CultureInfo.InvariantCulture)}.");
+            TopError("batch_max_wait_ms", "BatchMaxWaitMs", $"must be a finite number of milliseconds ≥ 0, got {o.BatchMaxWaitMs.ToString(CultureInfo.InvariantCulture)}.");
         }
 
         if (o.ChangeLogSize < 1)
         {
-            Error("change_log_size", $"must be at least 1, got {o.ChangeLogSize}.");
+            TopError("change_log_size", "ChangeLogSize", $"must be at least 1, got {o.ChangeLogSize}.");
         }
 
         if (o.ShutdownTimeout < 0 || double.IsNaN(o.ShutdownTimeout))
         {
-            Error("shutdown_timeout", "must be a number of seconds ≥ 0.");
+            TopError("shutdown_timeout", "ShutdownTimeout", "must be a number of seconds ≥ 0.");
         }
 
         if (o.MaxMessageBytes < 1024)
@@ -151,7 +155,7 @@ internal sealed partial class ModelCompiler
 
         if (o.WsHeartbeatS < 0 || !double.IsFinite(o.WsHeartbeatS))
         {
-            Error("ws_heartbeat_s", $"must be a finite number of seconds ≥ 0 (0 disables pings), got {o.WsHeartbeatS.ToString(CultureInfo.InvariantCulture)}.");
+            TopError("ws_heartbeat_s", "WsHeartbeatS", $"must be a finite number of seconds ≥ 0 (0 disables pings), got {o.WsHeartbeatS.ToString(CultureInfo.InvariantCulture)}.");
         }
 
         if (o.MaxConnections < 0)

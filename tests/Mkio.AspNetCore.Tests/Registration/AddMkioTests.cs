@@ -241,7 +241,7 @@ public sealed class AddMkioTests
             Fixtures.FixtureA,
             ct,
             builder: b => b.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Mkio:BatchMaxSize"] = "0" })))!;
-        Assert.That(ex.Message, Is.EqualTo("Invalid mkio configuration: batch_max_size: must be at least 1, got 0."));
+        Assert.That(ex.Message, Is.EqualTo("Invalid mkio configuration: batch_max_size: must be at least 1, got 0 (TOML 'batch_max_size', host option 'Mkio:BatchMaxSize')."));
     }
 
     [Test]

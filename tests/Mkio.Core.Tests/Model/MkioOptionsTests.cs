@@ -98,7 +98,7 @@ public sealed class MkioOptionsTests
         }
     }
 
-    [TestCase("ws_heartbeat_s = -1", "ws_heartbeat_s: must be a finite number of seconds ≥ 0 (0 disables pings), got -1.")]
+    [TestCase("ws_heartbeat_s = -1", "ws_heartbeat_s: must be a finite number of seconds ≥ 0 (0 disables pings), got -1 (TOML 'ws_heartbeat_s', host option 'Mkio:WsHeartbeatS').")]
     [TestCase("ws_heartbeat_s = true", "ws_heartbeat_s: expected a number, got boolean true")]
     [TestCase("allowed_origins = \"*\"", "allowed_origins: expected an array of strings, got string '*'")]
     public void Toml_BadHostingKeys_ErrorNamesTheKey(string toml, string expected)

@@ -657,12 +657,12 @@ public sealed partial class ModelCompilerTests
         });
         Assert.That(errors, Is.EqualTo(new[]
         {
-            "port: must be between 0 and 65535, got 70000.",
-            "db_path: must not be empty (use \":memory:\" for an in-memory database).",
-            "batch_max_size: must be at least 1, got 0.",
-            "batch_max_wait_ms: must be a finite number of milliseconds ≥ 0, got -1.",
-            "change_log_size: must be at least 1, got 0.",
-            "shutdown_timeout: must be a number of seconds ≥ 0.",
+            "port: must be between 0 and 65535, got 70000 (TOML 'port', host option 'Mkio:Port').",
+            "db_path: must not be empty (use \":memory:\" for an in-memory database) (TOML 'db_path', host option 'Mkio:DbPath').",
+            "batch_max_size: must be at least 1, got 0 (TOML 'batch_max_size', host option 'Mkio:BatchMaxSize').",
+            "batch_max_wait_ms: must be a finite number of milliseconds ≥ 0, got -1 (TOML 'batch_max_wait_ms', host option 'Mkio:BatchMaxWaitMs').",
+            "change_log_size: must be at least 1, got 0 (TOML 'change_log_size', host option 'Mkio:ChangeLogSize').",
+            "shutdown_timeout: must be a number of seconds ≥ 0 (TOML 'shutdown_timeout', host option 'Mkio:ShutdownTimeout').",
         }));
     }
 
