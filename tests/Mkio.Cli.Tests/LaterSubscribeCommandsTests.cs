@@ -100,7 +100,7 @@ public sealed partial class LaterSubscribeCommandsTests
             _ = await writer.RequestAsync("""{"service":"put","data":{"id":"zz","name":"new","qty":7}}""", ct);
             await p.WaitForStdoutAsync(UpdateHeader(), ct);
             await p.TerminateAsync(ct);
-            await p.WaitForExitAsync(ct);
+            var exit = await p.WaitForExitAsync(ct);
             var headers = p.Stdout.Split('\n').Select(l => SnapshotHeader().Match(l)).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
             var bodies = Bodies(p.Stdout);
             using (Assert.EnterMultipleScope())
@@ -110,6 +110,8 @@ public sealed partial class LaterSubscribeCommandsTests
                 Assert.That(bodies, Has.Length.EqualTo(rows + 1));
                 Assert.That(bodies[^1], Does.StartWith("""{"id": "zz", "_mkio_ref": """));
                 Assert.That(p.Stdout, Does.Contain("UPDATE upsert"));
+                Assert.That(exit, Is.Zero, "stopped by a signal: exit 0");
+                Assert.That(p.Stdout, Does.EndWith("Subscription stopped."));
             }
         }
     }
