@@ -14,37 +14,7 @@ public sealed partial class LaterSubscribeCommandsTests
         [tables.items]
         columns = { id = "TEXT PRIMARY KEY", name = "TEXT", qty = "INTEGER" }
         seed = "items.jsonl"
-
-        [tables.events]
-        columns = { id = "INTEGER PRIMARY KEY AUTOINCREMENT", text = "TEXT" }
-
-        [services.put]
-        protocol = "transaction"
-        table = "items"
-        op_type = "upsert"
-        fields = ["id", "name", "qty"]
-        key = ["id"]
-
-        [services.log]
-        protocol = "transaction"
-        table = "events"
-        op_type = "insert"
-        fields = ["text"]
-
-        [services.items]
-        protocol = "query"
-        primary_table = "items"
-        filterable = ["qty", "name"]
-
-        [services.cache]
-        protocol = "subpub"
-        primary_table = "items"
-        topic = "id"
-
-        [services.feed]
-        protocol = "stream"
-        primary_table = "events"
-        """;
+        """ + "\n\n" + Fixtures.LaterListenersToml;
 
     [GeneratedRegex(@"^\[\d{2}:\d{2}:\d{2}\.\d{3}\] SNAPSHOT \((\d+) rows\)")]
     private static partial Regex SnapshotHeader();
