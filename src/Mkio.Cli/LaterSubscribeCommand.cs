@@ -98,9 +98,7 @@ internal static class LaterSubscribeCommand
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            await @out.WriteLineAsync().ConfigureAwait(false);
-            await @out.WriteLineAsync("Subscription stopped.").ConfigureAwait(false);
-            return 0;
+            return await SubscribeCommand.StoppedAsync().ConfigureAwait(false);
         }
         catch (WebSocketException ex)
         {
