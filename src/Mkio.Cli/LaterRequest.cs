@@ -7,7 +7,8 @@ using Mkio.Protocol;
 namespace Mkio.Cli;
 
 /// <summary>
-/// One later-protocol request over a WebSocket (<c>mkio reqrep</c>, <c>schema</c>, <c>check</c>): sends
+/// One later-protocol request over a WebSocket (<c>mkio reqrep</c>, <c>schema</c>, <c>check</c>; the connection and
+/// command plumbing also serve <c>subpub</c>, <c>stream</c>, <c>query</c>): sends
 /// <c>{"type":"request","service":…,"reqid":…,"data":…}</c> and returns the reply, error or nack answering it.
 /// </summary>
 internal static class LaterRequest
@@ -21,12 +22,12 @@ internal static class LaterRequest
     /// A command whose arguments are parsed by <paramref name="run"/> (as the reference does), with real <c>--help</c>
     /// text and Ctrl+C cancelling the request.
     /// </summary>
-    public static System.CommandLine.Command Command(string name, string description, string synopsis, (string Name, string Description)[] arguments, Func<string[], CancellationToken, Task<int>> run)
+    public static System.CommandLine.Command Command(string name, string description, string synopsis, (string Name, string Description)[] arguments, Func<string[], CancellationToken, Task<int>> run, params (string Name, string Description)[] options)
     {
         var tokens = new System.CommandLine.Argument<string[]>("args") { Description = string.Join(' ', arguments.Select(a => a.Name)), Arity = System.CommandLine.ArgumentArity.ZeroOrMore };
         var verbose = new System.CommandLine.Option<bool>("--verbose") { Description = "Show error details." };
         var command = new System.CommandLine.Command(name, description) { tokens, verbose };
-        ManualHelp.Register(command, synopsis, arguments);
+        ManualHelp.Register(command, synopsis, arguments, options);
         command.SetAction(parse =>
         {
             Verbose = parse.GetValue(verbose);
@@ -39,25 +40,37 @@ internal static class LaterRequest
         return command;
     }
 
-    /// <summary>The answer, or null after printing a one-line connection error.</summary>
-    public static async Task<JsonDocument?> SendAsync(string url, string service, byte[] data, CancellationToken ct)
+    /// <summary>An open WebSocket to the server at <paramref name="url"/>, or null after printing a one-line connection error.</summary>
+    public static async Task<ClientWebSocket?> ConnectAsync(string url, CancellationToken ct)
     {
         var wsUrl = CliUrl.WebSocket(url);
-        using var socket = new ClientWebSocket();
+        var socket = new ClientWebSocket();
         try
         {
             using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             connectTimeout.CancelAfter(TimeSpan.FromSeconds(10));
             await socket.ConnectAsync(new Uri(wsUrl), connectTimeout.Token).ConfigureAwait(false);
+            return socket;
         }
         catch (Exception ex) when (ex is WebSocketException or UriFormatException or OperationCanceledException or ArgumentException)
         {
+            socket.Dispose();
             await CliConsole.Out.WriteLineAsync($"Error: could not connect to {wsUrl}. Is the mkio server running?").ConfigureAwait(false);
             if (Verbose)
             {
                 await Console.Error.WriteLineAsync(ex.ToString()).ConfigureAwait(false);
             }
 
+            return null;
+        }
+    }
+
+    /// <summary>The answer, or null after printing a one-line connection error.</summary>
+    public static async Task<JsonDocument?> SendAsync(string url, string service, byte[] data, CancellationToken ct)
+    {
+        using var socket = await ConnectAsync(url, ct).ConfigureAwait(false);
+        if (socket is null)
+        {
             return null;
         }
 
@@ -195,7 +208,8 @@ internal static class LaterRequest
     /// <summary>Python's default JSON text form (<c>", "</c> and <c>": "</c>) of a value.</summary>
     public static string PyJson(JsonElement v) => Encoding.UTF8.GetString(WireJson.ToPrettyCompact(Encoding.UTF8.GetBytes(v.GetRawText())));
 
-    private static async Task<bool> ReceiveAsync(ClientWebSocket socket, ArrayBufferWriter<byte> buffer, CancellationToken ct)
+    /// <summary>Reads one whole message into <paramref name="buffer"/>; false when the server closed the connection.</summary>
+    public static async Task<bool> ReceiveAsync(ClientWebSocket socket, ArrayBufferWriter<byte> buffer, CancellationToken ct)
     {
         while (true)
         {

@@ -96,9 +96,7 @@ internal static class SubscribeCommand
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            await @out.WriteLineAsync().ConfigureAwait(false);
-            await @out.WriteLineAsync("Subscription stopped.").ConfigureAwait(false);
-            return 0;
+            return await SubscribeCommand.StoppedAsync().ConfigureAwait(false);
         }
         catch (MkioConnectionException ex)
         {
@@ -120,9 +118,7 @@ internal static class SubscribeCommand
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            await @out.WriteLineAsync().ConfigureAwait(false);
-            await @out.WriteLineAsync("Subscription stopped.").ConfigureAwait(false);
-            return 0;
+            return await SubscribeCommand.StoppedAsync().ConfigureAwait(false);
         }
         catch (MkioSubscriptionRejectedException ex)
         {
@@ -145,6 +141,14 @@ internal static class SubscribeCommand
             return 1;
         }
 
+        return 0;
+    }
+
+    /// <summary>Prints the stop line after Ctrl+C or SIGTERM (a blank line, <c>Subscription stopped.</c>); exit code 0.</summary>
+    internal static async Task<int> StoppedAsync()
+    {
+        await CliConsole.Out.WriteLineAsync().ConfigureAwait(false);
+        await CliConsole.Out.WriteLineAsync("Subscription stopped.").ConfigureAwait(false);
         return 0;
     }
 

@@ -207,6 +207,9 @@ public partial class CliTerminalTests
             "  mkio monitor <url> <service>",
             "  mkio send <url> <service> [--op <name>] <data>",
             "  mkio subscribe <url> <service> [--filter <expr>] [--ref <ver>]",
+            "  mkio subpub <url> <service> [--subid <id>] [--fields <a,b>]",
+            "  mkio stream <url> <service> [--filter <expr>] [--ref <ref>]",
+            "  mkio query <url> <service> [--filter <expr>] [--snapshotOnly]",
             "  mkio reqrep <url> <service> [json | key=value ...]",
             "  mkio schema <url> <table>",
             "  mkio check <url> [version=... protocol=... mkio=...]",
@@ -245,6 +248,9 @@ public partial class CliTerminalTests
     [TestCase("monitor", "  mkio monitor <url> <service> [--verbose]")]
     [TestCase("services", "  mkio services <url> [service] [--verbose]")]
     [TestCase("reqrep", "  mkio reqrep <url> <service> [json | key=value ...] [--verbose]")]
+    [TestCase("subpub", "  mkio subpub <url> <service> [<topic>...] [--subid <id>] [--fields <a,b>] [--verbose]", "--subid <id>", "--fields <a,b>")]
+    [TestCase("stream", "  mkio stream <url> <service> [--subid <id>] [--fields <a,b>] [--filter <expr>] [--ref <ref>] [--maxcount <n>] [--before] [--verbose]", "--subid <id>", "--fields <a,b>", "--filter <expr>", "--ref <ref>", "--maxcount <n>", "--before")]
+    [TestCase("query", "  mkio query <url> <service> [--subid <id>] [--fields <a,b>] [--filter <expr>] [--snapshotOnly | --updateOnly] [--verbose]", "--subid <id>", "--fields <a,b>", "--filter <expr>", "--snapshotOnly", "--updateOnly")]
     [TestCase("check", "  mkio check <url> [version=<v>] [protocol=<v>] [mkio=<v>] [--verbose]")]
     [CancelAfter(60_000)]
     public async Task CommandHelp_ShowsTheRealSynopsisArgumentsAndOptions(string command, string synopsis, params string[] options)

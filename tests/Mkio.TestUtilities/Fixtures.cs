@@ -3,6 +3,43 @@ namespace Mkio.TestUtilities;
 /// <summary>The conformance fixtures (CONFORMANCE.md) as code-first configs.</summary>
 public static class Fixtures
 {
+    /// <summary>
+    /// The TOML of a later-subscription test server after its <c>items</c> table (id, name, qty): an <c>events</c> table, the
+    /// <c>put</c> (upsert items) and <c>log</c> (insert events) transactions, and the listeners <c>items</c> (query, filterable
+    /// qty/name), <c>cache</c> (subpub, topic id) and <c>feed</c> (stream of events).
+    /// </summary>
+    public const string LaterListenersToml = """
+        [tables.events]
+        columns = { id = "INTEGER PRIMARY KEY AUTOINCREMENT", text = "TEXT" }
+
+        [services.put]
+        protocol = "transaction"
+        table = "items"
+        op_type = "upsert"
+        fields = ["id", "name", "qty"]
+        key = ["id"]
+
+        [services.log]
+        protocol = "transaction"
+        table = "events"
+        op_type = "insert"
+        fields = ["text"]
+
+        [services.items]
+        protocol = "query"
+        primary_table = "items"
+        filterable = ["qty", "name"]
+
+        [services.cache]
+        protocol = "subpub"
+        primary_table = "items"
+        topic = "id"
+
+        [services.feed]
+        protocol = "stream"
+        primary_table = "events"
+        """;
+
     /// <summary>Fixture A: orders(id TEXT PK) + audit_log, add/update/delete services and the three listeners.</summary>
     public static void FixtureA(MkioOptions o)
     {

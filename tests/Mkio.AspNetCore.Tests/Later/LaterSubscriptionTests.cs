@@ -16,37 +16,7 @@ public sealed class LaterSubscriptionTests
 
         [tables.items]
         columns = { id = "TEXT PRIMARY KEY", name = "TEXT NOT NULL", qty = "INTEGER DEFAULT 0" }
-
-        [tables.events]
-        columns = { id = "INTEGER PRIMARY KEY AUTOINCREMENT", text = "TEXT" }
-
-        [services.put]
-        protocol = "transaction"
-        table = "items"
-        op_type = "upsert"
-        fields = ["id", "name", "qty"]
-        key = ["id"]
-
-        [services.log]
-        protocol = "transaction"
-        table = "events"
-        op_type = "insert"
-        fields = ["text"]
-
-        [services.items]
-        protocol = "query"
-        primary_table = "items"
-        filterable = ["qty", "name"]
-
-        [services.cache]
-        protocol = "subpub"
-        primary_table = "items"
-        topic = "id"
-
-        [services.feed]
-        protocol = "stream"
-        primary_table = "events"
-        """;
+        """ + "\n\n" + Fixtures.LaterListenersToml;
 
     private const string A1 = """{"id":"A1","name":"apple","qty":10,"_mkio_ref":"r1","_mkio_row":"A1"}""";
     private const string B2 = """{"id":"B2","name":"bread","qty":3,"_mkio_ref":"r2","_mkio_row":"B2"}""";

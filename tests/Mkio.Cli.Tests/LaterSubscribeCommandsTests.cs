@@ -1,0 +1,188 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Mkio.TestUtilities;
+
+namespace Mkio.Cli.Tests;
+
+/// <summary><c>mkio subpub</c>, <c>stream</c> and <c>query</c> as real processes against an in-process server.</summary>
+[Parallelizable(ParallelScope.Children)]
+public sealed partial class LaterSubscribeCommandsTests
+{
+    private const string Config = """
+        db_path = ":memory:"
+
+        [tables.items]
+        columns = { id = "TEXT PRIMARY KEY", name = "TEXT", qty = "INTEGER" }
+        seed = "items.jsonl"
+        """ + "\n\n" + Fixtures.LaterListenersToml;
+
+    [GeneratedRegex(@"^\[\d{2}:\d{2}:\d{2}\.\d{3}\] SNAPSHOT \((\d+) rows\)")]
+    private static partial Regex SnapshotHeader();
+
+    /// <summary>A row's <c>_mkio_ref</c> (seeded rows get the ref of their load).</summary>
+    [GeneratedRegex("\"_mkio_ref\": \"[^\"]*\"")]
+    private static partial Regex SeedRef();
+
+    [GeneratedRegex(@"^\[\d{2}:\d{2}:\d{2}\.\d{3}\] SUBSCRIBED \(new rows only\)")]
+    private static partial Regex Subscribed();
+
+    [GeneratedRegex(@"^\[\d{2}:\d{2}:\d{2}\.\d{3}\] UPDATE (\w+)")]
+    private static partial Regex UpdateHeader();
+
+    private static async Task<(MkioTestHost Host, TempDirectory Dir, TestSocket Writer)> StartAsync(CancellationToken ct, int rows = 2)
+    {
+        var dir = new TempDirectory();
+        await File.WriteAllTextAsync(dir.File("server.toml"), Config, ct);
+        var seed = new StringBuilder();
+        for (var i = 1; i <= rows; i++)
+        {
+            seed.Append(System.Globalization.CultureInfo.InvariantCulture, $"{{\"id\":\"i{i:D4}\",\"name\":\"n{i}\",\"qty\":{i}}}\n");
+        }
+
+        await File.WriteAllTextAsync(dir.File("items.jsonl"), seed.ToString(), ct);
+        var host = await MkioTestHost.StartAsync(_ => { }, ct, dir, tomlPath: dir.File("server.toml"));
+        return (host, dir, await host.ConnectAsync("ws", ct));
+    }
+
+    private static async Task<(int Code, string Stdout)> RunAsync(string dir, CancellationToken ct, params string[] args)
+    {
+        await using var p = MkioProcess.Start(dir, args);
+        var code = await p.WaitForExitAsync(ct);
+        Assert.That(p.Output, Does.Not.Contain("   at "), "no stack trace");
+        return (code, p.Stdout);
+    }
+
+    private static string Url(MkioTestHost host) => host.BaseUri.ToString().TrimEnd('/');
+
+    private static string[] Bodies(string stdout) => [.. stdout.Split('\n').Where(l => l.StartsWith("  ", StringComparison.Ordinal)).Select(l => SeedRef().Replace(l.Trim(), "\"_mkio_ref\": \"R\""))];
+
+    [Test, CancelAfter(90_000)]
+    public async Task Query_PagesTheSnapshotWithGetmoreThenPrintsUpdates(CancellationToken ct)
+    {
+        const int rows = LaterSubscribeCommand.QueryPageSize + 20;
+        var (host, dir, writer) = await StartAsync(ct, rows);
+        await using (host)
+        await using (writer)
+        using (dir)
+        {
+            await using var p = MkioProcess.StartInterruptible(dir.Path, "query", Url(host), "items", "--subid", "q", "--fields", "id");
+            await p.WaitForStdoutAsync(new Regex(@"SNAPSHOT \(20 rows\)"), ct);
+            _ = await writer.RequestAsync("""{"service":"put","data":{"id":"zz","name":"new","qty":7}}""", ct);
+            await p.WaitForStdoutAsync(UpdateHeader(), ct);
+            await p.TerminateAsync(ct);
+            var exit = await p.WaitForExitAsync(ct);
+            var headers = p.Stdout.Split('\n').Select(l => SnapshotHeader().Match(l)).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            var bodies = Bodies(p.Stdout);
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(headers, Is.EqualTo(new[] { LaterSubscribeCommand.QueryPageSize, 20 }), p.Stdout);
+                Assert.That(bodies[0], Is.EqualTo("""{"id": "i0001", "_mkio_ref": "R", "_mkio_row": "i0001"}"""));
+                Assert.That(bodies, Has.Length.EqualTo(rows + 1));
+                Assert.That(bodies[^1], Does.StartWith("""{"id": "zz", "_mkio_ref": """));
+                Assert.That(p.Stdout, Does.Contain("UPDATE upsert"));
+                Assert.That(exit, Is.Zero, "stopped by a signal: exit 0");
+                Assert.That(p.Stdout, Does.EndWith("Subscription stopped."));
+            }
+        }
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Query_SnapshotOnlyExits0_FilterApplies_NackExits1(CancellationToken ct)
+    {
+        var (host, dir, writer) = await StartAsync(ct);
+        await using (host)
+        await using (writer)
+        using (dir)
+        {
+            var url = Url(host);
+            var once = await RunAsync(dir.Path, ct, "query", url, "items", "--snapshotOnly", "--filter", "qty > 1", "--fields", "name");
+            var wrong = await RunAsync(dir.Path, ct, "query", url, "feed", "--subid", "x");
+            var unknown = await RunAsync(dir.Path, ct, "query", url, "nope");
+            var both = await RunAsync(dir.Path, ct, "query", url, "items", "--snapshotOnly", "--updateOnly");
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(once.Code, Is.Zero, once.Stdout);
+                Assert.That(Bodies(once.Stdout), Is.EqualTo(new[] { """{"name": "n2", "_mkio_ref": "R", "_mkio_row": "i0002"}""" }), once.Stdout);
+                Assert.That(wrong.Code, Is.EqualTo(1));
+                Assert.That(wrong.Stdout, Does.EndWith("Error: Protocol mismatch: service 'feed' is 'stream', not 'query'"));
+                Assert.That(unknown.Code, Is.EqualTo(1));
+                Assert.That(unknown.Stdout, Does.EndWith("Error: Unknown service: 'nope'. Available services: cache, feed, items, log, put"));
+                Assert.That(both.Code, Is.EqualTo(1));
+                Assert.That(both.Stdout, Does.StartWith("Error: --snapshotOnly and --updateOnly cannot be combined\nUsage: mkio query"));
+            }
+        }
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Stream_WithoutRefPrintsOnlyNewRows_WithRefResumes(CancellationToken ct)
+    {
+        var (host, dir, writer) = await StartAsync(ct);
+        await using (host)
+        await using (writer)
+        using (dir)
+        {
+            var first = await writer.RequestAsync("""{"service":"log","data":{"text":"old"}}""", ct);
+            var firstRef = first.GetProperty("ref").GetString()!;
+            _ = await writer.RequestAsync("""{"service":"log","data":{"text":"older"}}""", ct);
+            await using var live = MkioProcess.StartInterruptible(dir.Path, "stream", Url(host), "feed", "--fields", "text");
+            await live.WaitForStdoutAsync(Subscribed(), ct);
+            _ = await writer.RequestAsync("""{"service":"log","data":{"text":"new"}}""", ct);
+            await live.WaitForStdoutAsync(UpdateHeader(), ct);
+            await live.TerminateAsync(ct);
+            await live.WaitForExitAsync(ct);
+
+            await using var resumed = MkioProcess.StartInterruptible(dir.Path, "stream", Url(host), "feed", "--ref", firstRef, "--fields", "text");
+            await resumed.WaitForStdoutAsync(SnapshotHeader(), ct);
+            await resumed.TerminateAsync(ct);
+            await resumed.WaitForExitAsync(ct);
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(Bodies(live.Stdout), Is.EqualTo(new[] { """{"text": "new"}""" }), live.Stdout);
+                Assert.That(live.Stdout, Does.Contain("UPDATE insert ref="));
+                Assert.That(Bodies(resumed.Stdout), Is.EqualTo(new[] { """{"text": "older"}""", """{"text": "new"}""" }), resumed.Stdout);
+            }
+        }
+    }
+
+    [TestCase("stream", "feed", "--maxcount", "5", "Error: stream paging (--maxcount, --before) is not supported by this server yet")]
+    [TestCase("stream", "feed", "--before", "", "Error: stream paging (--maxcount, --before) is not supported by this server yet")]
+    [TestCase("stream", "feed", "--maxcount", "0", "Error: --maxcount must be a positive integer, got '0'\nUsage: mkio stream")]
+    [TestCase("subpub", "cache", "i0001", "", "Error: topic subscriptions are not supported by this server yet; omit the topics to subscribe to the whole service")]
+    [TestCase("subpub", "cache", "--filter", "x", "Error: unknown option: --filter\nUsage: mkio subpub")]
+    [CancelAfter(60_000)]
+    public async Task UnsupportedOrInvalid_ClearErrorExit1(string command, string service, string a, string b, string expected, CancellationToken ct)
+    {
+        using var dir = new TempDirectory();
+        string[] extra = b.Length == 0 ? [a] : [a, b];
+        var (code, stdout) = await RunAsync(dir.Path, ct, [command, "1", service, .. extra]);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(code, Is.EqualTo(1));
+            Assert.That(stdout, Does.StartWith(expected));
+        }
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task SubPub_WholeServiceWithSubidAndFields(CancellationToken ct)
+    {
+        var (host, dir, writer) = await StartAsync(ct);
+        await using (host)
+        await using (writer)
+        using (dir)
+        {
+            await using var p = MkioProcess.StartInterruptible(dir.Path, "subpub", Url(host), "cache", "--subid", "s", "--fields", "qty");
+            await p.WaitForStdoutAsync(SnapshotHeader(), ct);
+            _ = await writer.RequestAsync("""{"service":"put","data":{"id":"i0001","name":"n1","qty":9}}""", ct);
+            await p.WaitForStdoutAsync(UpdateHeader(), ct);
+            await p.TerminateAsync(ct);
+            await p.WaitForExitAsync(ct);
+            var bodies = Bodies(p.Stdout);
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(p.Stdout, Does.Contain("SNAPSHOT (2 rows)"), p.Stdout);
+                Assert.That(bodies[..2].Select(b => b[..9]), Is.EqualTo(new[] { "{\"qty\": 1", "{\"qty\": 2" }), p.Stdout);
+                Assert.That(bodies[^1], Does.StartWith("{\"qty\": 9"), p.Stdout);
+            }
+        }
+    }
+}
