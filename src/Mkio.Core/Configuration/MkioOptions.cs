@@ -107,6 +107,16 @@ public sealed partial class MkioOptions
     public const int DefaultMaxConnections = 10_000;
 
     /// <summary>
+    /// Most subscriptions one connection may hold on one service (later clients open several with distinct
+    /// <c>subid</c>s; a 0.1.0 subscribe replaces the previous one). Host option; default 100. A subscribe beyond it
+    /// is answered with a <c>nack</c>, and nothing is registered.
+    /// </summary>
+    public int MaxSubscriptionsPerService { get; set; } = DefaultMaxSubscriptionsPerService;
+
+    /// <summary>The default of <see cref="MaxSubscriptionsPerService"/>.</summary>
+    public const int DefaultMaxSubscriptionsPerService = 100;
+
+    /// <summary>
     /// Seconds between WebSocket pings (<c>ws_heartbeat_s</c>); a peer that answers nothing (no pong,
     /// no frame) for another interval is disconnected. 0 disables pings. Default 30.
     /// </summary>

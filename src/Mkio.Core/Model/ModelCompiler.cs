@@ -163,6 +163,11 @@ internal sealed partial class ModelCompiler
             Error("Mkio:MaxConnections", $"must be ≥ 0 (0 = unlimited), got {o.MaxConnections}.");
         }
 
+        if (o.MaxSubscriptionsPerService < 1)
+        {
+            Error("Mkio:MaxSubscriptionsPerService", $"must be at least 1, got {o.MaxSubscriptionsPerService}.");
+        }
+
         var f = o.FilterLimits;
         if (f.MaxLength is < 1 or > Expressions.ExpressionLimits.MaxLength || f.MaxDepth is < 1 or > Expressions.ExpressionLimits.MaxDepth
             || f.MaxNodes < 1 || f.MaxResultLength < 0 || f.MaxWork < 1)

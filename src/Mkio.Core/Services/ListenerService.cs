@@ -402,6 +402,12 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
             return;
         }
 
+        if (later is not null && TooManySubscriptions(session, later) is { } tooMany)
+        {
+            Reject(session, envelope, later, tooMany);
+            return;
+        }
+
         if (Model.Filterable.Length > 0 && envelope.TryGet("filter"u8, out var f) && f.ValueKind == JsonValueKind.String && f.GetString() is { Length: > 0 } text)
         {
             string? rejection;
@@ -426,6 +432,31 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         var clientRef = envelope.RefKind == RefKind.String && envelope.Ref is { Length: > 0 } r && (later is null || LaterKeepsRef) ? r : null;
         var subscriber = new Subscriber(session, filter) { Later = later };
         await SubscribeCoreAsync(subscriber, clientRef, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The nack text when <paramref name="session"/> already holds <see cref="MkioOptions.MaxSubscriptionsPerService"/>
+    /// subscriptions on this service that <paramref name="later"/> would not replace (each has its own filter budget,
+    /// so their number must be bounded), or null.
+    /// </summary>
+    private string? TooManySubscriptions(MkioSession session, LaterSubscription later)
+    {
+        var limit = Engine.Model.Options.MaxSubscriptionsPerService;
+        var held = 0;
+        lock (Gate)
+        {
+            foreach (var s in _subscribers)
+            {
+                if (ReferenceEquals(s.Session, session) && !LaterSubscription.Replaces(s.Later, later))
+                {
+                    held++;
+                }
+            }
+        }
+
+        return held >= limit
+            ? $"Too many subscriptions: this connection already holds {held} on service '{Name}' (limit {limit}, Mkio:MaxSubscriptionsPerService)"
+            : null;
     }
 
     /// <summary>F2: a nack (the later one echoing ref/txnid/subid), nothing registered, the entries it would replace ended.</summary>

@@ -241,4 +241,25 @@ public sealed class LaterSubscriptionTests
             Assert.That(await ws.AskAsync("""{"type":"getmore","service":"items","subid":"o"}""", ct),
                 Is.EqualTo("""{"type":"nack","service":"items","message":"unknown subid","subid":"o"}"""));
         });
+
+    [Test, CancelAfter(60_000)]
+    public async Task Subid_GroupsBeyondMaxSubscriptionsPerService_Nacked_ReplacingOrOtherConnectionsStillWork(CancellationToken ct)
+    {
+        var (host, dir) = await LaterHost.StartAsync(ct, Config, o => o.MaxSubscriptionsPerService = 2);
+        await using (host)
+        using (dir)
+        {
+            await using var ws = await host.ConnectAsync("ws", ct);
+            Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"items","protocol":"query","subid":"s1"}""", ct), Does.StartWith("""{"type":"snapshot","""));
+            Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"items","protocol":"query","subid":"s2"}""", ct), Does.StartWith("""{"type":"snapshot","""));
+            Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"items","protocol":"query","subid":"s3"}""", ct),
+                Is.EqualTo("""{"type":"nack","service":"items","message":"Too many subscriptions: this connection already holds 2 on service 'items' (limit 2, Mkio:MaxSubscriptionsPerService)","subid":"s3"}"""));
+            Assert.That(Subscriptions.LiveTest.Listener(host, "items").SubscriberCount, Is.EqualTo(2));
+
+            // Re-subscribing an existing group replaces it; another connection has its own allowance.
+            Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"items","protocol":"query","subid":"s2","filter":"qty > 5"}""", ct), Does.StartWith("""{"type":"snapshot","""));
+            await using var other = await host.ConnectAsync("ws", ct);
+            Assert.That(await other.AskAsync("""{"type":"subscribe","service":"items","protocol":"query","subid":"s3"}""", ct), Does.StartWith("""{"type":"snapshot","""));
+        }
+    }
 }
