@@ -58,6 +58,20 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
     /// <summary>Events with a sequence at or below this were part of the loaded state.</summary>
     protected long LoadedSequence { get; set; }
 
+    /// <summary>The service's resume window (change log or stream buffer), reported by <see cref="ChangeLogDepth"/>.</summary>
+    protected abstract ChangeLog ResumeLog { get; }
+
+    public override (int Depth, int Capacity)? ChangeLogDepth
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return (ResumeLog.Count, ResumeLog.Capacity);
+            }
+        }
+    }
+
     public int SubscriberCount
     {
         get

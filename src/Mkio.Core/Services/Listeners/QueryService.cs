@@ -17,16 +17,7 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
 {
     private readonly ChangeLog _log = new(model.ChangeLogSize);
 
-    public override (int Depth, int Capacity)? ChangeLogDepth
-    {
-        get
-        {
-            lock (Gate)
-            {
-                return (_log.Count, _log.Capacity);
-            }
-        }
-    }
+    protected override ChangeLog ResumeLog => _log;
     private readonly Lock _readGate = new();
     private SnapshotRead? _reading;
     private int _waiting;

@@ -27,16 +27,7 @@ internal sealed class StreamService(MkioEngine engine, ListenerServiceModel mode
         }
     }
 
-    public override (int Depth, int Capacity)? ChangeLogDepth
-    {
-        get
-        {
-            lock (Gate)
-            {
-                return (_buffer.Count, _buffer.Capacity);
-            }
-        }
-    }
+    protected override ChangeLog ResumeLog => _buffer;
 
     protected override void Load()
     {

@@ -26,16 +26,7 @@ internal sealed class SubPubService(MkioEngine engine, ListenerServiceModel mode
         }
     }
 
-    public override (int Depth, int Capacity)? ChangeLogDepth
-    {
-        get
-        {
-            lock (Gate)
-            {
-                return (_log.Count, _log.Capacity);
-            }
-        }
-    }
+    protected override ChangeLog ResumeLog => _log;
 
     protected override void Load()
     {
