@@ -10,6 +10,8 @@ command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 # Python client tests (tests/python, driven by tests/Mkio.Browser.Tests) run Debian's Python with Debian's aiohttp.
 /usr/bin/python3 -c 'import aiohttp' >/dev/null 2>&1 || need_apt+=(python3-aiohttp)
+# The deployment walkthrough test (scripts/check-publish.sh) takes online backups with the sqlite3 shell.
+command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
     echo "Installing: ${need_apt[*]}"
