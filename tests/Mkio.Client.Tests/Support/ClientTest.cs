@@ -10,9 +10,13 @@ internal static class ClientTest
 {
     public const string DbFile = "client.db";
 
-    /// <summary>Fast reconnects for tests (the defaults are 100 ms … 30 s).</summary>
-    public static MkioClientOptions Fast(bool clientRefs = false, bool reconnect = true, TimeSpan? requestTimeout = null) => new()
+    /// <summary>
+    /// Fast reconnects for tests (the defaults are 100 ms … 30 s). Exact 0.1.0 unless <paramref name="protocol"/>
+    /// says otherwise: most tests here pin the 0.1.0 wire; the later protocol has its own tests.
+    /// </summary>
+    public static MkioClientOptions Fast(bool clientRefs = false, bool reconnect = true, TimeSpan? requestTimeout = null, MkioProtocol protocol = MkioProtocol.V010) => new()
     {
+        Protocol = protocol,
         BackoffBase = TimeSpan.FromMilliseconds(20),
         BackoffMax = TimeSpan.FromMilliseconds(250),
         ClientRefs = clientRefs,
