@@ -70,6 +70,16 @@ public partial class MkioClientTests
         await peer.SendAsync("""{"type":"result","service":"put","ref":"s1","txnid":"_mkio_t1"}""", WebSocketMessageType.Text, ct);
         Assert.That((await send).MsgId?.GetString(), Is.EqualTo("_mkio_t1"));
 
+        await using (var topics = client.SubscribeAsync("cache", new MkioSubscribeOptions { Protocol = "subpub", SubId = "t", Topics = ["A1", "B2"], Snapshot = false }, ct).GetAsyncEnumerator(ct))
+        {
+            var pending = topics.MoveNextAsync().AsTask();
+            Assert.That(await peer.ReceiveAsync(ct), Is.EqualTo("""{"service":"cache","type":"subscribe","protocol":"subpub","subid":"t","snapshot":false,"topic":["A1","B2"]}"""));
+            await peer.SendAsync("""{"type":"update","service":"cache","op":"update","row":{"id":"A1"},"subid":"t"}""", WebSocketMessageType.Text, ct);
+            Assert.That(await pending, Is.True);
+            Assert.That((topics.Current.Type, topics.Current.SubId), Is.EqualTo((MkioEventType.Update, "t")), "without a snapshot updates flow at once");
+        }
+
+        Assert.That(await peer.ReceiveAsync(ct), Is.EqualTo("""{"service":"cache","type":"unsubscribe","subid":"t"}"""));
         var options = new MkioSubscribeOptions { Protocol = "query", Filter = "qty > 1", Fields = ["id"], MaxCount = 1, Updates = false };
         await using (var sub = client.SubscribeAsync("items", options, ct).GetAsyncEnumerator(ct))
         {
@@ -329,6 +339,77 @@ public partial class MkioClientTests
             Assert.That(RowIds(again), Is.EqualTo(new[] { "1", "2", "3" }));
             Assert.That((tradeResume.Type, ChangesOf(tradeResume).Select(c => c.Id)), Is.EqualTo((MkioEventType.Delta, new[] { "3" })), "the 0.1.0 subpub subscription resumes with a delta");
             Assert.That((live.RowKey, live.Row.GetProperty("_mkio_ref").GetString()), Is.EqualTo(("4", r4.Ref)));
+        }
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Later_And_V010_ClientsOnOneServer_EachGetsItsOwnShapes(CancellationToken ct)
+    {
+        await using var host = await StartLaterAsync(ct);
+        await using var later = await ConnectAsync(host.Ws(), ct, Later());
+        await using var old = await ConnectAsync(host.Ws(), ct, Fast());
+        await PutAsync(later, "A1", "apple", 10, ct);
+
+        await using var laterSub = later.SubscribeAsync("items", cancellationToken: ct).GetAsyncEnumerator(ct);
+        await using var oldSub = old.SubscribeAsync("items", cancellationToken: ct).GetAsyncEnumerator(ct);
+        var laterSnapshot = await laterSub.NextAsync();
+        var oldSnapshot = await oldSub.NextAsync();
+        var r2 = await old.SendAsync("put", new JsonObject { ["id"] = "B2", ["name"] = "bread", ["qty"] = 3 }, cancellationToken: ct);
+        var laterUpdate = await laterSub.NextAsync();
+        var oldUpdate = await oldSub.NextAsync();
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That((laterSnapshot.SubId, laterSnapshot.Message.TryGetProperty("hasmore", out _)), Is.EqualTo(("_mkio_s1", true)));
+            Assert.That(laterSnapshot.Rows[0].GetProperty("_mkio_row").GetString(), Is.EqualTo("A1"));
+            Assert.That((oldSnapshot.SubId, oldSnapshot.Message.TryGetProperty("hasmore", out _)), Is.EqualTo(((string?)null, false)));
+            Assert.That(oldSnapshot.Rows[0].TryGetProperty("_mkio_row", out _), Is.False, "0.1.0 rows are untagged");
+            Assert.That((laterUpdate.RowKey, laterUpdate.Ref), Is.EqualTo(("B2", (string?)null)), "later query updates carry no ref");
+            Assert.That((oldUpdate.Ref, oldUpdate.RowKey), Is.EqualTo((r2.Ref, (string?)null)));
+        }
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Later_TypedSubscribeWithOptions_DeserializesPages(CancellationToken ct)
+    {
+        await using var host = await StartLaterAsync(ct);
+        await using var client = await ConnectAsync(host.Ws(), ct, Later());
+        await PutAsync(client, "A1", "apple", 10, ct);
+        await PutAsync(client, "B2", "bread", 3, ct);
+
+        await using var sub = client.SubscribeAsync("items", ClientTestJson.Default.ItemRow, new MkioSubscribeOptions { MaxCount = 1, Updates = false }, ct).GetAsyncEnumerator(ct);
+        var first = await sub.NextAsync();
+        var second = await sub.NextAsync();
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That((first.Type, first.HasMore, first.Rows.Single()), Is.EqualTo((MkioEventType.Snapshot, true, new ItemRow("A1", "apple", 10))));
+            Assert.That((second.Type, second.HasMore, second.Rows.Single()), Is.EqualTo((MkioEventType.Page, false, new ItemRow("B2", "bread", 3))));
+        }
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Later_QueryAsync_ConnectionLostMidway_ThrowsInsteadOfStartingOver(CancellationToken ct)
+    {
+        using var dir = new TempDirectory();
+        await using var host = await ClientTestHost.StartAsync(Fixtures.FixtureA, dir, cancellationToken: ct);
+        await using var client = new MkioClient(host.WsUrl, Later());
+        var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.Disconnected += (_, _) => lost.TrySetResult();
+        await client.ConnectAsync(ct);
+        foreach (var id in new[] { "1", "2", "3" })
+        {
+            await client.SendAsync("add_order", Order(id), cancellationToken: ct);
+        }
+
+        await using var rows = client.QueryAsync("all_orders", pageSize: 1, cancellationToken: ct).GetAsyncEnumerator(ct);
+        var first = await rows.NextAsync();
+        Assert.That(host.AbortConnections(), Is.EqualTo(1));
+        await lost.Task.WaitAsync(ct);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(Id(first), Is.EqualTo("1"));
+            Assert.That(async () => await rows.MoveNextAsync(), Throws.InstanceOf<MkioConnectionLostException>().With.Message.Contains("paged query"));
         }
     }
 }

@@ -124,6 +124,13 @@ internal sealed record OrderRow(
     [property: JsonPropertyName("status")] string Status,
     [property: JsonPropertyName("_mkio_ref")] string MkioRef);
 
+/// <summary>An items row of the later test config (query row tags are not mapped).</summary>
+internal sealed record ItemRow(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("qty")] long Qty);
+
 [JsonSerializable(typeof(NewOrder))]
+[JsonSerializable(typeof(ItemRow))]
 [JsonSerializable(typeof(OrderRow))]
 internal sealed partial class ClientTestJson : JsonSerializerContext;
