@@ -46,6 +46,13 @@ public partial class MkioClientTests
     private static Task<MkioResult> PutAsync(MkioClient client, string id, string name, int qty, CancellationToken ct) =>
         client.SendAsync("put", new JsonObject { ["id"] = id, ["name"] = name, ["qty"] = qty }, cancellationToken: ct);
 
+    /// <summary>A1 apple (qty 10) and B2 bread (qty 3).</summary>
+    private static async Task PutAppleAndBreadAsync(MkioClient client, CancellationToken ct)
+    {
+        await PutAsync(client, "A1", "apple", 10, ct);
+        await PutAsync(client, "B2", "bread", 3, ct);
+    }
+
     private static string[] RowIds(MkioEvent e) => [.. e.Rows.EnumerateArray().Select(Id)];
 
     [Test, CancelAfter(30_000)]
@@ -124,8 +131,7 @@ public partial class MkioClientTests
     {
         await using var host = await StartLaterAsync(ct);
         await using var client = await ConnectAsync(host.Ws(), ct, Later());
-        await PutAsync(client, "A1", "apple", 10, ct);
-        await PutAsync(client, "B2", "bread", 3, ct);
+        await PutAppleAndBreadAsync(client, ct);
 
         var all = client.SubscribeAsync("items", cancellationToken: ct).GetAsyncEnumerator(ct);
         await using var big = client.SubscribeAsync("items", new MkioSubscribeOptions { Filter = "qty > 5", Fields = ["qty"] }, ct).GetAsyncEnumerator(ct);
@@ -235,8 +241,7 @@ public partial class MkioClientTests
     {
         await using var host = await StartLaterAsync(ct);
         await using var client = await ConnectAsync(host.Ws(), ct, Later());
-        await PutAsync(client, "A1", "apple", 10, ct);
-        await PutAsync(client, "B2", "bread", 3, ct);
+        await PutAppleAndBreadAsync(client, ct);
 
         var value = await client.RequestAsync("stock", new JsonObject { ["item"] = "a1" }, ct);
         var missing = await client.RequestAsync("stock", JsonDocument.Parse("""{"item":"zz"}""").RootElement, ct);
@@ -374,8 +379,7 @@ public partial class MkioClientTests
     {
         await using var host = await StartLaterAsync(ct);
         await using var client = await ConnectAsync(host.Ws(), ct, Later());
-        await PutAsync(client, "A1", "apple", 10, ct);
-        await PutAsync(client, "B2", "bread", 3, ct);
+        await PutAppleAndBreadAsync(client, ct);
 
         await using var sub = client.SubscribeAsync("items", ClientTestJson.Default.ItemRow, new MkioSubscribeOptions { MaxCount = 1, Updates = false }, ct).GetAsyncEnumerator(ct);
         var first = await sub.NextAsync();

@@ -23,16 +23,15 @@ Behaviour:
   new socket and send every subscription again with its subid, protocol, options and last ref.
   Pending requests stay pending.
 
-Test instrumentation: ``sent`` (every message sent, parsed) and ``connects``.
+It reuses the 0.1.0 emulation's transport, receive loop and reconnect. Test instrumentation:
+``sent`` (every message sent, parsed), ``sent_frames`` and ``connects``.
 """
 
 import asyncio
 import itertools
 import json
 
-import aiohttp
-
-from mkio_client_0_1_0 import make_ref
+from mkio_client_0_1_0 import MkioClient, make_ref
 
 __all__ = ["LaterMkioClient", "make_ref"]
 
@@ -59,38 +58,22 @@ class _Subscription:
         return msg
 
 
-class LaterMkioClient:
+class LaterMkioClient(MkioClient):
+    """The later client: the 0.1.0 emulation's transport, receive loop and reconnect, later messages and routing."""
+
     def __init__(self, url, reconnect=True, backoff_base=0.1, backoff_max=1.0):
-        self.url = url
-        self.reconnect = reconnect
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
+        super().__init__(url, reconnect, backoff_base, backoff_max)
         self._ids = itertools.count(1)
-        self._session = None
-        self._ws = None
-        self._task = None
         self._by_ref = {}         # ref -> future (sends with a ref)
         self._by_txnid = {}       # txnid -> future
-        self._sends = []          # [txnid, future] of sends in order, for replies without a match
+        self._sends = []          # (txnid, future) of sends in order, for replies without a match
         self._requests = {}       # reqid -> future, in send order
         self._subscriptions = {}  # subid -> _Subscription
-        self.sent = []
-        self.connects = 0
 
-    async def connect(self):
-        await self._open()
-        self._task = asyncio.create_task(self._receive_loop())
-
-    async def close(self):
-        self.reconnect = False
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-        await self._close_transport()
+    @property
+    def sent(self):
+        """Every message sent, parsed."""
+        return [json.loads(f) for f in self.sent_frames]
 
     async def send(self, service, data, ref=None, txnid=None, **extra):
         msg = {"service": service, "data": data}
@@ -102,14 +85,14 @@ class LaterMkioClient:
             self._by_ref[ref] = future
         self._by_txnid[msg["txnid"]] = future
         self._sends.append((msg["txnid"], future))
-        await self._write(msg)
+        await self._send_json(msg)
         return await future
 
     async def request(self, service, data=None, reqid=None):
         reqid = reqid or make_ref()
         future = asyncio.get_running_loop().create_future()
         self._requests[reqid] = future
-        await self._write({"service": service, "type": "request", "reqid": reqid, "data": data or {}})
+        await self._send_json({"service": service, "type": "request", "reqid": reqid, "data": data or {}})
         return await future
 
     async def identify(self, **versions):
@@ -126,68 +109,20 @@ class LaterMkioClient:
     async def unsubscribe(self, subid):
         sub = self._subscriptions.pop(subid, None)
         if sub is not None:
-            await self._write({"service": sub.service, "type": "unsubscribe", "subid": subid})
+            await self._send_json({"service": sub.service, "type": "unsubscribe", "subid": subid})
 
     async def _iterate(self, sub):
-        await self._write(sub.message())
+        await self._send_json(sub.message())
         while True:
             msg = await sub.queue.get()
             yield msg
             if msg.get("type") == "nack":
                 return
 
-    # ------------------------------------------------------------------ internals
-
-    async def _open(self):
-        self._session = aiohttp.ClientSession()
-        try:
-            self._ws = await self._session.ws_connect(self.url)
-        except Exception:
-            await self._session.close()
-            self._session = None
-            raise
-        self.connects += 1
-
-    async def _close_transport(self):
-        if self._ws is not None:
-            await self._ws.close()
-            self._ws = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def _write(self, msg):
-        self.sent.append(msg)
-        await self._ws.send_str(json.dumps(msg))
-
-    async def _receive_loop(self):
-        backoff = self.backoff_base
-        while True:
-            async for frame in self._ws:
-                if frame.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                    backoff = self.backoff_base
-                    data = frame.data if frame.type == aiohttp.WSMsgType.TEXT else frame.data.decode("utf-8")
-                    self._dispatch(json.loads(data))
-                elif frame.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
-                    break
-            if not self.reconnect:
-                return
-            while True:
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.backoff_max)
-                await self._close_transport()
-                try:
-                    await self._open()
-                    break
-                except (aiohttp.ClientError, OSError):
-                    continue
-            for sub in list(self._subscriptions.values()):
-                await self._write(sub.message())
-
     @staticmethod
     def _settle(future, msg):
-        if future is not None and not future.done():
-            future.set_result(msg)
+        if future is not None:
+            MkioClient._resolve(future, msg)
 
     def _take_send(self, txnid=None):
         for i, (t, future) in enumerate(self._sends):
@@ -221,7 +156,7 @@ class LaterMkioClient:
                 del self._subscriptions[sub.subid]
             elif kind == "snapshot" and msg.get("hasmore"):
                 asyncio.get_running_loop().create_task(
-                    self._write({"service": sub.service, "type": "getmore", "subid": sub.subid}))
+                    self._send_json({"service": sub.service, "type": "getmore", "subid": sub.subid}))
             sub.queue.put_nowait(msg)
             return
         if kind == "result" and self._sends:

@@ -103,7 +103,7 @@ class MkioClient {
     this._failAttempt = null;        // rejects the connect attempt in progress, if any
     this._decoder = null;            // TextDecoder, created on the first binary frame
     // later mode: _subscriptions is keyed by subid; requests wait in _requests by reqid
-    this._requests = new Map();      // reqid -> {resolve, service}
+    this._requests = new Map();      // reqid -> pending request (as in _pending)
     this._protocols = null;          // service -> protocol, from identify()
     this._seq = 0;                   // for _mkio_s<n> / _mkio_t<n> ids
   }
@@ -154,19 +154,7 @@ class MkioClient {
   request(service, data, reqid) {
     reqid = reqid || makeRef();
     const message = { service: service, type: "request", reqid: reqid, data: data || {} };
-    return new Promise((resolve, reject) => {
-      if (!this._isOpen()) {
-        reject(new Error("not connected"));
-        return;
-      }
-      this._requests.set(reqid, { reqid: reqid, service: service, resolve: resolve });
-      try {
-        this._write(message);
-      } catch (e) {
-        this._requests.delete(reqid);
-        reject(new Error("not connected"));
-      }
-    });
+    return this._request(reqid, message, this._requests);
   }
 
   /**
@@ -271,18 +259,19 @@ class MkioClient {
     this.ws.send(JSON.stringify(message));
   }
 
-  /** Register a pending request under `ref` and send it; resolved by dispatch rule 1. */
-  _request(ref, message) {
+  /** Register a pending request under `ref` (in `_pending`, or `_requests` by reqid) and send it; resolved by dispatch rule 1 (or by reqid). */
+  _request(ref, message, pending) {
+    pending = pending || this._pending;
     return new Promise((resolve, reject) => {
       if (!this._isOpen()) {
         reject(new Error("not connected"));
         return;
       }
-      this._pending.set(ref, { ref: ref, service: message.service, message: message, resolve: resolve, reject: reject });
+      pending.set(ref, { ref: ref, service: message.service, message: message, resolve: resolve, reject: reject });
       try {
         this._write(message);
       } catch (e) {
-        this._pending.delete(ref);
+        pending.delete(ref);
         reject(new Error("not connected"));
       }
     });
