@@ -115,7 +115,7 @@ internal static class SendCommand
             return 1;
         }
 
-        await using var client = new MkioClient(uri, new MkioClientOptions { Reconnect = false });
+        await using var client = new MkioClient(uri, new MkioClientOptions { Reconnect = false, Protocol = MkioProtocol.V010 });
         try
         {
             await client.ConnectAsync(ct).ConfigureAwait(false);

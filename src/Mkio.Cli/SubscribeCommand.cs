@@ -89,7 +89,7 @@ internal static class SubscribeCommand
             return 1;
         }
 
-        await using var client = new MkioClient(uri, new MkioClientOptions { Reconnect = true, BackoffMax = TimeSpan.FromSeconds(5) });
+        await using var client = new MkioClient(uri, new MkioClientOptions { Reconnect = true, BackoffMax = TimeSpan.FromSeconds(5), Protocol = MkioProtocol.V010 });
         try
         {
             await client.ConnectAsync(ct).ConfigureAwait(false);

@@ -243,15 +243,27 @@ public sealed partial class MkioClient
             return true;
         }
 
-        /// <summary>Removes the oldest subscribe marker for <paramref name="service"/>.</summary>
-        public SubscribeMarker? TakeMarker(string service)
+        /// <summary>Removes the oldest subscribe marker for the subscription <paramref name="key"/> (subid or service).</summary>
+        public SubscribeMarker? TakeMarker(string key)
+        {
+            var node = FindMarker(key);
+            if (node is not null)
+            {
+                Fifo.Remove(node);
+                return (SubscribeMarker)node.Value;
+            }
+
+            return null;
+        }
+
+        /// <summary>The oldest subscribe marker for the subscription <paramref name="key"/> (subid or service).</summary>
+        public LinkedListNode<ReplyEntry>? FindMarker(string key)
         {
             for (var node = Fifo.First; node is not null; node = node.Next)
             {
-                if (node.Value is SubscribeMarker m && string.Equals(m.Subscription.Service, service, StringComparison.Ordinal))
+                if (node.Value is SubscribeMarker m && string.Equals(m.Subscription.Key, key, StringComparison.Ordinal))
                 {
-                    Fifo.Remove(node);
-                    return m;
+                    return node;
                 }
             }
 

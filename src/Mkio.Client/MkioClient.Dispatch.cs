@@ -12,6 +12,7 @@ public sealed partial class MkioClient
         switch (type)
         {
             case "result":
+            case "reply":
             case "error":
                 OnReply(conn, root, type == "error");
                 break;
@@ -106,9 +107,10 @@ public sealed partial class MkioClient
 
                     var marker = (SubscribeMarker)node.Value;
                     var message = GetString(root, "message") ?? string.Empty;
-                    if (isError && IsDispatcherError(message))
+                    if (isError && (IsDispatcherError(message) || marker.Subscription.Later is not null))
                     {
-                        // "Unknown service: x" answers the subscribe itself.
+                        // "Unknown service: x" answers the subscribe itself; a later subscribe is always
+                        // answered, so an error in its place (e.g. a subpub subscribe without topic) is its reply.
                         OnMarkerConsumed(conn, marker);
                         Reject(marker.Subscription, message, root);
                         return;
@@ -167,14 +169,16 @@ public sealed partial class MkioClient
             return;
         }
 
-        _subscriptions.Remove(sub.Service);
+        _subscriptions.Remove(sub.Key);
         Log.SubscriptionRejected(_logger, sub.Service, message);
         sub.Complete(new MkioSubscriptionRejectedException(message, sub.Service, reply));
     }
 
     /// <summary>
-    /// snapshot/delta/nack answer the oldest subscribe for their service on this connection;
-    /// updates go to the service's subscription once its snapshot/delta has arrived.
+    /// snapshot/delta/nack answer the oldest subscribe for their subscription on this connection;
+    /// updates (and later snapshot pages) go to the subscription once its first answer has arrived.
+    /// A later subscription is found by the message's <c>subid</c>, a 0.1.0 one by its service. A nack
+    /// that matches no subscription answers a request (e.g. a later request to an unknown service).
     /// </summary>
     private void OnSubscriptionMessage(Connection conn, JsonElement root, string type)
     {
@@ -185,48 +189,68 @@ public sealed partial class MkioClient
             return;
         }
 
+        var key = GetString(root, "subid") ?? service;
         lock (_lock)
         {
-            if (conn.Lost)
+            if (conn.Lost || RouteLocked(conn, root, type, service, key))
             {
                 return;
             }
-
-            _subscriptions.TryGetValue(service, out var current);
-            Subscription? target = null;
-            var marker = type == "update" ? null : conn.TakeMarker(service);
-            if (marker is not null)
-            {
-                OnMarkerConsumed(conn, marker);
-
-                // A reply to a subscribe that was replaced since belongs to nobody.
-                target = ReferenceEquals(marker.Subscription, current) ? current : null;
-            }
-            else if (current is { AwaitingInitial: false } && ReferenceEquals(current.SentOn, conn))
-            {
-                target = current;
-            }
-
-            if (target is null)
-            {
-                Log.SubscriptionMessageDropped(_logger, type, service);
-                return;
-            }
-
-            if (type == "nack")
-            {
-                Reject(target, GetString(root, "message") ?? "The server rejected the subscription.", root);
-                return;
-            }
-
-            var kind = type switch { "snapshot" => MkioEventType.Snapshot, "delta" => MkioEventType.Delta, _ => MkioEventType.Update };
-            var e = new MkioEvent(kind, service, root, marker?.ResumeRef);
-            if (e.Ref is not null)
-            {
-                target.Cursor = e.Ref;
-            }
-
-            target.Events.Writer.TryWrite(e);
         }
+
+        // A nack about no subscription: the reply to a request.
+        OnReply(conn, root, isError: true);
+    }
+
+    /// <summary>Delivers a subscription message under <see cref="_lock"/>; false for a nack that concerns no subscription.</summary>
+    private bool RouteLocked(Connection conn, JsonElement root, string type, string service, string key)
+    {
+        _subscriptions.TryGetValue(key, out var current);
+        if (type == "nack" && current is null && conn.FindMarker(key) is null)
+        {
+            return false;
+        }
+
+        Subscription? target = null;
+        var marker = type == "update" ? null : conn.TakeMarker(key);
+        if (marker is not null)
+        {
+            OnMarkerConsumed(conn, marker);
+
+            // A reply to a subscribe that was replaced since belongs to nobody.
+            target = ReferenceEquals(marker.Subscription, current) ? current : null;
+        }
+        else if (current is { AwaitingInitial: false } && ReferenceEquals(current.SentOn, conn))
+        {
+            target = current;
+        }
+
+        if (target is null)
+        {
+            Log.SubscriptionMessageDropped(_logger, type, service);
+            return true;
+        }
+
+        if (type == "nack")
+        {
+            Reject(target, GetString(root, "message") ?? "The server rejected the subscription.", root);
+            return true;
+        }
+
+        var kind = type switch
+        {
+            // A later snapshot that answers no subscribe is the reply to a getmore.
+            "snapshot" => marker is null && target.Later is not null ? MkioEventType.Page : MkioEventType.Snapshot,
+            "delta" => MkioEventType.Delta,
+            _ => MkioEventType.Update,
+        };
+        var e = new MkioEvent(kind, service, root, marker?.ResumeRef) { Origin = conn };
+        if (e.Ref is not null)
+        {
+            target.Cursor = e.Ref;
+        }
+
+        target.Events.Writer.TryWrite(e);
+        return true;
     }
 }

@@ -84,6 +84,15 @@ public sealed partial class MkioClient
                     ended = [.. _subscriptions.Values];
                     _subscriptions.Clear();
                 }
+                else
+                {
+                    // A paged query is not resumed: it would start over.
+                    ended = [.. _subscriptions.Values.Where(s => s.Later is { Resume: false })];
+                    foreach (var s in ended)
+                    {
+                        _subscriptions.Remove(s.Key);
+                    }
+                }
             }
         }
 
@@ -100,7 +109,8 @@ public sealed partial class MkioClient
 
         foreach (var s in ended)
         {
-            s.Complete(new MkioConnectionLostException($"The connection to {_uri} was lost and {nameof(MkioClientOptions)}.{nameof(MkioClientOptions.Reconnect)} is off; the subscription to '{s.Service}' ended.", loss.Error));
+            var why = reconnect ? "a paged query is not resumed" : $"{nameof(MkioClientOptions)}.{nameof(MkioClientOptions.Reconnect)} is off";
+            s.Complete(new MkioConnectionLostException($"The connection to {_uri} was lost and {why}; the subscription to '{s.Service}' ended.", loss.Error));
         }
 
         RaiseDisconnected(new MkioDisconnectedEventArgs(loss.Error, loss.CloseStatus, loss.CloseStatusDescription, reconnect));

@@ -74,9 +74,9 @@ public sealed partial class MkioClient
         }
     }
 
-    private async IAsyncEnumerable<MkioEvent> SubscribeCoreAsync(string service, string? filter, string? fromRef, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<MkioEvent> SubscribeCoreAsync(string service, string? filter, string? fromRef, [EnumeratorCancellation] CancellationToken cancellationToken, MkioSubscribeOptions? later = null, bool resume = true)
     {
-        var sub = await StartSubscriptionAsync(service, filter, fromRef, cancellationToken).ConfigureAwait(false);
+        var sub = await StartSubscriptionAsync(service, filter, fromRef, later, resume, cancellationToken).ConfigureAwait(false);
         try
         {
             var reader = sub.Events.Reader;
@@ -85,6 +85,11 @@ public sealed partial class MkioClient
                 while (reader.TryRead(out var e))
                 {
                     yield return e;
+                    if (e.HasMore)
+                    {
+                        // The consumer took the page: ask for the next one (paging follows the reader).
+                        await RequestNextPageAsync(sub, e).ConfigureAwait(false);
+                    }
                 }
             }
         }
@@ -94,10 +99,13 @@ public sealed partial class MkioClient
         }
     }
 
-    private async Task<Subscription> StartSubscriptionAsync(string service, string? filter, string? fromRef, CancellationToken cancellationToken)
+    private async Task<Subscription> StartSubscriptionAsync(string service, string? filter, string? fromRef, MkioSubscribeOptions? options, bool resume, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var sub = new Subscription(service, string.IsNullOrEmpty(filter) ? null : filter, string.IsNullOrEmpty(fromRef) ? null : fromRef);
+        filter = string.IsNullOrEmpty(filter) ? null : filter;
+        fromRef = string.IsNullOrEmpty(fromRef) ? null : fromRef;
+        var later = await LaterSubscriptionAsync(service, options, resume, cancellationToken).ConfigureAwait(false);
+        var sub = new Subscription(service, filter, fromRef, later);
         Subscription? old;
         Connection? conn;
         lock (_lock)
@@ -113,8 +121,8 @@ public sealed partial class MkioClient
                 throw new MkioConnectionLostException($"The connection to {_uri} was lost and {nameof(MkioClientOptions)}.{nameof(MkioClientOptions.Reconnect)} is off.");
             }
 
-            _subscriptions.TryGetValue(service, out old);
-            _subscriptions[service] = sub;
+            _subscriptions.TryGetValue(sub.Key, out old);
+            _subscriptions[sub.Key] = sub;
 
             // Otherwise the (re)connect sends it before the connection counts as open.
             conn = _state == MkioConnectionState.Open ? _connection : null;
@@ -147,6 +155,18 @@ public sealed partial class MkioClient
             }
 
             s.SentOn = c;
+            if (s.Later is { } later)
+            {
+                // Without a snapshot nothing answers the subscribe: updates flow at once.
+                s.AwaitingInitial = later.Options.Snapshot;
+                if (s.AwaitingInitial)
+                {
+                    c.Register(new SubscribeMarker(s, s.Cursor));
+                }
+
+                return MkioMessages.SubscribeLater(s.Service, later.SubId, later.Protocol, s.Filter, s.Cursor, later.Options);
+            }
+
             s.AwaitingInitial = true;
             c.Register(new SubscribeMarker(s, s.Cursor));
             return MkioMessages.Subscribe(s.Service, s.Filter, s.Cursor);
@@ -160,7 +180,7 @@ public sealed partial class MkioClient
         {
             if (IsCurrent(sub))
             {
-                _subscriptions.Remove(sub.Service);
+                _subscriptions.Remove(sub.Key);
                 if (_state == MkioConnectionState.Open && sub.SentOn is { } sent && ReferenceEquals(sent, _connection))
                 {
                     conn = sent;
@@ -181,7 +201,8 @@ public sealed partial class MkioClient
 
             // Skipped when a new subscription to the service was made meanwhile: its subscribe
             // replaces this one on the server, and an unsubscribe would end it.
-            await SendFrameAsync(conn, sub.Service, (_, service) => _subscriptions.ContainsKey(service) ? null : MkioMessages.Unsubscribe(service), timeout.Token).ConfigureAwait(false);
+            await SendFrameAsync(conn, sub, (_, s) => _subscriptions.ContainsKey(s.Key) ? null
+                : s.Later is { } later ? MkioMessages.Unsubscribe(s.Service, later.SubId) : MkioMessages.Unsubscribe(s.Service), timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
         {
@@ -190,14 +211,20 @@ public sealed partial class MkioClient
     }
 
     private bool IsCurrent(Subscription sub) =>
-        _subscriptions.TryGetValue(sub.Service, out var current) && ReferenceEquals(current, sub);
+        _subscriptions.TryGetValue(sub.Key, out var current) && ReferenceEquals(current, sub);
 
     /// <summary>One subscription: its filter, recovery cursor and queue of messages (state under the client lock).</summary>
-    private sealed class Subscription(string service, string? filter, string? cursor)
+    private sealed class Subscription(string service, string? filter, string? cursor, LaterSubscription? later)
     {
         private static readonly UnboundedChannelOptions ChannelOptions = new() { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false };
 
         public string Service => service;
+
+        /// <summary>The later-protocol details; <see langword="null"/> for a 0.1.0 subscription.</summary>
+        public LaterSubscription? Later => later;
+
+        /// <summary>The routing key: the subid of a later subscription, else the service (one 0.1.0 subscription per service).</summary>
+        public string Key => later?.SubId ?? service;
 
         public string? Filter => filter;
 
@@ -214,4 +241,7 @@ public sealed partial class MkioClient
 
         public void Complete(Exception? error) => Events.Writer.TryComplete(error);
     }
+
+    /// <summary>What a later subscribe carries besides filter and ref; <paramref name="Resume"/> false ends it on a lost connection.</summary>
+    private sealed record LaterSubscription(string SubId, string? Protocol, MkioSubscribeOptions Options, bool Resume);
 }

@@ -284,7 +284,7 @@ public sealed partial class MkioClient : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(service);
         ArgumentException.ThrowIfNullOrEmpty(@ref);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var reply = await RequestAsync(service, @ref, MkioMessages.Check(service, @ref), cancellationToken).ConfigureAwait(false);
+        var reply = await ExchangeAsync(service, @ref, MkioMessages.Check(service, @ref), cancellationToken).ConfigureAwait(false);
         return ToResult(service, reply);
     }
 
@@ -379,18 +379,20 @@ public sealed partial class MkioClient : IAsyncDisposable
 
         ObjectDisposedException.ThrowIf(_disposed, this);
         @ref ??= _options.ClientRefs ? _refs.Next() : null;
-        var payload = MkioMessages.Send(service, data, writeData, op, msgId, @ref);
+        var payload = _options.Protocol == MkioProtocol.Later
+            ? MkioMessages.Send(service, data, writeData, op, null, @ref, NextTxnId(msgId))
+            : MkioMessages.Send(service, data, writeData, op, msgId, @ref);
         return SendPayloadAsync(service, @ref, payload, cancellationToken);
     }
 
     private async Task<MkioResult> SendPayloadAsync(string service, string? @ref, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
-        var reply = await RequestAsync(service, @ref, payload, cancellationToken).ConfigureAwait(false);
+        var reply = await ExchangeAsync(service, @ref, payload, cancellationToken).ConfigureAwait(false);
         return ToResult(service, reply);
     }
 
     /// <summary>Sends a request frame and waits for its <c>result</c>/<c>error</c>, across reconnects until it is sent.</summary>
-    private async Task<JsonElement> RequestAsync(string service, string? @ref, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    private async Task<JsonElement> ExchangeAsync(string service, string? @ref, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
         var limit = _options.RequestTimeout;
         using var timeout = limit is { } l && l != Timeout.InfiniteTimeSpan ? new CancellationTokenSource(l, _time) : null;
@@ -448,13 +450,7 @@ public sealed partial class MkioClient : IAsyncDisposable
 
     private static MkioResult ToResult(string service, JsonElement reply)
     {
-        if (GetString(reply, "type") == "error")
-        {
-            var message = GetString(reply, "message") ?? "The server answered with an error without a message.";
-            JsonElement? msgId = reply.TryGetProperty("msgid"u8, out var m) && m.ValueKind != JsonValueKind.Null ? m : null;
-            throw new MkioServerException(message, service, GetString(reply, "ref"), msgId, reply);
-        }
-
+        ThrowIfError(service, reply);
         return new MkioResult(service, reply);
     }
 

@@ -40,6 +40,15 @@ public sealed class MkioClientOptions
     /// </summary>
     public bool ClientRefs { get; set; }
 
+    /// <summary>
+    /// Which protocol generation the client speaks. Default <see cref="MkioProtocol.Later"/>: subscribes carry the
+    /// service's <c>protocol</c> and a client-made <c>subid</c> (several subscriptions per service), transactions carry a
+    /// <c>txnid</c>, and paging, <see cref="MkioClient.RequestAsync(string, System.Text.Json.Nodes.JsonObject?, CancellationToken)"/>
+    /// and <see cref="MkioClient.IdentifyAsync"/> are available. <see cref="MkioProtocol.V010"/> sends exactly what an
+    /// mkio 0.1.0 client sends (one subscription per service, deltas on resume).
+    /// </summary>
+    public MkioProtocol Protocol { get; set; } = MkioProtocol.Later;
+
     /// <summary>Clock for backoff delays, timeouts and client refs. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
@@ -99,11 +108,29 @@ public sealed class MkioClientOptions
             throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, $"{nameof(MkioClientOptions)}.{nameof(ConnectTimeout)} must be positive or Timeout.InfiniteTimeSpan; got {ConnectTimeout}.");
         }
 
+        if (!Enum.IsDefined(Protocol))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Protocol), Protocol, $"{nameof(MkioClientOptions)}.{nameof(Protocol)} must be {nameof(MkioProtocol.Later)} or {nameof(MkioProtocol.V010)}; got {(int)Protocol}.");
+        }
+
         if (TimeProvider is null)
         {
             throw new ArgumentNullException(nameof(TimeProvider), $"{nameof(MkioClientOptions)}.{nameof(TimeProvider)} must not be null.");
         }
     }
+}
+
+/// <summary>The protocol generation an <see cref="MkioClient"/> speaks (<see cref="MkioClientOptions.Protocol"/>).</summary>
+public enum MkioProtocol
+{
+    /// <summary>
+    /// The later protocol (mkio 0.1.x–1.x clients): <c>protocol</c> and <c>subid</c> on every subscribe, <c>txnid</c>
+    /// on transactions, query paging, <c>reqrep</c> requests and the <c>_mkio</c> identity service.
+    /// </summary>
+    Later,
+
+    /// <summary>Exactly the messages of an mkio 0.1.0 client.</summary>
+    V010,
 }
 
 /// <summary>The state of an <see cref="MkioClient"/>'s connection.</summary>

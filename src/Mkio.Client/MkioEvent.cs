@@ -14,6 +14,12 @@ public enum MkioEventType
 
     /// <summary>One live change: apply <see cref="MkioEvent.Op"/> with <see cref="MkioEvent.Row"/>.</summary>
     Update,
+
+    /// <summary>
+    /// The next page of a paged snapshot (later protocol): add <see cref="MkioEvent.Rows"/> to the rows of the
+    /// snapshot; <see cref="MkioEvent.HasMore"/> tells whether another page follows.
+    /// </summary>
+    Page,
 }
 
 /// <summary>The op of a change (<see cref="MkioEvent.Op"/> as an enum).</summary>
@@ -53,9 +59,12 @@ public sealed class MkioEvent
         ResumedFrom = resumedFrom;
         var r = MkioClient.GetString(message, "ref");
         Ref = string.IsNullOrEmpty(r) ? null : r;
+        SubId = MkioClient.GetString(message, "subid");
+        HasMore = message.TryGetProperty("hasmore"u8, out var more) && more.ValueKind == JsonValueKind.True;
         switch (type)
         {
             case MkioEventType.Snapshot:
+            case MkioEventType.Page:
                 Rows = message.TryGetProperty("rows"u8, out var rows) ? rows : default;
                 break;
             case MkioEventType.Delta:
@@ -64,11 +73,34 @@ public sealed class MkioEvent
             default:
                 Op = MkioClient.GetString(message, "op");
                 Row = message.TryGetProperty("row"u8, out var row) ? row : default;
+                RowKey = RowKeyOf(Row);
                 break;
         }
     }
 
-    /// <summary>Snapshot, delta or update.</summary>
+    /// <summary>The later-protocol subscription id the message carries (<c>subid</c>); <see langword="null"/> for a 0.1.0 subscription.</summary>
+    public string? SubId { get; }
+
+    /// <summary>
+    /// For a snapshot or page of a paged query (later protocol): more rows follow in <see cref="MkioEventType.Page"/>
+    /// events, which the client asks for once this event has been taken.
+    /// </summary>
+    public bool HasMore { get; }
+
+    /// <summary>
+    /// For an update from a later query subscription: the row's identity (its <c>_mkio_row</c> tag, the primary
+    /// key as text). A row that stops matching the filter arrives as op <c>delete</c> with its new values, so
+    /// remove rows by this key rather than by comparing values. <see langword="null"/> otherwise.
+    /// </summary>
+    public string? RowKey { get; }
+
+    /// <summary>The connection the message came on (paging asks on that connection only).</summary>
+    internal object? Origin { get; init; }
+
+    /// <summary>The <c>_mkio_row</c> tag of <paramref name="row"/>, if it has one.</summary>
+    public static string? RowKeyOf(JsonElement row) => MkioClient.GetString(row, "_mkio_row");
+
+    /// <summary>Snapshot, delta, update or page.</summary>
     public MkioEventType Type { get; }
 
     /// <summary>The service the subscription is for.</summary>
@@ -110,7 +142,7 @@ public sealed class MkioEvent
     /// </remarks>
     public string? ResumedFrom { get; }
 
-    /// <summary>For a snapshot: the array of rows; otherwise an undefined element (<see cref="JsonValueKind.Undefined"/>).</summary>
+    /// <summary>For a snapshot or page: the array of rows; otherwise an undefined element (<see cref="JsonValueKind.Undefined"/>).</summary>
     public JsonElement Rows { get; }
 
     /// <summary>For a delta: the array of <c>{"op", "row"}</c> changes in commit order; otherwise undefined.</summary>
@@ -176,7 +208,10 @@ public sealed class MkioEvent<T>
     /// <summary>The ref the snapshot or delta resumes from (see <see cref="MkioEvent.ResumedFrom"/>).</summary>
     public string? ResumedFrom => Source.ResumedFrom;
 
-    /// <summary>For a snapshot: the rows; otherwise empty.</summary>
+    /// <summary>Whether another page follows (see <see cref="MkioEvent.HasMore"/>).</summary>
+    public bool HasMore => Source.HasMore;
+
+    /// <summary>For a snapshot or page: the rows; otherwise empty.</summary>
     public IReadOnlyList<T> Rows { get; }
 
     /// <summary>For a delta: the changes in commit order; otherwise empty.</summary>
@@ -193,6 +228,7 @@ public sealed class MkioEvent<T>
         switch (e.Type)
         {
             case MkioEventType.Snapshot:
+            case MkioEventType.Page:
             {
                 var rows = new List<T>(e.Rows.ValueKind == JsonValueKind.Array ? e.Rows.GetArrayLength() : 0);
                 if (e.Rows.ValueKind == JsonValueKind.Array)

@@ -17,10 +17,22 @@ internal static class MkioMessages
     private static readonly JsonEncodedText CheckType = JsonEncodedText.Encode("check");
     private static readonly JsonEncodedText SubscribeType = JsonEncodedText.Encode("subscribe");
     private static readonly JsonEncodedText UnsubscribeType = JsonEncodedText.Encode("unsubscribe");
+    private static readonly JsonEncodedText TxnIdName = JsonEncodedText.Encode("txnid");
+    private static readonly JsonEncodedText SubIdName = JsonEncodedText.Encode("subid");
+    private static readonly JsonEncodedText ReqIdName = JsonEncodedText.Encode("reqid");
+    private static readonly JsonEncodedText ProtocolName = JsonEncodedText.Encode("protocol");
+    private static readonly JsonEncodedText FieldsName = JsonEncodedText.Encode("fields");
+    private static readonly JsonEncodedText MaxCountName = JsonEncodedText.Encode("maxcount");
+    private static readonly JsonEncodedText SnapshotName = JsonEncodedText.Encode("snapshot");
+    private static readonly JsonEncodedText UpdatesName = JsonEncodedText.Encode("updates");
+    private static readonly JsonEncodedText TopicName = JsonEncodedText.Encode("topic");
+    private static readonly JsonEncodedText GetMoreType = JsonEncodedText.Encode("getmore");
+    private static readonly JsonEncodedText RequestType = JsonEncodedText.Encode("request");
 
     /// <summary><c>{"service", "data", ["op"], ["msgid"], ["ref"]}</c> — the ref last, as the reference clients send it.</summary>
-    public static ReadOnlyMemory<byte> Send<TState>(string service, TState data, Action<Utf8JsonWriter, TState> writeData, string? op, JsonNode? msgId, string? @ref) =>
-        Write((service, data, writeData, op, msgId, @ref), static (w, s) =>
+    /// <remarks>Later clients send the id as <c>txnid</c> (<paramref name="txnId"/>) instead of <c>msgid</c>.</remarks>
+    public static ReadOnlyMemory<byte> Send<TState>(string service, TState data, Action<Utf8JsonWriter, TState> writeData, string? op, JsonNode? msgId, string? @ref, JsonNode? txnId = null) =>
+        Write((service, data, writeData, op, msgId, @ref, txnId), static (w, s) =>
         {
             w.WriteString(ServiceName, s.service);
             w.WritePropertyName(DataName);
@@ -34,6 +46,12 @@ internal static class MkioMessages
             {
                 w.WritePropertyName(MsgIdName);
                 s.msgId.WriteTo(w);
+            }
+
+            if (s.txnId is not null)
+            {
+                w.WritePropertyName(TxnIdName);
+                s.txnId.WriteTo(w);
             }
 
             if (s.@ref is not null)
@@ -75,6 +93,94 @@ internal static class MkioMessages
             w.WriteString(ServiceName, s);
             w.WriteString(TypeName, UnsubscribeType);
         });
+
+    /// <summary>
+    /// A later subscribe: <c>{"service","type":"subscribe"[,"protocol"],"subid"[,"filter"][,"ref"][,"fields"][,"maxcount"]
+    /// [,"snapshot":false][,"updates":false][,"topic"]}</c>.
+    /// </summary>
+    public static ReadOnlyMemory<byte> SubscribeLater(string service, string subId, string? protocol, string? filter, string? @ref, MkioSubscribeOptions options) =>
+        Write((service, subId, protocol, filter, @ref, options), static (w, s) =>
+        {
+            w.WriteString(ServiceName, s.service);
+            w.WriteString(TypeName, SubscribeType);
+            if (s.protocol is not null)
+            {
+                w.WriteString(ProtocolName, s.protocol);
+            }
+
+            w.WriteString(SubIdName, s.subId);
+            if (!string.IsNullOrEmpty(s.filter))
+            {
+                w.WriteString(FilterName, s.filter);
+            }
+
+            if (!string.IsNullOrEmpty(s.@ref))
+            {
+                w.WriteString(RefName, s.@ref);
+            }
+
+            var o = s.options;
+            if (o.Fields is { } fields)
+            {
+                WriteStrings(w, FieldsName, fields);
+            }
+
+            if (o.MaxCount is { } max)
+            {
+                w.WriteNumber(MaxCountName, max);
+            }
+
+            if (!o.Snapshot)
+            {
+                w.WriteBoolean(SnapshotName, false);
+            }
+
+            if (!o.Updates)
+            {
+                w.WriteBoolean(UpdatesName, false);
+            }
+
+            if (o.Topics is { } topics)
+            {
+                WriteStrings(w, TopicName, topics);
+            }
+        });
+
+    /// <summary><c>{"service","type":"getmore","subid"}</c>: the next page of a paged query snapshot.</summary>
+    public static ReadOnlyMemory<byte> GetMore(string service, string subId) => ServiceTypeSubId(service, GetMoreType, subId);
+
+    /// <summary><c>{"service","type":"unsubscribe","subid"}</c>: ends one later subscription.</summary>
+    public static ReadOnlyMemory<byte> Unsubscribe(string service, string subId) => ServiceTypeSubId(service, UnsubscribeType, subId);
+
+    /// <summary><c>{"service","type":"request","reqid","data"}</c>: a reqrep request.</summary>
+    public static ReadOnlyMemory<byte> Request<TState>(string service, string reqId, TState data, Action<Utf8JsonWriter, TState> writeData) =>
+        Write((service, reqId, data, writeData), static (w, s) =>
+        {
+            w.WriteString(ServiceName, s.service);
+            w.WriteString(TypeName, RequestType);
+            w.WriteString(ReqIdName, s.reqId);
+            w.WritePropertyName(DataName);
+            s.writeData(w, s.data);
+        });
+
+    private static ReadOnlyMemory<byte> ServiceTypeSubId(string service, JsonEncodedText type, string subId) =>
+        Write((service, type, subId), static (w, s) =>
+        {
+            w.WriteString(ServiceName, s.service);
+            w.WriteString(TypeName, s.type);
+            w.WriteString(SubIdName, s.subId);
+        });
+
+    private static void WriteStrings(Utf8JsonWriter w, JsonEncodedText name, IReadOnlyList<string> values)
+    {
+        w.WriteStartArray(name);
+        foreach (var v in values)
+        {
+            w.WriteStringValue(v);
+        }
+
+        w.WriteEndArray();
+    }
 
     private static ReadOnlyMemory<byte> Write<TState>(TState state, Action<Utf8JsonWriter, TState> body)
     {

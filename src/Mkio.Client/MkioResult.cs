@@ -12,7 +12,8 @@ public sealed class MkioResult
         Reply = reply;
         Service = MkioClient.GetString(reply, "service") ?? service;
         Ref = MkioClient.GetString(reply, "ref") ?? string.Empty;
-        MsgId = reply.TryGetProperty("msgid"u8, out var m) && m.ValueKind != JsonValueKind.Null ? m : null;
+        MsgId = reply.TryGetProperty("msgid"u8, out var m) && m.ValueKind != JsonValueKind.Null ? m
+            : reply.TryGetProperty("txnid"u8, out var t) && t.ValueKind != JsonValueKind.Null ? t : null;
         Status = MkioClient.GetString(reply, "status");
     }
 
@@ -25,7 +26,7 @@ public sealed class MkioResult
     /// </summary>
     public string Ref { get; }
 
-    /// <summary>The echoed <c>msgid</c>, or <see langword="null"/> when the request had none.</summary>
+    /// <summary>The echoed <c>msgid</c> (a later server echoes <c>txnid</c>), or <see langword="null"/> when the reply carries none.</summary>
     public JsonElement? MsgId { get; }
 
     /// <summary>The reply's <c>status</c>: <c>"unknown"</c> when a check found no record of the ref; otherwise <see langword="null"/>.</summary>

@@ -97,6 +97,54 @@ public class NodeClientTests
         AssertPassed(exit, node, noSkips: true);
     }
 
+    /// <summary>
+    /// The later-generation JavaScript client (mkio.js in its later mode, tests/js/later_client.mjs) against a config
+    /// written the later way: identify, send with txnid, paged subscribe, filter-out delete, reqrep, nack, then a
+    /// server restart on the same port and file, after which the stream subscription resumes after its ref.
+    /// </summary>
+    [TestCase("file")]
+    [TestCase("served")]
+    [CancelAfter(180_000)]
+    public async Task LaterClientScript_LaterConfig_EveryStepAndResumeAfterRestart(string js, CancellationToken ct)
+    {
+        using var dir = new TempDirectory();
+        var toml = Path.Combine(Fixtures.RepoRoot, "tests", "later", "later.mkio.toml");
+        var port = FixedPortHost.FreePort();
+        var host = await FixedPortHost.StartAsync(port, dir, _ => { }, toml, ct);
+        try
+        {
+            var env = new Dictionary<string, string> { ["MKIO_URL"] = host.WsUrl.ToString() };
+            if (js == "served")
+            {
+                env["MKIO_JS"] = "served";
+            }
+
+            await using var node = NodeProcess.Start([JsTest("later_client.mjs")], env);
+            await node.WaitForLineAsync("READY", TimeSpan.FromSeconds(60), ct);
+            await host.DisposeAsync();
+            host = await FixedPortHost.StartAsync(port, dir, _ => { }, toml, ct);
+
+            await node.WaitForLineAsync("RESUMED", TimeSpan.FromSeconds(60), ct);
+            var exit = await node.WaitForExitAsync(TimeSpan.FromSeconds(30), ct);
+            var steps = node.Stdout.Split('\n').Where(l => l.StartsWith("OK ", StringComparison.Ordinal)).Select(l => l[3..].Trim());
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(exit, Is.Zero, node.Output);
+                Assert.That(steps, Is.EqualTo(new[]
+                {
+                    "identify", "identify-incompatible", "send-txnid", "subscribe-paging", "subscribe-shape", "filter-out-delete",
+                    "request", "request-error", "request-unknown", "nack", "stream-cursor", "resubscribe", "no-duplicate",
+                }), node.Output);
+            }
+
+            TestContext.Out.WriteLine(node.Output);
+        }
+        finally
+        {
+            await host.DisposeAsync();
+        }
+    }
+
     [Test, CancelAfter(180_000)]
     public async Task ReconnectScript_ServerRestartOnSamePortAndFile_Resumes(CancellationToken ct)
     {

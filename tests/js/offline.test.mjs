@@ -400,3 +400,63 @@ test("connect() rejects: refused port, handshake timeout, bad URL, no WebSocket"
   }
   none.close();
 });
+
+test("later mode is opt-in: the default client sends the 0.1.0 subscribe", async () => {
+  const server = await fake((conn, msg) => {
+    if (msg.type === "subscribe") conn.send({ type: "snapshot", service: msg.service, ref: "", rows: [] });
+  });
+  const { c, log } = client(server.url);
+  try {
+    await withTimeout(c.connect(), T, "connect");
+    assert.equal(c.later, false);
+    assert.equal(c.subscribe("items", { filter: "qty > 1" }), undefined);
+    await waitFor(() => log.sent.length === 1, T, "subscribe");
+    assert.deepEqual(log.sent[0], { service: "items", type: "subscribe", filter: "qty > 1" });
+    assert.ok(c._subscriptions.has("items"), "0.1.0: keyed by service");
+  } finally {
+    c.close();
+    await server.close();
+  }
+});
+
+test("later mode: subscribe(service, protocol, opts) with subid, auto getmore, onSnapshot once; request; send txnid; nack settles the oldest request", async () => {
+  const pages = [[{ id: "a" }, { id: "b" }], [{ id: "c" }]];
+  const server = await fake((conn, msg) => {
+    if (msg.type === "subscribe" || msg.type === "getmore") {
+      const rows = pages.shift();
+      conn.send({ type: "snapshot", service: msg.service, rows, hasmore: pages.length > 0, subid: msg.subid });
+    } else if (msg.type === "request" && msg.service === "nope") {
+      conn.send({ type: "nack", service: "nope", message: "Unknown service: 'nope'. Available services: items" });
+    } else if (msg.type === "request") {
+      conn.send({ type: "reply", service: msg.service, reqid: msg.reqid, value: 42 });
+    } else if (msg.data) {
+      conn.send({ type: "result", service: msg.service, ref: msg.ref, txnid: msg.txnid });
+    }
+  });
+  const { c, log } = client(server.url, { protocol: "later" });
+  try {
+    await withTimeout(c.connect(), T, "connect");
+    const snapshots = [];
+    const subid = c.subscribe("items", "query", { maxcount: 2, fields: ["id"], onSnapshot(rows) { snapshots.push(rows); } });
+    await waitFor(() => snapshots.length === 1, T, "snapshot");
+    assert.match(subid, /^_mkio_s\d+$/);
+    assert.deepEqual(log.sent[0], { service: "items", type: "subscribe", protocol: "query", subid, fields: ["id"], maxcount: 2 });
+    assert.deepEqual(log.sent[1], { service: "items", type: "getmore", subid });
+    assert.deepEqual(snapshots, [[{ id: "a" }, { id: "b" }, { id: "c" }]], "pages gathered, onSnapshot once");
+
+    const reply = await withTimeout(c.request("price", { item: "a" }), T, "request");
+    assert.equal(reply.value, 42);
+    assert.deepEqual(Object.keys(log.sent[2]), ["service", "type", "reqid", "data"]);
+    const nack = await withTimeout(c.request("nope"), T, "request to an unknown service");
+    assert.equal(nack.type, "nack");
+
+    const result = await withTimeout(c.send("put", { id: "x" }), T, "send");
+    assert.match(result.txnid, /^_mkio_t\d+$/);
+    c.unsubscribe(subid);
+    await waitFor(() => log.sent.some((m) => m.type === "unsubscribe"), T, "unsubscribe");
+    assert.deepEqual(log.sent.at(-1), { service: "items", type: "unsubscribe", subid });
+  } finally {
+    c.close();
+    await server.close();
+  }
+});

@@ -1,6 +1,7 @@
 // Type declarations for mkio.js (mkio for .NET), the JavaScript client served at /mkio.js.
 // Public API of the mkio 0.1.0 JavaScript client, plus the documented additions
-// (onNack, WebSocket, connectTimeout).
+// (onNack, WebSocket, connectTimeout) and the later mode ({protocol: "later"}: subids, paging,
+// request(), identify(), getmore()).
 
 /** A row as published by a subpub/stream/query service (column name -> value). */
 export type MkioRow = Record<string, unknown>;
@@ -68,6 +69,11 @@ export interface MkioClientOptions {
   WebSocket?: MkioWebSocketConstructor;
   /** Addition: connect() rejects if the socket is not open within this many ms (default 10000; 0 = no limit). */
   connectTimeout?: number;
+  /**
+   * Addition: `"later"` speaks the later mkio protocol (subscribe with protocol and subid, txnid on sends,
+   * paging, request(), identify()). Anything else (default): exactly the mkio 0.1.0 client.
+   */
+  protocol?: "later" | string;
 }
 
 export interface MkioSendOptions {
@@ -77,6 +83,8 @@ export interface MkioSendOptions {
   op?: string;
   /** Opaque correlation value echoed on the reply. */
   msgid?: unknown;
+  /** Later mode: the transaction id (default `_mkio_t<n>`). */
+  txnid?: string;
   /** Any other key is copied to the top level of the message. */
   [key: string]: unknown;
 }
@@ -93,9 +101,57 @@ export interface MkioSubscribeOptions {
   onNack?: (this: MkioSubscription, message: MkioNack) => void;
 }
 
+/** Later mode: subscribe options (a later subscription never gets deltas). */
+export interface MkioLaterSubscribeOptions extends Omit<MkioSubscribeOptions, "onDelta"> {
+  /** The service's protocol (`subpub`, `stream`, `query`); default: what identify() reported. */
+  protocol?: string;
+  /** Subscription id; default `_mkio_s<n>`. */
+  subid?: string;
+  /** Only these columns in each row. */
+  fields?: string[];
+  /** Query services: send a snapshot (default true) / live updates (default true). */
+  snapshot?: boolean;
+  updates?: boolean;
+  /** Topic-keyed subpub services: one topic or several. */
+  topic?: unknown;
+  /** Page the snapshot: rows per page. Pages are fetched with getmore and onSnapshot gets all rows once, unless onPage is set. */
+  maxcount?: number;
+  /** Manual paging: called per page; call getmore(subid) for the next while `hasmore`. */
+  onPage?: (this: MkioSubscription, rows: MkioRow[], info: { hasmore: boolean; ref?: string; subid: string }) => void;
+}
+
+/** Later mode: the answer to request(): a `reply` (value, row or rows), an `error` or a `nack` (they resolve, not reject). */
+export interface MkioRequestReply extends MkioMessage {
+  type: "reply" | "error" | "nack";
+  reqid?: string;
+  value?: unknown;
+  row?: MkioRow;
+  rows?: MkioRow[];
+  message?: string;
+}
+
+/** Later mode: what identify() resolves with (the `_mkio` row). */
+export interface MkioIdentity {
+  name: string;
+  version: string;
+  mkio: string;
+  protocol: string;
+  services: Record<string, string>;
+  tables: string[];
+  config_hash?: string;
+  uptime?: number;
+  started?: string;
+  /** Present when versions were given: all checks passed. */
+  compatible?: boolean;
+  compatibility?: Record<string, boolean>;
+  [key: string]: unknown;
+}
+
 /** The record stored in `_subscriptions` (its `ref` is the recovery cursor). */
 export interface MkioSubscription {
   service: string;
+  /** Later mode: the subscription id (the key in `_subscriptions`). */
+  subid?: string;
   filter: string | null;
   ref: string | null;
   onSnapshot?: MkioSubscribeOptions["onSnapshot"];
@@ -137,10 +193,21 @@ export class MkioClient {
   close(): void;
   /** Send a transaction; resolves with the `result` or `error`; rejects only with Error("not connected"). */
   send(service: string, data: Record<string, unknown>, opts?: MkioSendOptions): Promise<MkioReply>;
+  /** True when constructed with `protocol: "later"`. */
+  readonly later: boolean;
   /** Subscribe (replacing any subscription to `service`). */
   subscribe(service: string, opts?: MkioSubscribeOptions): void;
-  /** Drop the subscription to `service`. */
-  unsubscribe(service: string): void;
+  /** Later mode: subscribe; several subscriptions per service; returns the subid. */
+  subscribe(service: string, protocol: string, opts?: MkioLaterSubscribeOptions): string;
+  subscribe(service: string, opts: MkioLaterSubscribeOptions): string;
+  /** Drop the subscription to `service` (later mode: one subid, or every subscription of a service). */
+  unsubscribe(serviceOrSubid: string): void;
+  /** Later mode: call a reqrep service; `reqid` defaults to makeRef(). */
+  request(service: string, data?: Record<string, unknown>, reqid?: string): Promise<MkioRequestReply>;
+  /** Later mode: the server's `_mkio` identity; with versions, `compatible` tells whether it satisfies them. */
+  identify(versions?: { version?: string; protocol?: string; mkio?: string }): Promise<MkioIdentity>;
+  /** Later mode: the next page of a subscription with onPage. */
+  getmore(subid: string): void;
   /** Ask a transaction service whether `ref` was committed; rejects only with Error("not connected"). */
   check(service: string, ref: string): Promise<MkioReply>;
 

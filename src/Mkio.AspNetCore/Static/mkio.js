@@ -27,6 +27,23 @@
  *   await client.check("add_order", reply.ref);
  *   client.close();
  *
+ * Later mode (the later mkio protocol: subids, paging, reqrep, _mkio). Without it the client
+ * sends and behaves exactly as the mkio 0.1.0 client; ask for it at construction:
+ *
+ *   const client = new MkioClient(url, { protocol: "later" });
+ *   await client.connect();
+ *   const subid = client.subscribe("items", "query", {   // protocol: 2nd argument or opts.protocol
+ *     filter: "qty > 5", fields: ["id", "qty"],          // optional: subid, snapshot, updates, topic, ref
+ *     maxcount: 100,                                     // page the snapshot; pages are fetched with
+ *     onSnapshot(rows) {}, onUpdate(op, row) {},         //   getmore and onSnapshot gets all rows once,
+ *     onPage(rows, {hasmore, subid}) {},                 //   unless onPage is given: then call getmore(subid)
+ *     onNack(msg) {} });
+ *   // A row that stops matching the filter arrives as onUpdate("delete", row) (row._mkio_row = its key).
+ *   client.unsubscribe(subid);                           // one subscription (or a service name: all of it)
+ *   const reply = await client.request("price", {item: "a1"});   // reqrep: {type:"reply", value|row|rows} or error
+ *   const me = await client.identify({version: "1.4"});          // _mkio row, with `compatible` when asked
+ *   await client.send("put", {id: "A"});                          // carries txnid (opts.txnid or _mkio_t<n>)
+ *
  * Wire protocol: see PROTOCOL.md (§5 dispatch, §6 transactions, §7 subscriptions).
  */
 
@@ -74,6 +91,7 @@ class MkioClient {
     this.onNack = typeof opts.onNack === "function" ? opts.onNack : null;
     this.connectTimeout = num(opts.connectTimeout, 10000);
     this.WebSocket = opts.WebSocket || null;
+    this.later = opts.protocol === "later";  // addition: speak the later protocol (see the header)
 
     this.ws = null;                  // the current socket; events from any other socket are ignored
     this._subscriptions = new Map(); // service -> {service, filter, ref, onSnapshot, onDelta, onUpdate, onNack}
@@ -84,6 +102,10 @@ class MkioClient {
     this._reconnectTimer = null;
     this._failAttempt = null;        // rejects the connect attempt in progress, if any
     this._decoder = null;            // TextDecoder, created on the first binary frame
+    // later mode: _subscriptions is keyed by subid; requests wait in _requests by reqid
+    this._requests = new Map();      // reqid -> pending request (as in _pending)
+    this._protocols = null;          // service -> protocol, from identify()
+    this._seq = 0;                   // for _mkio_s<n> / _mkio_t<n> ids
   }
 
   /**
@@ -120,8 +142,38 @@ class MkioClient {
     for (const key of Object.keys(opts)) {
       if (key !== "ref") message[key] = opts[key];
     }
+    if (this.later && message.txnid === undefined) message.txnid = "_mkio_t" + (++this._seq);
     message.ref = ref;
     return this._request(ref, message);
+  }
+
+  /**
+   * Later mode: call a reqrep service. Resolves with the `reply` ({value} | {row} | {rows}) or the
+   * `error` / `nack` message (they do not reject); rejects when not connected.
+   */
+  request(service, data, reqid) {
+    reqid = reqid || makeRef();
+    const message = { service: service, type: "request", reqid: reqid, data: data || {} };
+    return this._request(reqid, message, this._requests);
+  }
+
+  /**
+   * Later mode: ask the server's _mkio service who it is. `versions` (optional) is
+   * {version, protocol, mkio}; the row then carries `compatible` and `compatibility`. Resolves with
+   * the row; rejects with an Error carrying the server's message when the server has no _mkio.
+   */
+  identify(versions) {
+    return this.request("_mkio", versions || {}).then((reply) => {
+      if (reply.type !== "reply" || !reply.row) throw new Error(reply.message || "mkio: no identity reply");
+      if (reply.row.services) this._protocols = reply.row.services;
+      return reply.row;
+    });
+  }
+
+  /** Later mode: ask for the next page of a paged subscription (for subscriptions with onPage). */
+  getmore(subid) {
+    const sub = this._subscriptions.get(subid);
+    if (sub && this._isOpen()) this._write({ service: sub.service, type: "getmore", subid: subid });
   }
 
   /**
@@ -139,7 +191,8 @@ class MkioClient {
    * onDelta(changes), onUpdate(op, row), onNack(message) (addition).
    * If the socket is not open yet, the subscription is stored and sent when it opens.
    */
-  subscribe(service, opts) {
+  subscribe(service, opts, later) {
+    if (this.later) return this._subscribeLater(service, opts, later);
     opts = opts || {};
     const sub = {
       service: service,
@@ -154,8 +207,42 @@ class MkioClient {
     if (this._isOpen()) this._sendSubscribe(sub);
   }
 
-  /** Forget the subscription of `service` and tell the server (when connected). */
+  /**
+   * Later mode: subscribe(service, protocol?, opts) with opts as in 0.1.0 plus protocol, subid,
+   * fields, snapshot, updates, topic, maxcount, onPage. Several subscriptions per service; returns
+   * the subid (opts.subid or _mkio_s<n>). The protocol defaults to what identify() reported.
+   */
+  _subscribeLater(service, protocol, opts) {
+    if (protocol && typeof protocol === "object") { opts = protocol; protocol = undefined; }
+    opts = opts || {};
+    protocol = protocol || opts.protocol || (this._protocols && this._protocols[service]) || null;
+    const subid = opts.subid || "_mkio_s" + (++this._seq);
+    const sub = {
+      service: service, subid: subid, protocol: protocol,
+      filter: opts.filter || null, ref: opts.ref || null,
+      fields: Array.isArray(opts.fields) ? opts.fields : null,
+      snapshot: opts.snapshot !== false, updates: opts.updates !== false,
+      topic: opts.topic === undefined ? null : opts.topic,
+      maxcount: typeof opts.maxcount === "number" && opts.maxcount > 0 ? opts.maxcount : null,
+      onSnapshot: opts.onSnapshot, onUpdate: opts.onUpdate, onNack: opts.onNack, onPage: opts.onPage,
+      _rows: null, // pages gathered so far (auto paging)
+    };
+    this._subscriptions.set(subid, sub);
+    if (this._isOpen()) this._sendSubscribe(sub);
+    return subid;
+  }
+
+  /** Forget the subscription of `service` (later mode: a subid, or every subscription of a service) and tell the server (when connected). */
   unsubscribe(service) {
+    if (this.later) {
+      const subs = this._subscriptions.has(service) ? [this._subscriptions.get(service)]
+        : Array.from(this._subscriptions.values()).filter((s) => s.service === service);
+      for (const sub of subs) {
+        this._subscriptions.delete(sub.subid);
+        if (this._isOpen()) this._write({ service: sub.service, type: "unsubscribe", subid: sub.subid });
+      }
+      return;
+    }
     this._subscriptions.delete(service);
     if (this._isOpen()) {
       this._write({ service: service, type: "unsubscribe", ref: makeRef() });
@@ -172,18 +259,19 @@ class MkioClient {
     this.ws.send(JSON.stringify(message));
   }
 
-  /** Register a pending request under `ref` and send it; resolved by dispatch rule 1. */
-  _request(ref, message) {
+  /** Register a pending request under `ref` (in `_pending`, or `_requests` by reqid) and send it; resolved by dispatch rule 1 (or by reqid). */
+  _request(ref, message, pending) {
+    pending = pending || this._pending;
     return new Promise((resolve, reject) => {
       if (!this._isOpen()) {
         reject(new Error("not connected"));
         return;
       }
-      this._pending.set(ref, { ref: ref, service: message.service, message: message, resolve: resolve, reject: reject });
+      pending.set(ref, { ref: ref, service: message.service, message: message, resolve: resolve, reject: reject });
       try {
         this._write(message);
       } catch (e) {
-        this._pending.delete(ref);
+        pending.delete(ref);
         reject(new Error("not connected"));
       }
     });
@@ -191,6 +279,22 @@ class MkioClient {
 
   /** {service, type: "subscribe"} plus filter and ref (the cursor) when truthy. */
   _sendSubscribe(sub) {
+    if (sub.subid !== undefined) {
+      // later: {service, type, protocol?, subid, filter?, ref?, fields?, maxcount?, snapshot?, updates?, topic?}
+      const m = { service: sub.service, type: "subscribe" };
+      if (sub.protocol) m.protocol = sub.protocol;
+      m.subid = sub.subid;
+      if (sub.filter) m.filter = sub.filter;
+      if (sub.ref) m.ref = sub.ref;
+      if (sub.fields) m.fields = sub.fields;
+      if (sub.maxcount) m.maxcount = sub.maxcount;
+      if (!sub.snapshot) m.snapshot = false;
+      if (!sub.updates) m.updates = false;
+      if (sub.topic !== null) m.topic = sub.topic;
+      sub._rows = null;
+      this._write(m);
+      return;
+    }
     const message = { service: sub.service, type: "subscribe" };
     if (sub.filter) message.filter = sub.filter;
     if (sub.ref) message.ref = sub.ref;
@@ -385,6 +489,7 @@ class MkioClient {
       request.resolve(msg);
       return;
     }
+    if (this.later && this._dispatchLater(msg)) return;
     if (typeof msg.service !== "string") return;
     const service = msg.service;
 
@@ -410,6 +515,57 @@ class MkioClient {
     if (type === "snapshot") this._callback("onSnapshot", sub.onSnapshot, sub, [msg.rows]);
     else if (type === "delta") this._callback("onDelta", sub.onDelta, sub, [msg.changes]);
     else if (type === "update") this._callback("onUpdate", sub.onUpdate, sub, [msg.op, msg.row]);
+  }
+
+  /**
+   * Later-mode rules, after rule 1: a reply/error/nack whose reqid is pending resolves that request;
+   * a message whose subid names a subscription goes to it (pages gathered or handed to onPage,
+   * getmore sent while hasmore); a nack/error matching nothing settles the oldest pending request
+   * (a later server does not echo reqid on an unknown-service nack). Returns false to fall through.
+   */
+  _dispatchLater(msg) {
+    const type = msg.type;
+    if ((type === "reply" || type === "error" || type === "nack") && typeof msg.reqid === "string" && this._requests.has(msg.reqid)) {
+      const request = this._requests.get(msg.reqid);
+      this._requests.delete(msg.reqid);
+      request.resolve(msg);
+      return true;
+    }
+    const sub = typeof msg.subid === "string" ? this._subscriptions.get(msg.subid) : undefined;
+    if (sub) {
+      if (msg.ref) sub.ref = msg.ref; // recovery cursor (streams)
+      if (type === "nack") {
+        this._subscriptions.delete(sub.subid);
+        if (typeof sub.onNack === "function") this._callback("onNack", sub.onNack, sub, [msg]);
+        else if (this.onNack) this._callback("onNack", this.onNack, this, [sub.service, msg]);
+        return true;
+      }
+      if (type === "snapshot") {
+        const rows = Array.isArray(msg.rows) ? msg.rows : [];
+        if (typeof sub.onPage === "function") {
+          this._callback("onPage", sub.onPage, sub, [rows, { hasmore: !!msg.hasmore, ref: msg.ref, subid: sub.subid }]);
+          return true;
+        }
+        sub._rows = (sub._rows || []).concat(rows);
+        if (msg.hasmore) {
+          this.getmore(sub.subid);
+          return true;
+        }
+        const all = sub._rows;
+        sub._rows = null;
+        this._callback("onSnapshot", sub.onSnapshot, sub, [all]);
+        return true;
+      }
+      if (type === "update") this._callback("onUpdate", sub.onUpdate, sub, [msg.op, msg.row]);
+      return true;
+    }
+    if ((type === "nack" || (type === "error" && !msg.ref)) && this._requests.size > 0) {
+      const [reqid, request] = this._requests.entries().next().value;
+      this._requests.delete(reqid);
+      request.resolve(msg);
+      return true;
+    }
+    return false;
   }
 
   /**

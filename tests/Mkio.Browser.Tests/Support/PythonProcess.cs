@@ -33,17 +33,26 @@ internal sealed class PythonProcess : IAsyncDisposable
     /// Starts <c>/usr/bin/python3 tests/python/scenarios.py <paramref name="wsUrl"/> <paramref name="scenario"/></c>;
     /// fails with install guidance when Python or aiohttp is missing.
     /// </summary>
-    public static PythonProcess StartScenario(Uri wsUrl, string scenario)
+    public static PythonProcess StartScenario(Uri wsUrl, string scenario) => StartScript("scenarios.py", wsUrl.ToString(), scenario);
+
+    /// <summary>
+    /// Starts <c>/usr/bin/python3 tests/python/<paramref name="script"/> <paramref name="args"/></c> (a script printing
+    /// JSON step lines); fails with install guidance when Python or aiohttp is missing.
+    /// </summary>
+    public static PythonProcess StartScript(string script, params string[] args)
     {
         RequireAiohttp();
         var psi = new ProcessStartInfo(ExecutablePath);
-        psi.ArgumentList.Add(Path.Combine("tests", "python", "scenarios.py"));
-        psi.ArgumentList.Add(wsUrl.ToString());
-        psi.ArgumentList.Add(scenario);
+        psi.ArgumentList.Add(Path.Combine("tests", "python", script));
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
         psi.Environment["PYTHONDONTWRITEBYTECODE"] = "1"; // no __pycache__ in the source tree
         psi.Environment["PYTHONUNBUFFERED"] = "1";
         psi.Environment["PYTHONIOENCODING"] = "utf-8";
-        return new PythonProcess(CapturedProcess.Start(psi, "scenarios.py", ex => $"Cannot start {ExecutablePath} ({ex.Message}).{InstallHint("python3-aiohttp")}"));
+        return new PythonProcess(CapturedProcess.Start(psi, script, ex => $"Cannot start {ExecutablePath} ({ex.Message}).{InstallHint("python3-aiohttp")}"));
     }
 
     /// <summary>

@@ -10,9 +10,13 @@ internal static class ClientTest
 {
     public const string DbFile = "client.db";
 
-    /// <summary>Fast reconnects for tests (the defaults are 100 ms … 30 s).</summary>
-    public static MkioClientOptions Fast(bool clientRefs = false, bool reconnect = true, TimeSpan? requestTimeout = null) => new()
+    /// <summary>
+    /// Fast reconnects for tests (the defaults are 100 ms … 30 s). Exact 0.1.0 unless <paramref name="protocol"/>
+    /// says otherwise: most tests here pin the 0.1.0 wire; the later protocol has its own tests.
+    /// </summary>
+    public static MkioClientOptions Fast(bool clientRefs = false, bool reconnect = true, TimeSpan? requestTimeout = null, MkioProtocol protocol = MkioProtocol.V010) => new()
     {
+        Protocol = protocol,
         BackoffBase = TimeSpan.FromMilliseconds(20),
         BackoffMax = TimeSpan.FromMilliseconds(250),
         ClientRefs = clientRefs,
@@ -120,6 +124,13 @@ internal sealed record OrderRow(
     [property: JsonPropertyName("status")] string Status,
     [property: JsonPropertyName("_mkio_ref")] string MkioRef);
 
+/// <summary>An items row of the later test config (query row tags are not mapped).</summary>
+internal sealed record ItemRow(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("qty")] long Qty);
+
 [JsonSerializable(typeof(NewOrder))]
+[JsonSerializable(typeof(ItemRow))]
 [JsonSerializable(typeof(OrderRow))]
 internal sealed partial class ClientTestJson : JsonSerializerContext;
