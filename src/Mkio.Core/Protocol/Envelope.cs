@@ -43,7 +43,7 @@ internal readonly struct Envelope
             Ref = null;
         }
 
-        MsgId = root.TryGetProperty("msgid"u8, out var m) && m.ValueKind != JsonValueKind.Null ? m : default;
+        Echo = HasId(root, "msgid"u8) || HasId(root, "txnid"u8) ? root : default;
     }
 
     public JsonElement Root { get; }
@@ -62,10 +62,14 @@ internal readonly struct Envelope
     /// <summary>The ref when it is a string (possibly empty).</summary>
     public string? Ref { get; }
 
-    /// <summary>The <c>msgid</c> when present and not null.</summary>
-    public JsonElement MsgId { get; }
+    /// <summary>
+    /// The message itself when it carries a <c>msgid</c> (0.1.0) or <c>txnid</c> (later clients) that is not null, else
+    /// undefined: replies echo each of them under its own name (<see cref="Frames"/>), never one translated into the other.
+    /// </summary>
+    public JsonElement Echo { get; }
 
-    public bool HasMsgId => MsgId.ValueKind != JsonValueKind.Undefined;
+    private static bool HasId(JsonElement root, ReadOnlySpan<byte> name) =>
+        root.TryGetProperty(name, out var id) && id.ValueKind != JsonValueKind.Null;
 
     /// <summary>The <c>type</c> when it is a string, else null.</summary>
     public string? TypeString => Type.ValueKind == JsonValueKind.String ? Type.GetString() : null;

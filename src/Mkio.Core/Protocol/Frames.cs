@@ -12,6 +12,7 @@ internal static class Frames
     private static readonly JsonEncodedText Service = JsonEncodedText.Encode("service");
     private static readonly JsonEncodedText RefName = JsonEncodedText.Encode("ref");
     private static readonly JsonEncodedText MsgId = JsonEncodedText.Encode("msgid");
+    private static readonly JsonEncodedText TxnId = JsonEncodedText.Encode("txnid");
     private static readonly JsonEncodedText Ok = JsonEncodedText.Encode("ok");
     private static readonly JsonEncodedText Message = JsonEncodedText.Encode("message");
     private static readonly JsonEncodedText Status = JsonEncodedText.Encode("status");
@@ -24,9 +25,9 @@ internal static class Frames
     private static readonly JsonEncodedText In = JsonEncodedText.Encode("in");
     private static readonly JsonEncodedText Out = JsonEncodedText.Encode("out");
 
-    /// <summary><c>{"type":"result","service":S,"ref":R[,"msgid":M][,"status":"unknown"],"ok":true}</c>.</summary>
-    public static byte[] TransactionResult(string service, string @ref, JsonElement msgid, bool unknownStatus = false) =>
-        WireJson.Serialize((service, @ref, msgid, unknownStatus), static (w, s) =>
+    /// <summary><c>{"type":"result","service":S,"ref":R[,"msgid":M][,"txnid":X][,"status":"unknown"],"ok":true}</c>.</summary>
+    public static byte[] TransactionResult(string service, string @ref, JsonElement echo, bool unknownStatus = false) =>
+        WireJson.Serialize((service, @ref, echo, unknownStatus), static (w, s) =>
         {
             w.WriteStartObject();
             w.WriteString(Type, Result);
@@ -34,7 +35,7 @@ internal static class Frames
             WireJson.WriteString(w, s.service);
             w.WritePropertyName(RefName);
             WireJson.WriteString(w, s.@ref);
-            WriteMsgId(w, s.msgid);
+            WriteMsgId(w, s.echo);
             if (s.unknownStatus)
             {
                 w.WriteString(Status, Unknown);
@@ -44,8 +45,8 @@ internal static class Frames
             w.WriteEndObject();
         });
 
-    /// <summary><c>{"type":"error","message":T[,"ref":R][,"msgid":M]}</c> — the §9 envelope.</summary>
-    public static byte[] ErrorReply(string message, JsonElement @ref, JsonElement msgid) =>
+    /// <summary><c>{"type":"error","message":T[,"ref":R][,"msgid":M][,"txnid":X]}</c> — the §9 envelope.</summary>
+    public static byte[] ErrorReply(string message, JsonElement @ref, JsonElement echo) =>
         WireJson.Serialize(w =>
         {
             w.WriteStartObject();
@@ -58,13 +59,13 @@ internal static class Frames
                 WireJson.WriteValue(w, @ref);
             }
 
-            WriteMsgId(w, msgid);
+            WriteMsgId(w, echo);
             w.WriteEndObject();
         });
 
     /// <summary>A transaction error: always carries a ref (the client's, or the one generated for the attempt).</summary>
-    public static byte[] TransactionError(string message, string @ref, JsonElement msgid) =>
-        WireJson.Serialize((message, @ref, msgid), static (w, s) =>
+    public static byte[] TransactionError(string message, string @ref, JsonElement echo) =>
+        WireJson.Serialize((message, @ref, echo), static (w, s) =>
         {
             w.WriteStartObject();
             w.WriteString(Type, Error);
@@ -72,7 +73,7 @@ internal static class Frames
             WireJson.WriteString(w, s.message);
             w.WritePropertyName(RefName);
             WireJson.WriteString(w, s.@ref);
-            WriteMsgId(w, s.msgid);
+            WriteMsgId(w, s.echo);
             w.WriteEndObject();
         });
 
@@ -138,12 +139,27 @@ internal static class Frames
             w.WriteEndObject();
         });
 
-    private static void WriteMsgId(Utf8JsonWriter w, JsonElement msgid)
+    /// <summary>
+    /// Echoes the request's <c>msgid</c> and <c>txnid</c> (each under its own name, when present and not null);
+    /// <paramref name="echo"/> is the request (<see cref="Envelope.Echo"/>) or undefined.
+    /// </summary>
+    private static void WriteMsgId(Utf8JsonWriter w, JsonElement echo)
     {
-        if (msgid.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
+        if (echo.ValueKind != JsonValueKind.Object)
         {
-            w.WritePropertyName(MsgId);
-            WireJson.WriteValue(w, msgid);
+            return;
+        }
+
+        WriteId(w, echo, "msgid"u8, MsgId);
+        WriteId(w, echo, "txnid"u8, TxnId);
+    }
+
+    private static void WriteId(Utf8JsonWriter w, JsonElement echo, ReadOnlySpan<byte> name, JsonEncodedText encoded)
+    {
+        if (echo.TryGetProperty(name, out var id) && id.ValueKind != JsonValueKind.Null)
+        {
+            w.WritePropertyName(encoded);
+            WireJson.WriteValue(w, id);
         }
     }
 }

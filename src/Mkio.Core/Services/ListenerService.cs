@@ -643,7 +643,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
             text = $"Unknown message type: {shown}. Valid types: subscribe, unsubscribe, monitor";
         }
 
-        var frame = Frames.ErrorReply(text, envelope.RefElement, envelope.MsgId);
+        var frame = Frames.ErrorReply(text, envelope.RefElement, envelope.Echo);
         return ValueTask.FromResult<PendingReply?>(PendingReply.Ready(frame, this));
     }
 

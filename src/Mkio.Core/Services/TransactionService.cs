@@ -42,7 +42,7 @@ internal sealed class TransactionService : MkioService
 
         if (envelope.RefKind == RefKind.Invalid)
         {
-            return PendingReply.Ready(Frames.ErrorReply("Invalid 'ref' field: must be a string", default, envelope.MsgId), this);
+            return PendingReply.Ready(Frames.ErrorReply("Invalid 'ref' field: must be a string", default, envelope.Echo), this);
         }
 
         var clientRef = envelope.Ref;
@@ -52,12 +52,12 @@ internal sealed class TransactionService : MkioService
             // Errors before submission carry the client's ref, or one generated for the attempt.
             var failedRef = clientRef ?? _refs.Next();
             EndActivity(activity, new WriteOutcome(false, failedRef, error));
-            return PendingReply.Ready(Frames.TransactionError(error!, failedRef, envelope.MsgId), this);
+            return PendingReply.Ready(Frames.TransactionError(error!, failedRef, envelope.Echo), this);
         }
 
         Attach(request!, activity);
         await _writer.SubmitAsync(request!, cancellationToken).ConfigureAwait(false);
-        return new TransactionReply(this, request!, clientRef, envelope.MsgId) { Owned = document };
+        return new TransactionReply(this, request!, clientRef, envelope.Echo) { Owned = document };
     }
 
     /// <summary>In-process entry point: prepares and submits a request built from <paramref name="root"/>.</summary>
@@ -136,8 +136,8 @@ internal sealed class TransactionService : MkioService
     {
         var key = envelope.Ref ?? string.Empty;
         return _cache.TryGet(key, out var effective)
-            ? Frames.TransactionResult(Name, effective, envelope.MsgId)
-            : Frames.TransactionResult(Name, key, envelope.MsgId, unknownStatus: true);
+            ? Frames.TransactionResult(Name, effective, envelope.Echo)
+            : Frames.TransactionResult(Name, key, envelope.Echo, unknownStatus: true);
     }
 
     private bool TryPrepare(Envelope envelope, string? clientRef, out WriteRequest? request, out string? error)

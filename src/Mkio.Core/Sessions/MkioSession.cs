@@ -150,7 +150,7 @@ internal sealed partial class MkioSession : IAsyncDisposable
         {
             // F11: arrays/objects/numbers as service names get "Unknown service: <JSON text>".
             _engine.Metrics.MessageIn(null);
-            await EnqueueAsync(PendingReply.Ready(Frames.ErrorReply($"Unknown service: {PyRepr.Compact(serviceElement)}", echoRef, envelope.MsgId), null), ct).ConfigureAwait(false);
+            await EnqueueAsync(PendingReply.Ready(Frames.ErrorReply($"Unknown service: {PyRepr.Compact(serviceElement)}", echoRef, envelope.Echo), null), ct).ConfigureAwait(false);
             return true;
         }
 
@@ -168,7 +168,7 @@ internal sealed partial class MkioSession : IAsyncDisposable
 
         if (string.IsNullOrEmpty(serviceName))
         {
-            await EnqueueAsync(PendingReply.Ready(Frames.ErrorReply("Missing 'service' field", echoRef, envelope.MsgId), null), ct).ConfigureAwait(false);
+            await EnqueueAsync(PendingReply.Ready(Frames.ErrorReply("Missing 'service' field", echoRef, envelope.Echo), null), ct).ConfigureAwait(false);
             return true;
         }
 
@@ -176,7 +176,7 @@ internal sealed partial class MkioSession : IAsyncDisposable
         {
             if (!await TryUnknownServiceNackAsync(serviceName, root, ct).ConfigureAwait(false))
             {
-                await EnqueueAsync(PendingReply.Ready(Frames.ErrorReply($"Unknown service: {serviceName}", echoRef, envelope.MsgId), null), ct).ConfigureAwait(false);
+                await EnqueueAsync(PendingReply.Ready(Frames.ErrorReply($"Unknown service: {serviceName}", echoRef, envelope.Echo), null), ct).ConfigureAwait(false);
             }
 
             return true;
@@ -259,11 +259,11 @@ internal sealed partial class MkioSession : IAsyncDisposable
 
         if (string.IsNullOrEmpty(serviceName))
         {
-            frame = Frames.ErrorReply("Missing 'service' field", echoRef, envelope.MsgId);
+            frame = Frames.ErrorReply("Missing 'service' field", echoRef, envelope.Echo);
         }
         else if (!_engine.TryGetService(serviceName, out var service) || HiddenFrom(service, envelope.Root))
         {
-            frame = LaterUnknownMonitor(serviceName, envelope.Root) ?? Frames.ErrorReply($"Unknown service: {serviceName}", echoRef, envelope.MsgId);
+            frame = LaterUnknownMonitor(serviceName, envelope.Root) ?? Frames.ErrorReply($"Unknown service: {serviceName}", echoRef, envelope.Echo);
         }
         else
         {
