@@ -67,7 +67,7 @@ internal static class LaterHost
     public const string Csv = "id,name,price,qty\nA1,apple,1.5,10\nB2,\"bread, brown\",2.25,3\nC3,cheese,7,0\n";
 
     /// <summary>Writes the config (and the seed) into a new temp folder and starts a server from it.</summary>
-    public static async Task<(MkioTestHost Host, TempDirectory Dir)> StartAsync(CancellationToken ct, string? config = null, Action<MkioOptions>? configure = null, TempDirectory? dir = null)
+    public static async Task<(MkioTestHost Host, TempDirectory Dir)> StartAsync(CancellationToken ct, string? config = null, Action<MkioOptions>? configure = null, TempDirectory? dir = null, Action<Microsoft.AspNetCore.Builder.WebApplicationBuilder>? builder = null)
     {
         var owns = dir is null;
         dir ??= new TempDirectory();
@@ -80,7 +80,7 @@ internal static class LaterHost
 
         try
         {
-            var host = await MkioTestHost.StartAsync(o => configure?.Invoke(o), ct, dir, tomlPath: toml);
+            var host = await MkioTestHost.StartAsync(o => configure?.Invoke(o), ct, dir, builder: builder, tomlPath: toml);
             return (host, dir);
         }
         catch when (owns)

@@ -124,7 +124,7 @@ public sealed class LaterSubscriptionTests
     [Test]
     public void Paging_BufferPastCap_OverflowsAndDropsItsData()
     {
-        var paging = new QueryPaging(new Queue<Row>([Row(("id", "A")), Row(("id", "B"))]), cap: 4);
+        var paging = new QueryPaging(new Queue<Row>([Row(("id", "A")), Row(("id", "B"))]), cap: 4, now: 0);
         paging.Buffer([1]);
         paging.Buffer([2]);
         Assert.That((paging.Overflowed, paging.Buffered.Count), Is.EqualTo((false, 2)));
