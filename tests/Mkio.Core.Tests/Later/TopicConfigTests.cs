@@ -41,6 +41,20 @@ public sealed class TopicConfigTests
         }
     }
 
+    [Test]
+    public void CodeFirst_TopicDefaultAndMaxBuffer()
+    {
+        var model = CompileCode(o => o
+            .Table("t", t => t.Column("id", "TEXT PRIMARY KEY").Column("v", "INTEGER"))
+            .SubPub("s", s => s.From("t").Key("id").TopicDefault("v", "0"))
+            .Query("q", q => q.From("t").MaxBuffer(7)));
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(((ListenerServiceModel)model.ServicesByName["s"]).TopicDefaults.Select(d => d.Column), Is.EqualTo(new[] { "v" }));
+            Assert.That(((ListenerServiceModel)model.ServicesByName["q"]).MaxBuffer, Is.EqualTo(7));
+        }
+    }
+
     [TestCase("defaults = { lable = \"1\" }", "services.s.defaults.lable: Service 's': defaults column 'lable' not found in output columns. Available columns: id, label, v. Did you mean 'label'?")]
     [TestCase("defaults = { zzz = \"1\" }", "services.s.defaults.zzz: Service 's': defaults column 'zzz' not found in output columns. Available columns: id, label, v.")]
     [TestCase("defaults = { v = \"1 +\" }", "services.s.defaults.v: invalid expression '1 +'")]
