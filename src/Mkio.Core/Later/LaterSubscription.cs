@@ -110,12 +110,28 @@ internal sealed class LaterSubscription
     public static Row Tag(Row formatted, Row source, string[] keys)
     {
         var @ref = source.TryGetValue(MkioSchema.RefColumn, out var r) && r is string rs ? rs : "";
-        var names = new List<string>(formatted.Schema.Names);
-        var values = new List<object?>(formatted.Values.ToArray());
-        Set(names, values, MkioSchema.RefColumn, @ref);
-        if (RowKey(source, keys) is { } id)
+        return RowKey(source, keys) is { } id
+            ? With(formatted, (MkioSchema.RefColumn, @ref), (RowIdColumn, id))
+            : With(formatted, (MkioSchema.RefColumn, @ref));
+    }
+
+    /// <summary>The row with each key set: in place when present (it keeps its position), else appended.</summary>
+    public static Row With(Row row, params ReadOnlySpan<(string Name, object? Value)> set)
+    {
+        var names = new List<string>(row.Schema.Names);
+        var values = new List<object?>(row.Values.ToArray());
+        foreach (var (name, value) in set)
         {
-            Set(names, values, RowIdColumn, id);
+            var i = names.IndexOf(name);
+            if (i >= 0)
+            {
+                values[i] = value;
+            }
+            else
+            {
+                names.Add(name);
+                values.Add(value);
+            }
         }
 
         return new Row(new RowSchema(names), [.. values]);
@@ -164,20 +180,6 @@ internal sealed class LaterSubscription
         double or float => System.Text.Encoding.UTF8.GetString(WireJson.Serialize(Convert.ToDouble(value, CultureInfo.InvariantCulture), static (w, d) => WireJson.WriteDouble(w, d))),
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "None",
     };
-
-    private static void Set(List<string> names, List<object?> values, string name, object? value)
-    {
-        var i = names.IndexOf(name);
-        if (i >= 0)
-        {
-            values[i] = value;
-        }
-        else
-        {
-            names.Add(name);
-            values.Add(value);
-        }
-    }
 
     /// <summary>Keeps the listed columns in row order (and, unless strict, every <c>_mkio_</c> key).</summary>
     private Row Project(Row row, bool strict)

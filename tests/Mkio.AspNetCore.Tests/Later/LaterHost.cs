@@ -96,4 +96,15 @@ internal static class LaterHost
         await ws.SendAsync(json, cancellationToken: ct);
         return (await ws.ReceiveRawAsync(ct)).Text;
     }
+
+    /// <summary>Sends a transaction and asserts its <c>result</c>.</summary>
+    public static async Task WriteAsync(this TestSocket ws, string json, CancellationToken ct)
+    {
+        var reply = await ws.RequestAsync(json, ct);
+        Assert.That(reply.GetProperty("type").GetString(), Is.EqualTo("result"), reply.GetRawText());
+    }
+
+    /// <summary>Asserts that nothing more arrives on <paramref name="ws"/> for a short while.</summary>
+    public static async Task SilentAsync(this TestSocket ws, CancellationToken ct) =>
+        Assert.That(await ws.NoMessageWithinAsync(TimeSpan.FromMilliseconds(300), ct), Is.True, "no further message expected");
 }

@@ -19,24 +19,14 @@ public sealed class QueryPagingTests
         [tables.items]
         columns = { id = "TEXT PRIMARY KEY", name = "TEXT NOT NULL", qty = "INTEGER DEFAULT 0" }
 
-        [services.put]
-        protocol = "transaction"
-        table = "items"
-        op_type = "upsert"
-        fields = ["id", "name", "qty"]
-        key = ["id"]
-
-        [services.items]
+        [services.paged]
         protocol = "query"
         primary_table = "items"
         max_buffer = 3
-        """;
+        """ + "\n\n" + Fixtures.LaterListenersToml;
 
-    private static async Task PutAsync(TestSocket ws, string id, int qty, CancellationToken ct)
-    {
-        var reply = await ws.RequestAsync($$$"""{"service":"put","data":{"id":"{{{id}}}","name":"n","qty":{{{qty}}}}}""", ct);
-        Assert.That(reply.GetProperty("type").GetString(), Is.EqualTo("result"), reply.GetRawText());
-    }
+    private static Task PutAsync(TestSocket ws, string id, int qty, CancellationToken ct) =>
+        ws.WriteAsync($$$"""{"service":"put","data":{"id":"{{{id}}}","name":"n","qty":{{{qty}}}}}""", ct);
 
     private static string Qty(string id, int qty) => $$"""{"qty":{{qty}},"_mkio_row":"{{id}}"}""";
 
@@ -53,24 +43,24 @@ public sealed class QueryPagingTests
             await using var ws = await host.ConnectAsync("ws", ct);
 
             // Cap = max(3, 2 rows + maxcount 1) = 3: one row still to send plus two buffered updates fit.
-            Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"items","protocol":"query","subid":"fits","maxcount":1,"fields":["qty"]}""", ct),
+            Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"paged","protocol":"query","subid":"fits","maxcount":1,"fields":["qty"]}""", ct),
                 Does.Contain("\"hasmore\":true"));
             await PutAsync(writer, "A", 3, ct);
             await PutAsync(writer, "A", 4, ct);
-            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"items","subid":"fits"}""", ct), Does.Contain("\"hasmore\":false"));
+            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"paged","subid":"fits"}""", ct), Does.Contain("\"hasmore\":false"));
             Assert.That(ProjectedRow(await ws.ReceiveRawAsync(ct)), Is.EqualTo(Qty("A", 3)));
             Assert.That(ProjectedRow(await ws.ReceiveRawAsync(ct)), Is.EqualTo(Qty("A", 4)));
-            await ws.SendAsync("""{"type":"unsubscribe","service":"items","subid":"fits"}""", cancellationToken: ct);
+            await ws.SendAsync("""{"type":"unsubscribe","service":"paged","subid":"fits"}""", cancellationToken: ct);
 
-            _ = await ws.AskAsync("""{"type":"subscribe","service":"items","protocol":"query","subid":"over","maxcount":1}""", ct);
+            _ = await ws.AskAsync("""{"type":"subscribe","service":"paged","protocol":"query","subid":"over","maxcount":1}""", ct);
             for (var qty = 5; qty <= 7; qty++)
             {
                 await PutAsync(writer, "A", qty, ct);
             }
 
-            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"items","subid":"over"}""", ct),
-                Is.EqualTo("""{"type":"nack","service":"items","message":"subscription reset: update buffer overflow","subid":"over"}"""));
-            Assert.That(Subscriptions.LiveTest.Listener(host, "items").SubscriberCount, Is.Zero);
+            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"paged","subid":"over"}""", ct),
+                Is.EqualTo("""{"type":"nack","service":"paged","message":"subscription reset: update buffer overflow","subid":"over"}"""));
+            Assert.That(Subscriptions.LiveTest.Listener(host, "paged").SubscriberCount, Is.Zero);
         }
     }
 
@@ -97,22 +87,22 @@ public sealed class QueryPagingTests
             }
 
             await using var ws = await host.ConnectAsync("ws", ct);
-            _ = await ws.AskAsync("""{"type":"subscribe","service":"items","protocol":"query","subid":"idle","maxcount":1}""", ct);
-            _ = await ws.AskAsync("""{"type":"subscribe","service":"items","protocol":"query","subid":"busy","maxcount":1}""", ct);
-            var items = Subscriptions.LiveTest.Listener(host, "items");
+            _ = await ws.AskAsync("""{"type":"subscribe","service":"paged","protocol":"query","subid":"idle","maxcount":1}""", ct);
+            _ = await ws.AskAsync("""{"type":"subscribe","service":"paged","protocol":"query","subid":"busy","maxcount":1}""", ct);
+            var items = Subscriptions.LiveTest.Listener(host, "paged");
             Assert.That(items.SubscriberCount, Is.EqualTo(2));
 
             clock.Advance(QueryService.PagingIdle - TimeSpan.FromSeconds(10));
-            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"items","subid":"busy"}""", ct), Does.Contain("\"hasmore\":true"));
+            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"paged","subid":"busy"}""", ct), Does.Contain("\"hasmore\":true"));
             clock.Advance(TimeSpan.FromSeconds(10));
             Assert.That(items.SubscriberCount, Is.EqualTo(2), "exactly the timeout is not past it");
 
             clock.Advance(QueryService.PagingIdleCheck + TimeSpan.FromSeconds(1));
             Assert.That(items.SubscriberCount, Is.EqualTo(1));
             Assert.That(await ws.NoMessageWithinAsync(TimeSpan.FromMilliseconds(200), ct), Is.True, "dropped silently");
-            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"items","subid":"idle"}""", ct),
-                Is.EqualTo("""{"type":"nack","service":"items","message":"unknown subid","subid":"idle"}"""));
-            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"items","subid":"busy"}""", ct), Does.Contain("\"hasmore\":false"));
+            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"paged","subid":"idle"}""", ct),
+                Is.EqualTo("""{"type":"nack","service":"paged","message":"unknown subid","subid":"idle"}"""));
+            Assert.That(await ws.AskAsync("""{"type":"getmore","service":"paged","subid":"busy"}""", ct), Does.Contain("\"hasmore\":false"));
         }
     }
 }

@@ -17,13 +17,6 @@ public sealed class TopicSubPubTests
         [tables.items]
         columns = { id = "TEXT PRIMARY KEY", name = "TEXT NOT NULL", qty = "INTEGER DEFAULT 0" }
 
-        [services.put]
-        protocol = "transaction"
-        table = "items"
-        op_type = "upsert"
-        fields = ["id", "name", "qty"]
-        key = ["id"]
-
         [services.del]
         protocol = "transaction"
         table = "items"
@@ -37,11 +30,6 @@ public sealed class TopicSubPubTests
         where = "qty > 0"
         defaults = { name = "'unknown ' + _mkio_topic", qty = 0 }
 
-        [services.plain]
-        protocol = "subpub"
-        primary_table = "items"
-        topic = "id"
-
         [services.shown]
         protocol = "subpub"
         primary_table = "items"
@@ -54,7 +42,7 @@ public sealed class TopicSubPubTests
         primary_table = "items"
         topic = "name"
         sql = "SELECT name, sum(qty) AS total FROM items GROUP BY name"
-        """;
+        """ + "\n\n" + Fixtures.LaterListenersToml;
 
     private static string Row(string id, string name, int qty, string @ref, string? topic = null) =>
         $$"""{"id":"{{id}}","name":"{{name}}","qty":{{qty}},"_mkio_ref":"{{@ref}}","_mkio_topic":"{{topic ?? id}}","_mkio_exists":true}""";
@@ -75,20 +63,11 @@ public sealed class TopicSubPubTests
         }
     }
 
-    private static async Task PutAsync(TestSocket ws, string @ref, string id, string name, int qty, CancellationToken ct)
-    {
-        var reply = await ws.RequestAsync($$$"""{"service":"put","ref":"{{{@ref}}}","data":{"id":"{{{id}}}","name":"{{{name}}}","qty":{{{qty}}}}}""", ct);
-        Assert.That(reply.GetProperty("type").GetString(), Is.EqualTo("result"), reply.GetRawText());
-    }
+    private static Task PutAsync(TestSocket ws, string @ref, string id, string name, int qty, CancellationToken ct) =>
+        ws.WriteAsync($$$"""{"service":"put","ref":"{{{@ref}}}","data":{"id":"{{{id}}}","name":"{{{name}}}","qty":{{{qty}}}}}""", ct);
 
-    private static async Task DeleteAsync(TestSocket ws, string @ref, string id, CancellationToken ct)
-    {
-        var reply = await ws.RequestAsync($$$"""{"service":"del","ref":"{{{@ref}}}","data":{"id":"{{{id}}}"}}""", ct);
-        Assert.That(reply.GetProperty("type").GetString(), Is.EqualTo("result"), reply.GetRawText());
-    }
-
-    private static async Task SilentAsync(TestSocket ws, CancellationToken ct) =>
-        Assert.That(await ws.NoMessageWithinAsync(TimeSpan.FromMilliseconds(300), ct), Is.True, "no further message expected");
+    private static Task DeleteAsync(TestSocket ws, string @ref, string id, CancellationToken ct) =>
+        ws.WriteAsync($$$"""{"service":"del","ref":"{{{@ref}}}","data":{"id":"{{{id}}}"}}""", ct);
 
     [Test, CancelAfter(60_000)]
     public Task Snapshot_OneRowPerTopicInRequestOrder_MissingRowsFromDefaults_LiveUpdatesPerTopic(CancellationToken ct)
@@ -109,7 +88,7 @@ public sealed class TopicSubPubTests
             await DeleteAsync(writer, "r6", "ZZ", ct);
             Assert.That((await ws.ReceiveRawAsync(ct)).Text,
                 Is.EqualTo($$"""{"type":"update","service":"stock","op":"update","row":{{Missing("ZZ")}},"subid":"p"}"""));
-            await SilentAsync(ws, ct);
+            await ws.SilentAsync(ct);
 
             // A topic given as a number is its text; a single topic needs no array; fields keep the _mkio_ tags.
             Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"stock","protocol":"subpub","topic":7,"fields":["name"]}""", ct),
@@ -130,7 +109,7 @@ public sealed class TopicSubPubTests
             await PutAsync(writer, "r3", "A1", "apple", 0, ct);
             Assert.That((await old.ReceiveRawAsync(ct)).Text,
                 Is.EqualTo("""{"type":"update","service":"stock","ref":"r3","op":"delete","row":{"id":"A1","name":"apple","qty":0,"_mkio_ref":"r3"}}"""));
-            await SilentAsync(later, ct);
+            await later.SilentAsync(ct);
             Assert.That(await later.AskAsync("""{"type":"subscribe","service":"stock","protocol":"subpub","topic":["A1"],"subid":"again"}""", ct),
                 Is.EqualTo($$"""{"type":"snapshot","service":"stock","rows":[{{Row("A1", "apple", 10, "r1")}}],"hasmore":false,"subid":"again"}"""));
 
@@ -146,7 +125,7 @@ public sealed class TopicSubPubTests
             Assert.That(await later.AskAsync("""{"service":"nope"}""", ct), Is.EqualTo("""{"type":"error","message":"Unknown service: nope"}"""));
             await PutAsync(writer, "r5", "A1", "apple", 6, ct);
             Assert.That((await later.ReceiveRawAsync(ct)).Text, Does.Not.Contain("subid"));
-            await SilentAsync(later, ct);
+            await later.SilentAsync(ct);
         });
 
     [Test, CancelAfter(60_000)]
@@ -156,8 +135,8 @@ public sealed class TopicSubPubTests
             await using var ws = await host.ConnectAsync("ws", ct);
             Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"shown","protocol":"subpub","topic":["B2","Q"]}""", ct),
                 Is.EqualTo("""{"type":"snapshot","service":"shown","rows":[{"item":"B2","label":"BREAD","_mkio_ref":"r2","_mkio_topic":"B2","_mkio_exists":true},{"item":null,"label":"-","_mkio_ref":null,"_mkio_topic":"Q","_mkio_exists":false}],"hasmore":false}"""));
-            Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"plain","protocol":"subpub","topic":"Q"}""", ct),
-                Is.EqualTo("""{"type":"snapshot","service":"plain","rows":[{"id":null,"name":null,"qty":null,"_mkio_ref":null,"_mkio_topic":"Q","_mkio_exists":false}],"hasmore":false}"""));
+            Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"cache","protocol":"subpub","topic":"Q"}""", ct),
+                Is.EqualTo("""{"type":"snapshot","service":"cache","rows":[{"id":null,"name":null,"qty":null,"_mkio_ref":null,"_mkio_topic":"Q","_mkio_exists":false}],"hasmore":false}"""));
         });
 
     [Test, CancelAfter(60_000)]
@@ -173,7 +152,7 @@ public sealed class TopicSubPubTests
             await DeleteAsync(writer, "r4", "B2", ct);
             Assert.That((await ws.ReceiveRawAsync(ct)).Text,
                 Is.EqualTo("""{"type":"update","service":"totals","op":"update","row":{"name":null,"total":null,"_mkio_ref":null,"_mkio_topic":"bread","_mkio_exists":false}}"""));
-            await SilentAsync(ws, ct);
+            await ws.SilentAsync(ct);
         });
 
     [TestCase("""{"type":"subscribe","service":"stock","protocol":"subpub","topic":null,"ref":"x","subid":"s"}""", """{"type":"error","message":"SubPub subscribe requires 'topic'"}""")]
@@ -185,7 +164,7 @@ public sealed class TopicSubPubTests
             await using var ws = await host.ConnectAsync("ws", ct);
             Assert.That(await ws.AskAsync(request, ct), Is.EqualTo(expected));
             await PutAsync(writer, "r3", "A1", "apple", 11, ct);
-            await SilentAsync(ws, ct);
+            await ws.SilentAsync(ct);
             Assert.That(Subscriptions.LiveTest.Listener(host, "stock").SubscriberCount, Is.Zero);
         });
 
@@ -199,10 +178,10 @@ public sealed class TopicSubPubTests
         using (dir)
         {
             await using var ws = await host.ConnectAsync("ws", ct);
-            Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"plain","protocol":"subpub","topic":["a","b","c"],"subid":"t"}""", ct),
-                Is.EqualTo("""{"type":"nack","service":"plain","message":"Too many subscriptions: this connection already holds 0 on service 'plain' (limit 2, Mkio:MaxSubscriptionsPerService)","subid":"t"}"""));
-            Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"plain","protocol":"subpub","topic":["a","b","a"],"subid":"t"}""", ct), Does.StartWith("""{"type":"snapshot","""));
-            Assert.That(Subscriptions.LiveTest.Listener(host, "plain").SubscriberCount, Is.EqualTo(2));
+            Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"cache","protocol":"subpub","topic":["a","b","c"],"subid":"t"}""", ct),
+                Is.EqualTo("""{"type":"nack","service":"cache","message":"Too many subscriptions: this connection already holds 0 on service 'cache' (limit 2, Mkio:MaxSubscriptionsPerService)","subid":"t"}"""));
+            Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"cache","protocol":"subpub","topic":["a","b","a"],"subid":"t"}""", ct), Does.StartWith("""{"type":"snapshot","""));
+            Assert.That(Subscriptions.LiveTest.Listener(host, "cache").SubscriberCount, Is.EqualTo(2));
         }
     }
 }

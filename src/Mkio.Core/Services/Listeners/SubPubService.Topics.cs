@@ -230,7 +230,7 @@ internal sealed partial class SubPubService
         if (_topics!.TryGetValue(topic, out var cached) && Format(cached) is { } formatted)
         {
             var @ref = cached.TryGetValue(MkioSchema.RefColumn, out var r) && r is string rs ? rs : string.Empty;
-            return With(later.Shape(formatted, formatted, null, strict: false), (MkioSchema.RefColumn, @ref), (TopicColumn, topic), (ExistsColumn, true));
+            return LaterSubscription.With(later.Shape(formatted, formatted, null, strict: false), (MkioSchema.RefColumn, @ref), (TopicColumn, topic), (ExistsColumn, true));
         }
 
         var columns = TemplateColumns();
@@ -254,7 +254,7 @@ internal sealed partial class SubPubService
             row = new Row(template.Schema, values);
         }
 
-        return With(later.Shape(row, row, null, strict: false), (TopicColumn, topic), (ExistsColumn, false));
+        return LaterSubscription.With(later.Shape(row, row, null, strict: false), (TopicColumn, topic), (ExistsColumn, false));
     }
 
     private const string TopicColumn = "_mkio_topic";
@@ -272,28 +272,6 @@ internal sealed partial class SubPubService
             ? publish.OutputSchema.Names
             : Engine.Database.Read(c => ResultColumns(c, $"SELECT * FROM ({Model.Sql}) LIMIT 0"));
         return _templateColumns = [.. columns.Where(c => c != MkioSchema.RefColumn && c != TopicColumn)];
-    }
-
-    /// <summary>The row with each key set (in place when present, else appended).</summary>
-    private static Row With(Row row, params ReadOnlySpan<(string Name, object? Value)> set)
-    {
-        var names = new List<string>(row.Schema.Names);
-        var values = new List<object?>(row.Values.ToArray());
-        foreach (var (name, value) in set)
-        {
-            var i = names.IndexOf(name);
-            if (i >= 0)
-            {
-                values[i] = value;
-            }
-            else
-            {
-                names.Add(name);
-                values.Add(value);
-            }
-        }
-
-        return new Row(new RowSchema(names), [.. values]);
     }
 
     private static bool SameRow(Row? a, Row? b)
