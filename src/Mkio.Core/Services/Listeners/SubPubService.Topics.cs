@@ -17,7 +17,10 @@ namespace Mkio.Services.Listeners;
 /// </summary>
 internal sealed partial class SubPubService
 {
-    /// <summary>Topic text → cached row. Kept from start-up when <c>where</c> is set (freezing needs the history), else built from the cache on the first topic subscribe.</summary>
+    /// <summary>
+    /// Topic text → cached row. Kept from start-up when <c>where</c> is set (freezing needs the history); otherwise
+    /// built on a topic subscribe and dropped at the first change after the last topic entry left.
+    /// </summary>
     private Dictionary<string, Row>? _topics;
     private string[]? _templateColumns;
 
@@ -135,6 +138,13 @@ internal sealed partial class SubPubService
     {
         if (_topics is null)
         {
+            return;
+        }
+
+        if (Model.Where is null && !SubscribersLocked.Any(s => s.Later?.Topic is not null))
+        {
+            // Without where the view is only a copy of the SQL's rows: drop it while nobody follows a topic.
+            _topics = null;
             return;
         }
 
