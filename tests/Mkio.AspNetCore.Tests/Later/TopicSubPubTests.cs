@@ -137,6 +137,15 @@ public sealed class TopicSubPubTests
                 Is.EqualTo("""{"type":"snapshot","service":"shown","rows":[{"item":"B2","label":"BREAD","_mkio_ref":"r2","_mkio_topic":"B2","_mkio_exists":true},{"item":null,"label":"-","_mkio_ref":null,"_mkio_topic":"Q","_mkio_exists":false}],"hasmore":false}"""));
             Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"cache","protocol":"subpub","topic":"Q"}""", ct),
                 Is.EqualTo("""{"type":"snapshot","service":"cache","rows":[{"id":null,"name":null,"qty":null,"_mkio_ref":null,"_mkio_topic":"Q","_mkio_exists":false}],"hasmore":false}"""));
+
+            // Without where the topic view is dropped once nobody follows a topic, and rebuilt on the next topic subscribe.
+            var cache = (Mkio.Services.Listeners.SubPubService)Subscriptions.LiveTest.Listener(host, "cache");
+            Assert.That(cache.TopicCount, Is.EqualTo(2));
+            await ws.SendAsync("""{"type":"unsubscribe","service":"cache"}""", cancellationToken: ct);
+            await PutAsync(writer, "r3", "A1", "apple", 12, ct);
+            await Eventually.WaitUntilAsync(() => cache.TopicCount is null, "topic view dropped", ct);
+            Assert.That(await ws.AskAsync("""{"type":"subscribe","service":"cache","protocol":"subpub","topic":"A1","fields":["qty"]}""", ct),
+                Is.EqualTo("""{"type":"snapshot","service":"cache","rows":[{"qty":12,"_mkio_ref":"r3","_mkio_topic":"A1","_mkio_exists":true}],"hasmore":false}"""));
         });
 
     [Test, CancelAfter(60_000)]
