@@ -144,10 +144,9 @@ public sealed partial class LaterSubscribeCommandsTests
         }
     }
 
-    [TestCase("stream", "feed", "--maxcount", "5", "Error: stream paging (--maxcount, --before) is not supported by this server yet")]
-    [TestCase("stream", "feed", "--before", "", "Error: stream paging (--maxcount, --before) is not supported by this server yet")]
+    [TestCase("stream", "feed", "--maxcount", "5", "Error: stream paging (--maxcount, --before) is not supported by this command yet")]
+    [TestCase("stream", "feed", "--before", "", "Error: stream paging (--maxcount, --before) is not supported by this command yet")]
     [TestCase("stream", "feed", "--maxcount", "0", "Error: --maxcount must be a positive integer, got '0'\nUsage: mkio stream")]
-    [TestCase("subpub", "cache", "i0001", "", "Error: topic subscriptions are not supported by this server yet; omit the topics to subscribe to the whole service")]
     [TestCase("subpub", "cache", "--filter", "x", "Error: unknown option: --filter\nUsage: mkio subpub")]
     [CancelAfter(60_000)]
     public async Task UnsupportedOrInvalid_ClearErrorExit1(string command, string service, string a, string b, string expected, CancellationToken ct)
@@ -182,6 +181,32 @@ public sealed partial class LaterSubscribeCommandsTests
                 Assert.That(p.Stdout, Does.Contain("SNAPSHOT (2 rows)"), p.Stdout);
                 Assert.That(bodies[..2].Select(b => b[..9]), Is.EqualTo(new[] { "{\"qty\": 1", "{\"qty\": 2" }), p.Stdout);
                 Assert.That(bodies[^1], Does.StartWith("{\"qty\": 9"), p.Stdout);
+            }
+        }
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task SubPub_Topics_OneRowPerTopicThenTheirUpdates(CancellationToken ct)
+    {
+        var (host, dir, writer) = await StartAsync(ct);
+        await using (host)
+        await using (writer)
+        using (dir)
+        {
+            await using var p = MkioProcess.StartInterruptible(dir.Path, "subpub", Url(host), "cache", "i0002", "nope", "--fields", "qty");
+            await p.WaitForStdoutAsync(SnapshotHeader(), ct);
+            _ = await writer.RequestAsync("""{"service":"put","data":{"id":"i0001","name":"n1","qty":9}}""", ct);
+            _ = await writer.RequestAsync("""{"service":"put","data":{"id":"i0002","name":"n2","qty":8}}""", ct);
+            await p.WaitForStdoutAsync(UpdateHeader(), ct);
+            await p.TerminateAsync(ct);
+            await p.WaitForExitAsync(ct);
+            var bodies = Bodies(p.Stdout);
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(p.Stdout, Does.Contain("SNAPSHOT (2 rows)"), p.Stdout);
+                Assert.That(bodies[0], Does.StartWith("{\"qty\": 2").And.Contain("\"_mkio_topic\": \"i0002\"").And.Contain("\"_mkio_exists\": true"), p.Stdout);
+                Assert.That(bodies[1], Does.Contain("\"_mkio_topic\": \"nope\"").And.Contain("\"_mkio_exists\": false"), p.Stdout);
+                Assert.That(bodies[^1], Does.StartWith("{\"qty\": 8"), "only the followed topic's update: " + p.Stdout);
             }
         }
     }
