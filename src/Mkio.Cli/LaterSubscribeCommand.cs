@@ -25,7 +25,7 @@ internal static class LaterSubscribeCommand
         "subpub",
         "Subscribe to a subpub service (later protocol) and print its snapshot and updates until Ctrl+C.",
         "mkio subpub <url> <service> [<topic>...] [--subid <id>] [--fields <a,b>] [--verbose]",
-        [("<url>", Url), ("<service>", "A subpub service."), ("<topic>", "Topics (values of the service's topic column); not supported by this server yet.")],
+        [("<url>", Url), ("<service>", "A subpub service."), ("<topic>", "Topics (values of the service's topic column): one row each, then their updates; none subscribes to the whole service.")],
         (args, ct) => RunAsync("subpub", args, ct),
         SubIdOption,
         FieldsOption);
@@ -41,8 +41,8 @@ internal static class LaterSubscribeCommand
         FieldsOption,
         FilterOption,
         ("--ref <ref>", "Start after this ref (buffered rows newer than it first); without it only rows written from now on."),
-        ("--maxcount <n>", "Page through the buffer n rows at a time (not supported by this server yet)."),
-        ("--before", "Page backwards from --ref (not supported by this server yet)."));
+        ("--maxcount <n>", "Page through the buffer n rows at a time (not supported by this command yet)."),
+        ("--before", "Page backwards from --ref (not supported by this command yet)."));
 
     /// <summary><c>mkio query &lt;url&gt; &lt;service&gt; [--subid] [--fields] [--filter] [--snapshotOnly] [--updateOnly]</c>.</summary>
     public static System.CommandLine.Command Query() => LaterRequest.Command(
@@ -194,10 +194,9 @@ internal static class LaterSubscribeCommand
         return o;
     }
 
-    /// <summary>The error for what the server cannot do yet (topic subscriptions, stream paging), or null.</summary>
+    /// <summary>The error for what the command cannot do yet (stream paging), or null.</summary>
     internal static string? Unsupported(Options o) =>
-        o.Topics.Length > 0 ? "topic subscriptions are not supported by this server yet; omit the topics to subscribe to the whole service"
-        : o.MaxCount is not null || o.Before ? "stream paging (--maxcount, --before) is not supported by this server yet"
+        o.MaxCount is not null || o.Before ? "stream paging (--maxcount, --before) is not supported by this command yet"
         : null;
 
     private static byte[] Subscribe(Options o) => WireJson.Serialize(w =>
@@ -228,6 +227,17 @@ internal static class LaterSubscribeCommand
         {
             w.WritePropertyName("filter");
             WireJson.WriteString(w, o.Filter);
+        }
+
+        if (o.Topics.Length > 0)
+        {
+            w.WriteStartArray("topic");
+            foreach (var topic in o.Topics)
+            {
+                WireJson.WriteString(w, topic);
+            }
+
+            w.WriteEndArray();
         }
 
         if (o.Ref is not null)

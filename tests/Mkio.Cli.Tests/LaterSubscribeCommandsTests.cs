@@ -144,10 +144,9 @@ public sealed partial class LaterSubscribeCommandsTests
         }
     }
 
-    [TestCase("stream", "feed", "--maxcount", "5", "Error: stream paging (--maxcount, --before) is not supported by this server yet")]
-    [TestCase("stream", "feed", "--before", "", "Error: stream paging (--maxcount, --before) is not supported by this server yet")]
+    [TestCase("stream", "feed", "--maxcount", "5", "Error: stream paging (--maxcount, --before) is not supported by this command yet")]
+    [TestCase("stream", "feed", "--before", "", "Error: stream paging (--maxcount, --before) is not supported by this command yet")]
     [TestCase("stream", "feed", "--maxcount", "0", "Error: --maxcount must be a positive integer, got '0'\nUsage: mkio stream")]
-    [TestCase("subpub", "cache", "i0001", "", "Error: topic subscriptions are not supported by this server yet; omit the topics to subscribe to the whole service")]
     [TestCase("subpub", "cache", "--filter", "x", "Error: unknown option: --filter\nUsage: mkio subpub")]
     [CancelAfter(60_000)]
     public async Task UnsupportedOrInvalid_ClearErrorExit1(string command, string service, string a, string b, string expected, CancellationToken ct)
@@ -162,27 +161,54 @@ public sealed partial class LaterSubscribeCommandsTests
         }
     }
 
-    [Test, CancelAfter(60_000)]
-    public async Task SubPub_WholeServiceWithSubidAndFields(CancellationToken ct)
+    /// <summary>Runs <c>mkio subpub</c> with <paramref name="args"/> until its first update after <paramref name="writes"/>; its stdout and row bodies.</summary>
+    private static async Task<(string Stdout, string[] Bodies)> SubPubAsync(CancellationToken ct, string[] args, params string[] writes)
     {
         var (host, dir, writer) = await StartAsync(ct);
         await using (host)
         await using (writer)
         using (dir)
         {
-            await using var p = MkioProcess.StartInterruptible(dir.Path, "subpub", Url(host), "cache", "--subid", "s", "--fields", "qty");
+            await using var p = MkioProcess.StartInterruptible(dir.Path, ["subpub", Url(host), "cache", .. args]);
             await p.WaitForStdoutAsync(SnapshotHeader(), ct);
-            _ = await writer.RequestAsync("""{"service":"put","data":{"id":"i0001","name":"n1","qty":9}}""", ct);
+            foreach (var write in writes)
+            {
+                _ = await writer.RequestAsync(write, ct);
+            }
+
             await p.WaitForStdoutAsync(UpdateHeader(), ct);
             await p.TerminateAsync(ct);
             await p.WaitForExitAsync(ct);
-            var bodies = Bodies(p.Stdout);
-            using (Assert.EnterMultipleScope())
-            {
-                Assert.That(p.Stdout, Does.Contain("SNAPSHOT (2 rows)"), p.Stdout);
-                Assert.That(bodies[..2].Select(b => b[..9]), Is.EqualTo(new[] { "{\"qty\": 1", "{\"qty\": 2" }), p.Stdout);
-                Assert.That(bodies[^1], Does.StartWith("{\"qty\": 9"), p.Stdout);
-            }
+            return (p.Stdout, Bodies(p.Stdout));
+        }
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task SubPub_WholeServiceWithSubidAndFields(CancellationToken ct)
+    {
+        var (stdout, bodies) = await SubPubAsync(ct, ["--subid", "s", "--fields", "qty"], """{"service":"put","data":{"id":"i0001","name":"n1","qty":9}}""");
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(stdout, Does.Contain("SNAPSHOT (2 rows)"), stdout);
+            Assert.That(bodies[..2].Select(b => b[..9]), Is.EqualTo(new[] { "{\"qty\": 1", "{\"qty\": 2" }), stdout);
+            Assert.That(bodies[^1], Does.StartWith("{\"qty\": 9"), stdout);
+        }
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task SubPub_Topics_OneRowPerTopicThenTheirUpdates(CancellationToken ct)
+    {
+        var (stdout, bodies) = await SubPubAsync(
+            ct,
+            ["i0002", "nope", "--fields", "qty"],
+            """{"service":"put","data":{"id":"i0001","name":"n1","qty":9}}""",
+            """{"service":"put","data":{"id":"i0002","name":"n2","qty":8}}""");
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(stdout, Does.Contain("SNAPSHOT (2 rows)"), stdout);
+            Assert.That(bodies[0], Does.StartWith("{\"qty\": 2").And.Contain("\"_mkio_topic\": \"i0002\"").And.Contain("\"_mkio_exists\": true"), stdout);
+            Assert.That(bodies[1], Does.Contain("\"_mkio_topic\": \"nope\"").And.Contain("\"_mkio_exists\": false"), stdout);
+            Assert.That(bodies[^1], Does.StartWith("{\"qty\": 8"), "only the followed topic's update: " + stdout);
         }
     }
 }

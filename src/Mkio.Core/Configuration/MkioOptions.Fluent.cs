@@ -410,6 +410,25 @@ public sealed class MkioListenerBuilder
         return this;
     }
 
+    /// <summary>Sets the update-buffer cap of a paged query snapshot (<c>max_buffer</c>, query only; default 1000).</summary>
+    /// <param name="size">Rows still to send plus updates buffered meanwhile that a paging may hold.</param>
+    /// <returns>The same builder, so that multiple calls can be chained.</returns>
+    public MkioListenerBuilder MaxBuffer(int size)
+    {
+        _service.MaxBuffer = size;
+        return this;
+    }
+
+    /// <summary>Adds a <c>defaults</c> expression (subpub topic subscriptions): fills <paramref name="column"/> in the row of a topic that does not exist.</summary>
+    /// <param name="column">An output column (a <c>publish</c> key, else a column of the primary table).</param>
+    /// <param name="expression">An mkio expression over the null-filled row; <c>_mkio_topic</c> holds the topic.</param>
+    /// <returns>The same builder, so that multiple calls can be chained.</returns>
+    public MkioListenerBuilder TopicDefault(string column, string expression)
+    {
+        (_service.TopicDefaults ??= new(StringComparer.Ordinal))[column] = expression;
+        return this;
+    }
+
     /// <summary>Sets the ring-buffer size of a stream (<c>buffer_size</c>).</summary>
     /// <param name="size">Rows kept.</param>
     /// <returns>The same builder, so that multiple calls can be chained.</returns>

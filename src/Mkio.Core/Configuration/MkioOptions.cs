@@ -263,6 +263,12 @@ public sealed class MkioServiceOptions
     /// <summary>ReqRep: field → expression building each reply row (<c>reply</c> as a table).</summary>
     public OrderedDictionary<string, string>? ReplyFields { get; set; }
 
+    /// <summary>Query: the update-buffer cap of a paged snapshot (<c>max_buffer</c>); null for the default, 1000.</summary>
+    public int? MaxBuffer { get; set; }
+
+    /// <summary>SubPub topic subscriptions: column → expression filling the row of a topic that does not exist (<c>defaults</c>).</summary>
+    public OrderedDictionary<string, string>? TopicDefaults { get; set; }
+
     /// <summary>Keys this model does not know, kept for custom service types.</summary>
     public OrderedDictionary<string, object?> Extra { get; } = new(StringComparer.Ordinal);
 }

@@ -31,6 +31,16 @@ internal sealed class LaterSubscription
     /// <summary>Query pagination: the positive integer <c>maxcount</c> (booleans rejected), or null for no paging.</summary>
     public int? MaxCount { get; private init; }
 
+    /// <summary>Stream backward paging: the subscribe's <c>before</c> is exactly <c>true</c>.</summary>
+    public bool Before { get; private init; }
+
+    /// <summary>Subpub topic subscription: the topic (as text) this entry follows, or null for a whole-cache entry.</summary>
+    public string? Topic { get; private init; }
+
+    /// <summary>A copy of this subscription for one topic of a topic subscribe (one entry per topic).</summary>
+    public LaterSubscription ForTopic(string topic) =>
+        new(SubId, Fields, Snapshot, Updates) { MaxCount = MaxCount, Before = Before, Topic = topic };
+
     /// <summary>Query pagination in progress (the rows not yet sent and the updates buffered meanwhile), or null when live.</summary>
     public QueryPaging? Paging { get; set; }
 
@@ -65,12 +75,15 @@ internal sealed class LaterSubscription
         }
 
         int? maxCount = root.TryGetProperty("maxcount"u8, out var m) && m.ValueKind == JsonValueKind.Number && m.TryGetInt32(out var n) && n > 0 ? n : null;
-        return new LaterSubscription(subId, fields, Flag(root, "snapshot"u8), Flag(root, "updates"u8)) { MaxCount = maxCount };
+        return new LaterSubscription(subId, fields, Flag(root, "snapshot"u8), Flag(root, "updates"u8)) { MaxCount = maxCount, Before = root.TryGetProperty("before"u8, out var b) && b.ValueKind == JsonValueKind.True };
     }
 
-    /// <summary>Whether two entries of one connection and service replace each other: neither has a subid, or both the same.</summary>
+    /// <summary>
+    /// Whether two entries of one connection and service replace each other: neither has a subid, or both the same;
+    /// and (subpub topics) both follow the same topic, or neither follows one.
+    /// </summary>
     public static bool Replaces(LaterSubscription? a, LaterSubscription? b) =>
-        string.Equals(a?.SubId, b?.SubId, StringComparison.Ordinal);
+        string.Equals(a?.SubId, b?.SubId, StringComparison.Ordinal) && string.Equals(a?.Topic, b?.Topic, StringComparison.Ordinal);
 
     /// <summary>
     /// The row as this subscriber receives it: query row tags (<paramref name="keys"/> not null) added after the
@@ -97,12 +110,28 @@ internal sealed class LaterSubscription
     public static Row Tag(Row formatted, Row source, string[] keys)
     {
         var @ref = source.TryGetValue(MkioSchema.RefColumn, out var r) && r is string rs ? rs : "";
-        var names = new List<string>(formatted.Schema.Names);
-        var values = new List<object?>(formatted.Values.ToArray());
-        Set(names, values, MkioSchema.RefColumn, @ref);
-        if (RowKey(source, keys) is { } id)
+        return RowKey(source, keys) is { } id
+            ? With(formatted, (MkioSchema.RefColumn, @ref), (RowIdColumn, id))
+            : With(formatted, (MkioSchema.RefColumn, @ref));
+    }
+
+    /// <summary>The row with each key set: in place when present (it keeps its position), else appended.</summary>
+    public static Row With(Row row, params ReadOnlySpan<(string Name, object? Value)> set)
+    {
+        var names = new List<string>(row.Schema.Names);
+        var values = new List<object?>(row.Values.ToArray());
+        foreach (var (name, value) in set)
         {
-            Set(names, values, RowIdColumn, id);
+            var i = names.IndexOf(name);
+            if (i >= 0)
+            {
+                values[i] = value;
+            }
+            else
+            {
+                names.Add(name);
+                values.Add(value);
+            }
         }
 
         return new Row(new RowSchema(names), [.. values]);
@@ -151,20 +180,6 @@ internal sealed class LaterSubscription
         double or float => System.Text.Encoding.UTF8.GetString(WireJson.Serialize(Convert.ToDouble(value, CultureInfo.InvariantCulture), static (w, d) => WireJson.WriteDouble(w, d))),
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "None",
     };
-
-    private static void Set(List<string> names, List<object?> values, string name, object? value)
-    {
-        var i = names.IndexOf(name);
-        if (i >= 0)
-        {
-            values[i] = value;
-        }
-        else
-        {
-            names.Add(name);
-            values.Add(value);
-        }
-    }
 
     /// <summary>Keeps the listed columns in row order (and, unless strict, every <c>_mkio_</c> key).</summary>
     private Row Project(Row row, bool strict)
@@ -292,7 +307,7 @@ internal sealed class LaterSubscription
 /// fanned out meanwhile (sent, to the client only, after the last page). Past the cap it is overflowed: its data is
 /// dropped and the next getmore ends it with a nack. Guarded by the service's gate.
 /// </summary>
-internal sealed class QueryPaging(Queue<Row> remaining, int cap)
+internal sealed class QueryPaging(Queue<Row> remaining, int cap, long now)
 {
     public Queue<Row> Remaining { get; } = remaining;
 
@@ -300,8 +315,8 @@ internal sealed class QueryPaging(Queue<Row> remaining, int cap)
 
     public bool Overflowed { get; private set; }
 
-    /// <summary>When the last getmore (or the first page) was handled (<see cref="Environment.TickCount64"/>).</summary>
-    public long LastActivity { get; set; } = Environment.TickCount64;
+    /// <summary>When the last getmore (or the first page) was handled (a <see cref="TimeProvider.GetTimestamp"/> value).</summary>
+    public long LastActivity { get; set; } = now;
 
     /// <summary>Buffers one update frame, or marks the paging overflowed when rows and updates exceed the cap.</summary>
     public void Buffer(byte[] frame)

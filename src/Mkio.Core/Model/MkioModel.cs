@@ -179,6 +179,12 @@ internal sealed class ListenerServiceModel(MkioServiceOptions options) : Service
 
     /// <summary>Effective ring-buffer size (stream).</summary>
     public int BufferSize { get; init; }
+
+    /// <summary>Query: the update-buffer cap of a paged snapshot (<c>max_buffer</c>, default 1000).</summary>
+    public int MaxBuffer { get; init; } = 1000;
+
+    /// <summary>SubPub topic subscriptions: column → compiled expression filling a missing topic's row (<c>defaults</c>).</summary>
+    public (string Column, Expressions.CompiledExpression Expression)[] TopicDefaults { get; init; } = [];
 }
 
 /// <summary>A service of a type registered by the application (SERVICES.md §16).</summary>

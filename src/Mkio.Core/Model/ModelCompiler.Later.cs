@@ -64,6 +64,47 @@ internal sealed partial class ModelCompiler
         };
     }
 
+    /// <summary>
+    /// Query <c>max_buffer</c> (at least 1; default 1000) and subpub <c>defaults</c>: each key must be an output column
+    /// (the <c>publish</c> keys, else the primary table's columns) and each value an expression of the one engine.
+    /// </summary>
+    private (int MaxBuffer, (string, CompiledExpression)[] Defaults) CompileListenerLater(MkioServiceOptions s, string path, TableModel primary, ref bool ok)
+    {
+        var maxBuffer = s.MaxBuffer ?? 1000;
+        if (maxBuffer < 1)
+        {
+            Error($"{path}.max_buffer", $"must be at least 1, got {maxBuffer}.");
+            ok = false;
+        }
+
+        var defaults = new List<(string, CompiledExpression)>();
+        if (s.TopicDefaults is not { Count: > 0 } map)
+        {
+            return (maxBuffer, []);
+        }
+
+        var columns = (s.Publish is { Count: > 0 } publish ? publish.Keys : primary.Columns.Select(c => c.Name)).Order(StringComparer.Ordinal).ToArray();
+        foreach (var (column, text) in map)
+        {
+            if (!columns.Contains(column, StringComparer.Ordinal))
+            {
+                var best = TomlConfigKeys.Suggest(column, columns);
+                Error($"{path}.defaults.{column}", $"Service '{s.Name}': defaults column '{column}' not found in output columns. Available columns: {string.Join(", ", columns)}." + (best is null ? string.Empty : $" Did you mean '{best}'?"));
+                ok = false;
+            }
+            else if (CompileExpression(text, $"{path}.defaults.{column}") is { } e)
+            {
+                defaults.Add((column, e));
+            }
+            else
+            {
+                ok = false;
+            }
+        }
+
+        return (maxBuffer, [.. defaults]);
+    }
+
     private void CheckLater(FrozenDictionary<string, TableModel> tables)
     {
         var o = _options;

@@ -653,6 +653,8 @@ internal sealed partial class ModelCompiler
             ok = false;
         }
 
+        var (maxBuffer, topicDefaults) = CompileListenerLater(s, path, primary, ref ok);
+
         return ok
             ? new ListenerServiceModel(s)
             {
@@ -663,6 +665,8 @@ internal sealed partial class ModelCompiler
                 Key = key,
                 ChangeLogSize = changeLog,
                 BufferSize = buffer,
+                MaxBuffer = maxBuffer,
+                TopicDefaults = topicDefaults,
                 Publish = publish,
                 Where = where,
                 Filterable = filterable,

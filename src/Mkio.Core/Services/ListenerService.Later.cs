@@ -17,6 +17,20 @@ internal abstract partial class ListenerService
     /// </summary>
     protected virtual bool LaterKeepsRef => false;
 
+    /// <summary>
+    /// Subpub: handles a later subscribe that names <c>topic</c> (one row per topic, one entry per topic) and returns
+    /// true; false for every other subscribe, which then takes the usual path.
+    /// </summary>
+    protected virtual bool TrySubscribeTopics(MkioSession session, Envelope envelope, LaterSubscription later) => false;
+
+    private readonly ExpressionErrorLog _defaultsErrors = new("defaults");
+
+    /// <summary>Counts (and, bounded, logs) a subpub <c>defaults</c> expression that failed on a missing topic's row (F1).</summary>
+    protected void DefaultsFailed(Exception ex) => _defaultsErrors.Failed(this, ex);
+
+    /// <summary>The entries in registration order. Under <see cref="Gate"/>.</summary>
+    protected IReadOnlyList<Subscriber> SubscribersLocked => _subscribers;
+
     /// <summary>The key columns of the <c>_mkio_row</c> tag (query), or null when rows are not tagged.</summary>
     protected virtual string[]? RowKeyColumns => null;
 

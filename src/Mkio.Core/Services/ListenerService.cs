@@ -206,8 +206,9 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         List<Subscriber>? dead = null;
         foreach (var s in _subscribers)
         {
-            if (sequence <= s.SkipThrough)
+            if (sequence <= s.SkipThrough || s.Later?.Topic is not null)
             {
+                // Topic entries (subpub) are told by the service itself, from its topic view.
                 continue;
             }
 
@@ -385,7 +386,8 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         }
     }
 
-    private void RemoveLocked(MkioSession session)
+    /// <summary>Removes every entry of <paramref name="session"/>. Under <see cref="Gate"/>.</summary>
+    protected void RemoveLocked(MkioSession session)
     {
         for (var i = _subscribers.Count - 1; i >= 0; i--)
         {
@@ -416,7 +418,12 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
             return;
         }
 
-        if (later is not null && TooManySubscriptions(session, later) is { } tooMany)
+        if (later is not null && TrySubscribeTopics(session, envelope, later))
+        {
+            return;
+        }
+
+        if (later is not null && TooManySubscriptions(session, [later]) is { } tooMany)
         {
             Reject(session, envelope, later, tooMany);
             return;
@@ -449,11 +456,11 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
     }
 
     /// <summary>
-    /// The nack text when <paramref name="session"/> already holds <see cref="MkioOptions.MaxSubscriptionsPerService"/>
-    /// subscriptions on this service that <paramref name="later"/> would not replace (each has its own filter budget,
-    /// so their number must be bounded), or null.
+    /// The nack text when <paramref name="session"/> would hold more than <see cref="MkioOptions.MaxSubscriptionsPerService"/>
+    /// subscriptions on this service once the entries <paramref name="adding"/> are registered (each has its own filter
+    /// budget, so their number must be bounded), or null.
     /// </summary>
-    private string? TooManySubscriptions(MkioSession session, LaterSubscription later)
+    protected string? TooManySubscriptions(MkioSession session, IReadOnlyCollection<LaterSubscription> adding)
     {
         var limit = Engine.Model.Options.MaxSubscriptionsPerService;
         var held = 0;
@@ -461,20 +468,20 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         {
             foreach (var s in _subscribers)
             {
-                if (ReferenceEquals(s.Session, session) && !LaterSubscription.Replaces(s.Later, later))
+                if (ReferenceEquals(s.Session, session) && !adding.Any(a => LaterSubscription.Replaces(s.Later, a)))
                 {
                     held++;
                 }
             }
         }
 
-        return held >= limit
+        return held + adding.Count > limit
             ? $"Too many subscriptions: this connection already holds {held} on service '{Name}' (limit {limit}, Mkio:MaxSubscriptionsPerService)"
             : null;
     }
 
     /// <summary>F2: a nack (the later one echoing ref/txnid/subid), nothing registered, the entries it would replace ended.</summary>
-    private void Reject(MkioSession session, Envelope envelope, LaterSubscription? later, string rejection)
+    protected void Reject(MkioSession session, Envelope envelope, LaterSubscription? later, string rejection)
     {
         lock (Gate)
         {
@@ -555,7 +562,8 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         return columns.Length == 0 ? null : columns;
     }
 
-    private static string[] ResultColumns(SqliteConnection connection, string sql)
+    /// <summary>The column names <paramref name="sql"/> returns.</summary>
+    protected static string[] ResultColumns(SqliteConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;

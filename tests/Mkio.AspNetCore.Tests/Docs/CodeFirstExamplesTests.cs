@@ -47,6 +47,12 @@ public class CodeFirstExamplesTests
         },
         o =>
         {
+            o.SubPub("levels", s => s.From("stock").Key("sku").Where("qty > 0")
+                    .TopicDefault("name", "'unknown ' + _mkio_topic").TopicDefault("qty", "0"))
+             .Query("catalogue", q => q.From("stock").MaxBuffer(5000));
+        },
+        o =>
+        {
             o.Stream("audit_feed", s => s.From("audit_log").BufferSize(5000).Filterable("event"));
         },
         o =>

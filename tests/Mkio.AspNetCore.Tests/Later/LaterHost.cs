@@ -67,7 +67,7 @@ internal static class LaterHost
     public const string Csv = "id,name,price,qty\nA1,apple,1.5,10\nB2,\"bread, brown\",2.25,3\nC3,cheese,7,0\n";
 
     /// <summary>Writes the config (and the seed) into a new temp folder and starts a server from it.</summary>
-    public static async Task<(MkioTestHost Host, TempDirectory Dir)> StartAsync(CancellationToken ct, string? config = null, Action<MkioOptions>? configure = null, TempDirectory? dir = null)
+    public static async Task<(MkioTestHost Host, TempDirectory Dir)> StartAsync(CancellationToken ct, string? config = null, Action<MkioOptions>? configure = null, TempDirectory? dir = null, Action<Microsoft.AspNetCore.Builder.WebApplicationBuilder>? builder = null)
     {
         var owns = dir is null;
         dir ??= new TempDirectory();
@@ -80,7 +80,7 @@ internal static class LaterHost
 
         try
         {
-            var host = await MkioTestHost.StartAsync(o => configure?.Invoke(o), ct, dir, tomlPath: toml);
+            var host = await MkioTestHost.StartAsync(o => configure?.Invoke(o), ct, dir, builder: builder, tomlPath: toml);
             return (host, dir);
         }
         catch when (owns)
@@ -96,4 +96,15 @@ internal static class LaterHost
         await ws.SendAsync(json, cancellationToken: ct);
         return (await ws.ReceiveRawAsync(ct)).Text;
     }
+
+    /// <summary>Sends a transaction and asserts its <c>result</c>.</summary>
+    public static async Task WriteAsync(this TestSocket ws, string json, CancellationToken ct)
+    {
+        var reply = await ws.RequestAsync(json, ct);
+        Assert.That(reply.GetProperty("type").GetString(), Is.EqualTo("result"), reply.GetRawText());
+    }
+
+    /// <summary>Asserts that nothing more arrives on <paramref name="ws"/> for a short while.</summary>
+    public static async Task SilentAsync(this TestSocket ws, CancellationToken ct) =>
+        Assert.That(await ws.NoMessageWithinAsync(TimeSpan.FromMilliseconds(300), ct), Is.True, "no further message expected");
 }

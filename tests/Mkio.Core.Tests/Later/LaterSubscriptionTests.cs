@@ -60,6 +60,29 @@ public sealed class LaterSubscriptionTests
     }
 
     [Test]
+    public void Replaces_TopicEntries_OnlyTheSameSubidAndTopic()
+    {
+        var s = Parse("""{"type":"subscribe","service":"s","subid":"s","topic":["x","y"]}""")!;
+        var none = Parse("""{"type":"subscribe","service":"s","protocol":"subpub","topic":"x"}""")!;
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(LaterSubscription.Replaces(s.ForTopic("x"), s.ForTopic("x")), Is.True);
+            Assert.That(LaterSubscription.Replaces(s.ForTopic("x"), s.ForTopic("y")), Is.False);
+            Assert.That(LaterSubscription.Replaces(s.ForTopic("x"), s), Is.False, "a topic entry and a whole-cache entry of one group coexist");
+            Assert.That(LaterSubscription.Replaces(none.ForTopic("x"), none.ForTopic("x")), Is.True);
+            Assert.That(LaterSubscription.Replaces(none.ForTopic("x"), null), Is.False, "a 0.1.0 subscription is not replaced by a topic entry");
+            Assert.That(s.ForTopic("x").SubId, Is.EqualTo("s"));
+        }
+    }
+
+    [TestCase("""{"type":"subscribe","service":"s","protocol":"stream","before":true}""", true)]
+    [TestCase("""{"type":"subscribe","service":"s","protocol":"stream","before":1}""", false)]
+    [TestCase("""{"type":"subscribe","service":"s","protocol":"stream","before":"true"}""", false)]
+    [TestCase("""{"type":"subscribe","service":"s","protocol":"stream"}""", false)]
+    public void Parse_Before_ExactlyTrue(string json, bool expected) =>
+        Assert.That(Parse(json)!.Before, Is.EqualTo(expected));
+
+    [Test]
     public void Tag_SingleKey_PythonStrText_RefOverwrittenInPlace()
     {
         var source = Row(("id", 42L), ("v", 1.0), ("_mkio_ref", "r9"));
@@ -124,7 +147,7 @@ public sealed class LaterSubscriptionTests
     [Test]
     public void Paging_BufferPastCap_OverflowsAndDropsItsData()
     {
-        var paging = new QueryPaging(new Queue<Row>([Row(("id", "A")), Row(("id", "B"))]), cap: 4);
+        var paging = new QueryPaging(new Queue<Row>([Row(("id", "A")), Row(("id", "B"))]), cap: 4, now: 0);
         paging.Buffer([1]);
         paging.Buffer([2]);
         Assert.That((paging.Overflowed, paging.Buffered.Count), Is.EqualTo((false, 2)));

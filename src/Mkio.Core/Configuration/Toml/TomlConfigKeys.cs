@@ -52,9 +52,9 @@ internal static class TomlConfigKeys
     private static readonly FrozenDictionary<string, string[]> ByType = new Dictionary<string, string[]>(StringComparer.Ordinal)
     {
         [Transaction] = [.. Common, "ops", "descriptions", "table", "op_type", "fields", "key", "change_log_size"],
-        [SubPub] = [.. Common, "primary_table", "key", "topic", "watch_tables", "sql", "change_log_size"],
+        [SubPub] = [.. Common, "primary_table", "key", "topic", "watch_tables", "sql", "change_log_size", "defaults"],
         [Stream] = [.. Common, "primary_table", "watch_tables", "sql", "buffer_size"],
-        [Query] = [.. Common, "primary_table", "watch_tables", "sql", "change_log_size"],
+        [Query] = [.. Common, "primary_table", "watch_tables", "sql", "change_log_size", "max_buffer"],
         [ReqRep] = ["type", "protocol", "description", "sql", "params", "reply"],
     }.ToFrozenDictionary(StringComparer.Ordinal);
 

@@ -116,13 +116,50 @@ internal sealed partial class TomlConfigReader
             return;
         }
 
-        if (e.Value is not TomlTable table)
+        if (ExpressionMap(e, e.Key == "reply" ? "a string or a table of expressions" : "a table of expressions") is not { } map)
         {
-            TypeError(e, e.Key == "reply" ? "a string or a table of expressions" : "a table of expressions");
             return;
         }
 
-        // Non-string values are expressions written as TOML literals (0, true): use their text.
+        if (e.Key == "reply")
+        {
+            service.ReplyFields = map;
+            service.Reply = null;
+        }
+        else
+        {
+            service.Params = map;
+        }
+    }
+
+    /// <summary>
+    /// Query <c>max_buffer</c> (an integer) and subpub <c>defaults</c> (a table of column → expression; a non-string
+    /// value is an expression written as a TOML literal, so <c>0</c> is the expression <c>0</c>).
+    /// </summary>
+    private void ReadListenerLaterKey(Entry e, MkioServiceOptions service)
+    {
+        if (e.Key == "max_buffer")
+        {
+            if (TryInt(e, out var maxBuffer))
+            {
+                service.MaxBuffer = maxBuffer;
+            }
+        }
+        else if (ExpressionMap(e, "a table of expressions") is { } map)
+        {
+            service.TopicDefaults = map;
+        }
+    }
+
+    /// <summary>A table of name → expression text (TOML literals 0, 1.5, true taken as their expression text), or null after a type error.</summary>
+    private OrderedDictionary<string, string>? ExpressionMap(Entry e, string expected)
+    {
+        if (e.Value is not TomlTable table)
+        {
+            TypeError(e, expected);
+            return null;
+        }
+
         var map = new OrderedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var item in Entries(table, e.Path))
         {
@@ -140,14 +177,6 @@ internal sealed partial class TomlConfigReader
             }
         }
 
-        if (e.Key == "reply")
-        {
-            service.ReplyFields = map;
-            service.Reply = null;
-        }
-        else
-        {
-            service.Params = map;
-        }
+        return map;
     }
 }

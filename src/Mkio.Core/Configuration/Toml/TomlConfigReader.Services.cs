@@ -104,6 +104,9 @@ internal sealed partial class TomlConfigReader
                     }
 
                     break;
+                case "max_buffer" or "defaults" when builtIn:
+                    ReadListenerLaterKey(e, service);
+                    break;
                 case "params" or "reply" when type == TomlConfigKeys.ReqRep:
                     ReadReqRepKey(e, service);
                     break;
@@ -268,9 +271,7 @@ internal sealed partial class TomlConfigReader
         {
             Warn(e, $"'{e.Key}' has no effect at service level (the transaction shorthand does not move it into the op); ignored");
         }
-        else if (TomlConfigKeys.ServiceLater.Contains(e.Key)
-                 || (type == TomlConfigKeys.SubPub && e.Key == "defaults")
-                 || (type == TomlConfigKeys.Query && e.Key == "max_buffer"))
+        else if (TomlConfigKeys.ServiceLater.Contains(e.Key))
         {
             LaterKey(e);
         }

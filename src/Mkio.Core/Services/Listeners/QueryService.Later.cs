@@ -6,10 +6,32 @@ namespace Mkio.Services.Listeners;
 /// <summary>Later subscribes on a query service: <c>snapshot</c>/<c>updates</c> flags, row tags, projection, filter-out deletes.</summary>
 internal sealed partial class QueryService
 {
-    private const int DefaultMaxBuffer = 1000;
-    private const long PagingIdleMs = 60_000;
+    /// <summary>A paging left without getmore for longer than this is dropped silently.</summary>
+    internal static readonly TimeSpan PagingIdle = TimeSpan.FromSeconds(60);
+
+    /// <summary>How often idle pagings are looked for (as the reference: every 10 s).</summary>
+    internal static readonly TimeSpan PagingIdleCheck = TimeSpan.FromSeconds(10);
+
     private string[]? _rowKeys;
     private long _pagings;
+    private ITimer? _idleTimer;
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        ITimer? timer;
+        lock (Gate)
+        {
+            timer = _idleTimer;
+            _idleTimer = null;
+        }
+
+        if (timer is not null)
+        {
+            await timer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// The primary-key columns of <c>primary_table</c>, then those of the other watch tables not already named.
@@ -79,7 +101,8 @@ internal sealed partial class QueryService
                 {
                     // The first page; the rest waits for getmore, updates are buffered meanwhile (F9 as usual).
                     later.AssignSubId("_mkio_q_" + Interlocked.Increment(ref _pagings).ToString(System.Globalization.CultureInfo.InvariantCulture));
-                    later.Paging = new QueryPaging(new Queue<Row>(rows.Skip(max)), Math.Max(DefaultMaxBuffer, rows.Count + max));
+                    later.Paging = new QueryPaging(new Queue<Row>(rows.Skip(max)), Math.Max(Model.MaxBuffer, rows.Count + max), Engine.Time.GetTimestamp());
+                    _idleTimer ??= Engine.Time.CreateTimer(static s => ((QueryService)s!).DropIdlePagings(), this, PagingIdleCheck, PagingIdleCheck);
                     rows.RemoveRange(max, rows.Count - max);
                     SendReply(subscriber, later.SnapshotFrame(Name, null, rows, hasMore: true));
                 }
@@ -151,7 +174,7 @@ internal sealed partial class QueryService
                 return;
             }
 
-            paging.LastActivity = Environment.TickCount64;
+            paging.LastActivity = Engine.Time.GetTimestamp();
             var page = new List<Row>(Math.Min(later.MaxCount!.Value, paging.Remaining.Count));
             while (page.Count < later.MaxCount.Value && paging.Remaining.TryDequeue(out var row))
             {
@@ -184,11 +207,19 @@ internal sealed partial class QueryService
         NotifyOut(nack);
     }
 
-    /// <summary>Removes every paging entry (of any connection) idle for more than 60 s. Under the gate.</summary>
+    private void DropIdlePagings()
+    {
+        lock (Gate)
+        {
+            DropIdlePagingsLocked();
+        }
+    }
+
+    /// <summary>Removes every paging entry (of any connection) idle for more than <see cref="PagingIdle"/>. Under the gate.</summary>
     private void DropIdlePagingsLocked()
     {
-        var now = Environment.TickCount64;
-        foreach (var (session, subId) in PagingEntriesLocked().Where(e => now - e.Paging.LastActivity > PagingIdleMs).Select(e => (e.Session, e.SubId)).ToList())
+        var time = Engine.Time;
+        foreach (var (session, subId) in PagingEntriesLocked().Where(e => time.GetElapsedTime(e.Paging.LastActivity) > PagingIdle).Select(e => (e.Session, e.SubId)).ToList())
         {
             Unsubscribe(session, subId);
         }

@@ -9,7 +9,7 @@ namespace Mkio.Services.Listeners;
 /// Stream (SERVICES.md §9): an append-only ring buffer of inserts with a ref cursor. Seeded from
 /// the table itself (stored <c>_mkio_ref</c> values), so cursors survive restarts.
 /// </summary>
-internal sealed class StreamService(MkioEngine engine, ListenerServiceModel model) : ListenerService(engine, model)
+internal sealed partial class StreamService(MkioEngine engine, ListenerServiceModel model) : ListenerService(engine, model)
 {
     /// <inheritdoc/>
     protected override bool LaterKeepsRef => true;
@@ -71,26 +71,7 @@ internal sealed class StreamService(MkioEngine engine, ListenerServiceModel mode
 
     protected override Func<byte[]> CaptureReplyLocked(Subscriber subscriber, string? clientRef)
     {
-        IEnumerable<LogEntry> entries;
-        if (_buffer.Count == 0)
-        {
-            entries = [];
-        }
-        else if (clientRef is not null && _buffer.ResumeFrom(clientRef) is { } later)
-        {
-            entries = later;
-        }
-        else
-        {
-            var all = new List<LogEntry>(_buffer.Count);
-            for (var i = 0; i < _buffer.Count; i++)
-            {
-                all.Add(_buffer[i]);
-            }
-
-            entries = all;
-        }
-
+        var entries = CursorSelection(clientRef);
         var lastRef = _buffer.LastRef;
         return () => SnapshotFor(subscriber, lastRef, Outgoing(subscriber, entries.Select(e => e.Row)));
     }

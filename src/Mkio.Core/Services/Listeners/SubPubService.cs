@@ -10,7 +10,7 @@ namespace Mkio.Services.Listeners;
 /// SubPub (SERVICES.md §8): an insertion-ordered, keyed in-memory cache of the primary table (or of
 /// custom SQL) with <c>where</c> admission (F1, F13), a change log for delta resume, and live push.
 /// </summary>
-internal sealed class SubPubService(MkioEngine engine, ListenerServiceModel model) : ListenerService(engine, model)
+internal sealed partial class SubPubService(MkioEngine engine, ListenerServiceModel model) : ListenerService(engine, model)
 {
     private readonly OrderedDictionary<CacheKey, Row> _cache = new();
     private readonly ChangeLog _log = new(model.ChangeLogSize);
@@ -32,6 +32,7 @@ internal sealed class SubPubService(MkioEngine engine, ListenerServiceModel mode
     {
         LoadedSequence = Engine.Writer.Sequence;
         Rebuild();
+        LoadTopics();
         if (!SeedFromJournal())
         {
             SeedLog(_log, PassesWhere);
@@ -160,6 +161,7 @@ internal sealed class SubPubService(MkioEngine engine, ListenerServiceModel mode
     protected override string? Apply(ChangeEvent change)
     {
         var passes = PassesWhere(change.Row);
+        ApplyTopics(change, passes);
         var op = change.Op;
         if (change.Table.Name == Model.PrimaryTable.Name)
         {

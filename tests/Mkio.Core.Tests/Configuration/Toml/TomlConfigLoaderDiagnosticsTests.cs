@@ -268,9 +268,11 @@ public sealed class TomlConfigLoaderDiagnosticsTests
             Assert.That(Errors(o), Is.Empty);
             Assert.That(warnings.Select(w => w.Path), Is.EqualTo(new[]
             {
-                "tables.t.versioned", "services.s.defaults", "services.q.max_buffer",
+                "tables.t.versioned",
             }));
             Assert.That(o.Services[0].Access, Is.EqualTo("auth"), "access is read, not warned about");
+            Assert.That(o.Services[0].TopicDefaults, Is.EqualTo(new OrderedDictionary<string, string> { ["x"] = "1" }), "subpub defaults are read");
+            Assert.That(o.Services[1].MaxBuffer, Is.EqualTo(10), "query max_buffer is read");
             Assert.That(warnings.Select(w => w.Message), Has.All.Contains("not supported in this version"));
             Assert.That(o.Tables.Single().Columns.Keys, Is.EqualTo(new[] { "id" }));
             Assert.That(o.Tables.Single().Seed, Is.EqualTo("t.csv"));
