@@ -247,7 +247,6 @@ public sealed class TomlConfigLoaderDiagnosticsTests
             [tables.t]
             columns = { id = "TEXT" }
             seed = "t.csv"
-            versioned = true
 
             [services.s]
             type = "subpub"
@@ -268,7 +267,7 @@ public sealed class TomlConfigLoaderDiagnosticsTests
             Assert.That(Errors(o), Is.Empty);
             Assert.That(warnings.Select(w => w.Path), Is.EqualTo(new[]
             {
-                "tables.t.versioned", "services.s.defaults", "services.q.max_buffer",
+                "services.s.defaults", "services.q.max_buffer",
             }));
             Assert.That(o.Services[0].Access, Is.EqualTo("auth"), "access is read, not warned about");
             Assert.That(warnings.Select(w => w.Message), Has.All.Contains("not supported in this version"));
