@@ -111,6 +111,15 @@ internal static class VersionedSchema
         }
     }
 
+    /// <summary>Seeded rows of versioned tables get <c>baseline</c> history (each with its own seed ref).</summary>
+    public static void BaselineSeeded(SqliteConnection connection, List<TableModel> seeded)
+    {
+        foreach (var table in seeded.Where(t => t.Versioned))
+        {
+            Baseline(connection, null, table, string.Empty);
+        }
+    }
+
     /// <summary>Adds version-<c>cursor</c> <c>baseline</c> history for every row of <paramref name="table"/> that has no history.</summary>
     public static int Baseline(SqliteConnection connection, SqliteTransaction? tx, TableModel table, string migrationRef)
     {
