@@ -38,6 +38,12 @@ internal sealed class TableModel
     /// <summary>The <c>&lt;table&gt;__history</c> table of a versioned base, or null.</summary>
     public TableModel? History { get; set; }
 
+    /// <summary>
+    /// For a history table: true when a service follows it (<c>primary_table</c> / <c>watch_tables</c>). Only then are
+    /// its changes published (and journaled); the history table itself is the durable record.
+    /// </summary>
+    public bool Watched { get; set; }
+
     /// <summary>For a history table: its versioned base table; else null.</summary>
     public TableModel? HistoryOf { get; init; }
 }

@@ -77,6 +77,27 @@ internal sealed partial class ModelCompiler
         return true;
     }
 
+    /// <summary>History tables some listener or custom service follows publish their changes (<see cref="TableModel.Watched"/>).</summary>
+    private static void MarkWatchedHistory(List<ServiceModel> services, FrozenDictionary<string, TableModel> tables)
+    {
+        foreach (var s in services)
+        {
+            var watched = s switch
+            {
+                ListenerServiceModel l => l.WatchTables,
+                CustomServiceModel c => c.WatchTables,
+                _ => [],
+            };
+            foreach (var name in watched)
+            {
+                if (tables.TryGetValue(name, out var t) && t.HistoryOf is not null)
+                {
+                    t.Watched = true;
+                }
+            }
+        }
+    }
+
     /// <summary>The error for a <c>&lt;t&gt;__history</c> name that is not a history table, or null for other names.</summary>
     private static string? HistoryTableError(string name, FrozenDictionary<string, TableModel> tables)
     {

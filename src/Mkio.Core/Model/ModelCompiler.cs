@@ -97,6 +97,7 @@ internal sealed partial class ModelCompiler
             }
         }
 
+        MarkWatchedHistory(services, byName);
         CheckStatic();
         CheckLater(byName);
         CheckAccess();

@@ -169,6 +169,11 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
 
     private void Emit(TableModel table, string op, List<Row> rows)
     {
+        if (!table.Watched)
+        {
+            return;
+        }
+
         foreach (var r in rows)
         {
             events.Add((table, op, r));
