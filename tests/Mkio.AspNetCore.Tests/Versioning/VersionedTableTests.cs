@@ -126,10 +126,14 @@ public sealed class VersionedTableTests
     }
 
     [Test, CancelAfter(60_000)]
-    public async Task FailedRequest_LeavesNoHistory(CancellationToken ct)
+    public async Task FailedRequest_LeavesNoHistory_DiscoveryDescribesUndo(CancellationToken ct)
     {
         await using var host = await MkioTestHost.StartAsync(Config, ct);
         var mkio = host.Services.GetRequiredService<IMkio>();
+        using var http = host.CreateHttpClient();
+        var descriptor = await http.GetStringAsync(new Uri("api/services/orders_tx", UriKind.Relative), ct);
+        Assert.That(descriptor, Does.Contain("\"op_type\": \"undo\"").Or.Contain("\"op_type\":\"undo\""));
+
         var failed = await RunAsync(mkio, "add_twice", new { id = 7, symbol = "A", qty = 1 }, ct);
         Assert.That(failed.Ok, Is.False);
         using (Assert.EnterMultipleScope())
