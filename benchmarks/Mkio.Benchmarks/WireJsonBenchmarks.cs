@@ -73,6 +73,6 @@ public class WireJsonBenchmarks
     {
         using var document = JsonDocument.Parse(Request);
         var envelope = new Envelope(document.RootElement, null);
-        return envelope.MsgId.ValueKind == JsonValueKind.String ? 1 : 0;
+        return envelope.Echo.ValueKind == JsonValueKind.Object ? 1 : 0;
     }
 }

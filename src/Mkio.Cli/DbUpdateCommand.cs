@@ -11,7 +11,7 @@ using Mkio.Storage.Migration;
 namespace Mkio.Cli;
 
 /// <summary>
-/// <c>mkio dbupdate [config] [--allow-risky] [--allow-destructive] [--dry-run]</c> (CLI.md appendix,
+/// <c>mkio dbupdate [config] [--allow-risky] [--allow-destructive] [--dry-run] [--drop-history] [--keep-redo]</c> (CLI.md appendix,
 /// 1.x): migrates the database file to the config explicitly. Prints the summary table of
 /// SERVICES.md §15.4 (every change, safe ones included); with <c>--dry-run</c> also the SQL steps,
 /// and changes nothing. Otherwise applies the plan in one transaction when the flags allow every
@@ -35,12 +35,14 @@ internal static class DbUpdateCommand
         var allowRisky = new Option<bool>("--allow-risky") { Description = "Also apply potentially destructive changes (column type or primary-key changes, NOT NULL columns without default)." };
         var allowDestructive = new Option<bool>("--allow-destructive") { Description = "Also apply destructive changes (removed columns and tables); implies --allow-risky." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the plan and its SQL steps; change nothing." };
-        var command = new Command("dbupdate", "Migrate the database schema to the config (default mkio.toml) and print the plan.") { config, allowRisky, allowDestructive, dryRun };
-        command.SetAction(parse => Run(parse.GetValue(config)!, parse.GetValue(allowRisky), parse.GetValue(allowDestructive), parse.GetValue(dryRun), Console.Out, Console.Error));
+        var dropHistory = new Option<bool>("--drop-history") { Description = "Drop the history tables of tables that are no longer versioned." };
+        var keepRedo = new Option<bool>("--keep-redo") { Description = "Keep redo state (undone versions) of versioned tables; by default it is discarded." };
+        var command = new Command("dbupdate", "Migrate the database schema to the config (default mkio.toml) and print the plan.") { config, allowRisky, allowDestructive, dryRun, dropHistory, keepRedo };
+        command.SetAction(parse => Run(parse.GetValue(config)!, parse.GetValue(allowRisky), parse.GetValue(allowDestructive), parse.GetValue(dryRun), Console.Out, Console.Error, parse.GetValue(dropHistory), parse.GetValue(keepRedo)));
         return command;
     }
 
-    public static int Run(string configPath, bool allowRisky, bool allowDestructive, bool dryRun, TextWriter stdout, TextWriter stderr)
+    public static int Run(string configPath, bool allowRisky, bool allowDestructive, bool dryRun, TextWriter stdout, TextWriter stderr, bool dropHistory = false, bool keepRedo = false)
     {
         if (!File.Exists(configPath))
         {
@@ -85,7 +87,7 @@ internal static class DbUpdateCommand
 
             // A database served by a running process is not migrated under it (same one-line refusal as a second server).
             using var ownership = DatabaseLock.Acquire(file);
-            return Apply(model, file, allowed, stdout);
+            return Apply(model, file, allowed, stdout, dropHistory, keepRedo);
         }
         catch (Exception ex) when (ex is MkioConfigurationException or MkioDatabaseInUseException or SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -136,7 +138,7 @@ internal static class DbUpdateCommand
         return 0;
     }
 
-    private static int Apply(MkioModel model, string file, MkioAutoMigrate allowed, TextWriter stdout)
+    private static int Apply(MkioModel model, string file, MkioAutoMigrate allowed, TextWriter stdout, bool dropHistory, bool keepRedo)
     {
         var db = model.Options.DbPath;
         var existed = File.Exists(file);
@@ -145,6 +147,7 @@ internal static class DbUpdateCommand
         if (diff.IsEmpty)
         {
             SchemaManager.Apply(connection, model, NullLogger.Instance);
+            History(connection, model, dropHistory, keepRedo, stdout);
             stdout.WriteLine(UpToDate(db));
             return 0;
         }
@@ -174,6 +177,7 @@ internal static class DbUpdateCommand
 
         var result = Migrator.Apply(connection, MigrationPlan.Create(diff), db);
         SchemaManager.Apply(connection, model, NullLogger.Instance);
+        History(connection, model, dropHistory, keepRedo, stdout);
         if (result.DeduplicatedRows > 0)
         {
             stdout.WriteLine(MigrationReport.DeduplicatedNote(result.DeduplicatedRows));
@@ -181,6 +185,15 @@ internal static class DbUpdateCommand
 
         stdout.WriteLine(MigrationReport.AppliedSuccessfully);
         return 0;
+    }
+
+    /// <summary>Versioned tables: redo state discarded unless <c>--keep-redo</c>; with <c>--drop-history</c>, history of tables no longer versioned dropped.</summary>
+    private static void History(SqliteConnection connection, MkioModel model, bool dropHistory, bool keepRedo, TextWriter stdout)
+    {
+        foreach (var line in Versioning.HistoryMaintenance.Run(connection, model, dropHistory, keepRedo))
+        {
+            stdout.WriteLine(line);
+        }
     }
 
     /// <summary>The flags the changes need beyond <paramref name="allowed"/>: <c>--allow-risky</c> and/or <c>--allow-destructive</c>.</summary>
@@ -194,7 +207,7 @@ internal static class DbUpdateCommand
 
     private static string UpToDate(string db) => $"  Database \"{db}\" matches the config; no schema changes.";
 
-    private static SqliteConnection Open(string file, SqliteOpenMode mode)
+    internal static SqliteConnection Open(string file, SqliteOpenMode mode)
     {
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = file, Mode = mode, Pooling = false }.ToString());
         try

@@ -4,6 +4,8 @@ using Mkio.Cli;
 var root = new RootCommand("mkio: config-driven realtime data server and tools.");
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(DbUpdateCommand.Create());
+root.Subcommands.Add(ArchiveCommand.Create());
+root.Subcommands.Add(ArchiveCommand.CreateRestore());
 root.Subcommands.Add(ServicesCommand.Create());
 root.Subcommands.Add(SendCommand.Create());
 root.Subcommands.Add(SubscribeCommand.Create());

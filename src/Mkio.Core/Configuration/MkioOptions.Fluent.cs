@@ -101,6 +101,25 @@ public sealed class MkioTableBuilder
         _table.AppendOnly = true;
         return this;
     }
+
+    /// <summary>
+    /// Makes the table versioned (<c>versioned = true</c>): every change is kept in <c>&lt;table&gt;__history</c>, and the
+    /// <c>undo</c>/<c>redo</c> op types step rows through their versions. The table needs a primary key.
+    /// </summary>
+    /// <param name="unversioned">Columns neither recorded nor restored (<c>unversioned</c>).</param>
+    /// <returns>The same builder, so that multiple calls can be chained.</returns>
+    public MkioTableBuilder Versioned(params string[] unversioned)
+    {
+        ArgumentNullException.ThrowIfNull(unversioned);
+        _table.Versioned = true;
+        _table.Unversioned.Clear();
+        foreach (var c in unversioned)
+        {
+            _table.Unversioned.Add(c);
+        }
+
+        return this;
+    }
 }
 
 /// <summary>Fluent builder of a transaction service.</summary>
@@ -274,6 +293,18 @@ public sealed class MkioOpSetBuilder
     /// <returns>The same builder, so that multiple calls can be chained.</returns>
     public MkioOpSetBuilder Upsert(string table, IEnumerable<string> key, IEnumerable<string>? fields = null, IDictionary<string, object?>? defaults = null, IDictionary<string, string>? bind = null)
         => Add("upsert", table, key, fields, defaults, bind);
+
+    /// <summary>Adds an undo op: steps the row of a versioned table back one version (the request data is its key).</summary>
+    /// <param name="table">A versioned table.</param>
+    /// <param name="key">Its primary-key column.</param>
+    /// <returns>The same builder, so that multiple calls can be chained.</returns>
+    public MkioOpSetBuilder Undo(string table, IEnumerable<string> key) => Add("undo", table, key, null, null, null);
+
+    /// <summary>Adds a redo op: steps the row of a versioned table forward one undone version.</summary>
+    /// <param name="table">A versioned table.</param>
+    /// <param name="key">Its primary-key column.</param>
+    /// <returns>The same builder, so that multiple calls can be chained.</returns>
+    public MkioOpSetBuilder Redo(string table, IEnumerable<string> key) => Add("redo", table, key, null, null, null);
 
     private MkioOpSetBuilder Add(string opType, string table, IEnumerable<string>? key, IEnumerable<string>? fields, IDictionary<string, object?>? defaults, IDictionary<string, string>? bind)
     {

@@ -174,6 +174,12 @@ public sealed class MkioTableOptions
 
     /// <summary>A CSV, JSON or JSONL file of initial rows, loaded only when the table is created (<c>seed</c>).</summary>
     public string? Seed { get; set; }
+
+    /// <summary>Keeps every version of each row in <c>&lt;table&gt;__history</c> and enables the <c>undo</c>/<c>redo</c> op types (<c>versioned</c>).</summary>
+    public bool Versioned { get; set; }
+
+    /// <summary>Columns of a versioned table that are neither recorded in its history nor restored by undo/redo (<c>unversioned</c>).</summary>
+    public IList<string> Unversioned { get; } = [];
 }
 
 /// <summary>One entry of <c>[static]</c>: a URL prefix served from a directory.</summary>

@@ -32,6 +32,21 @@ public interface IMkio
     /// <param name="cancellationToken">Ends the stream.</param>
     /// <returns>The committed changes.</returns>
     IAsyncEnumerable<MkioChange> WatchAsync(IEnumerable<string>? tables = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Reads the history of a versioned table: every recorded version (<c>_mkio_version</c>, <c>_mkio_op</c>,
+    /// <c>_mkio_ref</c>, <c>_mkio_user</c>, <c>_mkio_service</c> and the recorded columns), ordered by key, then version.
+    /// </summary>
+    /// <param name="table">The versioned table, or its <c>&lt;table&gt;__history</c> table.</param>
+    /// <param name="key">Only this primary-key value, or null for every key.</param>
+    /// <param name="since">Only versions whose <c>_mkio_ref</c> is at or after this ref.</param>
+    /// <param name="until">Only versions whose <c>_mkio_ref</c> is before this ref.</param>
+    /// <param name="limit">At most this many rows.</param>
+    /// <param name="newestFirst">Keys and versions in descending order.</param>
+    /// <param name="cancellationToken">Cancels waiting for a read connection.</param>
+    /// <returns>The history rows.</returns>
+    /// <exception cref="ArgumentException">The table is not versioned (the message names the versioned tables).</exception>
+    Task<IReadOnlyList<IReadOnlyDictionary<string, object?>>> HistoryAsync(string table, object? key = null, string? since = null, string? until = null, int limit = 1000, bool newestFirst = false, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The outcome of an in-process transaction.</summary>
@@ -49,13 +64,19 @@ public sealed class MkioChange
         Op = e.Op;
         Ref = e.Ref;
         Sequence = e.Sequence;
-        var row = new Dictionary<string, object?>(e.Row.Count, StringComparer.Ordinal);
-        for (var i = 0; i < e.Row.Count; i++)
+        Row = ToDictionary(e.Row);
+    }
+
+    /// <summary>A row as a dictionary of column → value.</summary>
+    internal static Dictionary<string, object?> ToDictionary(Row source)
+    {
+        var row = new Dictionary<string, object?>(source.Count, StringComparer.Ordinal);
+        for (var i = 0; i < source.Count; i++)
         {
-            row[e.Row.Name(i)] = e.Row[i];
+            row[source.Name(i)] = source[i];
         }
 
-        Row = row;
+        return row;
     }
 
     /// <summary>The table written.</summary>
@@ -100,6 +121,15 @@ internal sealed class MkioInProcess(Func<MkioEngine> engine) : IMkio
         using var doc = JsonSerializer.SerializeToDocument(message);
         var outcome = await tx.ExecuteAsync(doc.RootElement, cancellationToken).ConfigureAwait(false);
         return new MkioResult(outcome.Ok, outcome.Ref, outcome.Error);
+    }
+
+    public async Task<IReadOnlyList<IReadOnlyDictionary<string, object?>>> HistoryAsync(string table, object? key = null, string? since = null, string? until = null, int limit = 1000, bool newestFirst = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(table);
+        var e = engine();
+        var history = Versioning.HistoryReader.Resolve(e.Model, table);
+        var rows = await e.Database.ReadAsync(c => Versioning.HistoryReader.Read(c, history, key, since, until, limit, newestFirst), cancellationToken).ConfigureAwait(false);
+        return [.. rows.Select(r => (IReadOnlyDictionary<string, object?>)MkioChange.ToDictionary(r))];
     }
 
     public async IAsyncEnumerable<MkioChange> WatchAsync(IEnumerable<string>? tables = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)

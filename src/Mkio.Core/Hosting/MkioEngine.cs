@@ -103,6 +103,7 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         var seeds = Later.SeedLoader.TablesToSeed(this, existed);
         Database.Open();
         Later.SeedLoader.Load(this, seeds);
+        Versioning.VersionedSchema.BaselineSeeded(Database.Writer, seeds);
         ChangeJournal.EnsureCreated(Database.Writer);
         _journal = new ChangeJournal(ChangeJournal.Retention(Model));
         _journal.Load(Database.Writer.Handle!);

@@ -58,6 +58,7 @@ internal sealed class IdentityService : ReqRepService
             ["uptime"] = Math.Round(Stopwatch.GetElapsedTime(_started).TotalSeconds, 1),
             ["started"] = _startedRef,
         };
+        Versioning.VersionedIdentity.Add(row, Engine.Model);
         AddCompatibility(row, data);
         return LaterProtocol.Reply(Name, reqid, "row", row);
     }
@@ -147,7 +148,7 @@ internal sealed class IdentityService : ReqRepService
     /// <summary><c>{"table":T,"columns":[…]}</c> from <c>PRAGMA table_info</c> of a configured table.</summary>
     private byte[] Schema(string table, JsonElement reqid)
     {
-        if (!Engine.Model.TablesByName.ContainsKey(table))
+        if (!Engine.Model.TablesByName.TryGetValue(table, out var model))
         {
             return Error($"Unknown table: {PyRepr.OfString(table)} (available: {string.Join(", ", Engine.Model.Tables.Select(t => t.Name))})", reqid);
         }
@@ -172,6 +173,7 @@ internal sealed class IdentityService : ReqRepService
         }
 
         var row = new OrderedDictionary<string, object?>(StringComparer.Ordinal) { ["table"] = table, ["columns"] = list };
+        Versioning.VersionedIdentity.AddSchema(row, model);
         return LaterProtocol.Reply(Name, reqid, "row", row);
     }
 }

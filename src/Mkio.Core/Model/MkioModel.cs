@@ -27,7 +27,25 @@ internal sealed class TableModel
 
     public ColumnInfo? Find(string column) => _byName.GetValueOrDefault(column);
 
-    public bool Has(string column) => _byName.ContainsKey(column) || column == MkioSchema.RefColumn;
+    public bool Has(string column) => _byName.ContainsKey(column) || column == MkioSchema.RefColumn || (Versioned && column == Versioning.VersionedSchema.VersionColumn);
+
+    /// <summary>True for a versioned base table (<c>versioned = true</c>): every change is kept in <see cref="History"/>.</summary>
+    public bool Versioned => History is not null;
+
+    /// <summary>The recorded columns of a versioned base (all but <c>unversioned</c>), in config order; empty otherwise.</summary>
+    public ColumnInfo[] Recorded { get; init; } = [];
+
+    /// <summary>The <c>&lt;table&gt;__history</c> table of a versioned base, or null.</summary>
+    public TableModel? History { get; set; }
+
+    /// <summary>
+    /// For a history table: true when a service follows it (<c>primary_table</c> / <c>watch_tables</c>). Only then are
+    /// its changes published (and journaled); the history table itself is the durable record.
+    /// </summary>
+    public bool Watched { get; set; }
+
+    /// <summary>For a history table: its versioned base table; else null.</summary>
+    public TableModel? HistoryOf { get; init; }
 }
 
 /// <summary>Op types of transaction ops.</summary>
@@ -37,6 +55,12 @@ internal enum OpType
     Update,
     Delete,
     Upsert,
+
+    /// <summary>Steps a versioned row back one version (LATER.md §7.4).</summary>
+    Undo,
+
+    /// <summary>Steps a versioned row forward one version.</summary>
+    Redo,
 }
 
 /// <summary>A <c>$N.col</c> bind: take <see cref="SourceColumn"/> from the row of op <see cref="SourceOp"/>.</summary>

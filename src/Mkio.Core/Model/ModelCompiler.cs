@@ -77,7 +77,8 @@ internal sealed partial class ModelCompiler
 
         CheckTopLevel();
         var tables = CompileTables();
-        var byName = tables.ToFrozenDictionary(t => t.Name, StringComparer.Ordinal);
+        // History tables are addressable (listeners, the journal, schema requests) but never listed among the tables.
+        var byName = tables.Concat(tables.Where(t => t.History is not null).Select(t => t.History!)).ToFrozenDictionary(t => t.Name, StringComparer.Ordinal);
         var services = new List<ServiceModel>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var s in _options.Services)
@@ -96,6 +97,7 @@ internal sealed partial class ModelCompiler
             }
         }
 
+        MarkWatchedHistory(services, byName);
         CheckStatic();
         CheckLater(byName);
         CheckAccess();
@@ -201,6 +203,12 @@ internal sealed partial class ModelCompiler
                 continue;
             }
 
+            if (t.Name.EndsWith(Versioning.VersionedSchema.HistorySuffix, StringComparison.OrdinalIgnoreCase))
+            {
+                Error(path, $"table name '{t.Name}' is reserved (names ending '{Versioning.VersionedSchema.HistorySuffix}' are history tables).");
+                continue;
+            }
+
             if (t.Columns.Count == 0)
             {
                 Error($"{path}.columns", $"table '{t.Name}' has no columns; 'columns' is required.");
@@ -214,6 +222,12 @@ internal sealed partial class ModelCompiler
                 if (name == MkioSchema.RefColumn)
                 {
                     Error(cpath, "'_mkio_ref' is added by mkio to every table; do not declare it.");
+                    continue;
+                }
+
+                if (t.Versioned && name.StartsWith("_mkio_", StringComparison.Ordinal))
+                {
+                    Error(cpath, $"a versioned table may not declare '_mkio_*' columns ('{name}').");
                     continue;
                 }
 
@@ -237,7 +251,7 @@ internal sealed partial class ModelCompiler
                 Error($"{path}.columns", $"table '{t.Name}' declares more than one PRIMARY KEY column; SQLite allows one column-level primary key.");
             }
 
-            result.Add(new TableModel(t.Name, cols, t.AppendOnly));
+            result.Add(CompileVersioning(t, path, cols));
         }
 
         return result;
@@ -435,8 +449,10 @@ internal sealed partial class ModelCompiler
             case "update": type = OpType.Update; break;
             case "delete": type = OpType.Delete; break;
             case "upsert": type = OpType.Upsert; break;
+            case "undo": type = OpType.Undo; break;
+            case "redo": type = OpType.Redo; break;
             default:
-                Error($"{path}.op_type", $"Unknown operation type: {o.OpType ?? "None"} (use insert, update, delete or upsert)");
+                Error($"{path}.op_type", $"Unknown operation type: {o.OpType ?? "None"} (use insert, update, delete, upsert, undo or redo)");
                 return null;
         }
 
@@ -452,6 +468,17 @@ internal sealed partial class ModelCompiler
                     ok = false;
                 }
             }
+        }
+
+        if (table.HistoryOf is not null)
+        {
+            Error($"{path}.table", $"table '{table.Name}' is a history table and is read-only.");
+            return null;
+        }
+
+        if (type is OpType.Undo or OpType.Redo && !CheckUndoRedo(o, path, table))
+        {
+            return null;
         }
 
         CheckColumns(o.Fields, "fields");
@@ -560,7 +587,7 @@ internal sealed partial class ModelCompiler
         {
             OpType.Insert => [.. all.Select(n => Make(n, false)), refParam],
             OpType.Update => [.. all.Select(n => Make(n, false)), refParam, .. key.Select(k => Make(k, true))],
-            OpType.Delete => [.. key.Select(k => Make(k, true))],
+            OpType.Delete or OpType.Undo or OpType.Redo => [.. key.Select(k => Make(k, true))],
             _ => [.. key.Select(k => Make(k, true)), .. all.Where(n => !key.Contains(n)).Select(n => Make(n, false)), refParam],
         };
 
@@ -589,6 +616,12 @@ internal sealed partial class ModelCompiler
 
         if (!tables.TryGetValue(s.PrimaryTable, out var primary))
         {
+            if (HistoryTableError(s.PrimaryTable, tables) is { } historyError)
+            {
+                Error($"{path}.primary_table", historyError);
+                return null;
+            }
+
             Error($"{path}.primary_table", $"unknown table '{s.PrimaryTable}'{Suggest(s.PrimaryTable, tables.Keys)}; declare it under [tables].");
             return null;
         }

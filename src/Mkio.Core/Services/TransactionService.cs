@@ -55,6 +55,7 @@ internal sealed class TransactionService : MkioService
             return PendingReply.Ready(Frames.TransactionError(error!, failedRef, envelope.Echo), this);
         }
 
+        request!.User = session.Identity.User;
         Attach(request!, activity);
         await _writer.SubmitAsync(request!, cancellationToken).ConfigureAwait(false);
         return new TransactionReply(this, request!, clientRef, envelope.Echo) { Owned = document };
@@ -234,7 +235,7 @@ internal sealed class TransactionService : MkioService
             values[j] = v;
         }
 
-        request = new WriteRequest(set, values, omitted, data, clientRef);
+        request = new WriteRequest(set, values, omitted, data, clientRef) { Service = Name };
         error = null;
         return true;
     }

@@ -65,6 +65,8 @@ internal static partial class SchemaManager
             Exec(connection, tx, $"CREATE INDEX IF NOT EXISTS {MkioSchema.RefIndexName(table.Name)} ON {table.Name}({MkioSchema.RefColumn})");
         }
 
+        Versioning.VersionedSchema.Apply(connection, tx, model, new MkioRefGenerator(TimeProvider.System).Next());
+
         tx.Commit();
     }
 

@@ -44,6 +44,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     private Stmt _savepoint = null!;
     private Stmt _release = null!;
     private Stmt _rollbackTo = null!;
+    private Versioning.HistoryWriter _history = null!;
 
     public WriteBatcher(MkioDatabase db, ChangeBus bus, MkioRefGenerator refs, TimeProvider time, ILogger logger, MkioMetrics metrics, int maxBatch, double maxWaitMs)
     {
@@ -103,6 +104,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         _savepoint = new Stmt(_handle, "SAVEPOINT req");
         _release = new Stmt(_handle, "RELEASE req");
         _rollbackTo = new Stmt(_handle, "ROLLBACK TO req");
+        _history = new Versioning.HistoryWriter(_handle, _pendingEvents);
         _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
@@ -279,6 +281,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         }
 
         _statements.Clear();
+        _history.Dispose();
         foreach (var s in new[] { _begin, _commit, _rollback, _savepoint, _release, _rollbackTo })
         {
             s.Dispose();
@@ -487,6 +490,12 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         {
             var op = ops[j];
             var values = req.Values[j];
+            if (op.Table.Versioned)
+            {
+                recorded[j] = ExecuteVersioned(req, @ref, op, values, req.Omitted.Length > j ? req.Omitted[j] : 0UL, recorded);
+                continue;
+            }
+
             var mask = req.Omitted.Length > j ? req.Omitted[j] : 0UL;
             var stmt = GetStatement(op, mask);
             stmt.Reset();
@@ -540,6 +549,69 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     }
 
     /// <summary>
+    /// One op on a versioned table (LATER.md §7.3–7.4): the op's statement, then its history in the same savepoint;
+    /// <c>undo</c>/<c>redo</c> run on the history alone. Returns the row binds of later ops see.
+    /// </summary>
+    private Row? ExecuteVersioned(WriteRequest req, string @ref, OpModel op, object?[] values, ulong mask, Row?[] recorded)
+    {
+        var context = new Versioning.HistoryContext(@ref, req.User, req.Service);
+        object? Value(int pi) => op.Params[pi] switch
+        {
+            { Source: ParamSource.Ref } => @ref,
+            { Source: ParamSource.Bind } p => ResolveBind(p.Bind, recorded, req.OpSet.Ops, req),
+            _ => values[pi],
+        };
+
+        if (op.Type is OpType.Undo or OpType.Redo)
+        {
+            var (eventOp, changed) = op.Type == OpType.Undo ? _history.Undo(op.Table, Value(0), context) : _history.Redo(op.Table, Value(0), context);
+            _pendingEvents.Add((op.Table, eventOp, changed));
+            return eventOp == "delete" ? null : changed;
+        }
+
+        var stmt = GetStatement(op, mask);
+        stmt.Reset();
+        var args = new object?[stmt.ParamIndexes.Length];
+        for (var p = 0; p < args.Length; p++)
+        {
+            args[p] = Value(stmt.ParamIndexes[p]);
+        }
+
+        // An upsert's key parameters come first: whether the key exists decides insert or update history.
+        var inserts = op.Type == OpType.Insert || (op.Type == OpType.Upsert && !_history.Exists(op, args[..op.Key.Length]));
+        for (var p = 0; p < args.Length; p++)
+        {
+            stmt.Bind(p + 1, args[p]);
+        }
+
+        var rows = stmt.ReadAll();
+        Row? first = null;
+        foreach (var row in rows)
+        {
+            var at = _pendingEvents.Count;
+            _pendingEvents.Add((op.Table, op.OpTypeName, row));
+            var current = row;
+            if (op.Type == OpType.Delete)
+            {
+                _history.Deleted(op.Table, row);
+            }
+            else if (inserts)
+            {
+                _history.Inserted(op.Table, row, context);
+            }
+            else
+            {
+                current = _history.Updated(op.Table, row, context);
+                _pendingEvents[at] = (op.Table, op.OpTypeName, current);
+            }
+
+            first ??= current;
+        }
+
+        return op.Type == OpType.Delete ? null : first;
+    }
+
+    /// <summary>
     /// <c>$N.col</c>: column <c>col</c> of op N's first returned row, or — when op N returned no row,
     /// or is a delete — of the request data; a missing column fails with <c>Missing field</c>.
     /// </summary>
@@ -586,7 +658,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     }
 
     /// <summary>A prepared statement on the write connection.</summary>
-    private class Stmt : IDisposable
+    internal class Stmt : IDisposable
     {
         public Stmt(sqlite3 db, string sql)
         {
@@ -634,7 +706,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         public void Dispose() => Handle.Dispose();
     }
 
-    private sealed class PreparedOp(sqlite3 db, string sql, int[] paramIndexes) : Stmt(db, sql)
+    internal sealed class PreparedOp(sqlite3 db, string sql, int[] paramIndexes) : Stmt(db, sql)
     {
         private RowSchema? _schema;
 
@@ -661,6 +733,40 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
             {
                 throw new MkioWriteException(SqliteErrors.LastMessage(Db));
             }
+        }
+
+        /// <summary>Steps the bound statement to the end and returns its rows (waiting out shared-cache locks of <c>:memory:</c>).</summary>
+        public List<Row> ReadAll()
+        {
+            var rows = new List<Row>(1);
+            var lockWait = 0;
+            while (true)
+            {
+                var rc = raw.sqlite3_step(Handle);
+                if (rc == raw.SQLITE_ROW)
+                {
+                    rows.Add(ReadRow());
+                    continue;
+                }
+
+                if (rc == raw.SQLITE_DONE)
+                {
+                    break;
+                }
+
+                if (rows.Count == 0 && SqliteErrors.IsSharedCacheLock(rc) && SqliteErrors.BackOff(ref lockWait))
+                {
+                    Reset();
+                    continue;
+                }
+
+                var message = SqliteErrors.LastMessage(Db);
+                Reset();
+                throw new MkioWriteException(message);
+            }
+
+            Reset();
+            return rows;
         }
 
         public Row ReadRow()

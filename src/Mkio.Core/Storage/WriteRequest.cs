@@ -57,6 +57,12 @@ internal sealed class WriteRequest : TaskCompletionSource<WriteOutcome>
 
     public Action<MkioDatabase>? Maintenance { get; }
 
+    /// <summary>The user of the connection that sent the request (recorded in versioned tables' history), or null.</summary>
+    public string? User { get; set; }
+
+    /// <summary>The service that submitted the request (recorded in versioned tables' history), or null.</summary>
+    public string? Service { get; set; }
+
     /// <summary>The transaction's <c>mkio.transaction</c> span (null when nothing listens); the writer's batch span links to it.</summary>
     public System.Diagnostics.Activity? Activity { get; set; }
 }

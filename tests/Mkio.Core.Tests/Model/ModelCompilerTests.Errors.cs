@@ -256,7 +256,7 @@ public sealed partial class ModelCompilerTests
               { table = "orders", op_type = "merge", fields = ["id"] },
             ]
             """);
-        Assert.That(errors, Is.EqualTo(new[] { "mkio.toml(11,23): services.tx.ops[0].op_type: Unknown operation type: merge (use insert, update, delete or upsert)" }));
+        Assert.That(errors, Is.EqualTo(new[] { "mkio.toml(11,23): services.tx.ops[0].op_type: Unknown operation type: merge (use insert, update, delete, upsert, undo or redo)" }));
     }
 
     [Test]
@@ -270,7 +270,7 @@ public sealed partial class ModelCompilerTests
             table = "orders"
             fields = ["id"]
             """);
-        Assert.That(errors, Is.EqualTo(new[] { "mkio.toml(12,1): services.tx.ops[0].op_type: Unknown operation type: None (use insert, update, delete or upsert)" }));
+        Assert.That(errors, Is.EqualTo(new[] { "mkio.toml(12,1): services.tx.ops[0].op_type: Unknown operation type: None (use insert, update, delete, upsert, undo or redo)" }));
     }
 
     [Test]
@@ -283,7 +283,7 @@ public sealed partial class ModelCompilerTests
             op_type = "INSERT"
             fields = ["id", "symbol"]
             """);
-        Assert.That(errors, Is.EqualTo(new[] { "mkio.toml(11,1): services.tx.op_type: Unknown operation type: INSERT (use insert, update, delete or upsert)" }));
+        Assert.That(errors, Is.EqualTo(new[] { "mkio.toml(11,1): services.tx.op_type: Unknown operation type: INSERT (use insert, update, delete, upsert, undo or redo)" }));
     }
 
     [Test]

@@ -30,10 +30,10 @@ internal static class TomlConfigKeys
     public static readonly FrozenSet<string> RootLater = FrozenSet.Create<string>(StringComparer.Ordinal);
 
     /// <summary>Keys of <c>[tables.&lt;t&gt;]</c>.</summary>
-    public static readonly string[] Table = ["columns", "append_only", "seed"];
+    public static readonly string[] Table = ["columns", "append_only", "seed", "versioned", "unversioned"];
 
     /// <summary>Later table keys accepted with a "not supported" warning.</summary>
-    public static readonly FrozenSet<string> TableLater = FrozenSet.Create(StringComparer.Ordinal, "versioned");
+    public static readonly FrozenSet<string> TableLater = FrozenSet.Create<string>(StringComparer.Ordinal);
 
     /// <summary>Keys of one op spec.</summary>
     public static readonly string[] Op = ["table", "op_type", "fields", "key", "defaults", "bind", "access"];

@@ -200,6 +200,28 @@ internal sealed partial class TomlConfigReader
                         }
 
                         break;
+                    case "versioned":
+                        if (k.Value is bool versioned)
+                        {
+                            table.Versioned = versioned;
+                        }
+                        else
+                        {
+                            Error(k, "must be true or false");
+                        }
+
+                        break;
+                    case "unversioned":
+                        if (TryStringList(k, out var unversioned))
+                        {
+                            table.Unversioned.Clear();
+                            foreach (var c in unversioned)
+                            {
+                                table.Unversioned.Add(c);
+                            }
+                        }
+
+                        break;
                     default:
                         Unknown(k, TomlConfigKeys.Table, TomlConfigKeys.TableLater);
                         break;

@@ -42,8 +42,13 @@ internal sealed class LiveTable
     /// <summary>Every column, <c>_mkio_ref</c> included, in table order.</summary>
     public IReadOnlyList<LiveColumn> Columns { get; }
 
-    /// <summary>The columns migration compares: all but <c>_mkio_ref</c>.</summary>
-    public IEnumerable<LiveColumn> UserColumns => Columns.Where(c => !IsRefColumn(c.Name));
+    /// <summary>The columns migration compares: all but <c>_mkio_ref</c> and <c>_mkio_version</c>.</summary>
+    public IEnumerable<LiveColumn> UserColumns => Columns.Where(c => !IsRefColumn(c.Name) && !IsVersionColumn(c.Name));
+
+    /// <summary>The <c>_mkio_version</c> cursor of a versioned table, invisible to the diff like <c>_mkio_ref</c>.</summary>
+    public bool HasVersionColumn => Columns.Any(c => IsVersionColumn(c.Name));
+
+    public static bool IsVersionColumn(string name) => string.Equals(name, Versioning.VersionedSchema.VersionColumn, StringComparison.OrdinalIgnoreCase);
 
     public bool HasRefColumn => Columns.Any(c => IsRefColumn(c.Name));
 
@@ -97,7 +102,8 @@ internal sealed class LiveSchema
 
     /// <summary>True for the names migration never touches.</summary>
     public static bool IsInternal(string table) =>
-        table.StartsWith("sqlite_", StringComparison.OrdinalIgnoreCase) || table.StartsWith("_mkio", StringComparison.OrdinalIgnoreCase);
+        table.StartsWith("sqlite_", StringComparison.OrdinalIgnoreCase) || table.StartsWith("_mkio", StringComparison.OrdinalIgnoreCase)
+        || table.EndsWith(Versioning.VersionedSchema.HistorySuffix, StringComparison.OrdinalIgnoreCase);
 
     public static LiveSchema Read(SqliteConnection connection)
     {

@@ -161,7 +161,14 @@ internal sealed partial class MigrationPlan
 
         var create = new StringBuilder(SchemaManager.CreateTableSql(table, ifNotExists: false));
         create.Length--;
-        create.Append(", ").Append(MkioSchema.RefColumn).Append(" TEXT DEFAULT '')");
+        create.Append(", ").Append(MkioSchema.RefColumn).Append(" TEXT DEFAULT ''");
+        if (live.HasVersionColumn || table.Versioned)
+        {
+            // A versioned table's cursor survives the rebuild (its history is keyed by it).
+            create.Append(", ").Append(Versioning.VersionedSchema.VersionColumn).Append(" INTEGER NOT NULL DEFAULT 1");
+        }
+
+        create.Append(')');
         steps.Add(new MigrationStep(t, create.ToString()));
 
         // Columns present on both sides, sorted by name as the reference does, then what F5 carries over.
@@ -173,6 +180,12 @@ internal sealed partial class MigrationPlan
         {
             targets.Add(MkioSchema.RefColumn);
             sources.Add(live.Find(MkioSchema.RefColumn)!.Name);
+        }
+
+        if (live.HasVersionColumn)
+        {
+            targets.Add(Versioning.VersionedSchema.VersionColumn);
+            sources.Add(live.Find(Versioning.VersionedSchema.VersionColumn)!.Name);
         }
 
         if (live.HasRowId)

@@ -1,0 +1,288 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.Data.Sqlite;
+using Mkio.Model;
+using Mkio.Storage;
+using Mkio.Versioning;
+
+namespace Mkio.Cli;
+
+/// <summary>
+/// <c>mkio archive [config] --older-than &lt;N&gt;d|h|m|&lt;ref&gt; [--table t] [--out dir] [--delete] [--dry-run] [--yes]</c>
+/// (history mode, offline): the history rows of versioned tables whose <c>_mkio_ref</c> is before the cutoff — except
+/// each live row's current version and the undone versions above it — go to one CSV per history table
+/// (<c>&lt;hist&gt;_&lt;firstref&gt;_&lt;lastref&gt;.csv</c>, NULL as <c>\N</c>, a leading <c>\</c> doubled), fsynced; with
+/// <c>--delete</c> exactly those rows are then removed, all in one transaction. <c>mkio restore</c> puts them back.
+/// </summary>
+internal static partial class ArchiveCommand
+{
+    public static Command Create()
+    {
+        var config = new Argument<string>("config") { Description = "The TOML config file.", DefaultValueFactory = _ => "mkio.toml" };
+        var olderThan = new Option<string>("--older-than") { Description = "Cutoff: 90d, 12h, 30m (before now, UTC) or a ref, taken verbatim.", Required = true };
+        var table = new Option<string?>("--table") { Description = "One versioned table (or its history table); default: all." };
+        var output = new Option<string>("--out") { Description = "Directory for the CSV files.", DefaultValueFactory = _ => "." };
+        var delete = new Option<bool>("--delete") { Description = "Delete the archived history rows after the files are written and synced." };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print what would be archived; write and delete nothing." };
+        var yes = new Option<bool>("--yes") { Description = "Do not ask before deleting." };
+        var command = new Command("archive", "Archive old history rows of versioned tables to CSV (server stopped).") { config, olderThan, table, output, delete, dryRun, yes };
+        command.SetAction(p => Run(p.GetValue(config)!, p.GetValue(olderThan)!, p.GetValue(table), p.GetValue(output)!, p.GetValue(delete), p.GetValue(dryRun), p.GetValue(yes), Console.Out, Console.Error));
+        return command;
+    }
+
+    public static Command CreateRestore()
+    {
+        var config = new Argument<string>("config") { Description = "The TOML config file." };
+        var paths = new Argument<string[]>("path") { Description = "Archive CSV files, or directories holding them.", Arity = ArgumentArity.OneOrMore };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print what would be restored; change nothing." };
+        var command = new Command("restore", "Put archived history rows back (server stopped).") { config, paths, dryRun };
+        command.SetAction(p => Restore(p.GetValue(config)!, p.GetValue(paths)!, p.GetValue(dryRun), Console.Out, Console.Error));
+        return command;
+    }
+
+    [GeneratedRegex(@"^(\d+)([dhm])$")]
+    private static partial Regex Relative();
+
+    /// <summary>The cutoff ref: <c>N</c> days/hours/minutes before <paramref name="now"/> as a ref, or the text verbatim.</summary>
+    public static string Cutoff(string text, DateTimeOffset now)
+    {
+        var m = Relative().Match(text);
+        if (!m.Success)
+        {
+            return text;
+        }
+
+        var n = long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+        var span = m.Groups[2].Value switch { "d" => TimeSpan.FromDays(n), "h" => TimeSpan.FromHours(n), _ => TimeSpan.FromMinutes(n) };
+        return (now - span).UtcDateTime.ToString("yyyyMMdd HH:mm:ss", CultureInfo.InvariantCulture) + ".000000000000";
+    }
+
+    public static int Run(string configPath, string olderThan, string? tableName, string outDir, bool delete, bool dryRun, bool yes, TextWriter stdout, TextWriter stderr)
+    {
+        return Offline(configPath, stderr, (model, connection) =>
+        {
+            List<TableModel> tables;
+            try
+            {
+                tables = tableName is null ? [.. model.Tables.Where(t => t.Versioned)] : [HistoryReader.Resolve(model, tableName).HistoryOf!];
+            }
+            catch (ArgumentException)
+            {
+                stderr.WriteLine($"Error: table '{tableName}' is not versioned. Versioned tables: {string.Join(", ", model.Tables.Where(t => t.Versioned).Select(t => t.Name))}");
+                return 1;
+            }
+
+            if (delete && !dryRun && !yes && !Confirm($"  Delete the archived history rows of {string.Join(", ", tables.Select(t => t.History!.Name))}? [y/N] ", stdout))
+            {
+                stdout.WriteLine("  Archive cancelled.");
+                return 1;
+            }
+
+            var cutoff = Cutoff(olderThan, TimeProvider.System.GetUtcNow());
+            Directory.CreateDirectory(outDir);
+            using var tx = connection.BeginTransaction();
+            foreach (var table in tables)
+            {
+                var h = table.History!.Name;
+                var pk = table.PrimaryKey[0].Name;
+                var v = VersionedSchema.VersionColumn;
+                var rows = MkioDatabase.Query(connection,
+                    $"SELECT h.* FROM {h} AS h WHERE h.{MkioSchema.RefColumn} < $p1 AND NOT EXISTS (SELECT 1 FROM {table.Name} AS b WHERE b.{pk} = h.{pk} AND h.{v} >= b.{v}) ORDER BY h.{pk}, h.{v}",
+                    tx, cutoff);
+                if (rows.Count == 0)
+                {
+                    stdout.WriteLine($"  {h}: no history rows before {cutoff}.");
+                    continue;
+                }
+
+                var refs = rows.Select(r => r.TryGetValue(MkioSchema.RefColumn, out var x) ? x as string ?? string.Empty : string.Empty).Order(StringComparer.Ordinal).ToList();
+                var file = Path.Combine(outDir, $"{h}_{FileRef(refs[0])}_{FileRef(refs[^1])}.csv");
+                if (dryRun)
+                {
+                    stdout.WriteLine($"  {h}: would archive {rows.Count} rows to {file}.");
+                    continue;
+                }
+
+                WriteCsv(file, rows);
+                stdout.WriteLine($"  {h}: archived {rows.Count} rows to {file}.");
+                if (delete)
+                {
+                    using var cmd = connection.CreateCommand();
+                    cmd.Transaction = tx;
+                    cmd.CommandText = $"DELETE FROM {h} WHERE {pk} = $k AND {v} = $v";
+                    var key = cmd.Parameters.Add("$k", SqliteType.Text);
+                    var version = cmd.Parameters.Add("$v", SqliteType.Integer);
+                    var deleted = 0;
+                    foreach (var r in rows)
+                    {
+                        r.TryGetValue(pk, out var k);
+                        r.TryGetValue(v, out var ver);
+                        key.SqliteType = k is long ? SqliteType.Integer : k is double ? SqliteType.Real : SqliteType.Text;
+                        key.Value = k ?? DBNull.Value;
+                        version.Value = ver;
+                        deleted += cmd.ExecuteNonQuery();
+                    }
+
+                    stdout.WriteLine($"  {h}: deleted {deleted} archived rows.");
+                }
+            }
+
+            tx.Commit();
+            return 0;
+        });
+    }
+
+    public static int Restore(string configPath, string[] paths, bool dryRun, TextWriter stdout, TextWriter stderr)
+    {
+        return Offline(configPath, stderr, (model, connection) =>
+        {
+            var files = paths.SelectMany(p => Directory.Exists(p) ? Directory.GetFiles(p, "*.csv").Order(StringComparer.Ordinal) : (IEnumerable<string>)[p]).ToList();
+            using var tx = connection.BeginTransaction();
+            foreach (var file in files)
+            {
+                var name = Path.GetFileName(file);
+                var history = model.Tables.Where(t => t.Versioned).Select(t => t.History!)
+                    .FirstOrDefault(h => name.StartsWith(h.Name + "_", StringComparison.Ordinal));
+                if (history is null)
+                {
+                    stderr.WriteLine($"Error: {file} is not an archive of a versioned table's history.");
+                    return 1;
+                }
+
+                var csv = CsvReader.Parse(File.ReadAllText(file, Encoding.UTF8));
+                if (csv.Count == 0)
+                {
+                    continue;
+                }
+
+                var header = csv[0];
+                var pk = history.HistoryOf!.PrimaryKey[0].Name;
+                using var cmd = connection.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = $"INSERT INTO {history.Name} ({string.Join(", ", header.Select(c => Storage.Migration.Sql.Quoted(c)))}) VALUES ({string.Join(", ", header.Select((_, i) => "$c" + i.ToString(CultureInfo.InvariantCulture)))})";
+                var parameters = header.Select((_, i) => cmd.Parameters.Add("$c" + i.ToString(CultureInfo.InvariantCulture), SqliteType.Text)).ToArray();
+                foreach (var row in csv.Skip(1))
+                {
+                    for (var i = 0; i < parameters.Length; i++)
+                    {
+                        parameters[i].Value = i < row.Length ? Unescape(row[i]) ?? (object)DBNull.Value : DBNull.Value;
+                    }
+
+                    try
+                    {
+                        cmd.ExecuteNonQuery();
+                    }
+                    catch (SqliteException ex) when (ex.SqliteErrorCode == 19)
+                    {
+                        var k = row[Array.IndexOf(header, pk)];
+                        var ver = row[Array.IndexOf(header, VersionedSchema.VersionColumn)];
+                        stderr.WriteLine($"Error: {history.Name} already holds version {ver} of key {k}; nothing was restored.");
+                        return 1;
+                    }
+                }
+
+                stdout.WriteLine($"  {history.Name}: {(dryRun ? "would restore" : "restored")} {csv.Count - 1} rows from {file}.");
+            }
+
+            if (!dryRun)
+            {
+                tx.Commit();
+            }
+
+            return 0;
+        });
+    }
+
+    /// <summary>Loads the config, takes ownership of the database file (refused while a server uses it) and runs <paramref name="action"/>.</summary>
+    private static int Offline(string configPath, TextWriter stderr, Func<MkioModel, SqliteConnection, int> action)
+    {
+        if (!File.Exists(configPath))
+        {
+            stderr.WriteLine($"Config file not found: {configPath}");
+            return 1;
+        }
+
+        try
+        {
+            var model = ModelCompiler.Compile(DbUpdateCommand.LoadOptions(configPath));
+            if (model.InMemory)
+            {
+                stderr.WriteLine("Error: db_path is \":memory:\": there is no database file.");
+                return 1;
+            }
+
+            var file = Path.GetFullPath(model.Options.DbPath);
+            if (!File.Exists(file))
+            {
+                stderr.WriteLine($"Error: database file not found: {model.Options.DbPath}");
+                return 1;
+            }
+
+            using var ownership = DatabaseLock.Acquire(file);
+            using var connection = DbUpdateCommand.Open(file, SqliteOpenMode.ReadWrite);
+            return action(model, connection);
+        }
+        catch (Exception ex) when (ex is MkioConfigurationException or MkioDatabaseInUseException or SqliteException or IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine(ex is MkioConfigurationException or MkioDatabaseInUseException ? ex.Message : $"Error: {ex.Message}");
+            return 1;
+        }
+    }
+
+    private static bool Confirm(string prompt, TextWriter stdout)
+    {
+        if (Console.IsInputRedirected)
+        {
+            stdout.WriteLine("  ERROR: --delete needs --yes when not run interactively.");
+            return false;
+        }
+
+        stdout.Write(prompt);
+        return string.Equals(Console.ReadLine()?.Trim(), "y", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>A ref as part of a file name: space → <c>_</c>, <c>:</c> removed, <c>.</c> → <c>_</c>.</summary>
+    public static string FileRef(string @ref) => @ref.Replace(' ', '_').Replace(":", string.Empty, StringComparison.Ordinal).Replace('.', '_');
+
+    /// <summary>Writes the rows as CSV (header first; NULL as <c>\N</c>, a leading <c>\</c> doubled) and syncs the file to disk.</summary>
+    private static void WriteCsv(string path, List<Data.Row> rows)
+    {
+        var sb = new StringBuilder();
+        sb.AppendJoin(',', rows[0].Schema.Names.Select(Quote)).Append("\r\n");
+        foreach (var r in rows)
+        {
+            for (var i = 0; i < r.Count; i++)
+            {
+                if (i > 0)
+                {
+                    sb.Append(',');
+                }
+
+                sb.Append(Quote(Escape(r[i])));
+            }
+
+            sb.Append("\r\n");
+        }
+
+        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        var bytes = Encoding.UTF8.GetBytes(sb.ToString());
+        stream.Write(bytes);
+        stream.Flush(flushToDisk: true);
+    }
+
+    private static string Escape(object? value) => value switch
+    {
+        null => "\\N",
+        string s => s.StartsWith('\\') ? "\\" + s : s,
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        byte[] b => Convert.ToBase64String(b),
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty,
+    };
+
+    private static string? Unescape(string cell) => cell == "\\N" ? null : cell.StartsWith("\\\\", StringComparison.Ordinal) ? cell[1..] : cell;
+
+    private static string Quote(string cell) =>
+        cell.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + cell.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : cell;
+}

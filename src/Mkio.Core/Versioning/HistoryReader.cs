@@ -1,0 +1,69 @@
+using System.Text;
+using System.Text.Json;
+using Mkio.Data;
+using Mkio.Model;
+using Mkio.Storage;
+
+namespace Mkio.Versioning;
+
+/// <summary>
+/// Reads the history of a versioned table (LATER.md §7.5): by base or history name, optionally one key and a ref
+/// window (<c>_mkio_ref &gt;= since</c>, <c>&lt; until</c>), ordered by key then version (descending when newest first).
+/// </summary>
+internal static class HistoryReader
+{
+    /// <summary>The history table of <paramref name="table"/> (a base or history name), or an <see cref="ArgumentException"/> naming the versioned tables.</summary>
+    public static TableModel Resolve(MkioModel model, string table)
+    {
+        if (model.TablesByName.TryGetValue(table, out var t))
+        {
+            if (t.History is { } h)
+            {
+                return h;
+            }
+
+            if (t.HistoryOf is not null)
+            {
+                return t;
+            }
+        }
+
+        throw new ArgumentException(NotVersioned(model, table), nameof(table));
+    }
+
+    public static string NotVersioned(MkioModel model, string table) =>
+        $"Table '{table}' is not versioned. Versioned tables: {string.Join(", ", model.Tables.Where(x => x.Versioned).Select(x => x.Name))}";
+
+    public static List<Row> Read(Microsoft.Data.Sqlite.SqliteConnection connection, TableModel history, object? key, string? since, string? until, int limit, bool newestFirst)
+    {
+        var pk = history.HistoryOf!.PrimaryKey[0].Name;
+        var sql = new StringBuilder("SELECT * FROM ").Append(history.Name).Append(" WHERE 1 = 1");
+        var args = new List<object?>();
+        void Filter(string condition, object? value)
+        {
+            args.Add(value);
+            sql.Append(" AND ").Append(condition).Append(" $p").Append(args.Count);
+        }
+
+        if (key is not null)
+        {
+            Filter(pk + " =", key is JsonElement e ? RequestValues.FromJson(e) : key);
+        }
+
+        if (since is not null)
+        {
+            Filter(MkioSchema.RefColumn + " >=", since);
+        }
+
+        if (until is not null)
+        {
+            Filter(MkioSchema.RefColumn + " <", until);
+        }
+
+        var order = newestFirst ? " DESC" : string.Empty;
+        sql.Append(" ORDER BY ").Append(pk).Append(order).Append(", ").Append(VersionedSchema.VersionColumn).Append(order);
+        args.Add((long)Math.Max(0, limit));
+        sql.Append(" LIMIT $p").Append(args.Count);
+        return MkioDatabase.Query(connection, sql.ToString(), [.. args]);
+    }
+}
