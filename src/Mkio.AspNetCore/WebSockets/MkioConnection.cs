@@ -24,7 +24,10 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
     /// </summary>
     internal static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(5);
 
-    private readonly Channel<byte[]> _outbox = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    /// <summary>Messages longer than this are sent as several WebSocket frames of this size (see <see cref="SendFrameAsync"/>).</summary>
+    internal const int SendSegment = 64 * 1024;
+
+    private readonly Channel<ReadOnlyMemory<byte>> _outbox = Channel.CreateUnbounded<ReadOnlyMemory<byte>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _queuedBytes;
@@ -142,7 +145,7 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
         }
     }
 
-    public bool TrySend(byte[] frame)
+    public bool TrySend(ReadOnlyMemory<byte> frame)
     {
         if (IsClosing)
         {
@@ -241,7 +244,7 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
                         continue;
                     }
 
-                    await _socket.SendAsync(frame, WebSocketMessageType.Binary, endOfMessage: true, token).ConfigureAwait(false);
+                    await SendFrameAsync(frame, token).ConfigureAwait(false);
                 }
             }
 
@@ -265,6 +268,22 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
                 Interlocked.Add(ref _queuedBytes, -frame.Length);
             }
         }
+    }
+
+    /// <summary>
+    /// Sends one message. A large one (a snapshot) goes out as a sequence of WebSocket frames of
+    /// <see cref="SendSegment"/> bytes: the socket copies each into a small buffer instead of renting and
+    /// filling one as large as the whole message; the message's bytes are unchanged.
+    /// </summary>
+    private async ValueTask SendFrameAsync(ReadOnlyMemory<byte> frame, CancellationToken token)
+    {
+        while (frame.Length > SendSegment)
+        {
+            await _socket.SendAsync(frame[..SendSegment], WebSocketMessageType.Binary, endOfMessage: false, token).ConfigureAwait(false);
+            frame = frame[SendSegment..];
+        }
+
+        await _socket.SendAsync(frame, WebSocketMessageType.Binary, endOfMessage: true, token).ConfigureAwait(false);
     }
 
     public void Dispose() => _abort.Dispose();
