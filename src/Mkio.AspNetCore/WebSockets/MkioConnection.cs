@@ -40,9 +40,20 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
     private bool _dispatchStopped;
     private TaskCompletionSource? _dispatchIdle;
 
-    public MkioConnection(WebSocket socket, long maxQueuedBytes, MkioMetrics metrics, ILogger logger)
+    /// <summary>At most this many queued frames go out in one coalesced write before the batch is flushed.</summary>
+    internal const int MaxBatchFrames = 64;
+
+    private readonly CoalescingStream? _stream;
+
+    /// <param name="socket">The accepted WebSocket.</param>
+    /// <param name="maxQueuedBytes">The outbound queue's bound in bytes.</param>
+    /// <param name="metrics">Counters.</param>
+    /// <param name="logger">Logger.</param>
+    /// <param name="stream">The stream under <paramref name="socket"/> when it can gather frames into one write (null: one write per frame).</param>
+    public MkioConnection(WebSocket socket, long maxQueuedBytes, MkioMetrics metrics, ILogger logger, CoalescingStream? stream = null)
     {
         _socket = socket;
+        _stream = stream;
         _maxQueuedBytes = maxQueuedBytes;
         _metrics = metrics;
         _logger = logger;
@@ -236,7 +247,9 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
         {
             while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
             {
-                while (reader.TryRead(out var frame))
+                // What is queued now goes out as one socket write (bounded in frames and, by the stream, in bytes).
+                _stream?.BeginBatch();
+                for (var n = 0; n < MaxBatchFrames && reader.TryRead(out var frame); n++)
                 {
                     Interlocked.Add(ref _queuedBytes, -frame.Length);
                     if (_dropQueued)
@@ -245,6 +258,11 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
                     }
 
                     await SendFrameAsync(frame, token).ConfigureAwait(false);
+                }
+
+                if (_stream is not null)
+                {
+                    await _stream.EndBatchAsync(token).ConfigureAwait(false);
                 }
             }
 
