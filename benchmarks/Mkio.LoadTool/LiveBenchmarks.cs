@@ -525,6 +525,7 @@ internal static class LiveBenchmarks
         double[] filtered = [];
         double[] sequential = [];
         (TimeSpan Server, TimeSpan Tool, TimeSpan Machine) filteredCpu = default;
+        (TimeSpan Server, TimeSpan Tool, TimeSpan Machine) sequentialCpu = default;
         long bytes = 0;
         double loadSeconds;
         try
@@ -580,14 +581,23 @@ internal static class LiveBenchmarks
                     Console.Error.WriteLine($"[snapshot] 10 different filters: max {times.Max:N0} ms, frame {size:N0} B");
                 }
 
-                // Ten subscribers one after another: no read to share.
+                // Ten subscribers one after another: no read to share (server CPU over the ten = ten whole snapshots).
                 sequential = new double[subscribers];
-                for (var i = 0; i < subscribers; i++)
                 {
-                    sequential[i] = (await SubscribeAllAsync(uri, 1, ct)).Times.Max;
+                    var me = Process.GetCurrentProcess();
+                    var (s0, m0) = (server.CpuTime, MachineCpuTime());
+                    me.Refresh();
+                    var tool0 = me.TotalProcessorTime;
+                    for (var i = 0; i < subscribers; i++)
+                    {
+                        sequential[i] = (await SubscribeAllAsync(uri, 1, ct)).Times.Max;
+                    }
+
+                    me.Refresh();
+                    sequentialCpu = (server.CpuTime - s0, me.TotalProcessorTime - tool0, MachineCpuTime() - m0);
                 }
 
-                Console.Error.WriteLine($"[snapshot] 10 one after another: total {sequential.Sum():N0} ms");
+                Console.Error.WriteLine($"[snapshot] 10 one after another: total {sequential.Sum():N0} ms, server CPU {sequentialCpu.Server.TotalSeconds:N2} s");
 
                 foreach (var f in new[] { "orders.db", "orders.db-wal" })
                 {
@@ -634,7 +644,10 @@ internal static class LiveBenchmarks
               .Append(" | ").Append(F(Math.Max(0, (filteredCpu.Machine - filteredCpu.Server - filteredCpu.Tool).TotalSeconds), 2))
               .Append(" | ").Append(loadMid).AppendLine(" |");
             var ss = sequential.Order().ToArray();
-            sb.Append("| mkio, 10 one after another | ").Append(F(sequential.Sum(), 0)).Append(" (total) | ").Append(F(ss[0], 0)).Append(" / ").Append(F(ss[ss.Length / 2], 0)).Append(" / ").Append(F(ss[^1], 0)).Append(" | – | – | – | ").Append(loadMid).AppendLine(" |");
+            sb.Append("| mkio, 10 one after another | ").Append(F(sequential.Sum(), 0)).Append(" (total) | ").Append(F(ss[0], 0)).Append(" / ").Append(F(ss[ss.Length / 2], 0)).Append(" / ").Append(F(ss[^1], 0))
+              .Append(" | ").Append(F(sequentialCpu.Server.TotalSeconds, 2)).Append(" | ").Append(F(sequentialCpu.Tool.TotalSeconds, 2))
+              .Append(" | ").Append(F(Math.Max(0, (sequentialCpu.Machine - sequentialCpu.Server - sequentialCpu.Tool).TotalSeconds), 2))
+              .Append(" | ").Append(loadMid).AppendLine(" |");
             var ps = par.Order().ToArray();
             sb.Append("| SQLite + Utf8JsonWriter, 10 sequential | ").Append(F(seq.Sum(), 0)).Append(" (total) | ").Append(F(seq.Min(), 0)).Append(" / ").Append(F(seq.Order().ElementAt(seq.Length / 2), 0)).Append(" / ").Append(F(seq.Max(), 0)).Append(" | – | – | – | ").Append(loadMid).AppendLine(" |");
             sb.Append("| SQLite + Utf8JsonWriter, 10 parallel | ").Append(F(ps[^1], 0)).Append(" | ").Append(F(ps[0], 0)).Append(" / ").Append(F(ps[ps.Length / 2], 0)).Append(" / ").Append(F(ps[^1], 0)).Append(" | – | – | – | ").Append(loadAfter).AppendLine(" |");

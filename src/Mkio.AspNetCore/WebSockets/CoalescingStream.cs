@@ -36,13 +36,11 @@ internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : S
 
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-    /// <summary>Starts gathering writes (the send loop is about to send what is queued).</summary>
-    public void BeginBatch()
-    {
-        _gate.Wait();
-        _batching = true;
-        _gate.Release();
-    }
+    /// <summary>
+    /// Starts gathering writes (the send loop is about to send what is queued). Not under the gate: a write in
+    /// progress (a pong to a slow peer) must not block the send loop's thread; the writes after it see the flag.
+    /// </summary>
+    public void BeginBatch() => Volatile.Write(ref _batching, true);
 
     /// <summary>Writes what was gathered as one write and stops gathering.</summary>
     public async ValueTask EndBatchAsync(CancellationToken cancellationToken)
@@ -50,7 +48,7 @@ internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : S
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            _batching = false;
+            Volatile.Write(ref _batching, false);
             await WriteOutAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -64,7 +62,7 @@ internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : S
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_batching && _count + buffer.Length <= BatchBytes)
+            if (Volatile.Read(ref _batching) && _count + buffer.Length <= BatchBytes)
             {
                 if (_count + buffer.Length > _buffer.Length)
                 {
@@ -97,7 +95,7 @@ internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : S
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (!_batching)
+            if (!Volatile.Read(ref _batching))
             {
                 await WriteOutAsync(cancellationToken).ConfigureAwait(false);
             }
