@@ -41,18 +41,27 @@ internal static class LiveBenchmarks
         var state = new FanoutState();
         FanoutMeasure mkio;
         byte[] sample;
-        await using (var server = await ServerProcess.StartAsync(serverDll, config, options.ConfigOverrides, batchLog: false, options.ServerEnvironment, ct))
+        var feeds = options.Feeds;
+        var feedConfig = FeedConfig(config, feeds);
+        await using (var server = await ServerProcess.StartAsync(serverDll, feedConfig ?? config, options.ConfigOverrides, batchLog: false, options.ServerEnvironment, ct))
         {
+            if (feedConfig is not null)
+            {
+                File.Delete(feedConfig);
+            }
+
             var uri = new Uri("ws://127.0.0.1:" + server.Port.ToString(CultureInfo.InvariantCulture) + "/ws");
-            Console.Error.WriteLine($"[fanout] server pid {server.Id} port {server.Port}; {n} subscribers, publishers {pub}");
+            Console.Error.WriteLine($"[fanout] server pid {server.Id} port {server.Port}; {n} subscribers × {string.Join(", ", feeds)}, publishers {pub}");
             var subs = new Receiver[n];
-            var subscribe = "{\"service\":\"all_orders\",\"type\":\"subscribe\"}"u8.ToArray();
             for (var i = 0; i < n; i++)
             {
                 subs[i] = new Receiver(state);
                 await subs[i].Ws.ConnectAsync(uri, ct);
-                await subs[i].Ws.SendAsync(subscribe, WebSocketMessageType.Text, true, ct);
-                await subs[i].ReceiveOneAsync(ct); // the (empty) snapshot
+                foreach (var feed in feeds)
+                {
+                    await subs[i].Ws.SendAsync(Encoding.UTF8.GetBytes("{\"service\":\"" + feed + "\",\"type\":\"subscribe\"}"), WebSocketMessageType.Text, true, ct);
+                    await subs[i].ReceiveOneAsync(ct); // the (empty) snapshot
+                }
             }
 
             var publishers = new Publisher[pub.Connections];
@@ -83,7 +92,7 @@ internal static class LiveBenchmarks
         var cores = Environment.ProcessorCount;
         var dps = mkio.Deliveries / mkio.Seconds;
         var kdps = kestrel.Deliveries / kestrel.Seconds;
-        sb.Append("#### ").Append(DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm zzz", CultureInfo.InvariantCulture)).Append(" — fan-out, ").Append(n).Append(" subscribers of `all_orders`, publishers ").Append(pub.ToString());
+        sb.Append("#### ").Append(DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm zzz", CultureInfo.InvariantCulture)).Append(" — fan-out, ").Append(n).Append(" subscribers of ").Append(string.Join(" + ", feeds.Select(f => "`" + f + "`"))).Append(", publishers ").Append(pub.ToString());
         if (options.Label is not null)
         {
             sb.Append(" — ").Append(options.Label);
@@ -92,7 +101,7 @@ internal static class LiveBenchmarks
         sb.AppendLine().AppendLine();
         sb.AppendLine("| run | tx/s | deliveries/s | p50 ms | p99 ms | max ms | server CPU (cores) | server CPU ms / 1,000 deliveries | tool CPU (cores) | other CPU (cores) | frame B | load avg |");
         sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
-        sb.Append("| mkio `all_orders` | ").Append(F(mkio.Transactions / mkio.Seconds, 0))
+        sb.Append("| mkio ").Append(string.Join(" + ", feeds.Select(f => "`" + f + "`"))).Append(" | ").Append(F(mkio.Transactions / mkio.Seconds, 0))
           .Append(" | ").Append(F(dps, 0))
           .Append(" | ").Append(F(mkio.P50, 2)).Append(" | ").Append(F(mkio.P99, 2)).Append(" | ").Append(F(mkio.Max, 2))
           .Append(" | ").Append(F(mkio.ServerCpu.TotalSeconds / mkio.Seconds, 2))
@@ -121,6 +130,23 @@ internal static class LiveBenchmarks
               ? " The machine was CPU-saturated during the mkio run (" + F(machineBusy, 2) + " of " + cores.ToString(CultureInfo.InvariantCulture) + " cores busy: server " + F(mkio.ServerCpu.TotalSeconds / mkio.Seconds, 2) + ", load tool " + F(mkio.ToolCpu.TotalSeconds / mkio.Seconds, 2) + ", other processes the rest), so the figure is bounded by the shared cores, not by the server alone."
               : " The machine was not saturated (" + F(machineBusy, 2) + " of " + cores.ToString(CultureInfo.InvariantCulture) + " cores busy).");
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// A config copy defining <c>open_orders</c> (a subpub of pending orders, keyed by id: every new order is one update)
+    /// when <paramref name="feeds"/> asks for it and <paramref name="config"/> lacks it; null when nothing is added.
+    /// </summary>
+    private static string? FeedConfig(string config, IReadOnlyList<string> feeds)
+    {
+        var toml = File.ReadAllText(config);
+        if (!feeds.Contains("open_orders") || toml.Contains("[services.open_orders]", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var path = Path.Combine(Path.GetTempPath(), "mkio-loadtool-feeds-" + Guid.NewGuid().ToString("N")[..8] + ".toml");
+        File.WriteAllText(path, toml + "\n[services.open_orders]\ntype = \"subpub\"\nprimary_table = \"orders\"\nkey = \"id\"\nwhere = \"status == 'pending'\"\n");
+        return path;
     }
 
     private sealed record FanoutMeasure(double Seconds, long Transactions, long Deliveries, double P50, double P99, double Max, TimeSpan ServerCpu, TimeSpan ToolCpu, TimeSpan MachineCpu);
@@ -499,6 +525,7 @@ internal static class LiveBenchmarks
         double[] filtered = [];
         double[] sequential = [];
         (TimeSpan Server, TimeSpan Tool, TimeSpan Machine) filteredCpu = default;
+        (TimeSpan Server, TimeSpan Tool, TimeSpan Machine) sequentialCpu = default;
         long bytes = 0;
         double loadSeconds;
         try
@@ -554,14 +581,23 @@ internal static class LiveBenchmarks
                     Console.Error.WriteLine($"[snapshot] 10 different filters: max {times.Max:N0} ms, frame {size:N0} B");
                 }
 
-                // Ten subscribers one after another: no read to share.
+                // Ten subscribers one after another: no read to share (server CPU over the ten = ten whole snapshots).
                 sequential = new double[subscribers];
-                for (var i = 0; i < subscribers; i++)
                 {
-                    sequential[i] = (await SubscribeAllAsync(uri, 1, ct)).Times.Max;
+                    var me = Process.GetCurrentProcess();
+                    var (s0, m0) = (server.CpuTime, MachineCpuTime());
+                    me.Refresh();
+                    var tool0 = me.TotalProcessorTime;
+                    for (var i = 0; i < subscribers; i++)
+                    {
+                        sequential[i] = (await SubscribeAllAsync(uri, 1, ct)).Times.Max;
+                    }
+
+                    me.Refresh();
+                    sequentialCpu = (server.CpuTime - s0, me.TotalProcessorTime - tool0, MachineCpuTime() - m0);
                 }
 
-                Console.Error.WriteLine($"[snapshot] 10 one after another: total {sequential.Sum():N0} ms");
+                Console.Error.WriteLine($"[snapshot] 10 one after another: total {sequential.Sum():N0} ms, server CPU {sequentialCpu.Server.TotalSeconds:N2} s");
 
                 foreach (var f in new[] { "orders.db", "orders.db-wal" })
                 {
@@ -608,7 +644,10 @@ internal static class LiveBenchmarks
               .Append(" | ").Append(F(Math.Max(0, (filteredCpu.Machine - filteredCpu.Server - filteredCpu.Tool).TotalSeconds), 2))
               .Append(" | ").Append(loadMid).AppendLine(" |");
             var ss = sequential.Order().ToArray();
-            sb.Append("| mkio, 10 one after another | ").Append(F(sequential.Sum(), 0)).Append(" (total) | ").Append(F(ss[0], 0)).Append(" / ").Append(F(ss[ss.Length / 2], 0)).Append(" / ").Append(F(ss[^1], 0)).Append(" | – | – | – | ").Append(loadMid).AppendLine(" |");
+            sb.Append("| mkio, 10 one after another | ").Append(F(sequential.Sum(), 0)).Append(" (total) | ").Append(F(ss[0], 0)).Append(" / ").Append(F(ss[ss.Length / 2], 0)).Append(" / ").Append(F(ss[^1], 0))
+              .Append(" | ").Append(F(sequentialCpu.Server.TotalSeconds, 2)).Append(" | ").Append(F(sequentialCpu.Tool.TotalSeconds, 2))
+              .Append(" | ").Append(F(Math.Max(0, (sequentialCpu.Machine - sequentialCpu.Server - sequentialCpu.Tool).TotalSeconds), 2))
+              .Append(" | ").Append(loadMid).AppendLine(" |");
             var ps = par.Order().ToArray();
             sb.Append("| SQLite + Utf8JsonWriter, 10 sequential | ").Append(F(seq.Sum(), 0)).Append(" (total) | ").Append(F(seq.Min(), 0)).Append(" / ").Append(F(seq.Order().ElementAt(seq.Length / 2), 0)).Append(" / ").Append(F(seq.Max(), 0)).Append(" | – | – | – | ").Append(loadMid).AppendLine(" |");
             sb.Append("| SQLite + Utf8JsonWriter, 10 parallel | ").Append(F(ps[^1], 0)).Append(" | ").Append(F(ps[0], 0)).Append(" / ").Append(F(ps[ps.Length / 2], 0)).Append(" / ").Append(F(ps[^1], 0)).Append(" | – | – | – | ").Append(loadAfter).AppendLine(" |");

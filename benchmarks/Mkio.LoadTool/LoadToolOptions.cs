@@ -55,6 +55,9 @@ internal sealed class LoadToolOptions
           --fanout N            N subscribers of 'all_orders' while publishers write (default N 50); also runs a
                                 bare Kestrel broadcast baseline in the tool
           --publishers CxW      publisher connections × in flight for --fanout (default 4x16)
+          --feeds A,B,...       services every --fanout subscriber subscribes to (default all_orders); bare
+                                --feeds = all_orders,open_orders,audit_feed (a query, a subpub of pending orders
+                                the tool adds to the config copy, and the audit stream): every order is 3 deliveries
           --snapshot            load --snapshot-rows orders, then time 10 concurrent 'all_orders' snapshots; also
                                 runs a Microsoft.Data.Sqlite + Utf8JsonWriter baseline on a copy of the database
           --snapshot-rows N     rows to load for --snapshot (default 100000)
@@ -105,6 +108,9 @@ internal sealed class LoadToolOptions
     public int Fanout { get; set; }
 
     public Scenario Publishers { get; set; } = new(4, 16);
+
+    /// <summary>The services each fan-out subscriber subscribes to.</summary>
+    public IReadOnlyList<string> Feeds { get; set; } = ["all_orders"];
 
     public bool Snapshot { get; set; }
 
@@ -163,6 +169,11 @@ internal sealed class LoadToolOptions
                     o.Fanout = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? PositiveInt(a, Next()) : 50;
                     break;
                 case "--publishers": o.Publishers = Scenario.Parse(Next()); break;
+                case "--feeds":
+                    o.Feeds = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)
+                        ? Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        : ["all_orders", "open_orders", "audit_feed"];
+                    break;
                 case "--snapshot": o.Snapshot = true; break;
                 case "--resume": o.Resume = true; break;
                 case "--resume-missed": o.ResumeMissed = PositiveInt(a, Next()); break;

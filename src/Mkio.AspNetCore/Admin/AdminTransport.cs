@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Mkio.Sessions;
 
@@ -29,12 +30,17 @@ internal sealed class AdminTransport : IMkioTransport
     /// <summary>True once a frame was refused because the queue was full.</summary>
     public bool Overflowed => Volatile.Read(ref _overflowed) != 0;
 
-    public bool TrySend(byte[] frame)
+    public bool TrySend(ReadOnlyMemory<byte> message)
     {
         if (Overflowed)
         {
             return false;
         }
+
+        // Admin readers take whole arrays; a frame cut from a larger buffer (a snapshot) is copied.
+        var frame = MemoryMarshal.TryGetArray(message, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : message.ToArray();
 
         var total = Interlocked.Add(ref _queuedBytes, frame.Length);
         if ((total > MaxQueuedBytes && total != frame.Length) || !_frames.Writer.TryWrite(frame))

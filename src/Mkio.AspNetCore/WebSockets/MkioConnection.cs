@@ -24,7 +24,10 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
     /// </summary>
     internal static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(5);
 
-    private readonly Channel<byte[]> _outbox = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    /// <summary>Messages longer than this are sent as several WebSocket frames of this size (see <see cref="SendFrameAsync"/>).</summary>
+    internal const int SendSegment = 64 * 1024;
+
+    private readonly Channel<ReadOnlyMemory<byte>> _outbox = Channel.CreateUnbounded<ReadOnlyMemory<byte>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _queuedBytes;
@@ -37,9 +40,20 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
     private bool _dispatchStopped;
     private TaskCompletionSource? _dispatchIdle;
 
-    public MkioConnection(WebSocket socket, long maxQueuedBytes, MkioMetrics metrics, ILogger logger)
+    /// <summary>At most this many queued frames go out in one coalesced write before the batch is flushed.</summary>
+    internal const int MaxBatchFrames = 64;
+
+    private readonly CoalescingStream? _stream;
+
+    /// <param name="socket">The accepted WebSocket.</param>
+    /// <param name="maxQueuedBytes">The outbound queue's bound in bytes.</param>
+    /// <param name="metrics">Counters.</param>
+    /// <param name="logger">Logger.</param>
+    /// <param name="stream">The stream under <paramref name="socket"/> when it can gather frames into one write (null: one write per frame).</param>
+    public MkioConnection(WebSocket socket, long maxQueuedBytes, MkioMetrics metrics, ILogger logger, CoalescingStream? stream = null)
     {
         _socket = socket;
+        _stream = stream;
         _maxQueuedBytes = maxQueuedBytes;
         _metrics = metrics;
         _logger = logger;
@@ -142,7 +156,7 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
         }
     }
 
-    public bool TrySend(byte[] frame)
+    public bool TrySend(ReadOnlyMemory<byte> frame)
     {
         if (IsClosing)
         {
@@ -233,7 +247,9 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
         {
             while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
             {
-                while (reader.TryRead(out var frame))
+                // What is queued now goes out as one socket write (bounded in frames and, by the stream, in bytes).
+                _stream?.BeginBatch();
+                for (var n = 0; n < MaxBatchFrames && reader.TryRead(out var frame); n++)
                 {
                     Interlocked.Add(ref _queuedBytes, -frame.Length);
                     if (_dropQueued)
@@ -241,7 +257,12 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
                         continue;
                     }
 
-                    await _socket.SendAsync(frame, WebSocketMessageType.Binary, endOfMessage: true, token).ConfigureAwait(false);
+                    await SendFrameAsync(frame, token).ConfigureAwait(false);
+                }
+
+                if (_stream is not null)
+                {
+                    await _stream.EndBatchAsync(token).ConfigureAwait(false);
                 }
             }
 
@@ -265,6 +286,22 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
                 Interlocked.Add(ref _queuedBytes, -frame.Length);
             }
         }
+    }
+
+    /// <summary>
+    /// Sends one message. A large one (a snapshot) goes out as a sequence of WebSocket frames of
+    /// <see cref="SendSegment"/> bytes: the socket copies each into a small buffer instead of renting and
+    /// filling one as large as the whole message; the message's bytes are unchanged.
+    /// </summary>
+    private async ValueTask SendFrameAsync(ReadOnlyMemory<byte> frame, CancellationToken token)
+    {
+        while (frame.Length > SendSegment)
+        {
+            await _socket.SendAsync(frame[..SendSegment], WebSocketMessageType.Binary, endOfMessage: false, token).ConfigureAwait(false);
+            frame = frame[SendSegment..];
+        }
+
+        await _socket.SendAsync(frame, WebSocketMessageType.Binary, endOfMessage: true, token).ConfigureAwait(false);
     }
 
     public void Dispose() => _abort.Dispose();

@@ -1,7 +1,10 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Mkio.AspNetCore.Hosting;
@@ -22,6 +25,34 @@ internal sealed partial class MkioWebSocketHandler(
     ILogger<MkioWebSocketHandler> logger)
 {
     private const int InitialBuffer = 4096;
+
+    /// <summary>
+    /// Completes the upgrade. An HTTP/1.1 upgrade is answered here (the RFC 6455 handshake, no subprotocol, no
+    /// compression, as the ASP.NET Core middleware answers it) so that the server's WebSocket runs over a
+    /// <see cref="CoalescingStream"/>: the send loop then writes several queued frames with one socket write.
+    /// Other requests (HTTP/2, test servers) go through the middleware's accept.
+    /// </summary>
+    private static async Task<(WebSocket Socket, CoalescingStream? Stream)> AcceptAsync(HttpContext context, TimeSpan keepAlive, TimeSpan keepAliveTimeout)
+    {
+        var upgrade = context.Features.Get<IHttpUpgradeFeature>();
+        var key = context.Request.Headers.SecWebSocketKey.ToString();
+        if (upgrade is not { IsUpgradableRequest: true } || string.IsNullOrEmpty(key))
+        {
+            var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = keepAlive, KeepAliveTimeout = keepAliveTimeout }).ConfigureAwait(false);
+            return (socket, null);
+        }
+
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        context.Response.Headers.Connection = "Upgrade";
+        context.Response.Headers.Upgrade = "websocket";
+#pragma warning disable CA5350 // RFC 6455 §4.2.2 defines the accept value as SHA-1 of the key: a protocol checksum, not security.
+        context.Response.Headers.SecWebSocketAccept = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
+#pragma warning restore CA5350
+        var stream = new CoalescingStream(await upgrade.UpgradeAsync().ConfigureAwait(false), context.Abort);
+        var created = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = keepAlive, KeepAliveTimeout = keepAliveTimeout });
+        stream.Owner = created;
+        return (created, stream);
+    }
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -64,13 +95,10 @@ internal sealed partial class MkioWebSocketHandler(
         // Heartbeat: a ping every ws_heartbeat_s; a peer whose pong has not arrived one more
         // interval later is aborted (the receive loop then ends with a WebSocketException).
         var heartbeat = o.WsHeartbeatS > 0 ? TimeSpan.FromSeconds(o.WsHeartbeatS) : TimeSpan.Zero;
-        var accept = new WebSocketAcceptContext
-        {
-            KeepAliveInterval = heartbeat,
-            KeepAliveTimeout = heartbeat > TimeSpan.Zero ? heartbeat : Timeout.InfiniteTimeSpan,
-        };
-        using var socket = await context.WebSockets.AcceptWebSocketAsync(accept).ConfigureAwait(false);
-        using var connection = new MkioConnection(socket, o.MaxSendQueueBytes, metrics, logger);
+        var keepAliveTimeout = heartbeat > TimeSpan.Zero ? heartbeat : Timeout.InfiniteTimeSpan;
+        var (socket, stream) = await AcceptAsync(context, heartbeat, keepAliveTimeout).ConfigureAwait(false);
+        using var ownedSocket = socket;
+        using var connection = new MkioConnection(socket, o.MaxSendQueueBytes, metrics, logger, stream);
         if (!tracker.TryAdd(connection, o.MaxConnections))
         {
             // Upgrades that raced past the check above.

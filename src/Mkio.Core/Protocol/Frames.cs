@@ -127,7 +127,7 @@ internal static class Frames
         });
 
     /// <summary>A monitor envelope around an outbound frame (embedded as-is).</summary>
-    public static byte[] MonitorOut(string service, byte[] frame) =>
+    public static byte[] MonitorOut(string service, ReadOnlyMemory<byte> frame) =>
         WireJson.Serialize((service, frame), static (w, s) =>
         {
             w.WriteStartObject();
@@ -135,7 +135,7 @@ internal static class Frames
             w.WritePropertyName(Service);
             WireJson.WriteString(w, s.service);
             w.WritePropertyName(Message);
-            w.WriteRawValue(s.frame, skipInputValidation: true);
+            w.WriteRawValue(s.frame.Span, skipInputValidation: true);
             w.WriteEndObject();
         });
 

@@ -5,17 +5,24 @@ namespace Mkio.Protocol;
 /// <summary>
 /// The rows of one query snapshot serialised once (wire JSON, byte-exact Python). Snapshot frames for
 /// every subscriber filter are assembled from it by copying the admitted rows' bytes, so ten
-/// subscribers with ten different filters cost one serialisation, not ten.
+/// subscribers with ten different filters cost one serialisation, not ten. The first frame over all
+/// the rows is built in place around the serialised array (its prefix in the free space before it,
+/// <c>}</c> after it): a 100,000-row snapshot is not copied again.
 /// </summary>
 internal sealed class SerializedRows
 {
-    private readonly byte[] _array;
+    /// <summary>Free bytes before the array: enough for <c>{"type":"snapshot","service":S,"ref":R,"rows":</c> with usual names and refs.</summary>
+    internal const int Headroom = 256;
+
+    private readonly byte[] _buffer;
+    private readonly int _arrayEnd;
     private readonly int[] _starts;
     private readonly int[] _ends;
+    private int _inPlaceTaken;
 
     public SerializedRows(IReadOnlyList<Row> rows)
     {
-        _array = WireJson.SerializeRows(rows, out _starts, out _ends);
+        _buffer = WireJson.SerializeRows(rows, Headroom, out _arrayEnd, out _starts, out _ends);
     }
 
     /// <summary>The number of rows.</summary>
@@ -24,25 +31,33 @@ internal sealed class SerializedRows
     /// <summary>
     /// <c>{"type":"snapshot","service":S,"ref":R,"rows":[…]}</c> holding the rows <paramref name="admit"/>
     /// accepts (all rows when it is null); byte-identical to <see cref="SubscriptionFrames.SnapshotFrame"/>
-    /// over the same rows.
+    /// over the same rows. The frame over all rows may share this object's buffer (never written again).
     /// </summary>
-    public byte[] SnapshotFrame(string service, string @ref, Func<int, bool>? admit)
+    public ReadOnlyMemory<byte> SnapshotFrame(string service, string @ref, Func<int, bool>? admit)
     {
-        // The frame with no rows ends in "[]}": everything before "]}" is the prefix.
+        // The frame with no rows ends in "[]}": everything before "[]}" is the prefix.
         var empty = SubscriptionFrames.SnapshotFrame(service, @ref, []);
-        var prefix = empty.AsSpan(0, empty.Length - 2);
+        var prefix = empty.AsSpan(0, empty.Length - 3);
+        var array = _buffer.AsSpan(Headroom, _arrayEnd - Headroom);
         if (admit is null)
         {
-            var body = Count == 0 ? ReadOnlySpan<byte>.Empty : _array.AsSpan(_starts[0], _ends[^1] - _starts[0]);
-            var frame = new byte[prefix.Length + body.Length + 2];
+            // The buffer's free bytes around the array are written once, by the first frame over all rows.
+            if (prefix.Length <= Headroom && Interlocked.Exchange(ref _inPlaceTaken, 1) == 0)
+            {
+                prefix.CopyTo(_buffer.AsSpan(Headroom - prefix.Length));
+                _buffer[_arrayEnd] = (byte)'}';
+                return _buffer.AsMemory(Headroom - prefix.Length, prefix.Length + array.Length + 1);
+            }
+
+            var frame = new byte[prefix.Length + array.Length + 1];
             prefix.CopyTo(frame);
-            body.CopyTo(frame.AsSpan(prefix.Length));
-            "]}"u8.CopyTo(frame.AsSpan(prefix.Length + body.Length));
+            array.CopyTo(frame.AsSpan(prefix.Length));
+            frame[^1] = (byte)'}';
             return frame;
         }
 
         List<int>? admitted = null;
-        var size = prefix.Length + 2;
+        var size = prefix.Length + 3;
         for (var i = 0; i < Count; i++)
         {
             if (admit(i))
@@ -55,6 +70,7 @@ internal sealed class SerializedRows
         var result = new byte[size];
         prefix.CopyTo(result);
         var at = prefix.Length;
+        result[at++] = (byte)'[';
         if (admitted is not null)
         {
             for (var k = 0; k < admitted.Count; k++)
@@ -65,7 +81,7 @@ internal sealed class SerializedRows
                 }
 
                 var i = admitted[k];
-                var row = _array.AsSpan(_starts[i], _ends[i] - _starts[i]);
+                var row = _buffer.AsSpan(_starts[i], _ends[i] - _starts[i]);
                 row.CopyTo(result.AsSpan(at));
                 at += row.Length;
             }

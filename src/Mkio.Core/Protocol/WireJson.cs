@@ -595,13 +595,16 @@ internal static class WireJson
     }
 
     /// <summary>
-    /// Serialises <paramref name="rows"/> once as the JSON array <c>[r0,r1,…]</c>, byte-exact Python, and
-    /// reports where each row's object starts and ends, so that frames over any subset of the rows can be
-    /// assembled by copying (see <see cref="SerializedRows"/>).
+    /// Serialises <paramref name="rows"/> once as the JSON array <c>[r0,r1,…]</c>, byte-exact Python, into a buffer
+    /// that leaves <paramref name="headroom"/> free bytes before the array's <c>[</c> and at least one after its
+    /// <c>]</c>, and reports where each row's object starts and ends, so that frames over any subset of the rows
+    /// can be assembled by copying, and the frame over all of them around the array in place (see
+    /// <see cref="SerializedRows"/>). The array is <c>buffer[headroom..arrayEnd]</c>.
     /// </summary>
-    internal static byte[] SerializeRows(IReadOnlyList<Row> rows, out int[] starts, out int[] ends)
+    internal static byte[] SerializeRows(IReadOnlyList<Row> rows, int headroom, out int arrayEnd, out int[] starts, out int[] ends)
     {
-        var output = new ArrayBufferWriter<byte>(Math.Max(1024, rows.Count * 128));
+        var output = new ArrayBufferWriter<byte>(headroom + Math.Max(1024, rows.Count * 128));
+        output.Advance(headroom);
         starts = new int[rows.Count];
         ends = new int[rows.Count];
         using (var w = CreateWriter(output))
@@ -619,30 +622,36 @@ internal static class WireJson
             w.WriteEndArray();
         }
 
-        var written = output.WrittenSpan;
-        if (!NeedsPythonRewrite(written))
+        if (NeedsPythonRewrite(output.WrittenSpan[headroom..]))
         {
-            return written.ToArray();
-        }
-
-        // Rare (non-ASCII text): rewrite row by row, so that the offsets stay exact.
-        var fixedUp = new ArrayBufferWriter<byte>(written.Length + (written.Length / 4) + 16);
-        fixedUp.Write("["u8);
-        for (var i = 0; i < rows.Count; i++)
-        {
-            if (i > 0)
+            // Rare (non-ASCII text): rewrite row by row, so that the offsets stay exact.
+            var written = output.WrittenSpan;
+            var fixedUp = new ArrayBufferWriter<byte>(headroom + written.Length + (written.Length / 4) + 16);
+            fixedUp.Advance(headroom);
+            fixedUp.Write("["u8);
+            for (var i = 0; i < rows.Count; i++)
             {
-                fixedUp.Write(","u8);
+                if (i > 0)
+                {
+                    fixedUp.Write(","u8);
+                }
+
+                var row = Reformat(written[starts[i]..ends[i]], JsonLayout.Compact, 0);
+                starts[i] = fixedUp.WrittenCount;
+                fixedUp.Write(row);
+                ends[i] = fixedUp.WrittenCount;
             }
 
-            var row = Reformat(written[starts[i]..ends[i]], JsonLayout.Compact, 0);
-            starts[i] = fixedUp.WrittenCount;
-            fixedUp.Write(row);
-            ends[i] = fixedUp.WrittenCount;
+            fixedUp.Write("]"u8);
+            output = fixedUp;
         }
 
-        fixedUp.Write("]"u8);
-        return fixedUp.WrittenSpan.ToArray();
+        // The buffer itself, not a copy of it (an 11 MB snapshot would be copied once more for nothing).
+        output.GetSpan(1);
+        arrayEnd = output.WrittenCount;
+        return MemoryMarshal.TryGetArray(output.WrittenMemory, out var segment) && segment.Offset == 0
+            ? segment.Array!
+            : throw new InvalidOperationException("ArrayBufferWriter is expected to write into one array.");
     }
 
     private static byte[] Reformat(ReadOnlySpan<byte> json, JsonLayout layout, int indent)

@@ -367,7 +367,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
     }
 
     /// <summary>Sends a subscribe reply and forwards it to monitors.</summary>
-    protected void SendReply(Subscriber s, byte[] frame)
+    protected void SendReply(Subscriber s, ReadOnlyMemory<byte> frame)
     {
         s.Session.TrySend(frame, Name);
         NotifyOut(frame);

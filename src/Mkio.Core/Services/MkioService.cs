@@ -98,7 +98,7 @@ internal abstract class MkioService(ServiceModel model)
     }
 
     /// <summary>Forwards an outbound frame to the monitors (after it was sent).</summary>
-    public void NotifyOut(byte[] frame)
+    public void NotifyOut(ReadOnlyMemory<byte> frame)
     {
         var monitors = Volatile.Read(ref _monitors);
         if (monitors.Length == 0)

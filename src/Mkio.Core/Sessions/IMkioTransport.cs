@@ -8,7 +8,7 @@ namespace Mkio.Sessions;
 /// </summary>
 internal interface IMkioTransport
 {
-    bool TrySend(byte[] frame);
+    bool TrySend(ReadOnlyMemory<byte> frame);
 
     /// <summary>The bound of the connection's outbound queue, in bytes.</summary>
     long MaxQueuedBytes { get; }

@@ -48,7 +48,7 @@ internal sealed partial class MkioSession : IAsyncDisposable
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
     /// <summary>Queues a frame for this connection; false when the connection is gone.</summary>
-    public bool TrySend(byte[] frame, string? service)
+    public bool TrySend(ReadOnlyMemory<byte> frame, string? service)
     {
         if (IsClosed)
         {

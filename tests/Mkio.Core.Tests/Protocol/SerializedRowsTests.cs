@@ -48,7 +48,7 @@ public class SerializedRowsTests
         {
             var expected = SubscriptionFrames.SnapshotFrame("all_orders", "20261125 01:00:00.000000000001", [.. rows.Where((_, i) => admit?.Invoke(i) ?? true)]);
             var actual = serialized.SnapshotFrame("all_orders", "20261125 01:00:00.000000000001", admit);
-            Assert.That(Encoding.UTF8.GetString(actual), Is.EqualTo(Encoding.UTF8.GetString(expected)), name);
+            Assert.That(Encoding.UTF8.GetString(actual.Span), Is.EqualTo(Encoding.UTF8.GetString(expected)), name);
         }
     }
 
@@ -62,10 +62,10 @@ public class SerializedRowsTests
         foreach (var (name, admit) in Filters(rows.Count))
         {
             var expected = SubscriptionFrames.SnapshotFrame("q", "r", [.. rows.Where((_, i) => admit?.Invoke(i) ?? true)]);
-            Assert.That(Encoding.UTF8.GetString(serialized.SnapshotFrame("q", "r", admit)), Is.EqualTo(Encoding.UTF8.GetString(expected)), name);
+            Assert.That(Encoding.UTF8.GetString(serialized.SnapshotFrame("q", "r", admit).Span), Is.EqualTo(Encoding.UTF8.GetString(expected)), name);
         }
 
-        Assert.That(Encoding.UTF8.GetString(serialized.SnapshotFrame("q", "r", null)), Does.Contain("\\u00e9").Or.Contain("\u00e9"));
+        Assert.That(Encoding.UTF8.GetString(serialized.SnapshotFrame("q", "r", null).Span), Does.Contain("\\u00e9").Or.Contain("\u00e9"));
     }
 
     [Test]
@@ -73,6 +73,34 @@ public class SerializedRowsTests
     {
         var rows = Rows(3, i => "S" + i);
         var expected = SubscriptionFrames.SnapshotFrame("ordres_é\"", "réf\\1", rows);
-        Assert.That(new SerializedRows(rows).SnapshotFrame("ordres_é\"", "réf\\1", null), Is.EqualTo(expected));
+        Assert.That(new SerializedRows(rows).SnapshotFrame("ordres_é\"", "réf\\1", null).ToArray(), Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void SnapshotFrame_AllRowsTwiceWithDifferentRefs_FirstInPlaceSecondCopiedBothExact()
+    {
+        var rows = Rows(4, i => "S" + i);
+        var serialized = new SerializedRows(rows);
+        var first = serialized.SnapshotFrame("all_orders", "L1", null);
+        var second = serialized.SnapshotFrame("all_orders", "L22", null);
+        var filtered = serialized.SnapshotFrame("all_orders", "L3", i => i > 0);
+        Assert.Multiple(() =>
+        {
+            Assert.That(first.ToArray(), Is.EqualTo(SubscriptionFrames.SnapshotFrame("all_orders", "L1", rows)));
+            Assert.That(second.ToArray(), Is.EqualTo(SubscriptionFrames.SnapshotFrame("all_orders", "L22", rows)));
+            Assert.That(filtered.ToArray(), Is.EqualTo(SubscriptionFrames.SnapshotFrame("all_orders", "L3", rows.Skip(1).ToList())));
+
+            // The first frame shares the serialised buffer; the later ones did not overwrite it.
+            Assert.That(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(first, out var segment) && segment.Offset > 0, Is.True);
+            Assert.That(Encoding.UTF8.GetString(first.Span), Does.StartWith("{\"type\":\"snapshot\",\"service\":\"all_orders\",\"ref\":\"L1\""));
+        });
+    }
+
+    [Test]
+    public void SnapshotFrame_PrefixLongerThanHeadroom_Copied()
+    {
+        var rows = Rows(2, i => "S" + i);
+        var longRef = new string('r', SerializedRows.Headroom);
+        Assert.That(new SerializedRows(rows).SnapshotFrame("q", longRef, null).ToArray(), Is.EqualTo(SubscriptionFrames.SnapshotFrame("q", longRef, rows)));
     }
 }

@@ -78,9 +78,10 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
         // the ref must come from the log, only the frame's assembly (a copy) happens inside the lock.
         var admit = AdmitFor(subscriber, read.Rows);
         var serialized = read.Serialized;
+        // (The cast matters: a bare null would convert to an empty ReadOnlyMemory through byte[].)
         var frame = read.Ref is not null
             ? await read.FrameAsync(subscriber.Filter?.Text ?? "", () => serialized.SnapshotFrame(Name, read.Ref, admit)).ConfigureAwait(false)
-            : null;
+            : (ReadOnlyMemory<byte>?)null;
         lock (Gate)
         {
             if (!_log.CoversAfter(sequence))
@@ -205,7 +206,7 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
     private (List<Row> Rows, long Sequence, string? Ref) ReadSnapshot(SqliteConnection connection)
     {
         using var tx = connection.BeginTransaction(deferred: true);
-        var rows = MkioDatabase.Query(connection, Model.Sql, tx);
+        var rows = MkioDatabase.QueryAll(connection, Model.Sql);
         var sequence = ChangeJournal.MaxSequence(connection, tx);
         SnapshotPositionRead?.Invoke();
         var @ref = ChangeJournal.RefAtOrBefore(connection, tx, Model.SqlHasJoin ? [Model.PrimaryTable.Name] : Model.WatchTables, sequence);
@@ -217,7 +218,7 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
     private sealed class SnapshotRead
     {
         private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly Dictionary<string, Task<byte[]>> _frames = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, Task<ReadOnlyMemory<byte>>> _frames = new(StringComparer.Ordinal);
         private Lazy<SerializedRows>? _serialized;
 
         public Task Completion => _done.Task;
@@ -241,15 +242,15 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
         public void Fail(Exception exception) => _done.SetException(exception);
 
         /// <summary>The frame for one filter text, built by the first subscriber that needs it.</summary>
-        public Task<byte[]> FrameAsync(string filter, Func<byte[]> build)
+        public Task<ReadOnlyMemory<byte>> FrameAsync(string filter, Func<ReadOnlyMemory<byte>> build)
         {
-            TaskCompletionSource<byte[]>? mine = null;
-            Task<byte[]>? frame;
+            TaskCompletionSource<ReadOnlyMemory<byte>>? mine = null;
+            Task<ReadOnlyMemory<byte>>? frame;
             lock (_frames)
             {
                 if (!_frames.TryGetValue(filter, out frame))
                 {
-                    mine = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    mine = new TaskCompletionSource<ReadOnlyMemory<byte>>(TaskCreationOptions.RunContinuationsAsynchronously);
                     frame = mine.Task;
                     _frames.Add(filter, frame);
                 }

@@ -1,0 +1,135 @@
+using System.Net.WebSockets;
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Mkio.AspNetCore.WebSockets;
+using Mkio.Diagnostics;
+using Mkio.TestUtilities;
+
+namespace Mkio.AspNetCore.Tests.Lifecycle;
+
+/// <summary>
+/// Frames queued to one connection while its socket is busy go out together as one socket write
+/// (<see cref="CoalescingStream"/> under the send loop), in order and byte-exact; outside a batch writes pass straight through.
+/// </summary>
+public class CoalescingStreamTests
+{
+    [Test]
+    public async Task Batch_GathersWritesIntoOne_PassThroughOutside()
+    {
+        var inner = new RecordingStream();
+        await using var stream = new CoalescingStream(inner);
+        stream.BeginBatch();
+        await stream.WriteAsync("ab"u8.ToArray());
+        await stream.WriteAsync("cd"u8.ToArray());
+        Assert.That(inner.Writes, Is.Empty);
+        await stream.EndBatchAsync(CancellationToken.None);
+        await stream.WriteAsync("ef"u8.ToArray());
+
+        // A write that would take the batch past its bound: what was gathered goes first, then the large write.
+        stream.BeginBatch();
+        await stream.WriteAsync("g"u8.ToArray());
+        await stream.WriteAsync(new byte[CoalescingStream.BatchBytes]);
+        await stream.EndBatchAsync(CancellationToken.None);
+        Assert.That(inner.Writes.Select(w => w.Length), Is.EqualTo(new[] { 4, 2, 1, CoalescingStream.BatchBytes }));
+        Assert.That(Encoding.ASCII.GetString(inner.Writes[0]) + Encoding.ASCII.GetString(inner.Writes[1]), Is.EqualTo("abcdef"));
+        Assert.That(stream.InnerWrites, Is.EqualTo(4));
+    }
+
+    [Test, CancelAfter(30_000)]
+    public async Task SendLoop_FramesQueuedWhileTheSocketIsBusy_OneWriteInOrder(CancellationToken ct)
+    {
+        var inner = new RecordingStream { HoldFirstWrite = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var stream = new CoalescingStream(inner);
+        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        stream.Owner = socket;
+        using var connection = new MkioConnection(socket, 1 << 20, new MkioMetrics(), NullLogger.Instance, stream);
+
+        Assert.That(connection.TrySend("""{"n":0}"""u8.ToArray()), Is.True);
+        await inner.FirstWriteStarted.Task.WaitAsync(ct);
+        for (var i = 1; i <= 5; i++)
+        {
+            Assert.That(connection.TrySend(Encoding.ASCII.GetBytes($$"""{"n":{{i}}}""")), Is.True);
+        }
+
+        inner.HoldFirstWrite.SetResult();
+        await Eventually.WaitUntilAsync(() => inner.Writes.Count == 2 && connection.QueuedBytes == 0, "the held frame, then the five queued ones in one write", ct);
+        Assert.That(stream.InnerWrites, Is.EqualTo(2));
+
+        // A client reading those bytes sees six messages, in order.
+        using var client = WebSocket.CreateFromStream(new MemoryStream([.. inner.Writes.SelectMany(w => w)]), new WebSocketCreationOptions { IsServer = false });
+        var buffer = new byte[256];
+        for (var i = 0; i <= 5; i++)
+        {
+            var r = await client.ReceiveAsync(buffer, ct);
+            Assert.That(r.EndOfMessage, Is.True);
+            Assert.That(Encoding.ASCII.GetString(buffer, 0, r.Count), Is.EqualTo($$"""{"n":{{i}}}"""));
+        }
+    }
+
+    /// <summary>Records each write; optionally holds the first one until released.</summary>
+    private sealed class RecordingStream : Stream
+    {
+        private readonly Lock _lock = new();
+        private readonly List<byte[]> _writes = [];
+
+        public TaskCompletionSource? HoldFirstWrite { get; init; }
+
+        public TaskCompletionSource FirstWriteStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public List<byte[]> Writes
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return [.. _writes];
+                }
+            }
+        }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var copy = buffer.ToArray();
+            bool first;
+            lock (_lock)
+            {
+                first = _writes.Count == 0;
+                _writes.Add(copy);
+            }
+
+            if (first && HoldFirstWrite is { } hold)
+            {
+                FirstWriteStarted.TrySetResult();
+                await hold.Task.WaitAsync(cancellationToken);
+            }
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return 0;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}
