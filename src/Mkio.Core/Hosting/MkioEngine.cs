@@ -100,6 +100,7 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         var seeds = Later.SeedLoader.TablesToSeed(this, existed);
         Database.Open();
         Later.SeedLoader.Load(this, seeds);
+        StartAccess();
         ChangeJournal.EnsureCreated(Database.Writer);
         _journal = new ChangeJournal(ChangeJournal.Retention(Model));
         _journal.Load(Database.Writer.Handle!);
@@ -286,6 +287,7 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         }
 
         OwnershipLock?.Dispose();
+        _logins?.Dispose();
         Log.Stopped(Logger);
     }
 

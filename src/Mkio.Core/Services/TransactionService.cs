@@ -46,6 +46,7 @@ internal sealed class TransactionService : MkioService
         }
 
         var clientRef = envelope.Ref;
+        var preCheck = session.TakePreCheck();
         var activity = MkioTelemetry.StartRequest(MkioTelemetry.TransactionSpan, session.ConnectionContext, Name, Kind);
         if (!TryPrepare(envelope, clientRef, out var request, out var error))
         {
@@ -55,6 +56,7 @@ internal sealed class TransactionService : MkioService
             return PendingReply.Ready(Frames.TransactionError(error!, failedRef, envelope.MsgId), this);
         }
 
+        request!.PreCheck = preCheck;
         Attach(request!, activity);
         await _writer.SubmitAsync(request!, cancellationToken).ConfigureAwait(false);
         return new TransactionReply(this, request!, clientRef, envelope.MsgId) { Owned = document };

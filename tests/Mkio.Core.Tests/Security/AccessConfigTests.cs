@@ -67,7 +67,7 @@ public sealed class AccessConfigTests
             type = "subpub"
             primary_table = "t"
             key = "id"
-            access = { admin = true }
+            access = { admin = 3 }
 
             [services.b]
             type = "subpub"
@@ -90,9 +90,9 @@ public sealed class AccessConfigTests
             """);
 
         Assert.That(errors, Has.Count.EqualTo(5));
-        Assert.That(errors, Has.Some.Contains("services.a.access: access must be \"open\", \"auth\" or a policy or role name; the table form (right → SQL pre-check) is not supported yet"));
+        Assert.That(errors, Has.Some.Contains("services.a.access.admin: access right 'admin' must be true or an SQL check (what follows SELECT 1 FROM), got integer 3"));
         Assert.That(errors, Has.Some.Contains("services.b.access: must be \"open\", \"auth\" or a policy or role name, got an empty string."));
-        Assert.That(errors, Has.Some.Contains("services.b.monitor_access: monitor_access must be \"open\", \"auth\" or a policy or role name, got integer 3"));
+        Assert.That(errors, Has.Some.Contains("services.b.monitor_access: monitor_access must be \"open\", \"auth\", a right (policy or role) name or a table of right = true | \"SQL check\", got integer 3"));
         Assert.That(errors, Has.Some.Contains("services.c.access: must be \"open\", \"auth\" or a policy or role name, got 'Open'; did you mean 'open'?"));
         Assert.That(errors, Has.Some.Contains("services.d.access: must be \"open\", \"auth\" or a policy or role name, got ' admin' (leading or trailing spaces)."));
     }
@@ -143,12 +143,12 @@ public sealed class AccessConfigTests
         using (Assert.EnterMultipleScope())
         {
             Assert.That(access.Enabled, Is.True);
-            Assert.That(access.ForMessage("edit", Op("add")), Is.EqualTo("auth"));
-            Assert.That(access.ForMessage("edit", Op("drop")), Is.EqualTo("editors"));
-            Assert.That(access.ForMessage("edit", default), Is.EqualTo("editors"), "no op among several sets: the service's access");
-            Assert.That(access.ForMessage("feed", default), Is.EqualTo("open"));
-            Assert.That(access.ForMonitor("edit"), Is.EqualTo("admin"));
-            Assert.That(access.ForMonitor("feed"), Is.Null);
+            Assert.That(access.ForMessage("edit", Op("add"))?.Name, Is.EqualTo("auth"));
+            Assert.That(access.ForMessage("edit", Op("drop"))?.Name, Is.EqualTo("editors"));
+            Assert.That(access.ForMessage("edit", default)?.Name, Is.EqualTo("editors"), "no op among several sets: the service's access");
+            Assert.That(access.ForMessage("feed", default)?.Name, Is.EqualTo("open"));
+            Assert.That(access.ForMonitor("edit")?.Name, Is.EqualTo("admin"));
+            Assert.That(access.ForMonitor("feed")?.Name, Is.Null);
         }
     }
 
