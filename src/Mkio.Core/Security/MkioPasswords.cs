@@ -21,9 +21,9 @@ internal static class MkioPasswords
     private const int SaltBytes = 16;
     private const int KeyBytes = 32;
 
-    /// <summary>A new bcrypt hash of <paramref name="password"/> (cost 12, <c>$2b$</c>).</summary>
-    public static string Hash(string password) =>
-        BCrypt.Net.BCrypt.HashPassword(password, BCrypt.Net.BCrypt.GenerateSalt(BcryptCost, 'b'));
+    /// <summary>A new bcrypt hash of <paramref name="password"/> (<c>$2b$</c>, cost 12 unless given).</summary>
+    public static string Hash(string password, int cost = BcryptCost) =>
+        BCrypt.Net.BCrypt.HashPassword(password, BCrypt.Net.BCrypt.GenerateSalt(cost, 'b'));
 
     /// <summary>A new hash in the fallback format <c>pbkdf2:&lt;salt&gt;:&lt;hash&gt;</c>.</summary>
     public static string HashPbkdf2(string password)

@@ -216,7 +216,7 @@ internal sealed partial class MkioSession
     }
 
     /// <summary><c>{"type":"error","message":M[,"ref"][,"msgid"][,"txnid"][,"reqid"],"service":S}</c>.</summary>
-    private static byte[] AccessError(string message, JsonElement @ref, JsonElement root, string service) =>
+    internal static byte[] AccessError(string message, JsonElement @ref, JsonElement root, string service) =>
         WireJson.Serialize(w =>
         {
             w.WriteStartObject();

@@ -483,6 +483,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     {
         if (req.PreCheck is { } check && !check.Passes(_handle))
         {
+            req.Refused = true;
             throw new MkioWriteException(Security.AccessControl.PermissionDenied);
         }
 
