@@ -38,6 +38,34 @@ internal sealed class IdentityService : ReqRepService
     /// <summary>The implementation version: the assembly's informational version without build metadata.</summary>
     public static string ImplementationVersion { get; } = (typeof(IdentityService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "dev").Split('+')[0];
 
+    /// <summary>
+    /// Before login (access control on, caller not authenticated): identity only — no services, tables, config hash,
+    /// uptime or start ref; compatibility still answered; a table schema request is refused.
+    /// </summary>
+    protected override byte[] Answer(Row data, JsonElement reqid, Sessions.MkioSession session)
+    {
+        if (!Engine.Access.Enabled || session.Identity.IsAuthenticated)
+        {
+            return Answer(data, reqid);
+        }
+
+        if (data.TryGetValue("table", out _))
+        {
+            return Error(Security.AccessControl.AuthenticationRequired, reqid);
+        }
+
+        var options = Engine.Model.Options;
+        var row = new OrderedDictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["name"] = options.Name,
+            ["version"] = options.Version,
+            ["mkio"] = ImplementationVersion,
+            ["protocol"] = ProtocolLevel,
+        };
+        AddCompatibility(row, data);
+        return LaterProtocol.Reply(Name, reqid, "row", row);
+    }
+
     protected override byte[] Answer(Row data, JsonElement reqid)
     {
         if (data.TryGetValue("table", out var table))

@@ -331,6 +331,23 @@ public sealed class AuthMessageTests
     }
 
     [Test, CancelAfter(60_000)]
+    public async Task IdentityService_BeforeLogin_IdentityOnly(CancellationToken ct)
+    {
+        await using var host = await StartAsync(ct);
+        await using var ws = await host.ConnectAsync(cancellationToken: ct);
+        var before = await ws.RequestAsync("""{"type":"request","service":"_mkio","reqid":"i1","data":{"protocol":"1.0"}}""", ct);
+        Assert.That(before.GetProperty("row").EnumerateObject().Select(p => p.Name), Is.EqualTo(new[] { "name", "version", "mkio", "protocol", "compatible", "compatibility" }));
+        Assert.That((await ws.RequestAsync("""{"type":"request","service":"_mkio","reqid":"i2","data":{"table":"orders"}}""", ct)).GetRawText(),
+            Is.EqualTo("""{"type":"error","message":"authentication required","reqid":"i2","service":"_mkio"}"""));
+
+        Assert.That((await ws.RequestAsync(Auth("eve", "eve-pw"), ct)).GetProperty("ok").GetBoolean(), Is.True);
+        var after = await ws.RequestAsync("""{"type":"request","service":"_mkio","reqid":"i3"}""", ct);
+        Assert.That(after.GetProperty("row").TryGetProperty("services", out _), Is.True, after.GetRawText());
+        var schema = await ws.RequestAsync("""{"type":"request","service":"_mkio","reqid":"i4","data":{"table":"orders"}}""", ct);
+        Assert.That(schema.GetProperty("type").GetString(), Is.EqualTo("reply"), schema.GetRawText());
+    }
+
+    [Test, CancelAfter(60_000)]
     public async Task Discovery_AnonymousSeesOnlyOpenServices(CancellationToken ct)
     {
         await using var host = await StartAsync(ct);
