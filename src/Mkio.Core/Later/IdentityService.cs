@@ -54,17 +54,19 @@ internal sealed class IdentityService : ReqRepService
             return Error(Security.AccessControl.AuthenticationRequired, reqid);
         }
 
-        var options = Engine.Model.Options;
-        var row = new OrderedDictionary<string, object?>(StringComparer.Ordinal)
-        {
-            ["name"] = options.Name,
-            ["version"] = options.Version,
-            ["mkio"] = ImplementationVersion,
-            ["protocol"] = ProtocolLevel,
-        };
+        var row = IdentityFields();
         AddCompatibility(row, data);
         return LaterProtocol.Reply(Name, reqid, "row", row);
     }
+
+    /// <summary><c>name</c>, <c>version</c>, <c>mkio</c>, <c>protocol</c>: what the service answers to anyone.</summary>
+    private OrderedDictionary<string, object?> IdentityFields() => new(StringComparer.Ordinal)
+    {
+        ["name"] = Engine.Model.Options.Name,
+        ["version"] = Engine.Model.Options.Version,
+        ["mkio"] = ImplementationVersion,
+        ["protocol"] = ProtocolLevel,
+    };
 
     protected override byte[] Answer(Row data, JsonElement reqid)
     {
@@ -73,19 +75,12 @@ internal sealed class IdentityService : ReqRepService
             return Schema(table as string ?? Convert.ToString(table, CultureInfo.InvariantCulture) ?? "None", reqid);
         }
 
-        var options = Engine.Model.Options;
-        var row = new OrderedDictionary<string, object?>(StringComparer.Ordinal)
-        {
-            ["name"] = options.Name,
-            ["version"] = options.Version,
-            ["mkio"] = ImplementationVersion,
-            ["protocol"] = ProtocolLevel,
-            ["services"] = Services(),
-            ["tables"] = Engine.Model.Tables.Select(t => (object?)t.Name).ToList(),
-            ["config_hash"] = _configHash,
-            ["uptime"] = Math.Round(Stopwatch.GetElapsedTime(_started).TotalSeconds, 1),
-            ["started"] = _startedRef,
-        };
+        var row = IdentityFields();
+        row["services"] = Services();
+        row["tables"] = Engine.Model.Tables.Select(t => (object?)t.Name).ToList();
+        row["config_hash"] = _configHash;
+        row["uptime"] = Math.Round(Stopwatch.GetElapsedTime(_started).TotalSeconds, 1);
+        row["started"] = _startedRef;
         AddCompatibility(row, data);
         return LaterProtocol.Reply(Name, reqid, "row", row);
     }
