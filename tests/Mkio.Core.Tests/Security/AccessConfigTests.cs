@@ -189,5 +189,22 @@ public sealed class AccessConfigTests
         }
     }
 
+    [Test]
+    public void BuiltInAuthTables_AreAllowed_MissingColumnsAreErrors()
+    {
+        var ok = new MkioOptions { DbPath = ":memory:" }
+            .Table("_mkio_users", t => t.Column("username", "TEXT PRIMARY KEY").Column("password", "TEXT").Column("role", "TEXT").Column("desk", "TEXT"))
+            .Table("_mkio_rights", t => t.Column("role", "TEXT").Column("right", "TEXT"));
+        Assert.That(() => Mkio.Model.ModelCompiler.Compile(ok), Throws.Nothing);
+
+        var bad = new MkioOptions { DbPath = ":memory:" }
+            .Table("_mkio_users", t => t.Column("username", "TEXT").Column("password", "TEXT"))
+            .Table("_mkio_rights", t => t.Column("role", "TEXT"));
+        var ex = Assert.Throws<MkioConfigurationException>(() => Mkio.Model.ModelCompiler.Compile(bad));
+        Assert.That(ex!.Message, Does.Contain("tables._mkio_users: the built-in table '_mkio_users' needs the column 'role'")
+            .And.Contain("tables._mkio_users.columns.username: the user name of '_mkio_users' must be its primary key")
+            .And.Contain("tables._mkio_rights: the built-in table '_mkio_rights' needs the column 'right'"));
+    }
+
     private static JsonElement Op(string name) => JsonDocument.Parse(JsonSerializer.Serialize(name)).RootElement;
 }
