@@ -231,6 +231,12 @@ public sealed class AuthMessageTests
 
         Assert.That(replies, Is.EqualTo(new[] { "p9:ok", "a9:ok", "a8:permission denied", "p10:ok" }));
         Assert.That(await RowsAsync(host, "SELECT id, qty FROM orders ORDER BY CAST(id AS INTEGER)"), Is.EqualTo(new[] { "8=1", "9=2", "10=4" }));
+
+        // Outside a transaction (a check) the SQL check runs on a read connection with the same binds.
+        var check = await TxAsync(alice, """{"service":"amend","type":"check","ref":"a9","data":{"id":"9"}}""", ct);
+        Assert.That(check.GetProperty("type").GetString(), Is.EqualTo("result"), check.GetRawText());
+        Assert.That((await TxAsync(alice, """{"service":"amend","type":"check","ref":"a8","data":{"id":"8"}}""", ct)).GetRawText(),
+            Is.EqualTo("""{"type":"error","message":"permission denied","ref":"a8","service":"amend"}"""));
     }
 
     [Test, CancelAfter(60_000)]
