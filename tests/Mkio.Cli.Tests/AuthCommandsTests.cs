@@ -78,6 +78,10 @@ public sealed class AuthCommandsTests
         Assert.That(await RunAsync(dir.Path, "pw-alice", ct, "reqrep", url, "secret", "--username", "alice"), Is.EqualTo((1, "Error: permission denied")));
         Assert.That((await RunAsync(dir.Path, null, ct, "reqrep", url, "ping", "--username", "alice")).Stdout, Is.EqualTo("Error: no password: set MKIO_PASSWORD or run on a terminal."), "stdin is not a terminal");
 
+        Assert.That(await RunAsync(dir.Path, "wrong", ct, "monitor", url, "ping", "--username", "alice"), Is.EqualTo((1, "Error: login failed: invalid credentials")));
+        Assert.That(await RunAsync(dir.Path, null, ct, "schema", url, "_mkio_users"), Is.EqualTo((1, "Error: authentication required")), "schema before login");
+        Assert.That((await RunAsync(dir.Path, "pw-alice", ct, "schema", url, "_mkio_users", "--username", "alice")).Stdout, Does.StartWith("Table: _mkio_users"));
+
         // While the server owns the database, adduser refuses.
         (code, stdout) = await RunAsync(dir.Path, "pw", ct, "adduser", "carol", "trader");
         Assert.That(code, Is.EqualTo(1), stdout);
