@@ -82,6 +82,8 @@ internal static class CliConsole
         ("mkio schema <url> <table>", "Show a table's columns"),
         ("mkio check <url> [version=... protocol=... mkio=...]", "Show a server's identity and check compatibility"),
         ("mkio init [dir] [--no-static]", "Write a starter server.toml"),
+        ("mkio adduser <user> <role> [config]", "Add a user to _mkio_users (server stopped; password from MKIO_PASSWORD)"),
+        ("mkio hashpass", "Print a password hash for _mkio_users"),
     ];
 
     /// <summary>

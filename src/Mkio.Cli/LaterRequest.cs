@@ -50,6 +50,12 @@ internal static class LaterRequest
             using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             connectTimeout.CancelAfter(TimeSpan.FromSeconds(10));
             await socket.ConnectAsync(new Uri(wsUrl), connectTimeout.Token).ConfigureAwait(false);
+            if (!await CliLogin.LoginAsync(socket, ct).ConfigureAwait(false))
+            {
+                socket.Dispose();
+                return null;
+            }
+
             return socket;
         }
         catch (Exception ex) when (ex is WebSocketException or UriFormatException or OperationCanceledException or ArgumentException)

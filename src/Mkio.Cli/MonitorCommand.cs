@@ -82,6 +82,11 @@ internal static class MonitorCommand
             return 1;
         }
 
+        if (!await CliLogin.LoginAsync(socket, ct).ConfigureAwait(false))
+        {
+            return 1;
+        }
+
         try
         {
             var request = WireJson.Serialize(w =>

@@ -17,6 +17,8 @@ root.Subcommands.Add(ReqRepCommand.Create());
 root.Subcommands.Add(SchemaCommand.Create());
 root.Subcommands.Add(CheckCommand.Create());
 root.Subcommands.Add(InitCommand.Create());
+root.Subcommands.Add(AuthCommands.AddUser());
+root.Subcommands.Add(AuthCommands.HashPass());
 ManualHelp.Install(root);
 
 // No arguments, an unknown command or an unknown option in its place (`mkio --bogus`, `mkio -x`): the usage block of CLI.md §1,
@@ -28,7 +30,14 @@ if (args.Length == 0 || !IsCommandOrRootOption(root, args[0]))
     return 1;
 }
 
-return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+// --username on a WebSocket command: taken out here, used by every connection the command opens.
+if (CliLogin.Extract(args) is not { } rest)
+{
+    await CliConsole.Out.WriteLineAsync("Error: --username needs a user name.").ConfigureAwait(false);
+    return 1;
+}
+
+return await root.Parse(rest).InvokeAsync().ConfigureAwait(false);
 
 static bool IsCommandOrRootOption(RootCommand root, string token) =>
     root.Subcommands.Any(c => c.Name == token || c.Aliases.Contains(token))

@@ -214,6 +214,8 @@ public partial class CliTerminalTests
             "  mkio schema <url> <table>",
             "  mkio check <url> [version=... protocol=... mkio=...]",
             "  mkio init [dir] [--no-static]",
+            "  mkio adduser <user> <role> [config]",
+            "  mkio hashpass",
         }));
         foreach (var line in lines.Skip(1).Where(l => l.StartsWith("  mkio ", StringComparison.Ordinal) && l.Length <= 33 + 2))
         {

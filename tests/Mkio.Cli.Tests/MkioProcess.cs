@@ -62,6 +62,10 @@ internal sealed class MkioProcess : IAsyncDisposable
 
     public static MkioProcess Start(string workingDirectory, params string[] args) => Start(workingDirectory, defaultSigint: false, args);
 
+    /// <summary>Like <see cref="Start(string, string[])"/> with extra environment variables (a null value removes one).</summary>
+    public static MkioProcess StartWithEnvironment(string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        Start(workingDirectory, defaultSigint: false, args, environment: environment);
+
     /// <summary>Runs another .NET app (<c>dotnet <paramref name="dll"/> …</c>) the same way, e.g. the order-book sample.</summary>
     public static MkioProcess StartApp(string workingDirectory, string dll, params string[] args) => Start(workingDirectory, defaultSigint: false, args, dll);
 
@@ -73,7 +77,7 @@ internal sealed class MkioProcess : IAsyncDisposable
     /// </summary>
     public static MkioProcess StartInterruptible(string workingDirectory, params string[] args) => Start(workingDirectory, defaultSigint: true, args);
 
-    private static MkioProcess Start(string workingDirectory, bool defaultSigint, string[] args, string? dll = null)
+    private static MkioProcess Start(string workingDirectory, bool defaultSigint, string[] args, string? dll = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var psi = new ProcessStartInfo(defaultSigint ? "env" : DotnetHost)
         {
@@ -101,6 +105,11 @@ internal sealed class MkioProcess : IAsyncDisposable
         psi.Environment.Remove("DOTNET_URLS");
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_NOLOGO"] = "1";
+        psi.Environment.Remove("MKIO_PASSWORD");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            psi.Environment[name] = value;
+        }
 
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         var p = new MkioProcess(process);

@@ -8,7 +8,7 @@ namespace Mkio.AspNetCore.Hosting;
 
 /// <summary>Owns the host's <see cref="MkioEngine"/>: compiled from the validated options when the host starts.</summary>
 /// <remarks>A host that can show migration output or ask the operator (<c>mkio serve</c>) registers <see cref="MigrationHooks"/>.</remarks>
-internal sealed class MkioEngineHost(IOptions<MkioOptions> options, MkioMarkerService marker, ILoggerFactory loggerFactory, MkioMetrics metrics, TimeProvider time, MigrationHooks? migrationHooks = null) : IAsyncDisposable
+internal sealed class MkioEngineHost(IOptions<MkioOptions> options, MkioMarkerService marker, ILoggerFactory loggerFactory, MkioMetrics metrics, TimeProvider time, MigrationHooks? migrationHooks = null, IMkioAuthenticator? authenticator = null) : IAsyncDisposable
 {
     private readonly Lock _lock = new();
     private MkioEngine? _engine;
@@ -43,6 +43,7 @@ internal sealed class MkioEngineHost(IOptions<MkioOptions> options, MkioMarkerSe
                     MigrationOutput = migrationHooks?.Output,
                     ConfirmMigration = migrationHooks?.Confirm,
                     OwnershipLock = PreacquiredLock,
+                    Authenticator = authenticator,
                 };
             }
 

@@ -24,6 +24,16 @@ internal sealed class HostAuthorizer(IAuthorizationService authorization, IAutho
         return result.Succeeded;
     }
 
+    public async ValueTask<bool?> PolicyAsync(ClaimsPrincipal user, string name)
+    {
+        if (await policies.GetPolicyAsync(name).ConfigureAwait(false) is not { } policy)
+        {
+            return null;
+        }
+
+        return (await authorization.AuthorizeAsync(user, resource: null, policy).ConfigureAwait(false)).Succeeded;
+    }
+
     /// <summary>The identity of an HTTP request or WebSocket upgrade: its user, evaluated with the host's authorization services when registered.</summary>
     public static MkioIdentity IdentityOf(HttpContext context)
     {

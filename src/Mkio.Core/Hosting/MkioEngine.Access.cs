@@ -2,11 +2,69 @@ using Mkio.Security;
 
 namespace Mkio;
 
-/// <summary>The engine's access rules.</summary>
+/// <summary>The engine's access rules, built-in rights and users tables, and login settings.</summary>
 internal sealed partial class MkioEngine
 {
     private AccessControl? _access;
+    private AuthTables? _authTables;
+    private LoginGuard? _logins;
 
     /// <summary>The access rules of the model (built on first use; immutable).</summary>
-    public AccessControl Access => LazyInitializer.EnsureInitialized(ref _access, () => new AccessControl(Model.Options));
+    public AccessControl Access => LazyInitializer.EnsureInitialized(ref _access, () => new AccessControl(Model.Options, AuthTables));
+
+    /// <summary>The built-in <c>_mkio_rights</c> / <c>_mkio_users</c> tables (empty when not configured).</summary>
+    public AuthTables AuthTables => LazyInitializer.EnsureInitialized(ref _authTables, () => new AuthTables(Model.Options, Database));
+
+    /// <summary>Rate limits of failed logins.</summary>
+    public LoginGuard Logins => LazyInitializer.EnsureInitialized(ref _logins, () => new LoginGuard(Model.Options));
+
+    /// <summary>The host's login provider for the <c>auth</c> message (DI), or null: the users table when configured.</summary>
+    public IMkioAuthenticator? Authenticator { get; set; }
+
+    /// <summary>The provider an <c>auth</c> message uses: the host's, else the built-in users table, else none.</summary>
+    public IMkioAuthenticator? LoginProvider =>
+        Authenticator ?? (AuthTables.HasUsers ? LazyInitializer.EnsureInitialized(ref _builtInLogin, () => new UsersTableAuthenticator(AuthTables)) : null);
+
+    private UsersTableAuthenticator? _builtInLogin;
+
+    /// <summary>The engine's clock (login delays).</summary>
+    public TimeProvider Time => _time;
+
+    /// <summary>
+    /// After the database is open: compiles every SQL access check against the real schema (errors name the config
+    /// key) and watches the rights and users tables, re-checking live subscriptions when they change.
+    /// </summary>
+    private void StartAccess()
+    {
+        var errors = new List<string>();
+        foreach (var check in AccessControl.ChecksOf(Model.Options))
+        {
+            var sql = PreCheck.StatementFor(check.Check!);
+            if (PreCheck.Validate(Database.Writer.Handle!, sql) is { } error)
+            {
+                var at = Model.Options.Locations.Find(check.Path) is { } location ? $" ({location})" : string.Empty;
+                errors.Add($"{check.Path}{at}: SQL check of right '{check.Right}' does not compile: {error} (in: {sql})");
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new MkioConfigurationException(string.Join(Environment.NewLine, errors));
+        }
+
+        if (Access.Enabled && (AuthTables.HasRights || AuthTables.HasUsers))
+        {
+            Bus.Subscribe(AuthTables);
+            AuthTables.Changed += RecheckSubscriptions;
+        }
+    }
+
+    /// <summary>Rights or users changed: every logged-in connection re-checks its subscriptions (revoked ones end).</summary>
+    private void RecheckSubscriptions()
+    {
+        foreach (var session in _sessions.Values)
+        {
+            _ = session.RecheckSubscriptionsAsync();
+        }
+    }
 }

@@ -104,6 +104,7 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         Database.Open();
         Later.SeedLoader.Load(this, seeds);
         Versioning.VersionedSchema.BaselineSeeded(Database.Writer, seeds);
+        StartAccess();
         ChangeJournal.EnsureCreated(Database.Writer);
         _journal = new ChangeJournal(ChangeJournal.Retention(Model));
         _journal.Load(Database.Writer.Handle!);
@@ -290,6 +291,7 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         }
 
         OwnershipLock?.Dispose();
+        _logins?.Dispose();
         Log.Stopped(Logger);
     }
 

@@ -38,6 +38,36 @@ internal sealed class IdentityService : ReqRepService
     /// <summary>The implementation version: the assembly's informational version without build metadata.</summary>
     public static string ImplementationVersion { get; } = (typeof(IdentityService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "dev").Split('+')[0];
 
+    /// <summary>
+    /// Before login (access control on, caller not authenticated): identity only — no services, tables, config hash,
+    /// uptime or start ref; compatibility still answered; a table schema request is refused.
+    /// </summary>
+    protected override byte[] Answer(Row data, JsonElement reqid, Sessions.MkioSession session)
+    {
+        if (!Engine.Access.Enabled || session.Identity.IsAuthenticated)
+        {
+            return Answer(data, reqid);
+        }
+
+        if (data.TryGetValue("table", out _))
+        {
+            return Error(Security.AccessControl.AuthenticationRequired, reqid);
+        }
+
+        var row = IdentityFields();
+        AddCompatibility(row, data);
+        return LaterProtocol.Reply(Name, reqid, "row", row);
+    }
+
+    /// <summary><c>name</c>, <c>version</c>, <c>mkio</c>, <c>protocol</c>: what the service answers to anyone.</summary>
+    private OrderedDictionary<string, object?> IdentityFields() => new(StringComparer.Ordinal)
+    {
+        ["name"] = Engine.Model.Options.Name,
+        ["version"] = Engine.Model.Options.Version,
+        ["mkio"] = ImplementationVersion,
+        ["protocol"] = Engine.Model.Tables.Any(t => t.Versioned) ? Versioning.VersionedIdentity.ProtocolLevel : ProtocolLevel,
+    };
+
     protected override byte[] Answer(Row data, JsonElement reqid)
     {
         if (data.TryGetValue("table", out var table))
@@ -45,19 +75,12 @@ internal sealed class IdentityService : ReqRepService
             return Schema(table as string ?? Convert.ToString(table, CultureInfo.InvariantCulture) ?? "None", reqid);
         }
 
-        var options = Engine.Model.Options;
-        var row = new OrderedDictionary<string, object?>(StringComparer.Ordinal)
-        {
-            ["name"] = options.Name,
-            ["version"] = options.Version,
-            ["mkio"] = ImplementationVersion,
-            ["protocol"] = ProtocolLevel,
-            ["services"] = Services(),
-            ["tables"] = Engine.Model.Tables.Select(t => (object?)t.Name).ToList(),
-            ["config_hash"] = _configHash,
-            ["uptime"] = Math.Round(Stopwatch.GetElapsedTime(_started).TotalSeconds, 1),
-            ["started"] = _startedRef,
-        };
+        var row = IdentityFields();
+        row["services"] = Services();
+        row["tables"] = Engine.Model.Tables.Select(t => (object?)t.Name).ToList();
+        row["config_hash"] = _configHash;
+        row["uptime"] = Math.Round(Stopwatch.GetElapsedTime(_started).TotalSeconds, 1);
+        row["started"] = _startedRef;
         Versioning.VersionedIdentity.Add(row, Engine.Model);
         AddCompatibility(row, data);
         return LaterProtocol.Reply(Name, reqid, "row", row);

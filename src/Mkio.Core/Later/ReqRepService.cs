@@ -51,8 +51,11 @@ internal class ReqRepService(MkioEngine engine, ReqRepServiceModel model) : Mkio
         }
 
         var row = LaterProtocol.DataRow(data);
-        return ValueTask.FromResult<PendingReply?>(new DeferredReply(this, () => Answer(row, reqid)));
+        return ValueTask.FromResult<PendingReply?>(new DeferredReply(this, () => Answer(row, reqid, session)));
     }
+
+    /// <summary>Builds the reply of one request from <paramref name="session"/> (default: <see cref="Answer(Row, JsonElement)"/>).</summary>
+    protected virtual byte[] Answer(Row data, JsonElement reqid, MkioSession session) => Answer(data, reqid);
 
     /// <summary>Builds the reply (or error) frame of one request. Runs on the thread pool.</summary>
     protected virtual byte[] Answer(Row data, JsonElement reqid)

@@ -23,6 +23,40 @@ internal sealed partial class ModelCompiler
     }
 
     /// <summary>
+    /// <c>_mkio_rights</c> (columns <c>role</c>, <c>right</c>) and <c>_mkio_users</c> (<c>username</c> primary key,
+    /// <c>password</c>, <c>role</c>, any further columns) are the built-in auth tables; a missing column is an error.
+    /// </summary>
+    private bool IsAuthTable(MkioTableOptions t)
+    {
+        string[] required = t.Name switch
+        {
+            AccessControl.RightsTable => ["role", "right"],
+            AccessControl.UsersTable => ["username", "password", "role"],
+            _ => [],
+        };
+        if (required.Length == 0)
+        {
+            return false;
+        }
+
+        foreach (var column in required)
+        {
+            if (!t.Columns.ContainsKey(column))
+            {
+                Error($"tables.{t.Name}", $"the built-in table '{t.Name}' needs the column '{column}' (columns: {string.Join(", ", required)}).");
+            }
+        }
+
+        if (t.Name == AccessControl.UsersTable && t.Columns.TryGetValue("username", out var definition)
+            && !definition.Contains("PRIMARY KEY", StringComparison.OrdinalIgnoreCase))
+        {
+            Error($"tables.{t.Name}.columns.username", "the user name of '_mkio_users' must be its primary key (e.g. \"TEXT PRIMARY KEY\").");
+        }
+
+        return true;
+    }
+
+    /// <summary>
     /// An access value is <c>open</c>, <c>auth</c> or a policy / role name: not empty, no surrounding spaces, and
     /// not a case variant of <c>open</c> / <c>auth</c> (almost certainly a typo that would lock the service).
     /// </summary>

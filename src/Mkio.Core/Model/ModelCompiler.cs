@@ -197,7 +197,7 @@ internal sealed partial class ModelCompiler
                 continue;
             }
 
-            if (t.Name.StartsWith("_mkio", StringComparison.Ordinal) || t.Name.StartsWith("sqlite_", StringComparison.OrdinalIgnoreCase))
+            if ((t.Name.StartsWith("_mkio", StringComparison.Ordinal) && !IsAuthTable(t)) || t.Name.StartsWith("sqlite_", StringComparison.OrdinalIgnoreCase))
             {
                 Error(path, $"table name '{t.Name}' is reserved (names starting with '_mkio' or 'sqlite_').");
                 continue;

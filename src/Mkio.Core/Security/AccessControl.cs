@@ -5,8 +5,9 @@ namespace Mkio.Security;
 
 /// <summary>
 /// The access rules of a configuration: whether access control is on, and which access value applies to a
-/// service, an op set or a monitor. One instance per engine; immutable. <see cref="RefuseAsync"/> is the single
-/// enforcement decision every message path uses.
+/// service, an op set or a monitor. One instance per engine; immutable. <see cref="DecideAsync"/> is the single
+/// enforcement decision every message path uses, whichever door (ASP.NET Core authentication at the upgrade, or
+/// the <c>auth</c> message) the identity came through.
 /// </summary>
 internal sealed class AccessControl
 {
@@ -28,13 +29,18 @@ internal sealed class AccessControl
     /// <summary>The name of the table whose presence turns access control on (the built-in rights table).</summary>
     public const string RightsTable = "_mkio_rights";
 
-    private readonly FrozenDictionary<string, Rules> _services;
-    private readonly string? _monitorAll;
+    /// <summary>The built-in users table (logins by the <c>auth</c> message).</summary>
+    public const string UsersTable = "_mkio_users";
 
-    public AccessControl(MkioOptions options)
+    private readonly FrozenDictionary<string, Rules> _services;
+    private readonly AccessRule? _monitorAll;
+
+    public AccessControl(MkioOptions options, AuthTables? tables = null)
     {
         Enabled = IsOn(options);
-        _monitorAll = options.MonitorAccess;
+        Tables = tables;
+        _monitorAll = RuleOf(options, options, monitor: true);
+        var serviceDefault = RuleOf(options, options, monitor: false);
         _services = options.Services
             .GroupBy(s => s.Name, StringComparer.Ordinal)
             .Select(g => g.First())
@@ -42,16 +48,22 @@ internal sealed class AccessControl
                 s => s.Name,
                 s =>
                 {
-                    var access = s.Access ?? options.Access;
-                    var ops = s.Ops.Where(o => o.Access is not null).ToFrozenDictionary(o => o.Name ?? string.Empty, o => o.Access, StringComparer.Ordinal);
+                    var access = RuleOf(options, s, monitor: false) ?? serviceDefault;
+                    var ops = s.Ops
+                        .Select(o => (Name: o.Name ?? string.Empty, Rule: RuleOf(options, o, monitor: false)))
+                        .Where(o => o.Rule is not null)
+                        .ToFrozenDictionary(o => o.Name, o => o.Rule, StringComparer.Ordinal);
                     var only = s.Ops.Count == 1 ? s.Ops[0].Name ?? string.Empty : null;
-                    return new Rules(access, s.MonitorAccess ?? options.MonitorAccess, ops, only);
+                    return new Rules(access, RuleOf(options, s, monitor: true) ?? _monitorAll, ops, only);
                 },
                 StringComparer.Ordinal);
     }
 
     /// <summary>True when access is enforced.</summary>
     public bool Enabled { get; }
+
+    /// <summary>The built-in rights and users tables, when configured (rights then decide right names).</summary>
+    public AuthTables? Tables { get; }
 
     /// <summary>
     /// Access control is on when the host option asks for it, when any <c>access</c> or <c>monitor_access</c> is
@@ -61,14 +73,38 @@ internal sealed class AccessControl
         options.AccessControl
         || options.Access is not null
         || options.MonitorAccess is not null
+        || options.AccessTables.Count > 0
+        || options.MonitorAccessTables.Count > 0
         || options.Tables.Any(t => t.Name == RightsTable)
         || options.Services.Any(s => s.Access is not null || s.MonitorAccess is not null || s.Ops.Any(o => o.Access is not null));
 
+    /// <summary>Every configured rule with its config path (start-up validation of SQL checks).</summary>
+    public static IEnumerable<AccessRight> ChecksOf(MkioOptions options) =>
+        options.AccessTables.Values.Concat(options.MonitorAccessTables.Values)
+            .SelectMany(r => r.Rights ?? [])
+            .Where(r => r.Check is not null);
+
+    private static AccessRule? RuleOf(MkioOptions options, object owner, bool monitor)
+    {
+        if ((monitor ? options.MonitorAccessTables : options.AccessTables).TryGetValue(owner, out var table))
+        {
+            return table;
+        }
+
+        return AccessRule.Of(owner switch
+        {
+            MkioOptions o => monitor ? o.MonitorAccess : o.Access,
+            MkioServiceOptions s => monitor ? s.MonitorAccess : s.Access,
+            MkioOpSetOptions set => monitor ? null : set.Access,
+            _ => null,
+        });
+    }
+
     /// <summary>
-    /// The access value for a message to <paramref name="service"/>: the op set's own access when the message
+    /// The access rule for a message to <paramref name="service"/>: the op set's own access when the message
     /// selects one that has it (<paramref name="op"/>, or the only set), else the service's; null = locked.
     /// </summary>
-    public string? ForMessage(string service, JsonElement op)
+    public AccessRule? ForMessage(string service, JsonElement op)
     {
         if (!_services.TryGetValue(service, out var rules))
         {
@@ -94,10 +130,13 @@ internal sealed class AccessControl
     }
 
     /// <summary>The <c>monitor_access</c> of <paramref name="service"/> (null: the monitor-all right); null = monitoring disabled.</summary>
-    public string? ForMonitor(string? service) =>
+    public AccessRule? ForMonitor(string? service) =>
         service is null ? _monitorAll : _services.TryGetValue(service, out var rules) ? rules.MonitorAccess : _monitorAll;
 
-    /// <summary>True when <paramref name="identity"/> may use <paramref name="service"/> at all (discovery): its access or any op set's.</summary>
+    /// <summary>
+    /// True when <paramref name="identity"/> may use <paramref name="service"/> at all (discovery): its access or any
+    /// op set's. A right granted through an SQL check counts (the check needs a request to run).
+    /// </summary>
     public async ValueTask<bool> MayUseAsync(MkioIdentity identity, string service)
     {
         if (!Enabled)
@@ -110,14 +149,14 @@ internal sealed class AccessControl
             return false;
         }
 
-        if (await RefuseAsync(identity, rules.Access).ConfigureAwait(false) is null)
+        if ((await DecideAsync(identity, rules.Access).ConfigureAwait(false)).Refusal is null)
         {
             return true;
         }
 
         foreach (var access in rules.Ops.Values)
         {
-            if (await RefuseAsync(identity, access).ConfigureAwait(false) is null)
+            if ((await DecideAsync(identity, access).ConfigureAwait(false)).Refusal is null)
             {
                 return true;
             }
@@ -127,34 +166,64 @@ internal sealed class AccessControl
     }
 
     /// <summary>
-    /// The refusal text for <paramref name="identity"/> under <paramref name="access"/>, or null when allowed:
-    /// <c>open</c> allows everyone; <c>auth</c> any authenticated user; a name is a policy or role the host's
-    /// authorizer evaluates for authenticated users; no value (locked) allows nobody.
+    /// The decision for <paramref name="identity"/> under <paramref name="rule"/>: <c>open</c> allows everyone;
+    /// <c>auth</c> any authenticated user; a name is a right the identity's role holds (with the rights table), or a
+    /// policy or role the host's authorizer evaluates; the table form's first held right decides (outright or
+    /// through its SQL check); no rule (locked) allows nobody.
     /// </summary>
-    public static async ValueTask<string?> RefuseAsync(MkioIdentity identity, string? access)
+    public async ValueTask<AccessDecision> DecideAsync(MkioIdentity identity, AccessRule? rule)
     {
-        if (access == Open)
+        if (rule?.Name == Open)
         {
-            return null;
+            return AccessDecision.Allowed;
         }
 
         if (!identity.IsAuthenticated)
         {
-            return AuthenticationRequired;
+            return AccessDecision.Refuse(AuthenticationRequired);
         }
 
-        if (access is null)
+        if (rule is null)
         {
-            return PermissionDenied;
+            return AccessDecision.Refuse(PermissionDenied);
         }
 
-        if (access == Auth)
+        if (rule.Name is { } name)
         {
-            return null;
+            return name == Auth || await HoldsAsync(identity, name).ConfigureAwait(false)
+                ? AccessDecision.Allowed
+                : AccessDecision.Refuse(PermissionDenied);
         }
 
-        return await identity.Authorizer.IsAllowedAsync(identity.Principal, access).ConfigureAwait(false) ? null : PermissionDenied;
+        foreach (var right in rule.Rights!)
+        {
+            if (await HoldsAsync(identity, right.Right).ConfigureAwait(false))
+            {
+                return right.Check is null ? AccessDecision.Allowed : new AccessDecision(null, PreCheck.StatementFor(right.Check));
+            }
+        }
+
+        return AccessDecision.Refuse(PermissionDenied);
     }
 
-    private sealed record Rules(string? Access, string? MonitorAccess, FrozenDictionary<string, string?> Ops, string? OnlySet);
+    /// <summary>The refusal text for a name-form <paramref name="access"/> without rights table (policies and roles only), or null when allowed.</summary>
+    public static async ValueTask<string?> RefuseAsync(MkioIdentity identity, string? access) =>
+        (await new AccessControl(new MkioOptions()).DecideAsync(identity, AccessRule.Of(access)).ConfigureAwait(false)).Refusal;
+
+    /// <summary>
+    /// With the rights table: a right one of the identity's roles holds, or a registered policy of that name it
+    /// satisfies. Without: a policy or role (the host's authorizer).
+    /// </summary>
+    private async ValueTask<bool> HoldsAsync(MkioIdentity identity, string right)
+    {
+        if (Tables is not { HasRights: true } tables)
+        {
+            return await identity.Authorizer.IsAllowedAsync(identity.Principal, right).ConfigureAwait(false);
+        }
+
+        return tables.Holds(identity.Roles, right)
+            || await identity.Authorizer.PolicyAsync(identity.Principal, right).ConfigureAwait(false) == true;
+    }
+
+    private sealed record Rules(AccessRule? Access, AccessRule? MonitorAccess, FrozenDictionary<string, AccessRule?> Ops, string? OnlySet);
 }

@@ -34,6 +34,13 @@ internal sealed class TransactionReply(TransactionService service, WriteRequest 
     {
         var outcome = await request.Task.ConfigureAwait(false);
         var frame = service.Complete(outcome, clientRef, msgid);
+        if (request.Refused && Owned is System.Text.Json.JsonDocument document)
+        {
+            // The SQL access check failed: answered like every access refusal (echoes, service).
+            var root = document.RootElement;
+            frame = Sessions.MkioSession.AccessError(Security.AccessControl.PermissionDenied, root.TryGetProperty("ref"u8, out var r) ? r : default, root, service.Name);
+        }
+
         TransactionService.EndActivity(request.Activity, outcome);
         return frame;
     }

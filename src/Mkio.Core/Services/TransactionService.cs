@@ -46,6 +46,7 @@ internal sealed class TransactionService : MkioService
         }
 
         var clientRef = envelope.Ref;
+        var preCheck = session.TakePreCheck();
         var activity = MkioTelemetry.StartRequest(MkioTelemetry.TransactionSpan, session.ConnectionContext, Name, Kind);
         if (!TryPrepare(envelope, clientRef, out var request, out var error))
         {
@@ -56,6 +57,7 @@ internal sealed class TransactionService : MkioService
         }
 
         request!.User = session.Identity.User;
+        request!.PreCheck = preCheck;
         Attach(request!, activity);
         await _writer.SubmitAsync(request!, cancellationToken).ConfigureAwait(false);
         return new TransactionReply(this, request!, clientRef, envelope.Echo) { Owned = document };

@@ -4,6 +4,7 @@ using Mkio.Later;
 using Mkio.Protocol;
 using Mkio.Security;
 using Mkio.Services;
+using Mkio.Storage;
 
 namespace Mkio.Sessions;
 
@@ -20,6 +21,7 @@ internal sealed partial class MkioSession
     /// </summary>
     private async ValueTask<bool> TryAccessRefusalAsync(MkioService service, Envelope envelope, CancellationToken ct)
     {
+        _pendingPreCheck = null;
         var access = _engine.Access;
         var type = envelope.Type;
         var isType = type.ValueKind == JsonValueKind.String;
@@ -29,7 +31,21 @@ internal sealed partial class MkioSession
         }
 
         envelope.TryGet("op"u8, out var op);
-        var refusal = await RefusalAsync(access.ForMessage(service.Name, op)).ConfigureAwait(false);
+        var decision = await DecideAsync(access.ForMessage(service.Name, op)).ConfigureAwait(false);
+        var refusal = decision.Refusal;
+        if (decision.CheckSql is { } sql)
+        {
+            var check = new PreCheck(sql, CheckBinds(envelope));
+            if (service is TransactionService && !(isType && type.ValueEquals("check"u8)))
+            {
+                // A transaction: the check runs inside the request's savepoint, atomic with its writes.
+                _pendingPreCheck = check;
+                return false;
+            }
+
+            refusal = await _engine.Database.ReadAsync(c => check.Passes(c.Handle!), ct).ConfigureAwait(false) ? null : AccessControl.PermissionDenied;
+        }
+
         if (refusal is null)
         {
             return false;
@@ -62,7 +78,7 @@ internal sealed partial class MkioSession
             return false;
         }
 
-        string? rule;
+        AccessRule? rule;
         if (string.IsNullOrEmpty(serviceName))
         {
             if (!_engine.Model.Options.LaterProtocol)
@@ -81,7 +97,22 @@ internal sealed partial class MkioSession
             rule = access.ForMonitor(serviceName);
         }
 
-        var refusal = rule is null ? AccessControl.MonitoringDisabled : await RefusalAsync(rule).ConfigureAwait(false);
+        string? refusal;
+        if (rule is null)
+        {
+            refusal = AccessControl.MonitoringDisabled;
+        }
+        else
+        {
+            var decision = await DecideAsync(rule).ConfigureAwait(false);
+            refusal = decision.Refusal;
+            if (decision.CheckSql is { } sql)
+            {
+                var check = new PreCheck(sql, Identity.Values);
+                refusal = await _engine.Database.ReadAsync(c => check.Passes(c.Handle!)).ConfigureAwait(false) ? null : AccessControl.PermissionDenied;
+            }
+        }
+
         if (refusal is null)
         {
             return false;
@@ -91,22 +122,101 @@ internal sealed partial class MkioSession
         return true;
     }
 
-    /// <summary>The refusal text for this connection under <paramref name="rule"/>; an authorizer failure is logged and denies.</summary>
-    private async ValueTask<string?> RefusalAsync(string? rule)
+    /// <summary>The SQL access check of the current transaction message, for its write request (taken once).</summary>
+    private PreCheck? _pendingPreCheck;
+
+    /// <summary>Takes the SQL access check the access decision left for the transaction being prepared, if any.</summary>
+    public PreCheck? TakePreCheck()
+    {
+        var check = _pendingPreCheck;
+        _pendingPreCheck = null;
+        return check;
+    }
+
+    /// <summary>
+    /// The decision for this connection under <paramref name="rule"/>, after the identity caught up with the users
+    /// table; an authorizer or rights-table failure is logged and denies.
+    /// </summary>
+    private async ValueTask<AccessDecision> DecideAsync(AccessRule? rule)
     {
         try
         {
-            return await AccessControl.RefuseAsync(Identity, rule).ConfigureAwait(false);
+            Identity = _engine.AuthTables.Refresh(Identity);
+            return await _engine.Access.DecideAsync(Identity, rule).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            Log.AuthorizationFailed(_engine.Logger, ex, Id, rule);
-            return AccessControl.PermissionDenied;
+            Log.AuthorizationFailed(_engine.Logger, ex, Id, rule?.Name ?? "(table)");
+            return AccessDecision.Refuse(AccessControl.PermissionDenied);
+        }
+    }
+
+    /// <summary>
+    /// Binds of an SQL access check: the identity's values (<c>user</c>, <c>role</c>, further user columns), then each
+    /// <c>data</c> field not already bound, then the subscribe's raw <c>topic</c>. Values only — never spliced.
+    /// </summary>
+    private Dictionary<string, object?> CheckBinds(Envelope envelope)
+    {
+        var binds = new Dictionary<string, object?>(Identity.Values, StringComparer.Ordinal);
+        var root = envelope.Root;
+        if (root.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var field in data.EnumerateObject())
+            {
+                binds.TryAdd(field.Name, RequestValues.FromJson(field.Value));
+            }
+        }
+
+        if (root.TryGetProperty("topic", out var topic) && !binds.ContainsKey("topic"))
+        {
+            binds["topic"] = topic.ValueKind == JsonValueKind.String ? topic.GetString() : topic.GetRawText();
+        }
+
+        return binds;
+    }
+
+    /// <summary>
+    /// After a change to the rights or users table: ends each subscription this connection's identity may no longer
+    /// make (its right was revoked) with an error naming the service. SQL checks are not re-run (they ran at subscribe).
+    /// </summary>
+    public async Task RecheckSubscriptionsAsync()
+    {
+        if (!Identity.IsAuthenticated || IsClosed)
+        {
+            return;
+        }
+
+        MkioService[] subscribed;
+        lock (_lock)
+        {
+            subscribed = [.. _subscribed];
+        }
+
+        foreach (var service in subscribed)
+        {
+            var decision = await DecideAsync(_engine.Access.ForMessage(service.Name, default)).ConfigureAwait(false);
+            if (decision.Refusal is not { } refusal)
+            {
+                continue;
+            }
+
+            bool was;
+            lock (_lock)
+            {
+                was = _subscribed.Remove(service);
+            }
+
+            if (was)
+            {
+                service.Unsubscribe(this);
+                TrySend(LaterProtocol.Error(refusal, default, default, service.Name), service.Name);
+                Log.SubscriptionRevoked(_engine.Logger, Id, service.Name);
+            }
         }
     }
 
     /// <summary><c>{"type":"error","message":M[,"ref"][,"msgid"][,"txnid"][,"reqid"],"service":S}</c>.</summary>
-    private static byte[] AccessError(string message, JsonElement @ref, JsonElement root, string service) =>
+    internal static byte[] AccessError(string message, JsonElement @ref, JsonElement root, string service) =>
         WireJson.Serialize(w =>
         {
             w.WriteStartObject();
@@ -137,5 +247,8 @@ internal sealed partial class MkioSession
     {
         [LoggerMessage(EventId = 4201, Level = LogLevel.Error, Message = "Authorization of access value '{Access}' failed on connection {ConnectionId}; the message is refused.")]
         public static partial void AuthorizationFailed(ILogger logger, Exception exception, long connectionId, string? access);
+
+        [LoggerMessage(EventId = 4202, Level = LogLevel.Information, Message = "Connection {ConnectionId} lost the right to subscribe to {Service}; its subscription ended.")]
+        public static partial void SubscriptionRevoked(ILogger logger, long connectionId, string service);
     }
 }

@@ -155,6 +155,12 @@ internal sealed partial class MkioSession : IAsyncDisposable
         }
 
         _engine.Metrics.MessageIn(serviceName);
+        if (isType && type.ValueEquals("auth"u8))
+        {
+            await HandleAuthAsync(root, ct).ConfigureAwait(false);
+            return true;
+        }
+
         if (isType && type.ValueEquals("monitor"u8))
         {
             await BarrierAsync(ct).ConfigureAwait(false);

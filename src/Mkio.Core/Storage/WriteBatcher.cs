@@ -484,6 +484,12 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
 
     private void ExecuteRequest(WriteRequest req, string @ref)
     {
+        if (req.PreCheck is { } check && !check.Passes(_handle))
+        {
+            req.Refused = true;
+            throw new MkioWriteException(Security.AccessControl.PermissionDenied);
+        }
+
         var ops = req.OpSet.Ops;
         var recorded = new Row?[ops.Length];
         for (var j = 0; j < ops.Length; j++)

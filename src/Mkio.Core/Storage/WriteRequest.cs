@@ -63,6 +63,12 @@ internal sealed class WriteRequest : TaskCompletionSource<WriteOutcome>
     /// <summary>The service that submitted the request (recorded in versioned tables' history), or null.</summary>
     public string? Service { get; set; }
 
+    /// <summary>An SQL access check run first inside the request's savepoint; failing it fails the request with <c>permission denied</c>.</summary>
+    public Security.PreCheck? PreCheck { get; set; }
+
+    /// <summary>True when <see cref="PreCheck"/> failed (set by the writer before the request completes).</summary>
+    public bool Refused { get; set; }
+
     /// <summary>The transaction's <c>mkio.transaction</c> span (null when nothing listens); the writer's batch span links to it.</summary>
     public System.Diagnostics.Activity? Activity { get; set; }
 }

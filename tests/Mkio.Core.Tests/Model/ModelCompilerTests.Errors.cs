@@ -625,7 +625,7 @@ public sealed partial class ModelCompilerTests
         {
             o.Table("empty", _ => { })
                 .Table("bad name", t => t.Column("id", "TEXT"))
-                .Table("_mkio_users", t => t.Column("id", "TEXT"))
+                .Table("_mkio_stuff", t => t.Column("id", "TEXT"))
                 .Table("t", t => t.Column("_mkio_ref", "TEXT").Column("a b", "TEXT").Column("c", "TEXT; DROP TABLE x"))
                 .Table("two_pk", t => t.Column("a", "INTEGER PRIMARY KEY").Column("b", "TEXT PRIMARY KEY"));
             o.Tables.Add(new MkioTableOptions("two_pk"));
@@ -634,7 +634,7 @@ public sealed partial class ModelCompilerTests
         {
             "tables.empty.columns: table 'empty' has no columns; 'columns' is required.",
             "tables.bad name: table name 'bad name' is not a plain identifier (letters, digits and '_', not starting with a digit).",
-            "tables._mkio_users: table name '_mkio_users' is reserved (names starting with '_mkio' or 'sqlite_').",
+            "tables._mkio_stuff: table name '_mkio_stuff' is reserved (names starting with '_mkio' or 'sqlite_').",
             "tables.t.columns._mkio_ref: '_mkio_ref' is added by mkio to every table; do not declare it.",
             "tables.t.columns.a b: column name 'a b' is not a plain identifier.",
             "tables.t.columns.c: column definition 'TEXT; DROP TABLE x' must not contain ';'.",

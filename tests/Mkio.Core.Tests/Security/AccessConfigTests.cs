@@ -67,7 +67,7 @@ public sealed class AccessConfigTests
             type = "subpub"
             primary_table = "t"
             key = "id"
-            access = { admin = true }
+            access = { admin = 3 }
 
             [services.b]
             type = "subpub"
@@ -90,9 +90,9 @@ public sealed class AccessConfigTests
             """);
 
         Assert.That(errors, Has.Count.EqualTo(5));
-        Assert.That(errors, Has.Some.Contains("services.a.access: access must be \"open\", \"auth\" or a policy or role name; the table form (right → SQL pre-check) is not supported yet"));
+        Assert.That(errors, Has.Some.Contains("services.a.access.admin: access right 'admin' must be true or an SQL check (what follows SELECT 1 FROM), got integer 3"));
         Assert.That(errors, Has.Some.Contains("services.b.access: must be \"open\", \"auth\" or a policy or role name, got an empty string."));
-        Assert.That(errors, Has.Some.Contains("services.b.monitor_access: monitor_access must be \"open\", \"auth\" or a policy or role name, got integer 3"));
+        Assert.That(errors, Has.Some.Contains("services.b.monitor_access: monitor_access must be \"open\", \"auth\", a right (policy or role) name or a table of right = true | \"SQL check\", got integer 3"));
         Assert.That(errors, Has.Some.Contains("services.c.access: must be \"open\", \"auth\" or a policy or role name, got 'Open'; did you mean 'open'?"));
         Assert.That(errors, Has.Some.Contains("services.d.access: must be \"open\", \"auth\" or a policy or role name, got ' admin' (leading or trailing spaces)."));
     }
@@ -143,12 +143,12 @@ public sealed class AccessConfigTests
         using (Assert.EnterMultipleScope())
         {
             Assert.That(access.Enabled, Is.True);
-            Assert.That(access.ForMessage("edit", Op("add")), Is.EqualTo("auth"));
-            Assert.That(access.ForMessage("edit", Op("drop")), Is.EqualTo("editors"));
-            Assert.That(access.ForMessage("edit", default), Is.EqualTo("editors"), "no op among several sets: the service's access");
-            Assert.That(access.ForMessage("feed", default), Is.EqualTo("open"));
-            Assert.That(access.ForMonitor("edit"), Is.EqualTo("admin"));
-            Assert.That(access.ForMonitor("feed"), Is.Null);
+            Assert.That(access.ForMessage("edit", Op("add"))?.Name, Is.EqualTo("auth"));
+            Assert.That(access.ForMessage("edit", Op("drop"))?.Name, Is.EqualTo("editors"));
+            Assert.That(access.ForMessage("edit", default)?.Name, Is.EqualTo("editors"), "no op among several sets: the service's access");
+            Assert.That(access.ForMessage("feed", default)?.Name, Is.EqualTo("open"));
+            Assert.That(access.ForMonitor("edit")?.Name, Is.EqualTo("admin"));
+            Assert.That(access.ForMonitor("feed")?.Name, Is.Null);
         }
     }
 
@@ -187,6 +187,23 @@ public sealed class AccessConfigTests
         {
             Assert.That((identity.User, identity.Role), Is.EqualTo(("alice", role ?? string.Empty)));
         }
+    }
+
+    [Test]
+    public void BuiltInAuthTables_AreAllowed_MissingColumnsAreErrors()
+    {
+        var ok = new MkioOptions { DbPath = ":memory:" }
+            .Table("_mkio_users", t => t.Column("username", "TEXT PRIMARY KEY").Column("password", "TEXT").Column("role", "TEXT").Column("desk", "TEXT"))
+            .Table("_mkio_rights", t => t.Column("role", "TEXT").Column("right", "TEXT"));
+        Assert.That(() => Mkio.Model.ModelCompiler.Compile(ok), Throws.Nothing);
+
+        var bad = new MkioOptions { DbPath = ":memory:" }
+            .Table("_mkio_users", t => t.Column("username", "TEXT").Column("password", "TEXT"))
+            .Table("_mkio_rights", t => t.Column("role", "TEXT"));
+        var ex = Assert.Throws<MkioConfigurationException>(() => Mkio.Model.ModelCompiler.Compile(bad));
+        Assert.That(ex!.Message, Does.Contain("tables._mkio_users: the built-in table '_mkio_users' needs the column 'role'")
+            .And.Contain("tables._mkio_users.columns.username: the user name of '_mkio_users' must be its primary key")
+            .And.Contain("tables._mkio_rights: the built-in table '_mkio_rights' needs the column 'right'"));
     }
 
     private static JsonElement Op(string name) => JsonDocument.Parse(JsonSerializer.Serialize(name)).RootElement;

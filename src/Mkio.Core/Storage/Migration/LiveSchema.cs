@@ -100,10 +100,13 @@ internal sealed class LiveSchema
 
     public LiveTable? Find(string name) => _byName.GetValueOrDefault(name);
 
-    /// <summary>True for the names migration never touches.</summary>
+    /// <summary>True for the names migration never touches (the built-in auth tables are configured tables, so not internal).</summary>
     public static bool IsInternal(string table) =>
-        table.StartsWith("sqlite_", StringComparison.OrdinalIgnoreCase) || table.StartsWith("_mkio", StringComparison.OrdinalIgnoreCase)
-        || table.EndsWith(Versioning.VersionedSchema.HistorySuffix, StringComparison.OrdinalIgnoreCase);
+        table.StartsWith("sqlite_", StringComparison.OrdinalIgnoreCase)
+        || table.EndsWith(Versioning.VersionedSchema.HistorySuffix, StringComparison.OrdinalIgnoreCase)
+        || (table.StartsWith("_mkio", StringComparison.OrdinalIgnoreCase)
+            && !table.Equals(Security.AccessControl.UsersTable, StringComparison.Ordinal)
+            && !table.Equals(Security.AccessControl.RightsTable, StringComparison.Ordinal));
 
     public static LiveSchema Read(SqliteConnection connection)
     {

@@ -1,0 +1,106 @@
+using System.Globalization;
+using Mkio.Storage;
+using SQLitePCL;
+
+namespace Mkio.Security;
+
+/// <summary>
+/// An SQL access check (the table form of <c>access</c>: right → SQL): <c>SELECT 1 FROM &lt;sql&gt; LIMIT 1</c> with every
+/// named parameter the SQL uses bound from the caller's identity and request values — never spliced. Passes when it
+/// returns a row; any SQL error fails it.
+/// </summary>
+internal sealed class PreCheck
+{
+    private readonly IReadOnlyDictionary<string, object?> _binds;
+
+    public PreCheck(string sql, IReadOnlyDictionary<string, object?> binds)
+    {
+        Sql = sql;
+        _binds = binds;
+    }
+
+    /// <summary>The statement run: <c>SELECT 1 FROM &lt;fragment&gt; LIMIT 1</c>.</summary>
+    public string Sql { get; }
+
+    /// <summary>The statement for a configured fragment.</summary>
+    public static string StatementFor(string fragment) => $"SELECT 1 FROM {fragment} LIMIT 1";
+
+    /// <summary>Compiles <paramref name="sql"/> on <paramref name="db"/> without running it: null when it is one valid statement, else the error.</summary>
+    public static string? Validate(sqlite3 db, string sql)
+    {
+        var rc = raw.sqlite3_prepare_v2(db, sql, out var stmt, out string tail);
+        using (stmt)
+        {
+            if (rc != raw.SQLITE_OK)
+            {
+                return SqliteErrors.LastMessage(db);
+            }
+
+            if (!string.IsNullOrWhiteSpace(tail))
+            {
+                return "only one statement is allowed (remove the ';' and what follows)";
+            }
+
+            return raw.sqlite3_stmt_readonly(stmt) == 0 ? "the check must only read" : null;
+        }
+    }
+
+    /// <summary>Runs the check on <paramref name="db"/> (the write connection inside the request's savepoint, or a read connection).</summary>
+    public bool Passes(sqlite3 db)
+    {
+        if (raw.sqlite3_prepare_v2(db, Sql, out var stmt, out string tail) != raw.SQLITE_OK || !string.IsNullOrWhiteSpace(tail))
+        {
+            stmt.Dispose();
+            return false;
+        }
+
+        using (stmt)
+        {
+            if (raw.sqlite3_stmt_readonly(stmt) == 0)
+            {
+                return false;
+            }
+
+            var count = raw.sqlite3_bind_parameter_count(stmt);
+            for (var i = 1; i <= count; i++)
+            {
+                var name = raw.sqlite3_bind_parameter_name(stmt, i).utf8_to_string();
+                if (name is { Length: > 1 } && _binds.TryGetValue(name[1..], out var value) && Bind(stmt, i, value) != raw.SQLITE_OK)
+                {
+                    return false;
+                }
+            }
+
+            var waited = 0;
+            while (true)
+            {
+                var rc = raw.sqlite3_step(stmt);
+                if (rc == raw.SQLITE_ROW)
+                {
+                    return true;
+                }
+
+                if (SqliteErrors.IsSharedCacheLock(rc) && SqliteErrors.BackOff(ref waited))
+                {
+                    raw.sqlite3_reset(stmt);
+                    continue;
+                }
+
+                return false;
+            }
+        }
+    }
+
+    private static int Bind(sqlite3_stmt stmt, int position, object? value) => value switch
+    {
+        null => raw.sqlite3_bind_null(stmt, position),
+        string s => raw.sqlite3_bind_text(stmt, position, s),
+        long l => raw.sqlite3_bind_int64(stmt, position, l),
+        int i => raw.sqlite3_bind_int64(stmt, position, i),
+        bool b => raw.sqlite3_bind_int64(stmt, position, b ? 1 : 0),
+        double d => raw.sqlite3_bind_double(stmt, position, d),
+        byte[] bytes => raw.sqlite3_bind_blob(stmt, position, bytes),
+        TooLargeInteger or UnbindableValue => raw.SQLITE_MISMATCH,
+        _ => raw.sqlite3_bind_text(stmt, position, Convert.ToString(value, CultureInfo.InvariantCulture)),
+    };
+}
