@@ -27,9 +27,6 @@ internal sealed partial class MkioEngine
 
     private UsersTableAuthenticator? _builtInLogin;
 
-    /// <summary>The engine's clock (login delays).</summary>
-    public TimeProvider Time => _time;
-
     /// <summary>
     /// After the database is open: compiles every SQL access check against the real schema (errors name the config
     /// key) and watches the rights and users tables, re-checking live subscriptions when they change.

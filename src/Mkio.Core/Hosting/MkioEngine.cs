@@ -39,7 +39,7 @@ internal sealed partial class MkioEngine : IAsyncDisposable
 
     public MkioModel Model { get; }
 
-    /// <summary>The host's clock (timers of services, e.g. the idle timeout of paged queries).</summary>
+    /// <summary>The host's clock (timers of services, e.g. the idle timeout of paged queries; login delays).</summary>
     public TimeProvider Time => _time;
 
     /// <summary>This host's expression functions (client filters compile against them).</summary>
