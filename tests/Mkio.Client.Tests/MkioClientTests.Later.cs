@@ -158,6 +158,38 @@ public partial class MkioClientTests
     }
 
     [Test, CancelAfter(60_000)]
+    public async Task Later_SendWithMsgId_TheServerEchoesTheTxnid(CancellationToken ct)
+    {
+        await using var host = await StartLaterAsync(ct);
+        await using var client = await ConnectAsync(host.Ws(), ct, Later());
+        var result = await client.SendAsync("put", new JsonObject { ["id"] = "A1", ["name"] = "apple", ["qty"] = 1 }, msgId: "order-7", cancellationToken: ct);
+        Assert.That(result.MsgId?.GetString(), Is.EqualTo("order-7"), "sent as txnid, echoed as txnid by the server");
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Later_TopicSubscription_AgainstTheServer_RowPerTopic_ThenUpdates(CancellationToken ct)
+    {
+        await using var host = await StartLaterAsync(ct);
+        await using var client = await ConnectAsync(host.Ws(), ct, Later());
+        await PutAsync(client, "A1", "apple", 10, ct);
+
+        await using var sub = client.SubscribeAsync("cache", new MkioSubscribeOptions { Topics = ["A1", "Z9"] }, ct).GetAsyncEnumerator(ct);
+        var snapshot = await sub.NextAsync();
+        await PutAsync(client, "A1", "apple", 4, ct);
+        var update = await sub.NextAsync();
+
+        var rows = snapshot.Rows.EnumerateArray().ToList();
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(rows.Select(r => r.GetProperty("_mkio_topic").GetString()), Is.EqualTo(new[] { "A1", "Z9" }));
+            Assert.That(rows.Select(r => r.GetProperty("_mkio_exists").GetBoolean()), Is.EqualTo(new[] { true, false }));
+            Assert.That(update.Op, Is.EqualTo("update"));
+            Assert.That(update.Row.GetProperty("_mkio_topic").GetString(), Is.EqualTo("A1"));
+            Assert.That(update.Row.GetProperty("qty").GetInt32(), Is.EqualTo(4));
+        }
+    }
+
+    [Test, CancelAfter(60_000)]
     public async Task Later_RowLeavingTheFilter_ArrivesAsDelete(CancellationToken ct)
     {
         await using var host = await StartLaterAsync(ct);
