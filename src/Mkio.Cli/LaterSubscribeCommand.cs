@@ -41,8 +41,8 @@ internal static class LaterSubscribeCommand
         FieldsOption,
         FilterOption,
         ("--ref <ref>", "Start after this ref (buffered rows newer than it first); without it only rows written from now on."),
-        ("--maxcount <n>", "Page through the buffer n rows at a time (not supported by this command yet)."),
-        ("--before", "Page backwards from --ref (not supported by this command yet)."));
+        ("--maxcount <n>", "Page through the buffer n rows at a time, then go live (with --before: page backwards, then stop)."),
+        ("--before", "Print the buffered rows before --ref (all of the buffer without it), newest page first, then stop."));
 
     /// <summary><c>mkio query &lt;url&gt; &lt;service&gt; [--subid] [--fields] [--filter] [--snapshotOnly] [--updateOnly]</c>.</summary>
     public static System.CommandLine.Command Query() => LaterRequest.Command(
@@ -79,12 +79,6 @@ internal static class LaterSubscribeCommand
             return 1;
         }
 
-        if (Unsupported(parsed) is { } unsupported)
-        {
-            await @out.WriteLineAsync($"Error: {unsupported}").ConfigureAwait(false);
-            return 1;
-        }
-
         using var socket = await LaterRequest.ConnectAsync(parsed.Url, ct).ConfigureAwait(false);
         if (socket is null)
         {
@@ -93,6 +87,18 @@ internal static class LaterSubscribeCommand
 
         try
         {
+            if (parsed.MaxCount is not null || parsed.Before)
+            {
+                // Stream paging: each page is a subscribe that registers nothing; forward paging ends by going live.
+                var (code, live) = await PageStreamAsync(socket, parsed, ct).ConfigureAwait(false);
+                if (live is null)
+                {
+                    return code;
+                }
+
+                parsed = live;
+            }
+
             await socket.SendAsync(Subscribe(parsed), WebSocketMessageType.Text, true, ct).ConfigureAwait(false);
             return await PrintAsync(socket, parsed, ct).ConfigureAwait(false);
         }
@@ -194,10 +200,61 @@ internal static class LaterSubscribeCommand
         return o;
     }
 
-    /// <summary>The error for what the command cannot do yet (stream paging), or null.</summary>
-    internal static string? Unsupported(Options o) =>
-        o.MaxCount is not null || o.Before ? "stream paging (--maxcount, --before) is not supported by this command yet"
-        : null;
+    /// <summary>
+    /// Stream paging (<c>--maxcount</c>, <c>--before</c>): asks page after page, each a subscribe carrying the ref the last
+    /// page returned, and prints each as a snapshot. Forward paging then returns the options of the live subscribe that
+    /// continues after the last row printed; backward paging (and a refusal) returns the exit code and no live options.
+    /// </summary>
+    private static async Task<(int Code, Options? Live)> PageStreamAsync(ClientWebSocket socket, Options o, CancellationToken ct)
+    {
+        var @out = CliConsole.Out;
+        var buffer = new ArrayBufferWriter<byte>();
+        var page = o.Clone();
+        var lastRef = o.Ref;
+        while (true)
+        {
+            await socket.SendAsync(Subscribe(page), WebSocketMessageType.Text, true, ct).ConfigureAwait(false);
+            buffer.ResetWrittenCount();
+            if (!await LaterRequest.ReceiveAsync(socket, buffer, ct).ConfigureAwait(false))
+            {
+                await @out.WriteLineAsync("Error: the server closed the connection").ConfigureAwait(false);
+                return (1, null);
+            }
+
+            using var doc = JsonDocument.Parse(buffer.WrittenMemory);
+            var m = doc.RootElement;
+            if (!(m.TryGetProperty("type", out var t) && t.ValueEquals("snapshot")))
+            {
+                var type = t.ValueKind == JsonValueKind.String ? t.GetString() : "reply";
+                await @out.WriteLineAsync($"[{CliConsole.Now()}] {type}: {SubscribeCommand.Json(m)}").ConfigureAwait(false);
+                var message = m.TryGetProperty("message", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : type;
+                await @out.WriteLineAsync($"Error: {message}").ConfigureAwait(false);
+                return (1, null);
+            }
+
+            await @out.WriteAsync(SubscribeCommand.Format(MkioEventType.Snapshot, m, CliConsole.IsTty)).ConfigureAwait(false);
+            var hasMore = m.TryGetProperty("hasmore", out var h) && h.ValueKind == JsonValueKind.True;
+            var pageRef = m.TryGetProperty("ref", out var r) && r.ValueKind == JsonValueKind.String && r.GetString() is { Length: > 0 } s ? s : null;
+            lastRef = pageRef ?? lastRef;
+            if (!hasMore || page.MaxCount is null || pageRef is null)
+            {
+                break;
+            }
+
+            page.Ref = pageRef;
+        }
+
+        if (o.Before)
+        {
+            return (0, null);
+        }
+
+        // Live from the last row printed (or from the given ref / the whole buffer when no row was printed).
+        var live = o.Clone();
+        live.MaxCount = null;
+        live.Ref = lastRef;
+        return (0, live);
+    }
 
     private static byte[] Subscribe(Options o) => WireJson.Serialize(w =>
     {
@@ -244,6 +301,16 @@ internal static class LaterSubscribeCommand
         {
             w.WritePropertyName("ref");
             WireJson.WriteString(w, o.Ref);
+        }
+
+        if (o.Protocol == "stream" && o.MaxCount is { } maxCount)
+        {
+            w.WriteNumber("maxcount", maxCount);
+        }
+
+        if (o.Protocol == "stream" && o.Before)
+        {
+            w.WriteBoolean("before", true);
         }
 
         if (o.Protocol == "query")
@@ -362,5 +429,8 @@ internal static class LaterSubscribeCommand
         public bool SnapshotOnly { get; set; }
 
         public bool UpdateOnly { get; set; }
+
+        /// <summary>A copy to change for one page or the live subscribe.</summary>
+        public Options Clone() => (Options)MemberwiseClone();
     }
 }

@@ -144,12 +144,72 @@ public sealed partial class LaterSubscribeCommandsTests
         }
     }
 
-    [TestCase("stream", "feed", "--maxcount", "5", "Error: stream paging (--maxcount, --before) is not supported by this command yet")]
-    [TestCase("stream", "feed", "--before", "", "Error: stream paging (--maxcount, --before) is not supported by this command yet")]
+    [GeneratedRegex(@"SNAPSHOT \((\d+) rows\)")]
+    private static partial Regex AnySnapshotHeader();
+
+    [GeneratedRegex(@"SNAPSHOT \(0 rows\)")]
+    private static partial Regex EmptySnapshotHeader();
+
+    /// <summary>Writes events e1..e<paramref name="n"/> through <c>log</c>; their refs.</summary>
+    private static async Task<string[]> LogAsync(TestSocket writer, int n, CancellationToken ct)
+    {
+        var refs = new string[n];
+        for (var i = 1; i <= n; i++)
+        {
+            refs[i - 1] = (await writer.RequestAsync($$$"""{"service":"log","data":{"text":"e{{{i}}}"}}""", ct)).GetProperty("ref").GetString()!;
+        }
+
+        return refs;
+    }
+
+    private static int[] PageSizes(string stdout) => [.. AnySnapshotHeader().Matches(stdout).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))];
+
+    [Test, CancelAfter(90_000)]
+    public async Task Stream_MaxCount_PagesForwardThenGoesLive(CancellationToken ct)
+    {
+        var (host, dir, writer) = await StartAsync(ct);
+        await using (host)
+        await using (writer)
+        using (dir)
+        {
+            await LogAsync(writer, 5, ct);
+            await using var p = MkioProcess.StartInterruptible(dir.Path, "stream", Url(host), "feed", "--maxcount", "2", "--fields", "text");
+            await p.WaitForStdoutAsync(EmptySnapshotHeader(), ct);
+            _ = await writer.RequestAsync("""{"service":"log","data":{"text":"e6"}}""", ct);
+            await p.WaitForStdoutAsync(UpdateHeader(), ct);
+            await p.TerminateAsync(ct);
+            await p.WaitForExitAsync(ct);
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(PageSizes(p.Stdout), Is.EqualTo(new[] { 2, 2, 1, 0 }), "three pages, then the live subscribe after the last row");
+                Assert.That(Bodies(p.Stdout), Is.EqualTo(Enumerable.Range(1, 6).Select(i => $$"""{"text": "e{{i}}"}""")), p.Stdout);
+            }
+        }
+    }
+
+    [Test, CancelAfter(90_000)]
+    public async Task Stream_BeforeWithMaxCount_PagesBackwardsFromTheRef_ThenStops(CancellationToken ct)
+    {
+        var (host, dir, writer) = await StartAsync(ct);
+        await using (host)
+        await using (writer)
+        using (dir)
+        {
+            var refs = await LogAsync(writer, 5, ct);
+            var (code, stdout) = await RunAsync(dir.Path, ct, "stream", Url(host), "feed", "--ref", refs[4], "--before", "--maxcount", "2", "--fields", "text");
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(code, Is.Zero, stdout);
+                Assert.That(PageSizes(stdout), Is.EqualTo(new[] { 2, 2 }));
+                Assert.That(Bodies(stdout), Is.EqualTo(new[] { "e3", "e4", "e1", "e2" }.Select(t => $$"""{"text": "{{t}}"}""")), "the page nearest the ref first, oldest first within a page");
+            }
+        }
+    }
+
     [TestCase("stream", "feed", "--maxcount", "0", "Error: --maxcount must be a positive integer, got '0'\nUsage: mkio stream")]
     [TestCase("subpub", "cache", "--filter", "x", "Error: unknown option: --filter\nUsage: mkio subpub")]
     [CancelAfter(60_000)]
-    public async Task UnsupportedOrInvalid_ClearErrorExit1(string command, string service, string a, string b, string expected, CancellationToken ct)
+    public async Task Invalid_ClearErrorExit1(string command, string service, string a, string b, string expected, CancellationToken ct)
     {
         using var dir = new TempDirectory();
         string[] extra = b.Length == 0 ? [a] : [a, b];
