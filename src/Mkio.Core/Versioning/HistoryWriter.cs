@@ -26,7 +26,15 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
     {
         var s = For(table);
         var key = Key(table, row);
-        Emit(table.History!, "delete", Run(s.DeleteHistory, key));
+        if (table.History!.Watched)
+        {
+            Emit(table.History, "delete", Run(s.DeleteHistory, key));
+        }
+        else
+        {
+            RunQuiet(s.DeleteHistoryQuiet, key);
+        }
+
         Record(table, s, row, Version(row), "insert", context);
     }
 
@@ -164,7 +172,14 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
             row.TryGetValue(table.Recorded[i].Name, out values[5 + i]);
         }
 
-        Emit(table.History!, "insert", Run(s.InsertHistory, values));
+        if (table.History!.Watched)
+        {
+            Emit(table.History, "insert", Run(s.InsertHistory, values));
+        }
+        else
+        {
+            RunQuiet(s.InsertHistoryQuiet, values);
+        }
     }
 
     private void Emit(TableModel table, string op, List<Row> rows)
@@ -223,6 +238,21 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
         return s.ReadAll();
     }
 
+    /// <summary>
+    /// Like <see cref="Run"/> for a statement without <c>RETURNING</c>: nobody watches the history table, so no row is
+    /// read back or materialised (the common case, and the write path's hot one).
+    /// </summary>
+    private static void RunQuiet(WriteBatcher.PreparedOp s, params object?[] args)
+    {
+        s.Reset();
+        for (var i = 0; i < args.Length; i++)
+        {
+            s.Bind(i + 1, args[i]);
+        }
+
+        s.ReadAll();
+    }
+
     private Statements For(TableModel table)
     {
         if (!_tables.TryGetValue(table, out var s))
@@ -267,7 +297,10 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
             SelectVersion = P($"SELECT {cols} FROM {h} WHERE {pk} = ? AND {v} = ?");
             DeleteHistory = P($"DELETE FROM {h} WHERE {pk} = ? RETURNING *");
             DeleteFrom = P($"DELETE FROM {h} WHERE {pk} = ? AND {v} >= ? RETURNING *");
-            InsertHistory = P($"INSERT INTO {h} ({string.Join(", ", VersionedSchema.MetaColumns)}, {cols}) VALUES ({string.Join(", ", Enumerable.Repeat("?", 5 + recorded.Length))}) RETURNING *");
+            var insertHistory = $"INSERT INTO {h} ({string.Join(", ", VersionedSchema.MetaColumns)}, {cols}) VALUES ({string.Join(", ", Enumerable.Repeat("?", 5 + recorded.Length))})";
+            InsertHistory = P(insertHistory + " RETURNING *");
+            InsertHistoryQuiet = P(insertHistory);
+            DeleteHistoryQuiet = P($"DELETE FROM {h} WHERE {pk} = ?");
             SetVersion = P($"UPDATE {t} SET {v} = ? WHERE {pk} = ? RETURNING *");
             var set = table.Recorded.Where(c => !c.PrimaryKey).Select(c => c.Name + " = ?").Append(v + " = ?").Append(r + " = ?");
             Restore = P($"UPDATE {t} SET {string.Join(", ", set)} WHERE {pk} = ? RETURNING *");
@@ -280,6 +313,10 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
         public WriteBatcher.PreparedOp SelectVersion { get; }
 
         public WriteBatcher.PreparedOp DeleteHistory { get; }
+
+        public WriteBatcher.PreparedOp DeleteHistoryQuiet { get; }
+
+        public WriteBatcher.PreparedOp InsertHistoryQuiet { get; }
 
         public WriteBatcher.PreparedOp DeleteFrom { get; }
 
@@ -295,7 +332,7 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
 
         public void Dispose()
         {
-            foreach (var s in new[] { SelectBase, SelectVersion, DeleteHistory, DeleteFrom, InsertHistory, SetVersion, Restore, Rebuild, DeleteBase })
+            foreach (var s in new[] { SelectBase, SelectVersion, DeleteHistory, DeleteHistoryQuiet, DeleteFrom, InsertHistory, InsertHistoryQuiet, SetVersion, Restore, Rebuild, DeleteBase })
             {
                 s.Dispose();
             }

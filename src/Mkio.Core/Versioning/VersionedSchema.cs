@@ -64,7 +64,7 @@ internal static class VersionedSchema
             }
         }
 
-        return sb.Append(", PRIMARY KEY (").AppendJoin(", ", table.PrimaryKey.Select(c => c.Name)).Append(", ").Append(VersionColumn).Append("))").ToString();
+        return sb.Append(", PRIMARY KEY (").AppendJoin(", ", table.PrimaryKey.Select(c => c.Name)).Append(", ").Append(VersionColumn).Append(")) WITHOUT ROWID").ToString();
     }
 
     public static string RefIndexSql(TableModel table) =>

@@ -40,7 +40,7 @@ public sealed class VersionedConfigTests
             Assert.That(model.Tables.Select(t => t.Name), Is.EqualTo(new[] { "orders" }), "history tables are never listed");
             Assert.That(model.TablesByName["orders__history"].HistoryOf, Is.SameAs(orders));
             Assert.That(VersionedSchema.CreateHistorySql(orders), Is.EqualTo(
-                "CREATE TABLE IF NOT EXISTS orders__history (_mkio_version INTEGER NOT NULL, _mkio_op TEXT NOT NULL, _mkio_ref TEXT NOT NULL, _mkio_user TEXT, _mkio_service TEXT, id TEXT, qty DECIMAL(10, 2), PRIMARY KEY (id, _mkio_version))"));
+                "CREATE TABLE IF NOT EXISTS orders__history (_mkio_version INTEGER NOT NULL, _mkio_op TEXT NOT NULL, _mkio_ref TEXT NOT NULL, _mkio_user TEXT, _mkio_service TEXT, id TEXT, qty DECIMAL(10, 2), PRIMARY KEY (id, _mkio_version)) WITHOUT ROWID"));
         }
 
         var code = CompileCode(o => o

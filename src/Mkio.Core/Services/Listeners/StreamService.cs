@@ -29,12 +29,20 @@ internal sealed partial class StreamService(MkioEngine engine, ListenerServiceMo
 
     protected override ChangeLog ResumeLog => _buffer;
 
+    /// <summary>
+    /// The order of the newest rows: by rowid, or — for a history table, which is clustered by (key, version) and has no
+    /// rowid — by the ref (indexed; refs grow with commit order) and version.
+    /// </summary>
+    private string NewestFirst => Model.PrimaryTable.HistoryOf is null
+        ? "rowid DESC"
+        : $"{MkioSchema.RefColumn} DESC, {Versioning.VersionedSchema.VersionColumn} DESC";
+
     protected override void Load()
     {
         LoadedSequence = Engine.Writer.Sequence;
         var rows = Model.SqlHasJoin
             ? Engine.Database.Read(c => MkioDatabase.Query(c, $"SELECT * FROM ({Model.Sql}) LIMIT $p1", Model.BufferSize))
-            : Engine.Database.Read(c => MkioDatabase.Query(c, $"{Model.Sql} ORDER BY rowid DESC LIMIT $p1", Model.BufferSize));
+            : Engine.Database.Read(c => MkioDatabase.Query(c, $"{Model.Sql} ORDER BY {NewestFirst} LIMIT $p1", Model.BufferSize));
         if (!Model.SqlHasJoin)
         {
             rows.Reverse();
@@ -57,7 +65,7 @@ internal sealed partial class StreamService(MkioEngine engine, ListenerServiceMo
         var row = change.Row;
         if (Model.SqlHasJoin)
         {
-            var rows = Engine.Database.Read(c => MkioDatabase.Query(c, $"{Model.Sql} ORDER BY rowid DESC LIMIT 1"));
+            var rows = Engine.Database.Read(c => MkioDatabase.Query(c, $"{Model.Sql} ORDER BY {NewestFirst} LIMIT 1"));
             if (rows.Count > 0)
             {
                 row = rows[0];
