@@ -52,6 +52,47 @@ public sealed class VersionedTableTests
         return rows.Count == 0 ? null : MkioChange.ToDictionary(rows[0]);
     }
 
+    /// <summary>Journal rows per table name after some writes: history changes are journaled only when a service follows them.</summary>
+    private static async Task<Dictionary<string, long>> JournalByTableAsync(MkioTestHost host, CancellationToken ct)
+    {
+        var engine = Subscriptions.LiveTest.Engine(host);
+        var rows = await engine.Database.ReadAsync(c => Storage.MkioDatabase.Query(c, "SELECT tbl, count(*) AS n FROM _mkio_journal GROUP BY tbl"), ct);
+        return rows.ToDictionary(r => (string)r[0]!, r => (long)r[1]!);
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    [CancelAfter(60_000)]
+    public async Task History_IsJournaledOnlyWhenAServiceFollowsIt_AndRecordedEitherWay(bool watched, CancellationToken ct)
+    {
+        await using var host = await MkioTestHost.StartAsync(o =>
+        {
+            o.DbPath = "v.db";
+            o.Table("orders", t => t.Column("id", "INTEGER PRIMARY KEY").Column("qty", "INTEGER").Versioned())
+                .Transaction("orders_tx", tx => tx
+                    .Op("add", ops => ops.Insert("orders", ["id", "qty"]))
+                    .Op("set", ops => ops.Update("orders", ["id"], ["qty"])))
+                .Query("all", q => q.From("orders"));
+            if (watched)
+            {
+                o.Stream("changes", q => q.From("orders__history"));
+            }
+        }, ct);
+        var mkio = host.Services.GetRequiredService<IMkio>();
+        await OkAsync(mkio, "add", new { id = 1, qty = 1 }, ct);
+        await OkAsync(mkio, "set", new { id = 1, qty = 2 }, ct);
+        await OkAsync(mkio, "add", new { id = 2, qty = 5 }, ct);
+
+        var journal = await JournalByTableAsync(host, ct);
+        var versions = await mkio.HistoryAsync("orders", cancellationToken: ct);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(versions.Select(r => $"{r["id"]}:{r["_mkio_version"]}:{r["qty"]}"), Is.EquivalentTo(new[] { "1:1:1", "1:2:2", "2:1:5" }), "history is recorded whether or not anyone watches it");
+            Assert.That(journal.GetValueOrDefault("orders"), Is.EqualTo(3L));
+            Assert.That(journal.GetValueOrDefault("orders__history"), Is.EqualTo(watched ? 3L : 0L), "history changes reach the journal only for a service that follows them");
+        }
+    }
+
     [Test, CancelAfter(60_000)]
     public async Task EveryOpType_RecordsVersions_UndoRedo_RedoTruncation_UndoPastFirstVersion(CancellationToken ct)
     {
