@@ -225,11 +225,7 @@ internal static class LaterSubscribeCommand
             var m = doc.RootElement;
             if (!(m.TryGetProperty("type", out var t) && t.ValueEquals("snapshot")))
             {
-                var type = t.ValueKind == JsonValueKind.String ? t.GetString() : "reply";
-                await @out.WriteLineAsync($"[{CliConsole.Now()}] {type}: {SubscribeCommand.Json(m)}").ConfigureAwait(false);
-                var message = m.TryGetProperty("message", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : type;
-                await @out.WriteLineAsync($"Error: {message}").ConfigureAwait(false);
-                return (1, null);
+                return (await PrintRefusalAsync(m, t.ValueKind == JsonValueKind.String ? t.GetString()! : "reply").ConfigureAwait(false), null);
             }
 
             await @out.WriteAsync(SubscribeCommand.Format(MkioEventType.Snapshot, m, CliConsole.IsTty)).ConfigureAwait(false);
@@ -382,14 +378,19 @@ internal static class LaterSubscribeCommand
                     await @out.WriteAsync(SubscribeCommand.Format(MkioEventType.Update, m, CliConsole.IsTty)).ConfigureAwait(false);
                     break;
                 case "nack" or "error":
-                {
-                    await @out.WriteLineAsync($"[{CliConsole.Now()}] {type}: {SubscribeCommand.Json(m)}").ConfigureAwait(false);
-                    var message = m.TryGetProperty("message", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : type;
-                    await @out.WriteLineAsync($"Error: {message}").ConfigureAwait(false);
-                    return 1;
-                }
+                    return await PrintRefusalAsync(m, type).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>Prints a refusal (nack, error or any unexpected reply) and the <c>Error:</c> line; the exit code 1.</summary>
+    private static async Task<int> PrintRefusalAsync(JsonElement m, string type)
+    {
+        var @out = CliConsole.Out;
+        await @out.WriteLineAsync($"[{CliConsole.Now()}] {type}: {SubscribeCommand.Json(m)}").ConfigureAwait(false);
+        var message = m.TryGetProperty("message", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : type;
+        await @out.WriteLineAsync($"Error: {message}").ConfigureAwait(false);
+        return 1;
     }
 
     private static byte[] GetMore(string service, string subId) => WireJson.Serialize(w =>

@@ -507,15 +507,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
             stmt.Reset();
             for (var p = 0; p < stmt.ParamIndexes.Length; p++)
             {
-                var pi = stmt.ParamIndexes[p];
-                var param = op.Params[pi];
-                object? value = param.Source switch
-                {
-                    ParamSource.Ref => @ref,
-                    ParamSource.Bind => ResolveBind(param.Bind, recorded, ops, req),
-                    _ => values[pi],
-                };
-                stmt.Bind(p + 1, value);
+                stmt.Bind(p + 1, ParamValue(op, stmt.ParamIndexes[p], values, @ref, recorded, req));
             }
 
             Row? first = null;
@@ -561,12 +553,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     private Row? ExecuteVersioned(WriteRequest req, string @ref, OpModel op, object?[] values, ulong mask, Row?[] recorded)
     {
         var context = new Versioning.HistoryContext(@ref, req.User, req.Service);
-        object? Value(int pi) => op.Params[pi] switch
-        {
-            { Source: ParamSource.Ref } => @ref,
-            { Source: ParamSource.Bind } p => ResolveBind(p.Bind, recorded, req.OpSet.Ops, req),
-            _ => values[pi],
-        };
+        object? Value(int pi) => ParamValue(op, pi, values, @ref, recorded, req);
 
         if (op.Type is OpType.Undo or OpType.Redo)
         {
@@ -615,6 +602,18 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         }
 
         return op.Type == OpType.Delete ? null : first;
+    }
+
+    /// <summary>The value of op parameter <paramref name="pi"/>: the request's ref, a bind to an earlier op's row, or the data value.</summary>
+    private static object? ParamValue(OpModel op, int pi, object?[] values, string @ref, Row?[] recorded, WriteRequest req)
+    {
+        var param = op.Params[pi];
+        return param.Source switch
+        {
+            ParamSource.Ref => @ref,
+            ParamSource.Bind => ResolveBind(param.Bind, recorded, req.OpSet.Ops, req),
+            _ => values[pi],
+        };
     }
 
     /// <summary>

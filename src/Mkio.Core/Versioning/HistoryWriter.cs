@@ -25,16 +25,7 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
     public void Inserted(TableModel table, Row row, HistoryContext context)
     {
         var s = For(table);
-        var key = Key(table, row);
-        if (table.History!.Watched)
-        {
-            Emit(table.History, "delete", Run(s.DeleteHistory, key));
-        }
-        else
-        {
-            RunQuiet(s.DeleteHistoryQuiet, key);
-        }
-
+        Change(table, s.DeleteHistory, "delete", Key(table, row));
         Record(table, s, row, Version(row), "insert", context);
     }
 
@@ -54,7 +45,7 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
         }
 
         var next = cursor + 1;
-        Emit(table.History!, "delete", Run(s.DeleteFrom, key, next));
+        Change(table, s.DeleteFrom, "delete", key, next);
         var updated = Run(s.SetVersion, next, key);
         Record(table, s, row, next, "update", context);
         return updated.Count == 1 ? updated[0] : row;
@@ -63,8 +54,7 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
     /// <summary>A deleted row: the key's whole history goes with it.</summary>
     public void Deleted(TableModel table, Row row)
     {
-        var s = For(table);
-        Emit(table.History!, "delete", Run(s.DeleteHistory, Key(table, row)));
+        Change(table, For(table).DeleteHistory, "delete", Key(table, row));
     }
 
     /// <summary>True when a row with the op's key values exists (decides whether an upsert inserts).</summary>
@@ -172,26 +162,26 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
             row.TryGetValue(table.Recorded[i].Name, out values[5 + i]);
         }
 
-        if (table.History!.Watched)
-        {
-            Emit(table.History, "insert", Run(s.InsertHistory, values));
-        }
-        else
-        {
-            RunQuiet(s.InsertHistoryQuiet, values);
-        }
+        Change(table, s.InsertHistory, "insert", values);
     }
 
-    private void Emit(TableModel table, string op, List<Row> rows)
+    /// <summary>
+    /// Runs a change to <paramref name="table"/>'s history. When a service follows the history table, the changed rows
+    /// are read back (<c>RETURNING *</c>) and become events; otherwise the statement without <c>RETURNING</c> runs and
+    /// nothing is read or materialised (the common case, and the write path's hot one).
+    /// </summary>
+    private void Change(TableModel table, HistoryStatement statement, string op, params object?[] args)
     {
-        if (!table.Watched)
+        var history = table.History!;
+        if (!history.Watched)
         {
+            Run(statement.Quiet, args);
             return;
         }
 
-        foreach (var r in rows)
+        foreach (var r in Run(statement.Returning, args))
         {
-            events.Add((table, op, r));
+            events.Add((history, op, r));
         }
     }
 
@@ -238,21 +228,6 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
         return s.ReadAll();
     }
 
-    /// <summary>
-    /// Like <see cref="Run"/> for a statement without <c>RETURNING</c>: nobody watches the history table, so no row is
-    /// read back or materialised (the common case, and the write path's hot one).
-    /// </summary>
-    private static void RunQuiet(WriteBatcher.PreparedOp s, params object?[] args)
-    {
-        s.Reset();
-        for (var i = 0; i < args.Length; i++)
-        {
-            s.Bind(i + 1, args[i]);
-        }
-
-        s.ReadAll();
-    }
-
     private Statements For(TableModel table)
     {
         if (!_tables.TryGetValue(table, out var s))
@@ -295,12 +270,10 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
             WriteBatcher.PreparedOp P(string sql) => new(db, sql, []);
             SelectBase = P($"SELECT * FROM {t} WHERE {pk} = ?");
             SelectVersion = P($"SELECT {cols} FROM {h} WHERE {pk} = ? AND {v} = ?");
-            DeleteHistory = P($"DELETE FROM {h} WHERE {pk} = ? RETURNING *");
-            DeleteFrom = P($"DELETE FROM {h} WHERE {pk} = ? AND {v} >= ? RETURNING *");
-            var insertHistory = $"INSERT INTO {h} ({string.Join(", ", VersionedSchema.MetaColumns)}, {cols}) VALUES ({string.Join(", ", Enumerable.Repeat("?", 5 + recorded.Length))})";
-            InsertHistory = P(insertHistory + " RETURNING *");
-            InsertHistoryQuiet = P(insertHistory);
-            DeleteHistoryQuiet = P($"DELETE FROM {h} WHERE {pk} = ?");
+            HistoryStatement H(string sql) => new(P(sql + " RETURNING *"), P(sql));
+            DeleteHistory = H($"DELETE FROM {h} WHERE {pk} = ?");
+            DeleteFrom = H($"DELETE FROM {h} WHERE {pk} = ? AND {v} >= ?");
+            InsertHistory = H($"INSERT INTO {h} ({string.Join(", ", VersionedSchema.MetaColumns)}, {cols}) VALUES ({string.Join(", ", Enumerable.Repeat("?", 5 + recorded.Length))})");
             SetVersion = P($"UPDATE {t} SET {v} = ? WHERE {pk} = ? RETURNING *");
             var set = table.Recorded.Where(c => !c.PrimaryKey).Select(c => c.Name + " = ?").Append(v + " = ?").Append(r + " = ?");
             Restore = P($"UPDATE {t} SET {string.Join(", ", set)} WHERE {pk} = ? RETURNING *");
@@ -312,15 +285,11 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
 
         public WriteBatcher.PreparedOp SelectVersion { get; }
 
-        public WriteBatcher.PreparedOp DeleteHistory { get; }
+        public HistoryStatement DeleteHistory { get; }
 
-        public WriteBatcher.PreparedOp DeleteHistoryQuiet { get; }
+        public HistoryStatement DeleteFrom { get; }
 
-        public WriteBatcher.PreparedOp InsertHistoryQuiet { get; }
-
-        public WriteBatcher.PreparedOp DeleteFrom { get; }
-
-        public WriteBatcher.PreparedOp InsertHistory { get; }
+        public HistoryStatement InsertHistory { get; }
 
         public WriteBatcher.PreparedOp SetVersion { get; }
 
@@ -332,10 +301,13 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
 
         public void Dispose()
         {
-            foreach (var s in new[] { SelectBase, SelectVersion, DeleteHistory, DeleteHistoryQuiet, DeleteFrom, InsertHistory, InsertHistoryQuiet, SetVersion, Restore, Rebuild, DeleteBase })
+            foreach (var s in new[] { SelectBase, SelectVersion, DeleteHistory.Returning, DeleteHistory.Quiet, DeleteFrom.Returning, DeleteFrom.Quiet, InsertHistory.Returning, InsertHistory.Quiet, SetVersion, Restore, Rebuild, DeleteBase })
             {
                 s.Dispose();
             }
         }
     }
+
+    /// <summary>One change to a history table, prepared twice: with <c>RETURNING *</c> (watched) and without.</summary>
+    private sealed record HistoryStatement(WriteBatcher.PreparedOp Returning, WriteBatcher.PreparedOp Quiet);
 }
