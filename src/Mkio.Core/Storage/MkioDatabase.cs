@@ -268,7 +268,7 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
     /// The first step of a read, retried while the database is locked (a shared-cache in-memory database
     /// answers SQLITE_LOCKED rather than waiting, as <see cref="SqliteCommand"/> retries until its timeout).
     /// </summary>
-    private static int FirstStep(sqlite3_stmt stmt, int timeoutSeconds)
+    internal static int FirstStep(sqlite3_stmt stmt, int timeoutSeconds)
     {
         var started = Environment.TickCount64;
         while (true)

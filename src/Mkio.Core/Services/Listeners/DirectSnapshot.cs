@@ -1,0 +1,102 @@
+using Microsoft.Data.Sqlite;
+using Mkio.Data;
+using Mkio.Protocol;
+using Mkio.Storage;
+using SQLitePCL;
+
+namespace Mkio.Services.Listeners;
+
+/// <summary>
+/// A query snapshot encoded straight from the SQLite statement into its wire bytes: one row object is refilled for
+/// every row and written at once, so a 100,000-row read builds no 100,000 rows (nor keeps their values alive while
+/// it serialises). Used when the service has no <c>publish</c> formatter; the bytes are those of
+/// <see cref="SerializedRows"/> over <see cref="MkioDatabase.QueryAll"/>'s rows, as the same writer writes them.
+/// Filters of subscribers sharing the read are evaluated on rows rebuilt from the bytes
+/// (<see cref="SerializedRows.RowAt"/>), which is exact for the values this reader accepts.
+/// </summary>
+internal static class DirectSnapshot
+{
+    /// <summary>
+    /// Reads and serialises <paramref name="sql"/> on <paramref name="connection"/> (inside the caller's read transaction),
+    /// or returns null — having read nothing the caller must keep — when a row could not be rebuilt exactly from
+    /// its bytes (a blob, a non-finite float, duplicate column names): the caller then reads rows as before.
+    /// </summary>
+    public static SerializedRows? TryRead(SqliteConnection connection, string sql, int expectedRows)
+    {
+        var db = connection.Handle ?? throw new InvalidOperationException("The connection is not open.");
+        Check(db, raw.sqlite3_prepare_v2(db, sql, out var stmt));
+        using (stmt)
+        {
+            var count = raw.sqlite3_column_count(stmt);
+            var names = new string[count];
+            for (var i = 0; i < count; i++)
+            {
+                names[i] = raw.sqlite3_column_name(stmt, i).utf8_to_string();
+            }
+
+            var schema = new RowSchema(names);
+            for (var i = 0; i < count; i++)
+            {
+                if (schema.IndexOf(names[i]) != i)
+                {
+                    return null;
+                }
+            }
+
+            var values = new object?[count];
+            var scratch = new Row(schema, values);
+            var exact = true;
+            var rc = MkioDatabase.FirstStep(stmt, connection.DefaultTimeout);
+
+            IEnumerable<Row> Rows()
+            {
+                for (; rc == raw.SQLITE_ROW && exact; rc = raw.sqlite3_step(stmt))
+                {
+                    for (var i = 0; i < count; i++)
+                    {
+                        switch (raw.sqlite3_column_type(stmt, i))
+                        {
+                            case raw.SQLITE_INTEGER:
+                                values[i] = raw.sqlite3_column_int64(stmt, i);
+                                break;
+                            case raw.SQLITE_FLOAT:
+                                var d = raw.sqlite3_column_double(stmt, i);
+                                exact &= double.IsFinite(d);
+                                values[i] = d;
+                                break;
+                            case raw.SQLITE_NULL:
+                                values[i] = null;
+                                break;
+                            case raw.SQLITE_TEXT:
+                                values[i] = System.Text.Encoding.UTF8.GetString(raw.sqlite3_column_blob(stmt, i));
+                                break;
+                            default:
+                                exact = false;
+                                values[i] = raw.sqlite3_column_blob(stmt, i).ToArray();
+                                break;
+                        }
+                    }
+
+                    yield return scratch;
+                }
+            }
+
+            var serialized = new SerializedRows(Rows(), expectedRows, schema);
+            if (!exact)
+            {
+                return null;
+            }
+
+            Check(db, rc);
+            return serialized;
+        }
+    }
+
+    private static void Check(sqlite3 db, int rc)
+    {
+        if (rc is not (raw.SQLITE_OK or raw.SQLITE_DONE or raw.SQLITE_ROW))
+        {
+            throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), rc, raw.sqlite3_extended_errcode(db));
+        }
+    }
+}
