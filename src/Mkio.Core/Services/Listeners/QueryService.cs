@@ -35,6 +35,13 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
 
         // As live (Apply): with a JOIN, changes of the secondary tables are not logged.
         SeedLog(_log, null, Model.SqlHasJoin ? [Model.PrimaryTable.Name] : null);
+
+        // The first resume after a start would otherwise compile the delta path (log search, row and frame writers)
+        // while its client waits: take that path once now, over the newest change.
+        if (_log.Count >= 2 && _log.ResumeFrom(_log[_log.Count - 2].Ref) is { Count: > 0 } newest)
+        {
+            _ = SubscriptionFrames.DeltaFrame(Name, _log.LastRef, [.. newest.Select(e => (e.Op, e.Row))]);
+        }
     }
 
     protected override string? Apply(ChangeEvent change)
@@ -234,6 +241,7 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
         private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly Dictionary<string, Task<ReadOnlyMemory<byte>>> _frames = new(StringComparer.Ordinal);
         private Lazy<SerializedRows>? _serialized;
+        private Lazy<List<Row>>? _rebuilt;
 
         public Task Completion => _done.Task;
 
@@ -247,12 +255,16 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
         /// <summary>The rows serialised once, on first use (frames for every filter are cut from it).</summary>
         public SerializedRows Serialized => _serialized!.Value;
 
-        /// <summary>Row <paramref name="index"/> of the snapshot (rebuilt from its bytes after a direct read).</summary>
-        public Row RowAt(int index) => Rows is { } rows ? rows[index] : Serialized.RowAt(index);
+        /// <summary>
+        /// Row <paramref name="index"/> of the snapshot. After a direct read the rows are rebuilt from the bytes once, by
+        /// the first filtered subscriber, and shared by every other filter.
+        /// </summary>
+        public Row RowAt(int index) => (Rows ?? _rebuilt!.Value)[index];
 
         public void Complete(List<Row>? rows, SerializedRows? direct, long sequence, string? @ref)
         {
             (Rows, Sequence, Ref) = (rows, sequence, @ref);
+            _rebuilt = direct is null ? null : new Lazy<List<Row>>(() => [.. Enumerable.Range(0, direct.Count).Select(direct.RowAt)], LazyThreadSafetyMode.ExecutionAndPublication);
             _serialized = direct is not null
                 ? new Lazy<SerializedRows>(direct)
                 : new Lazy<SerializedRows>(() => new SerializedRows(rows!), LazyThreadSafetyMode.ExecutionAndPublication);
