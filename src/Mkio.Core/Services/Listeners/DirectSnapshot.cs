@@ -24,16 +24,9 @@ internal static class DirectSnapshot
     public static SerializedRows? TryRead(SqliteConnection connection, string sql, int expectedRows)
     {
         var db = connection.Handle ?? throw new InvalidOperationException("The connection is not open.");
-        Check(db, raw.sqlite3_prepare_v2(db, sql, out var stmt));
-        using (stmt)
+        using (var stmt = MkioDatabase.PrepareRead(connection, sql, out var names))
         {
-            var count = raw.sqlite3_column_count(stmt);
-            var names = new string[count];
-            for (var i = 0; i < count; i++)
-            {
-                names[i] = raw.sqlite3_column_name(stmt, i).utf8_to_string();
-            }
-
+            var count = names.Length;
             var schema = new RowSchema(names);
             for (var i = 0; i < count; i++)
             {
@@ -87,16 +80,8 @@ internal static class DirectSnapshot
                 return null;
             }
 
-            Check(db, rc);
+            MkioDatabase.Check(db, rc);
             return serialized;
-        }
-    }
-
-    private static void Check(sqlite3 db, int rc)
-    {
-        if (rc is not (raw.SQLITE_OK or raw.SQLITE_DONE or raw.SQLITE_ROW))
-        {
-            throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), rc, raw.sqlite3_extended_errcode(db));
         }
     }
 }
