@@ -237,17 +237,17 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
             Check(db, rc);
             return rows;
         }
+    }
 
-        static string Text(ReadOnlySpan<byte> utf8, ref string? previous)
+    /// <summary>The text value <paramref name="utf8"/>: <paramref name="previous"/> itself when it is the same (ASCII) text, else a new string.</summary>
+    internal static string Text(ReadOnlySpan<byte> utf8, ref string? previous)
+    {
+        if (previous is not null && previous.Length == utf8.Length && System.Text.Ascii.Equals(utf8, previous))
         {
-            if (previous is not null && previous.Length == utf8.Length && System.Text.Ascii.Equals(utf8, previous))
-            {
-                return previous;
-            }
-
-            return previous = System.Text.Encoding.UTF8.GetString(utf8);
+            return previous;
         }
 
+        return previous = System.Text.Encoding.UTF8.GetString(utf8);
     }
 
     /// <summary>Prepares a read on <paramref name="connection"/> and gives its result column names.</summary>

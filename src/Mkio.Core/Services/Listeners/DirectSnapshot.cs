@@ -37,6 +37,7 @@ internal static class DirectSnapshot
             }
 
             var values = new object?[count];
+            var last = new string?[count];
             var scratch = new Row(schema, values);
             var exact = true;
             var rc = MkioDatabase.FirstStep(stmt, connection.DefaultTimeout);
@@ -61,7 +62,7 @@ internal static class DirectSnapshot
                                 values[i] = null;
                                 break;
                             case raw.SQLITE_TEXT:
-                                values[i] = System.Text.Encoding.UTF8.GetString(raw.sqlite3_column_blob(stmt, i));
+                                values[i] = MkioDatabase.Text(raw.sqlite3_column_blob(stmt, i), ref last[i]);
                                 break;
                             default:
                                 exact = false;
