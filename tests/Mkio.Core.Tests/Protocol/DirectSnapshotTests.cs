@@ -31,7 +31,7 @@ public class DirectSnapshotTests
         {
             const string sql = "SELECT * FROM t ORDER BY id";
             var rows = MkioDatabase.QueryAll(c, sql);
-            var direct = DirectSnapshot.TryRead(c, sql, 0);
+            var direct = DirectSnapshot.TryRead(c, sql, -1);
             Assert.That(direct, Is.Not.Null);
             Assert.That(direct!.Count, Is.EqualTo(rows.Count));
             Assert.That(direct.CanDecode, Is.True);
@@ -66,6 +66,21 @@ public class DirectSnapshotTests
             var direct = DirectSnapshot.TryRead(c, "SELECT * FROM t", 100);
             Assert.That(direct!.Count, Is.Zero);
             Assert.That(Encoding.UTF8.GetString(direct.SnapshotFrame("q", Ref, null).Span), Is.EqualTo(Encoding.UTF8.GetString(SubscriptionFrames.SnapshotFrame("q", Ref, []))));
+        });
+    }
+
+    [TestCase("SELECT * FROM t ORDER BY id;")]
+    [TestCase("WITH x AS (SELECT * FROM t) SELECT * FROM x ORDER BY id")]
+    public void TryRead_RowCountUnknown_QueriesThatCannotBeCountedAsASubqueryStillRead(string sql)
+    {
+        WithDatabase("""
+            CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT);
+            INSERT INTO t VALUES (1, 'a');
+            INSERT INTO t VALUES (2, 'b');
+            """, c =>
+        {
+            var expected = new SerializedRows(MkioDatabase.QueryAll(c, sql)).SnapshotFrame("q", Ref, null).ToArray();
+            Assert.That(DirectSnapshot.TryRead(c, sql, -1)!.SnapshotFrame("q", Ref, null).ToArray(), Is.EqualTo(expected));
         });
     }
 

@@ -21,9 +21,18 @@ internal static class DirectSnapshot
     /// or returns null — having read nothing the caller must keep — when a row could not be rebuilt exactly from
     /// its bytes (a blob, a non-finite float, duplicate column names): the caller then reads rows as before.
     /// </summary>
+    /// <param name="connection">An open connection in a read transaction.</param>
+    /// <param name="sql">The service's validated query.</param>
+    /// <param name="expectedRows">The row count of the previous read, or -1 (unknown: the rows are counted first, so that
+    /// the buffer is allocated once instead of growing through a chain of large-object copies).</param>
     public static SerializedRows? TryRead(SqliteConnection connection, string sql, int expectedRows)
     {
         var db = connection.Handle ?? throw new InvalidOperationException("The connection is not open.");
+        if (expectedRows < 0)
+        {
+            expectedRows = Count(connection, sql);
+        }
+
         using (var stmt = MkioDatabase.PrepareRead(connection, sql, out var names))
         {
             var count = names.Length;
@@ -83,6 +92,22 @@ internal static class DirectSnapshot
 
             MkioDatabase.Check(db, rc);
             return serialized;
+        }
+    }
+
+    /// <summary>The query's row count (at most a million), or 0 when it cannot be counted as a subquery (e.g. a trailing <c>;</c>).</summary>
+    private static int Count(SqliteConnection connection, string sql)
+    {
+        try
+        {
+            using var counting = MkioDatabase.PrepareRead(connection, "SELECT count(*) FROM (" + sql + ")", out _);
+            return MkioDatabase.FirstStep(counting, connection.DefaultTimeout) == raw.SQLITE_ROW
+                ? (int)Math.Min(raw.sqlite3_column_int64(counting, 0), 1_000_000)
+                : 0;
+        }
+        catch (SqliteException)
+        {
+            return 0;
         }
     }
 }

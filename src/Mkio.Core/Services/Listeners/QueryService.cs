@@ -20,7 +20,7 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
     protected override ChangeLog ResumeLog => _log;
     private readonly Lock _readGate = new();
     private SnapshotRead? _reading;
-    private int _lastRowCount;
+    private int _lastRowCount = -1;
     private int _waiting;
 
     /// <summary>Subscribers currently waiting for a snapshot read another subscriber started (diagnostics, tests).</summary>
