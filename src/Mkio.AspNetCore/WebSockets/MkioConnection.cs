@@ -262,10 +262,10 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
                     continue;
                 }
 
-                // What is queued now goes out framed by the stream, as one socket write (bounded in frames and, by the
-                // stream, in bytes).
+                // What is queued now goes out framed by the stream, as one socket write. Taken frames no longer count
+                // against the queue's bound, so a batch stops at one buffer's worth of bytes (plus the frame that crosses it).
                 long taken = 0;
-                while (batch.Count < MaxBatchFrames && reader.TryRead(out var frame))
+                while (batch.Count < MaxBatchFrames && taken < CoalescingStream.BatchBytes && reader.TryRead(out var frame))
                 {
                     taken += frame.Length;
                     batch.Add(frame);
