@@ -56,7 +56,7 @@ internal static class LiveBenchmarks
             for (var i = 0; i < n; i++)
             {
                 subs[i] = new Receiver(state);
-                await subs[i].Ws.ConnectAsync(uri, ct);
+                await subs[i].ConnectAsync(uri, ct);
                 foreach (var feed in feeds)
                 {
                     await subs[i].Ws.SendAsync(Encoding.UTF8.GetBytes("{\"service\":\"" + feed + "\",\"type\":\"subscribe\"}"), WebSocketMessageType.Text, true, ct);
@@ -243,7 +243,10 @@ internal static class LiveBenchmarks
     /// <summary>A subscriber: counts frames, finds <c>"ref":"L</c> and looks up the send time; no JSON parsing.</summary>
     private sealed class Receiver(FanoutState state)
     {
-        public ClientWebSocket Ws { get; } = new() { Options = { KeepAliveInterval = TimeSpan.Zero } };
+        /// <summary>The subscriber's socket (a <see cref="BufferedWebSocket"/>), open after <see cref="ConnectAsync"/>.</summary>
+        public WebSocket Ws { get; private set; } = null!;
+
+        public async Task ConnectAsync(Uri uri, CancellationToken ct) => Ws = await BufferedWebSocket.ConnectAsync(uri, ct);
 
         public long[] Histogram { get; } = new long[Buckets + 1];
 
@@ -493,7 +496,7 @@ internal static class LiveBenchmarks
         for (var i = 0; i < n; i++)
         {
             subs[i] = new Receiver(state);
-            await subs[i].Ws.ConnectAsync(uri, ct);
+            await subs[i].ConnectAsync(uri, ct);
         }
 
         await allConnected.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
@@ -689,7 +692,7 @@ internal static class LiveBenchmarks
         for (var i = 0; i < count; i++)
         {
             subs[i] = new Receiver(state);
-            await subs[i].Ws.ConnectAsync(uri, ct);
+            await subs[i].ConnectAsync(uri, ct);
         }
 
         byte[] Subscribe(int i) => filter is null
@@ -1026,7 +1029,7 @@ internal static class LiveBenchmarks
 
     // ---------------------------------------------------------------- helpers
 
-    private static async Task CloseAsync(ClientWebSocket ws)
+    private static async Task CloseAsync(WebSocket ws)
     {
         try
         {

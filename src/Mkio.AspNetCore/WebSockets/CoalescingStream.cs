@@ -1,24 +1,28 @@
 namespace Mkio.AspNetCore.WebSockets;
 
 /// <summary>
-/// The upgraded connection's stream under the server's WebSocket. Between <see cref="BeginBatch"/> and
-/// <see cref="EndBatchAsync"/> the socket's writes (one per WebSocket frame) are gathered into one buffer and
-/// reach the connection as one write: several queued frames to one connection cost one socket write, not one
-/// each. Outside a batch (pongs, pings and the close frame sent while the send loop is idle) writes pass
-/// straight through. Writes, the batch's flush and pass-through writes are serialised, so frames never interleave.
+/// The upgraded connection's stream under the server's WebSocket. The send loop hands it every message queued
+/// for the connection at once (<see cref="WriteMessagesAsync"/>): it frames them itself (RFC 6455 §5.2: FIN,
+/// binary, unmasked, as the server's WebSocket frames them) into one buffer and writes that with one socket write,
+/// so several queued messages cost one write, one lock round trip and one copy each, not a trip through the
+/// WebSocket's send lock, its frame buffer and a write per message. A message too large for the buffer is written
+/// from its own memory after its header, without a copy. The WebSocket's own writes (pongs, pings, the close frame)
+/// pass straight through; every write is serialised, so frames never interleave.
 /// Disposing it while its <see cref="Owner"/> is not cleanly closed (an abort, a keep-alive timeout) runs
 /// <paramref name="aborted"/> first, the HTTP connection's abort: disposing an upgraded stream alone does not end a
 /// read pending on it. After a clean close handshake the connection ends normally (FIN).
 /// </summary>
 internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : Stream
 {
-    /// <summary>A batch is written out once it holds this many bytes; a larger frame is written on its own.</summary>
+    /// <summary>Gathered messages are written out once they hold this many bytes; a larger message is written from its own memory.</summary>
     internal const int BatchBytes = 64 * 1024;
+
+    /// <summary>The longest frame header a server writes: 2 bytes + 8 bytes of length (no mask).</summary>
+    private const int MaxHeader = 10;
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private byte[] _buffer = new byte[4096];
     private int _count;
-    private bool _batching;
 
     /// <summary>The WebSocket running over this stream.</summary>
     public System.Net.WebSockets.WebSocket? Owner { get; set; }
@@ -37,18 +41,44 @@ internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : S
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     /// <summary>
-    /// Starts gathering writes (the send loop is about to send what is queued). Not under the gate: a write in
-    /// progress (a pong to a slow peer) must not block the send loop's thread; the writes after it see the flag.
+    /// Writes <paramref name="messages"/> as binary WebSocket messages, one unfragmented frame each, in order: gathered
+    /// into as few socket writes as the buffer's bound allows (one for a typical batch of updates).
     /// </summary>
-    public void BeginBatch() => Volatile.Write(ref _batching, true);
-
-    /// <summary>Writes what was gathered as one write and stops gathering.</summary>
-    public async ValueTask EndBatchAsync(CancellationToken cancellationToken)
+    /// <exception cref="System.Net.WebSockets.WebSocketException">The WebSocket can no longer send data (closed or aborted).</exception>
+    public async ValueTask WriteMessagesAsync(IReadOnlyList<ReadOnlyMemory<byte>> messages, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            Volatile.Write(ref _batching, false);
+            // Under the gate, so a close frame the WebSocket wrote is seen: no data may follow it.
+            if (Owner is { State: not (System.Net.WebSockets.WebSocketState.Open or System.Net.WebSockets.WebSocketState.CloseReceived) })
+            {
+                throw new System.Net.WebSockets.WebSocketException(System.Net.WebSockets.WebSocketError.InvalidState);
+            }
+
+            foreach (var message in messages)
+            {
+                if (_count + MaxHeader > BatchBytes)
+                {
+                    await WriteOutAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                Reserve(MaxHeader);
+                _count += WriteHeader(_buffer.AsSpan(_count), message.Length);
+                if (_count + message.Length <= BatchBytes)
+                {
+                    Reserve(message.Length);
+                    message.Span.CopyTo(_buffer.AsSpan(_count));
+                    _count += message.Length;
+                    continue;
+                }
+
+                // Too large to gather: the header (and what came before it) goes first, then the message itself.
+                await WriteOutAsync(cancellationToken).ConfigureAwait(false);
+                InnerWrites++;
+                await inner.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+            }
+
             await WriteOutAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -57,25 +87,33 @@ internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : S
         }
     }
 
+    /// <summary>Writes the header of an unmasked, final, binary frame of <paramref name="length"/> bytes; returns its size.</summary>
+    internal static int WriteHeader(Span<byte> destination, int length)
+    {
+        destination[0] = 0x82;
+        if (length <= 125)
+        {
+            destination[1] = (byte)length;
+            return 2;
+        }
+
+        if (length <= ushort.MaxValue)
+        {
+            destination[1] = 126;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)length);
+            return 4;
+        }
+
+        destination[1] = 127;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(destination[2..], (ulong)length);
+        return 10;
+    }
+
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (Volatile.Read(ref _batching) && _count + buffer.Length <= BatchBytes)
-            {
-                if (_count + buffer.Length > _buffer.Length)
-                {
-                    Array.Resize(ref _buffer, Math.Min(BatchBytes, Math.Max(_buffer.Length * 2, _count + buffer.Length)));
-                }
-
-                buffer.Span.CopyTo(_buffer.AsSpan(_count));
-                _count += buffer.Length;
-                return;
-            }
-
-            // Outside a batch, or it would grow past its bound: what was gathered goes first, then this write.
-            await WriteOutAsync(cancellationToken).ConfigureAwait(false);
             InnerWrites++;
             await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
@@ -95,11 +133,6 @@ internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : S
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (!Volatile.Read(ref _batching))
-            {
-                await WriteOutAsync(cancellationToken).ConfigureAwait(false);
-            }
-
             await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -145,6 +178,15 @@ internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : S
         if (Owner is not { State: System.Net.WebSockets.WebSocketState.Closed })
         {
             aborted?.Invoke();
+        }
+    }
+
+    /// <summary>Makes room for <paramref name="bytes"/> more in the buffer (never beyond <see cref="BatchBytes"/>).</summary>
+    private void Reserve(int bytes)
+    {
+        if (_count + bytes > _buffer.Length)
+        {
+            Array.Resize(ref _buffer, Math.Min(BatchBytes, Math.Max(_buffer.Length * 2, _count + bytes)));
         }
     }
 

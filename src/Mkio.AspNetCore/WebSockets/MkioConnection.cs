@@ -40,8 +40,8 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
     private bool _dispatchStopped;
     private TaskCompletionSource? _dispatchIdle;
 
-    /// <summary>At most this many queued frames go out in one coalesced write before the batch is flushed.</summary>
-    internal const int MaxBatchFrames = 64;
+    /// <summary>At most this many queued frames are taken from the queue for one coalesced write.</summary>
+    internal const int MaxBatchFrames = 256;
 
     private readonly CoalescingStream? _stream;
 
@@ -49,7 +49,7 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
     /// <param name="maxQueuedBytes">The outbound queue's bound in bytes.</param>
     /// <param name="metrics">Counters.</param>
     /// <param name="logger">Logger.</param>
-    /// <param name="stream">The stream under <paramref name="socket"/> when it can gather frames into one write (null: one write per frame).</param>
+    /// <param name="stream">The stream under <paramref name="socket"/>, which frames and gathers queued messages into one write (null: the socket sends each message).</param>
     public MkioConnection(WebSocket socket, long maxQueuedBytes, MkioMetrics metrics, ILogger logger, CoalescingStream? stream = null)
     {
         _socket = socket;
@@ -245,25 +245,39 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
         var token = _abort.Token;
         try
         {
+            List<ReadOnlyMemory<byte>>? batch = _stream is null ? null : new(MaxBatchFrames);
             while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
             {
-                // What is queued now goes out as one socket write (bounded in frames and, by the stream, in bytes).
-                _stream?.BeginBatch();
-                for (var n = 0; n < MaxBatchFrames && reader.TryRead(out var frame); n++)
+                if (batch is null)
                 {
-                    Interlocked.Add(ref _queuedBytes, -frame.Length);
-                    if (_dropQueued)
+                    while (reader.TryRead(out var frame))
                     {
-                        continue;
+                        Interlocked.Add(ref _queuedBytes, -frame.Length);
+                        if (!_dropQueued)
+                        {
+                            await SendFrameAsync(frame, token).ConfigureAwait(false);
+                        }
                     }
 
-                    await SendFrameAsync(frame, token).ConfigureAwait(false);
+                    continue;
                 }
 
-                if (_stream is not null)
+                // What is queued now goes out framed by the stream, as one socket write. Taken frames no longer count
+                // against the queue's bound, so a batch stops at one buffer's worth of bytes (plus the frame that crosses it).
+                long taken = 0;
+                while (batch.Count < MaxBatchFrames && taken < CoalescingStream.BatchBytes && reader.TryRead(out var frame))
                 {
-                    await _stream.EndBatchAsync(token).ConfigureAwait(false);
+                    taken += frame.Length;
+                    batch.Add(frame);
                 }
+
+                Interlocked.Add(ref _queuedBytes, -taken);
+                if (!_dropQueued)
+                {
+                    await _stream!.WriteMessagesAsync(batch, token).ConfigureAwait(false);
+                }
+
+                batch.Clear();
             }
 
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Mkio.Data;
 
 namespace Mkio.Protocol;
@@ -18,11 +19,51 @@ internal sealed class SerializedRows
     private readonly int _arrayEnd;
     private readonly int[] _starts;
     private readonly int[] _ends;
+    private readonly RowSchema? _decodable;
     private int _inPlaceTaken;
 
     public SerializedRows(IReadOnlyList<Row> rows)
     {
-        _buffer = WireJson.SerializeRows(rows, Headroom, out _arrayEnd, out _starts, out _ends);
+        _buffer = WireJson.SerializeRows(rows, rows.Count, Headroom, out _arrayEnd, out _starts, out _ends);
+    }
+
+    /// <summary>
+    /// Serialises rows handed out one at a time (<paramref name="rows"/> may refill one row object for every row).
+    /// With <paramref name="decodable"/> (the rows' schema, distinct names; every value null, a 64-bit integer, a
+    /// finite float or text), <see cref="RowAt"/> rebuilds any row from its bytes, so filters need no row objects.
+    /// </summary>
+    public SerializedRows(IEnumerable<Row> rows, int expectedRows, RowSchema? decodable)
+    {
+        _buffer = WireJson.SerializeRows(rows, expectedRows, Headroom, out _arrayEnd, out _starts, out _ends);
+        _decodable = decodable;
+    }
+
+    /// <summary>Whether <see cref="RowAt"/> can rebuild rows.</summary>
+    public bool CanDecode => _decodable is not null;
+
+    /// <summary>
+    /// Row <paramref name="index"/> rebuilt from its bytes: the same names and the same values as the row it was
+    /// written from (integers as <see cref="long"/>, floats as <see cref="double"/>: Python's float repr round-trips).
+    /// </summary>
+    public Row RowAt(int index)
+    {
+        var schema = _decodable ?? throw new InvalidOperationException("These rows were not serialised decodable.");
+        var reader = new Utf8JsonReader(_buffer.AsSpan(_starts[index], _ends[index] - _starts[index]));
+        var values = new object?[schema.Count];
+        reader.Read();
+        for (var k = 0; reader.Read() && reader.TokenType == JsonTokenType.PropertyName; k++)
+        {
+            reader.Read();
+            values[k] = reader.TokenType switch
+            {
+                JsonTokenType.Null => null,
+                JsonTokenType.String => reader.GetString(),
+                JsonTokenType.Number => reader.TryGetInt64(out var l) ? (object)l : reader.GetDouble(),
+                _ => throw new InvalidOperationException($"Unexpected {reader.TokenType} in a serialised row."),
+            };
+        }
+
+        return new Row(schema, values);
     }
 
     /// <summary>The number of rows.</summary>

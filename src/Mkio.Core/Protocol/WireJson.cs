@@ -599,29 +599,32 @@ internal static class WireJson
     /// that leaves <paramref name="headroom"/> free bytes before the array's <c>[</c> and at least one after its
     /// <c>]</c>, and reports where each row's object starts and ends, so that frames over any subset of the rows
     /// can be assembled by copying, and the frame over all of them around the array in place (see
-    /// <see cref="SerializedRows"/>). The array is <c>buffer[headroom..arrayEnd]</c>.
+    /// <see cref="SerializedRows"/>). The array is <c>buffer[headroom..arrayEnd]</c>. Each row is written before the
+    /// next is taken, so <paramref name="rows"/> may hand out one row object refilled for every row.
     /// </summary>
-    internal static byte[] SerializeRows(IReadOnlyList<Row> rows, int headroom, out int arrayEnd, out int[] starts, out int[] ends)
+    internal static byte[] SerializeRows(IEnumerable<Row> rows, int expectedRows, int headroom, out int arrayEnd, out int[] starts, out int[] ends)
     {
-        var output = new ArrayBufferWriter<byte>(headroom + Math.Max(1024, rows.Count * 128));
+        var output = new ArrayBufferWriter<byte>(headroom + Math.Max(1024, expectedRows * 128));
         output.Advance(headroom);
-        starts = new int[rows.Count];
-        ends = new int[rows.Count];
+        var startList = new List<int>(expectedRows);
+        var endList = new List<int>(expectedRows);
         using (var w = CreateWriter(output))
         {
             w.WriteStartArray();
             w.Flush();
-            for (var i = 0; i < rows.Count; i++)
+            foreach (var row in rows)
             {
-                starts[i] = output.WrittenCount + (i > 0 ? 1 : 0); // after the separating comma
-                WriteRow(w, rows[i]);
+                startList.Add(output.WrittenCount + (startList.Count > 0 ? 1 : 0)); // after the separating comma
+                WriteRow(w, row);
                 w.Flush();
-                ends[i] = output.WrittenCount;
+                endList.Add(output.WrittenCount);
             }
 
             w.WriteEndArray();
         }
 
+        starts = [.. startList];
+        ends = [.. endList];
         if (NeedsPythonRewrite(output.WrittenSpan[headroom..]))
         {
             // Rare (non-ASCII text): rewrite row by row, so that the offsets stay exact.
@@ -629,7 +632,7 @@ internal static class WireJson
             var fixedUp = new ArrayBufferWriter<byte>(headroom + written.Length + (written.Length / 4) + 16);
             fixedUp.Advance(headroom);
             fixedUp.Write("["u8);
-            for (var i = 0; i < rows.Count; i++)
+            for (var i = 0; i < starts.Length; i++)
             {
                 if (i > 0)
                 {

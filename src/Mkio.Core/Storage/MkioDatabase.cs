@@ -209,16 +209,9 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(connection);
         var db = connection.Handle ?? throw new InvalidOperationException("The connection is not open.");
-        Check(db, raw.sqlite3_prepare_v2(db, sql, out var stmt));
-        using (stmt)
+        using (var stmt = PrepareRead(connection, sql, out var names))
         {
-            var count = raw.sqlite3_column_count(stmt);
-            var names = new string[count];
-            for (var i = 0; i < count; i++)
-            {
-                names[i] = raw.sqlite3_column_name(stmt, i).utf8_to_string();
-            }
-
+            var count = names.Length;
             var schema = new RowSchema(names);
             var last = new string?[count];
             var rows = new List<Row>();
@@ -244,23 +237,39 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
             Check(db, rc);
             return rows;
         }
+    }
 
-        static string Text(ReadOnlySpan<byte> utf8, ref string? previous)
+    /// <summary>The text value <paramref name="utf8"/>: <paramref name="previous"/> itself when it is the same (ASCII) text, else a new string.</summary>
+    internal static string Text(ReadOnlySpan<byte> utf8, ref string? previous)
+    {
+        if (previous is not null && previous.Length == utf8.Length && System.Text.Ascii.Equals(utf8, previous))
         {
-            if (previous is not null && previous.Length == utf8.Length && System.Text.Ascii.Equals(utf8, previous))
-            {
-                return previous;
-            }
-
-            return previous = System.Text.Encoding.UTF8.GetString(utf8);
+            return previous;
         }
 
-        static void Check(sqlite3 db, int rc)
+        return previous = System.Text.Encoding.UTF8.GetString(utf8);
+    }
+
+    /// <summary>Prepares a read on <paramref name="connection"/> and gives its result column names.</summary>
+    internal static sqlite3_stmt PrepareRead(SqliteConnection connection, string sql, out string[] names)
+    {
+        var db = connection.Handle ?? throw new InvalidOperationException("The connection is not open.");
+        Check(db, raw.sqlite3_prepare_v2(db, sql, out var stmt));
+        names = new string[raw.sqlite3_column_count(stmt)];
+        for (var i = 0; i < names.Length; i++)
         {
-            if (rc is not (raw.SQLITE_OK or raw.SQLITE_DONE or raw.SQLITE_ROW))
-            {
-                throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), rc, raw.sqlite3_extended_errcode(db));
-            }
+            names[i] = raw.sqlite3_column_name(stmt, i).utf8_to_string();
+        }
+
+        return stmt;
+    }
+
+    /// <summary>Throws the <see cref="SqliteException"/> of a failed step or prepare.</summary>
+    internal static void Check(sqlite3 db, int rc)
+    {
+        if (rc is not (raw.SQLITE_OK or raw.SQLITE_DONE or raw.SQLITE_ROW))
+        {
+            throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), rc, raw.sqlite3_extended_errcode(db));
         }
     }
 
@@ -268,7 +277,7 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
     /// The first step of a read, retried while the database is locked (a shared-cache in-memory database
     /// answers SQLITE_LOCKED rather than waiting, as <see cref="SqliteCommand"/> retries until its timeout).
     /// </summary>
-    private static int FirstStep(sqlite3_stmt stmt, int timeoutSeconds)
+    internal static int FirstStep(sqlite3_stmt stmt, int timeoutSeconds)
     {
         var started = Environment.TickCount64;
         while (true)

@@ -13,26 +13,52 @@ namespace Mkio.AspNetCore.Tests.Lifecycle;
 /// </summary>
 public class CoalescingStreamTests
 {
-    [Test]
-    public async Task Batch_GathersWritesIntoOne_PassThroughOutside()
+    [Test, CancelAfter(30_000)]
+    public async Task WriteMessages_FramesEverySizeExactly_GatheredUnderTheBound_LargeOnesFromTheirOwnMemory(CancellationToken ct)
     {
         var inner = new RecordingStream();
         await using var stream = new CoalescingStream(inner);
-        stream.BeginBatch();
-        await stream.WriteAsync("ab"u8.ToArray());
-        await stream.WriteAsync("cd"u8.ToArray());
-        Assert.That(inner.Writes, Is.Empty);
-        await stream.EndBatchAsync(CancellationToken.None);
-        await stream.WriteAsync("ef"u8.ToArray());
 
-        // A write that would take the batch past its bound: what was gathered goes first, then the large write.
-        stream.BeginBatch();
-        await stream.WriteAsync("g"u8.ToArray());
-        await stream.WriteAsync(new byte[CoalescingStream.BatchBytes]);
-        await stream.EndBatchAsync(CancellationToken.None);
-        Assert.That(inner.Writes.Select(w => w.Length), Is.EqualTo(new[] { 4, 2, 1, CoalescingStream.BatchBytes }));
-        Assert.That(Encoding.ASCII.GetString(inner.Writes[0]) + Encoding.ASCII.GetString(inner.Writes[1]), Is.EqualTo("abcdef"));
-        Assert.That(stream.InnerWrites, Is.EqualTo(4));
+        // Lengths around each header form (7-bit, 16-bit, 64-bit) and one message larger than the gathering buffer.
+        byte[][] messages = [.. new[] { 0, 1, 125, 126, 127, 65_535, 65_536, 200, CoalescingStream.BatchBytes + 10, 3 }
+            .Select((n, i) => Enumerable.Range(0, n).Select(b => (byte)(b + i)).ToArray())];
+        await stream.WriteMessagesAsync([.. messages.Select(m => (ReadOnlyMemory<byte>)m)], ct);
+
+        // No write exceeds the bound unless it is a large message's own memory.
+        var writes = inner.Writes;
+        Assert.That(writes.Where(w => w.Length > CoalescingStream.BatchBytes).Select(w => w.Length), Is.EqualTo(new[] { CoalescingStream.BatchBytes + 10 }));
+        Assert.That(writes, Has.Count.LessThan(messages.Length));
+        Assert.That(stream.InnerWrites, Is.EqualTo(writes.Count));
+
+        // A client reading those bytes sees each message whole, binary, in order.
+        using var client = WebSocket.CreateFromStream(new MemoryStream([.. writes.SelectMany(w => w)]), new WebSocketCreationOptions { IsServer = false });
+        var buffer = new byte[CoalescingStream.BatchBytes * 2];
+        foreach (var expected in messages)
+        {
+            var r = await client.ReceiveAsync(buffer, ct);
+            Assert.That(r.MessageType, Is.EqualTo(WebSocketMessageType.Binary));
+            Assert.That(r.EndOfMessage, Is.True);
+            Assert.That(buffer.AsSpan(0, r.Count).SequenceEqual(expected), Is.True, $"message of {expected.Length} bytes");
+        }
+
+        // The WebSocket's own writes (pongs, the close frame) pass straight through.
+        var before = writes.Count;
+        await stream.WriteAsync("ef"u8.ToArray(), ct);
+        Assert.That(inner.Writes, Has.Count.EqualTo(before + 1));
+        Assert.That(inner.Writes[^1], Is.EqualTo("ef"u8.ToArray()));
+    }
+
+    [Test, CancelAfter(30_000)]
+    public async Task WriteMessages_AfterTheCloseFrame_Refused(CancellationToken ct)
+    {
+        var inner = new RecordingStream();
+        var stream = new CoalescingStream(inner);
+        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        stream.Owner = socket;
+        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, string.Empty, ct);
+        var writes = inner.Writes.Count;
+        Assert.ThrowsAsync<WebSocketException>(async () => await stream.WriteMessagesAsync(["x"u8.ToArray()], ct));
+        Assert.That(inner.Writes, Has.Count.EqualTo(writes), "no data frame after the close frame");
     }
 
     [Test, CancelAfter(30_000)]

@@ -8,13 +8,13 @@ using static Mkio.AspNetCore.Tests.Subscriptions.LiveTest;
 namespace Mkio.AspNetCore.Tests.Subscriptions;
 
 /// <summary>
-/// A snapshot larger than one send segment leaves the server as several WebSocket frames of one message
-/// (no copy of the whole message in the socket): the client must read exactly the snapshot, as one message.
+/// A snapshot larger than the connection's gathering buffer is written from its own memory after its frame
+/// header (no copy of the whole message): the client must read exactly the snapshot, as one message.
 /// </summary>
 public class LargeSnapshotTests
 {
     [Test, CancelAfter(60_000)]
-    public async Task Snapshot_LargerThanOneSendSegment_SentInFragmentsReassembledExactly(CancellationToken ct)
+    public async Task Snapshot_LargerThanTheGatheringBuffer_ReadExactlyAsOneMessage(CancellationToken ct)
     {
         await using var host = await MkioTestHost.StartAsync(FixtureAPlusOnFile, ct);
         await using var ws = await host.ConnectAsync("ws", ct);
@@ -44,7 +44,7 @@ public class LargeSnapshotTests
         while (!r.EndOfMessage);
 
         var text = Encoding.UTF8.GetString(message.ToArray());
-        Assert.That(message.Length, Is.GreaterThan(MkioConnection.SendSegment));
+        Assert.That(message.Length, Is.GreaterThan(CoalescingStream.BatchBytes));
         Assert.That(text, Does.StartWith("""{"type":"snapshot","service":"all_orders","ref":"r300","rows":[{"id":"1","""));
         using var doc = JsonDocument.Parse(text);
         var rows = doc.RootElement.GetProperty("rows");

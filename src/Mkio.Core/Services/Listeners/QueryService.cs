@@ -20,6 +20,7 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
     protected override ChangeLog ResumeLog => _log;
     private readonly Lock _readGate = new();
     private SnapshotRead? _reading;
+    private int _lastRowCount = -1;
     private int _waiting;
 
     /// <summary>Subscribers currently waiting for a snapshot read another subscriber started (diagnostics, tests).</summary>
@@ -34,6 +35,13 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
 
         // As live (Apply): with a JOIN, changes of the secondary tables are not logged.
         SeedLog(_log, null, Model.SqlHasJoin ? [Model.PrimaryTable.Name] : null);
+
+        // The first resume after a start would otherwise compile the delta path (log search, row and frame writers)
+        // while its client waits: take that path once now, over the newest change.
+        if (_log.Count >= 2 && _log.ResumeFrom(_log[_log.Count - 2].Ref) is { Count: > 0 } newest)
+        {
+            _ = SubscriptionFrames.DeltaFrame(Name, _log.LastRef, [.. newest.Select(e => (e.Op, e.Row))]);
+        }
     }
 
     protected override string? Apply(ChangeEvent change)
@@ -76,7 +84,7 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
         // subscribers do not wait behind it: the read's rows are serialised once, each filter's frame
         // is assembled from those bytes, and subscribers with the same filter share one frame. When
         // the ref must come from the log, only the frame's assembly (a copy) happens inside the lock.
-        var admit = AdmitFor(subscriber, read.Rows);
+        var admit = AdmitFor(subscriber, read.RowAt);
         var serialized = read.Serialized;
         // (The cast matters: a bare null would convert to an empty ReadOnlyMemory through byte[].)
         var frame = read.Ref is not null
@@ -87,9 +95,10 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
             if (!_log.CoversAfter(sequence))
             {
                 // Too many changes since the read to replay exactly: read again under the lock.
-                var (rows, again, snapshotRef) = ReadFormatted();
+                var (rows, direct, again, snapshotRef) = ReadFormatted();
                 sequence = again;
-                frame = new SerializedRows(rows).SnapshotFrame(Name, snapshotRef ?? _log.RefAtOrBefore(sequence), AdmitFor(subscriber, rows));
+                var serializedAgain = direct ?? new SerializedRows(rows!);
+                frame = serializedAgain.SnapshotFrame(Name, snapshotRef ?? _log.RefAtOrBefore(sequence), AdmitFor(subscriber, i => rows?[i] ?? serializedAgain.RowAt(i)));
             }
 
             // The snapshot may hold changes the loop has not logged yet: its ref comes from the
@@ -137,8 +146,8 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
             {
                 try
                 {
-                    var (rows, sequence, @ref) = ReadFormatted();
-                    read.Complete(rows, sequence, @ref);
+                    var (rows, direct, sequence, @ref) = ReadFormatted();
+                    read.Complete(rows, direct, sequence, @ref);
                 }
                 catch (Exception ex)
                 {
@@ -175,15 +184,18 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
         }
     }
 
-    /// <summary>The subscriber's filter over <paramref name="rows"/> by index, or null (every row) when it has none.</summary>
-    private Func<int, bool>? AdmitFor(Subscriber subscriber, List<Row> rows) =>
-        subscriber.Filter is null ? null : i => Admits(subscriber, rows[i]);
+    /// <summary>The subscriber's filter over the snapshot's rows by index, or null (every row) when it has none.</summary>
+    private Func<int, bool>? AdmitFor(Subscriber subscriber, Func<int, Row> rowAt) =>
+        subscriber.Filter is null ? null : i => Admits(subscriber, rowAt(i));
 
-    /// <summary>Reads the snapshot and applies <c>publish</c> once (rows that fail to format are dropped, F1).</summary>
-    private (List<Row> Rows, long Sequence, string? Ref) ReadFormatted()
+    /// <summary>
+    /// Reads the snapshot: without a <c>publish</c> formatter straight into its wire bytes (<see cref="DirectSnapshot"/>,
+    /// no rows), else as rows with <c>publish</c> applied once (rows that fail to format are dropped, F1).
+    /// </summary>
+    private (List<Row>? Rows, SerializedRows? Direct, long Sequence, string? Ref) ReadFormatted()
     {
-        var (rows, sequence, @ref) = Engine.Database.Read(ReadSnapshot);
-        if (Model.Publish is not null)
+        var (rows, direct, sequence, @ref) = Engine.Database.Read(c => ReadSnapshot(c, allowDirect: true));
+        if (rows is not null && Model.Publish is not null)
         {
             var formatted = new List<Row>(rows.Count);
             foreach (var r in rows)
@@ -197,21 +209,30 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
             rows = formatted;
         }
 
-        return (rows, sequence, @ref);
+        return (rows, direct, sequence, @ref);
     }
 
     protected override Func<byte[]> CaptureReplyLocked(Subscriber subscriber, string? clientRef) =>
         throw new NotSupportedException("Query subscriptions read their snapshot in SubscribeCoreAsync.");
 
-    private (List<Row> Rows, long Sequence, string? Ref) ReadSnapshot(SqliteConnection connection)
+    /// <summary>A snapshot read as rows (later subscriptions tag and shape every row).</summary>
+    private (List<Row> Rows, long Sequence, string? Ref) ReadRowSnapshot(SqliteConnection connection)
+    {
+        var (rows, _, sequence, @ref) = ReadSnapshot(connection, allowDirect: false);
+        return (rows!, sequence, @ref);
+    }
+
+    private (List<Row>? Rows, SerializedRows? Direct, long Sequence, string? Ref) ReadSnapshot(SqliteConnection connection, bool allowDirect)
     {
         using var tx = connection.BeginTransaction(deferred: true);
-        var rows = MkioDatabase.QueryAll(connection, Model.Sql);
+        var direct = allowDirect && Model.Publish is null ? DirectSnapshot.TryRead(connection, Model.Sql, Volatile.Read(ref _lastRowCount)) : null;
+        var rows = direct is null ? MkioDatabase.QueryAll(connection, Model.Sql) : null;
+        Volatile.Write(ref _lastRowCount, direct?.Count ?? rows!.Count);
         var sequence = ChangeJournal.MaxSequence(connection, tx);
         SnapshotPositionRead?.Invoke();
         var @ref = ChangeJournal.RefAtOrBefore(connection, tx, Model.SqlHasJoin ? [Model.PrimaryTable.Name] : Model.WatchTables, sequence);
         tx.Commit();
-        return (rows, Math.Max(sequence, 0), @ref);
+        return (rows, direct, Math.Max(sequence, 0), @ref);
     }
 
     /// <summary>One snapshot read shared by the subscribers that joined it, and its frames per filter text.</summary>
@@ -220,10 +241,12 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
         private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly Dictionary<string, Task<ReadOnlyMemory<byte>>> _frames = new(StringComparer.Ordinal);
         private Lazy<SerializedRows>? _serialized;
+        private Lazy<List<Row>>? _rebuilt;
 
         public Task Completion => _done.Task;
 
-        public List<Row> Rows { get; private set; } = [];
+        /// <summary>The rows read (null when the read was encoded straight into <see cref="Serialized"/>).</summary>
+        public List<Row>? Rows { get; private set; }
 
         public long Sequence { get; private set; }
 
@@ -232,10 +255,19 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
         /// <summary>The rows serialised once, on first use (frames for every filter are cut from it).</summary>
         public SerializedRows Serialized => _serialized!.Value;
 
-        public void Complete(List<Row> rows, long sequence, string? @ref)
+        /// <summary>
+        /// Row <paramref name="index"/> of the snapshot. After a direct read the rows are rebuilt from the bytes once, by
+        /// the first filtered subscriber, and shared by every other filter.
+        /// </summary>
+        public Row RowAt(int index) => (Rows ?? _rebuilt!.Value)[index];
+
+        public void Complete(List<Row>? rows, SerializedRows? direct, long sequence, string? @ref)
         {
             (Rows, Sequence, Ref) = (rows, sequence, @ref);
-            _serialized = new Lazy<SerializedRows>(() => new SerializedRows(rows), LazyThreadSafetyMode.ExecutionAndPublication);
+            _rebuilt = direct is null ? null : new Lazy<List<Row>>(() => [.. Enumerable.Range(0, direct.Count).Select(direct.RowAt)], LazyThreadSafetyMode.ExecutionAndPublication);
+            _serialized = direct is not null
+                ? new Lazy<SerializedRows>(direct)
+                : new Lazy<SerializedRows>(() => new SerializedRows(rows!), LazyThreadSafetyMode.ExecutionAndPublication);
             _done.SetResult();
         }
 
