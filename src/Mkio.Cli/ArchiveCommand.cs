@@ -25,6 +25,7 @@ internal static partial class ArchiveCommand
         var table = new Option<string?>("--table") { Description = "History mode: one versioned table (or its history table); default: all." };
         var output = new Option<string>("--out") { Description = "Directory for the CSV files (row mode: for the run directory).", DefaultValueFactory = _ => "." };
         var delete = new Option<bool>("--delete") { Description = "History mode: delete the archived history rows after the files are written and synced." };
+        var pruneSource = new Option<bool>("--prune-source") { Description = "History mode: archive current versions too, and delete a live row whose whole history was archived and which equals its newest archived version (implies --delete)." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print what would be archived; write and delete nothing." };
         var yes = new Option<bool>("--yes") { Description = "Do not ask before deleting." };
         var tables = new Option<string?>("--tables") { Description = "Row mode: the tables to archive, comma-separated (each with an 'archive' config)." };
@@ -34,7 +35,7 @@ internal static partial class ArchiveCommand
         var cutoffLiteral = new Option<string?>("--cutoff-literal") { Description = "Row mode: the cutoff text, compared verbatim." };
         var command = new Command("archive", "Archive old history rows of versioned tables (--older-than), or old rows of tables (--tables, --group, --all), to CSV (server stopped).")
         {
-            config, olderThan, table, output, delete, dryRun, yes, tables, group, all, cutoff, cutoffLiteral,
+            config, olderThan, table, output, delete, pruneSource, dryRun, yes, tables, group, all, cutoff, cutoffLiteral,
         };
         command.SetAction(p =>
         {
@@ -49,7 +50,7 @@ internal static partial class ArchiveCommand
             }
 
             return historyMode
-                ? Run(p.GetValue(config)!, p.GetValue(olderThan)!, p.GetValue(table), p.GetValue(output)!, p.GetValue(delete), p.GetValue(dryRun), p.GetValue(yes), Console.Out, Console.Error)
+                ? Run(p.GetValue(config)!, p.GetValue(olderThan)!, p.GetValue(table), p.GetValue(output)!, p.GetValue(delete), p.GetValue(dryRun), p.GetValue(yes), Console.Out, Console.Error, p.GetValue(pruneSource))
                 : RunRows(p.GetValue(config)!, new RowSelection(p.GetValue(tables), p.GetValue(group), p.GetValue(all)), p.GetValue(cutoff), p.GetValue(cutoffLiteral), p.GetValue(output)!, p.GetValue(dryRun), p.GetValue(yes), Console.Out, Console.Error);
         });
         return command;
@@ -87,8 +88,9 @@ internal static partial class ArchiveCommand
         return (now - span).UtcDateTime;
     }
 
-    public static int Run(string configPath, string olderThan, string? tableName, string outDir, bool delete, bool dryRun, bool yes, TextWriter stdout, TextWriter stderr)
+    public static int Run(string configPath, string olderThan, string? tableName, string outDir, bool delete, bool dryRun, bool yes, TextWriter stdout, TextWriter stderr, bool pruneSource = false)
     {
+        delete |= pruneSource;
         return Offline(configPath, stderr, (model, connection) =>
         {
             List<TableModel> tables;
@@ -116,9 +118,9 @@ internal static partial class ArchiveCommand
                 var h = table.History!.Name;
                 var pk = table.PrimaryKey[0].Name;
                 var v = VersionedSchema.VersionColumn;
-                var rows = MkioDatabase.Query(connection,
-                    $"SELECT h.* FROM {h} AS h WHERE h.{MkioSchema.RefColumn} < $p1 AND NOT EXISTS (SELECT 1 FROM {table.Name} AS b WHERE b.{pk} = h.{pk} AND h.{v} >= b.{v}) ORDER BY h.{pk}, h.{v}",
-                    tx, cutoff);
+                // Versions at or above a live row's cursor stay, unless --prune-source archives whole chains.
+                var live = pruneSource ? string.Empty : $" AND NOT EXISTS (SELECT 1 FROM {table.Name} AS b WHERE b.{pk} = h.{pk} AND h.{v} >= b.{v})";
+                var rows = MkioDatabase.Query(connection, $"SELECT h.* FROM {h} AS h WHERE h.{MkioSchema.RefColumn} < $p1{live} ORDER BY h.{pk}, h.{v}", tx, cutoff);
                 if (rows.Count == 0)
                 {
                     stdout.WriteLine($"  {h}: no history rows before {cutoff}.");
@@ -127,9 +129,15 @@ internal static partial class ArchiveCommand
 
                 var refs = rows.Select(r => r.TryGetValue(MkioSchema.RefColumn, out var x) ? x as string ?? string.Empty : string.Empty).Order(StringComparer.Ordinal).ToList();
                 var file = Path.Combine(outDir, $"{h}_{FileRef(refs[0])}_{FileRef(refs[^1])}.csv");
+                var prune = pruneSource ? PruneCandidates(connection, tx, table, rows) : [];
                 if (dryRun)
                 {
                     stdout.WriteLine($"  {h}: would archive {rows.Count} rows to {file}.");
+                    if (pruneSource)
+                    {
+                        stdout.WriteLine($"  {table.Name}: would prune {prune.Count} live rows whose whole history would be archived.");
+                    }
+
                     continue;
                 }
 
@@ -155,12 +163,59 @@ internal static partial class ArchiveCommand
 
                     stdout.WriteLine($"  {h}: deleted {deleted} archived rows.");
                 }
+
+                if (pruneSource)
+                {
+                    var pruned = 0;
+                    foreach (var k in prune)
+                    {
+                        using var cmd = connection.CreateCommand();
+                        cmd.Transaction = tx;
+                        cmd.CommandText = $"DELETE FROM {table.Name} WHERE {pk} = $k";
+                        cmd.Parameters.AddWithValue("$k", k);
+                        pruned += cmd.ExecuteNonQuery();
+                    }
+
+                    stdout.WriteLine($"  {table.Name}: pruned {pruned} live rows whose whole history was archived.");
+                }
             }
 
             tx.Commit();
             return 0;
         });
     }
+
+    /// <summary>
+    /// The keys of live rows that <c>--prune-source</c> deletes: every version of the key is among <paramref name="rows"/>
+    /// and the row equals the newest of them in <c>_mkio_version</c> and every recorded column.
+    /// </summary>
+    private static List<object> PruneCandidates(SqliteConnection connection, SqliteTransaction tx, TableModel table, List<Data.Row> rows)
+    {
+        var pk = table.PrimaryKey[0].Name;
+        var v = VersionedSchema.VersionColumn;
+        var keys = new List<object>();
+        foreach (var chain in rows.GroupBy(r => r.TryGetValue(pk, out var k) ? k : null).Where(g => g.Key is not null))
+        {
+            var newest = chain.MaxBy(r => r.TryGetValue(v, out var x) ? Convert.ToInt64(x, CultureInfo.InvariantCulture) : 0)!;
+            var total = (long)MkioDatabase.Query(connection, $"SELECT COUNT(*) FROM {table.History!.Name} WHERE {pk} = $p1", tx, chain.Key)[0][0]!;
+            var live = MkioDatabase.Query(connection, $"SELECT * FROM {table.Name} WHERE {pk} = $p1", tx, chain.Key);
+            if (total != chain.Count() || live.Count == 0)
+            {
+                continue;
+            }
+
+            var row = live[0];
+            if (table.Recorded.Select(c => c.Name).Append(v).All(c => SameValue(row.TryGetValue(c, out var a) ? a : null, newest.TryGetValue(c, out var b) ? b : null)))
+            {
+                keys.Add(chain.Key!);
+            }
+        }
+
+        return keys;
+    }
+
+    private static bool SameValue(object? a, object? b) =>
+        a is byte[] x && b is byte[] y ? x.AsSpan().SequenceEqual(y) : Equals(a, b);
 
     public static int Restore(string configPath, string[] paths, bool dryRun, TextWriter stdout, TextWriter stderr, string? onlyTables = null)
     {

@@ -205,4 +205,32 @@ public sealed class RowArchiveCliTests
         Assert.That(code, Is.Zero, output);
         Assert.That(Dump(dir, "orders__history", "id, _mkio_version"), Is.EqualTo(before), "the BLOB comes back as a BLOB, NULL as NULL, numbers as numbers");
     }
+
+    [Test, CancelAfter(180_000)]
+    public async Task HistoryMode_PruneSource_DeletesLiveRowsWhoseWholeChainWasArchivedAndEqualsItsNewestVersion(CancellationToken ct)
+    {
+        using var dir = await CreateAsync(ct);
+        Exec(dir, """
+            INSERT INTO orders (id, day, qty, doc, _mkio_ref, _mkio_version) VALUES ('o3', '20260101', 5, NULL, 'r0', 1);
+            INSERT INTO orders__history (_mkio_version, _mkio_op, _mkio_ref, _mkio_user, _mkio_service, id, day, qty, doc) VALUES (1, 'insert', 'r0', NULL, 'tx', 'o3', '20260101', 4, NULL);
+            """); // o3's live row differs from its only version: kept
+
+        var (code, output) = await RunAsync(dir, ct, "archive", "cfg.toml", "--older-than", "r3", "--prune-source", "--out", "hist", "--dry-run");
+        Assert.That(code, Is.Zero, output);
+        Assert.That(output, Does.Contain("orders: would prune 1 live rows"));
+        Assert.That(Dump(dir, "orders", "id"), Has.Count.EqualTo(3));
+
+        (code, output) = await RunAsync(dir, ct, "archive", "cfg.toml", "--older-than", "r3", "--prune-source", "--out", "hist");
+        Refused(code, output, "needs --yes", "--prune-source deletes, so it needs --yes");
+
+        (code, output) = await RunAsync(dir, ct, "archive", "cfg.toml", "--older-than", "r3", "--prune-source", "--out", "hist", "--yes");
+        Assert.That(code, Is.Zero, output);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(File.ReadAllLines(Directory.GetFiles(dir.File("hist")).Single()), Has.Length.EqualTo(4), "o1 v1, v2 (its current version too) and o3 v1");
+            Assert.That(Dump(dir, "orders", "id").Select(r => r.Split('|')[0]), Is.EqualTo(new[] { "String:o2", "String:o3" }), "o1 pruned; o3 differs from its archived version");
+            Assert.That(Dump(dir, "orders__history", "id, _mkio_version").Select(r => r.Split('|')[5]), Is.EqualTo(new[] { "String:o2" }));
+            Assert.That(output, Does.Contain("orders: pruned 1 live rows"));
+        }
+    }
 }
