@@ -1,4 +1,5 @@
-// The order-book sample: the seed's order_book.mkio.toml, unchanged, served by ASP.NET Core.
+// The order-book sample: the seed's order_book.mkio.toml, unchanged, served by ASP.NET Core, with
+// versioned orders added in code (OrderHistory.cs: undo and a history panel on the page).
 // Its mkio.toml, static/ and appsettings.json are copied next to OrderBook.dll, and the content root
 // is that folder, so it runs from any working directory (db_path and [static] resolve against the
 // content root; orders.db is created there):
@@ -6,7 +7,7 @@
 //   dotnet bin/Debug/net10.0/OrderBook.dll --urls http://localhost:8080
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
-builder.Services.AddMkio("mkio.toml");
+builder.Services.AddMkio("mkio.toml", OrderBook.OrderHistory.Configure);
 builder.Services.AddHealthChecks().AddMkio();
 
 var app = builder.Build();

@@ -21,24 +21,49 @@ internal static partial class ArchiveCommand
     public static Command Create()
     {
         var config = new Argument<string>("config") { Description = "The TOML config file.", DefaultValueFactory = _ => "mkio.toml" };
-        var olderThan = new Option<string>("--older-than") { Description = "Cutoff: 90d, 12h, 30m (before now, UTC) or a ref, taken verbatim.", Required = true };
-        var table = new Option<string?>("--table") { Description = "One versioned table (or its history table); default: all." };
-        var output = new Option<string>("--out") { Description = "Directory for the CSV files.", DefaultValueFactory = _ => "." };
-        var delete = new Option<bool>("--delete") { Description = "Delete the archived history rows after the files are written and synced." };
+        var olderThan = new Option<string?>("--older-than") { Description = "History mode: cutoff 90d, 12h, 30m (before now, UTC) or a ref, taken verbatim." };
+        var table = new Option<string?>("--table") { Description = "History mode: one versioned table (or its history table); default: all." };
+        var output = new Option<string>("--out") { Description = "Directory for the CSV files (row mode: for the run directory).", DefaultValueFactory = _ => "." };
+        var delete = new Option<bool>("--delete") { Description = "History mode: delete the archived history rows after the files are written and synced." };
+        var pruneSource = new Option<bool>("--prune-source") { Description = "History mode: archive current versions too, and delete a live row whose whole history was archived and which equals its newest archived version (implies --delete)." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print what would be archived; write and delete nothing." };
         var yes = new Option<bool>("--yes") { Description = "Do not ask before deleting." };
-        var command = new Command("archive", "Archive old history rows of versioned tables to CSV (server stopped).") { config, olderThan, table, output, delete, dryRun, yes };
-        command.SetAction(p => Run(p.GetValue(config)!, p.GetValue(olderThan)!, p.GetValue(table), p.GetValue(output)!, p.GetValue(delete), p.GetValue(dryRun), p.GetValue(yes), Console.Out, Console.Error));
+        var tables = new Option<string?>("--tables") { Description = "Row mode: the tables to archive, comma-separated (each with an 'archive' config)." };
+        var group = new Option<string?>("--group") { Description = "Row mode: the tables of one archive group." };
+        var all = new Option<bool>("--all") { Description = "Row mode: every table with an 'archive' config." };
+        var cutoff = new Option<string?>("--cutoff") { Description = "Row mode: 90d, 12h, 30m (before now, UTC) or an ISO date-time, rendered in each table's format." };
+        var cutoffLiteral = new Option<string?>("--cutoff-literal") { Description = "Row mode: the cutoff text, compared verbatim." };
+        var command = new Command("archive", "Archive old history rows of versioned tables (--older-than), or old rows of tables (--tables, --group, --all), to CSV (server stopped).")
+        {
+            config, olderThan, table, output, delete, pruneSource, dryRun, yes, tables, group, all, cutoff, cutoffLiteral,
+        };
+        command.SetAction(p =>
+        {
+            var rowMode = p.GetValue(tables) is not null || p.GetValue(group) is not null || p.GetValue(all);
+            var historyMode = p.GetValue(olderThan) is not null;
+            if (rowMode == historyMode)
+            {
+                Console.Error.WriteLine(rowMode
+                    ? "Error: --older-than (history) and --tables/--group/--all (rows) cannot be combined."
+                    : "Error: give --older-than <N>d|h|m|<ref> (history) or --tables a,b | --group g | --all (rows).");
+                return 1;
+            }
+
+            return historyMode
+                ? Run(p.GetValue(config)!, p.GetValue(olderThan)!, p.GetValue(table), p.GetValue(output)!, p.GetValue(delete), p.GetValue(dryRun), p.GetValue(yes), Console.Out, Console.Error, p.GetValue(pruneSource))
+                : RunRows(p.GetValue(config)!, new RowSelection(p.GetValue(tables), p.GetValue(group), p.GetValue(all)), p.GetValue(cutoff), p.GetValue(cutoffLiteral), p.GetValue(output)!, p.GetValue(dryRun), p.GetValue(yes), Console.Out, Console.Error);
+        });
         return command;
     }
 
     public static Command CreateRestore()
     {
         var config = new Argument<string>("config") { Description = "The TOML config file." };
-        var paths = new Argument<string[]>("path") { Description = "Archive CSV files, or directories holding them.", Arity = ArgumentArity.OneOrMore };
+        var paths = new Argument<string[]>("path") { Description = "History archive CSV files or directories holding them, or row-archive run directories (with manifest.json).", Arity = ArgumentArity.OneOrMore };
+        var tables = new Option<string?>("--tables") { Description = "Row archives: restore only these tables, comma-separated." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print what would be restored; change nothing." };
-        var command = new Command("restore", "Put archived history rows back (server stopped).") { config, paths, dryRun };
-        command.SetAction(p => Restore(p.GetValue(config)!, p.GetValue(paths)!, p.GetValue(dryRun), Console.Out, Console.Error));
+        var command = new Command("restore", "Put archived rows back (server stopped).") { config, paths, tables, dryRun };
+        command.SetAction(p => Restore(p.GetValue(config)!, p.GetValue(paths)!, p.GetValue(dryRun), Console.Out, Console.Error, p.GetValue(tables)));
         return command;
     }
 
@@ -46,21 +71,26 @@ internal static partial class ArchiveCommand
     private static partial Regex Relative();
 
     /// <summary>The cutoff ref: <c>N</c> days/hours/minutes before <paramref name="now"/> as a ref, or the text verbatim.</summary>
-    public static string Cutoff(string text, DateTimeOffset now)
+    public static string Cutoff(string text, DateTimeOffset now) =>
+        RelativeTime(text, now) is { } time ? time.ToString("yyyyMMdd HH:mm:ss", CultureInfo.InvariantCulture) + ".000000000000" : text;
+
+    /// <summary><c>N</c>d, <c>N</c>h or <c>N</c>m before <paramref name="now"/>, in UTC; null for any other text.</summary>
+    private static DateTime? RelativeTime(string text, DateTimeOffset now)
     {
         var m = Relative().Match(text);
         if (!m.Success)
         {
-            return text;
+            return null;
         }
 
         var n = long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
         var span = m.Groups[2].Value switch { "d" => TimeSpan.FromDays(n), "h" => TimeSpan.FromHours(n), _ => TimeSpan.FromMinutes(n) };
-        return (now - span).UtcDateTime.ToString("yyyyMMdd HH:mm:ss", CultureInfo.InvariantCulture) + ".000000000000";
+        return (now - span).UtcDateTime;
     }
 
-    public static int Run(string configPath, string olderThan, string? tableName, string outDir, bool delete, bool dryRun, bool yes, TextWriter stdout, TextWriter stderr)
+    public static int Run(string configPath, string olderThan, string? tableName, string outDir, bool delete, bool dryRun, bool yes, TextWriter stdout, TextWriter stderr, bool pruneSource = false)
     {
+        delete |= pruneSource;
         return Offline(configPath, stderr, (model, connection) =>
         {
             List<TableModel> tables;
@@ -88,9 +118,9 @@ internal static partial class ArchiveCommand
                 var h = table.History!.Name;
                 var pk = table.PrimaryKey[0].Name;
                 var v = VersionedSchema.VersionColumn;
-                var rows = MkioDatabase.Query(connection,
-                    $"SELECT h.* FROM {h} AS h WHERE h.{MkioSchema.RefColumn} < $p1 AND NOT EXISTS (SELECT 1 FROM {table.Name} AS b WHERE b.{pk} = h.{pk} AND h.{v} >= b.{v}) ORDER BY h.{pk}, h.{v}",
-                    tx, cutoff);
+                // Versions at or above a live row's cursor stay, unless --prune-source archives whole chains.
+                var live = pruneSource ? string.Empty : $" AND NOT EXISTS (SELECT 1 FROM {table.Name} AS b WHERE b.{pk} = h.{pk} AND h.{v} >= b.{v})";
+                var rows = MkioDatabase.Query(connection, $"SELECT h.* FROM {h} AS h WHERE h.{MkioSchema.RefColumn} < $p1{live} ORDER BY h.{pk}, h.{v}", tx, cutoff);
                 if (rows.Count == 0)
                 {
                     stdout.WriteLine($"  {h}: no history rows before {cutoff}.");
@@ -99,9 +129,15 @@ internal static partial class ArchiveCommand
 
                 var refs = rows.Select(r => r.TryGetValue(MkioSchema.RefColumn, out var x) ? x as string ?? string.Empty : string.Empty).Order(StringComparer.Ordinal).ToList();
                 var file = Path.Combine(outDir, $"{h}_{FileRef(refs[0])}_{FileRef(refs[^1])}.csv");
+                var prune = pruneSource ? PruneCandidates(connection, tx, table, rows) : [];
                 if (dryRun)
                 {
                     stdout.WriteLine($"  {h}: would archive {rows.Count} rows to {file}.");
+                    if (pruneSource)
+                    {
+                        stdout.WriteLine($"  {table.Name}: would prune {prune.Count} live rows whose whole history would be archived.");
+                    }
+
                     continue;
                 }
 
@@ -127,6 +163,21 @@ internal static partial class ArchiveCommand
 
                     stdout.WriteLine($"  {h}: deleted {deleted} archived rows.");
                 }
+
+                if (pruneSource)
+                {
+                    var pruned = 0;
+                    foreach (var k in prune)
+                    {
+                        using var cmd = connection.CreateCommand();
+                        cmd.Transaction = tx;
+                        cmd.CommandText = $"DELETE FROM {table.Name} WHERE {pk} = $k";
+                        cmd.Parameters.AddWithValue("$k", k);
+                        pruned += cmd.ExecuteNonQuery();
+                    }
+
+                    stdout.WriteLine($"  {table.Name}: pruned {pruned} live rows whose whole history was archived.");
+                }
             }
 
             tx.Commit();
@@ -134,12 +185,53 @@ internal static partial class ArchiveCommand
         });
     }
 
-    public static int Restore(string configPath, string[] paths, bool dryRun, TextWriter stdout, TextWriter stderr)
+    /// <summary>
+    /// The keys of live rows that <c>--prune-source</c> deletes: every version of the key is among <paramref name="rows"/>
+    /// and the row equals the newest of them in <c>_mkio_version</c> and every recorded column.
+    /// </summary>
+    private static List<object> PruneCandidates(SqliteConnection connection, SqliteTransaction tx, TableModel table, List<Data.Row> rows)
+    {
+        var pk = table.PrimaryKey[0].Name;
+        var v = VersionedSchema.VersionColumn;
+        var keys = new List<object>();
+        foreach (var chain in rows.GroupBy(r => r.TryGetValue(pk, out var k) ? k : null).Where(g => g.Key is not null))
+        {
+            var newest = chain.MaxBy(r => r.TryGetValue(v, out var x) ? Convert.ToInt64(x, CultureInfo.InvariantCulture) : 0)!;
+            var total = (long)MkioDatabase.Query(connection, $"SELECT COUNT(*) FROM {table.History!.Name} WHERE {pk} = $p1", tx, chain.Key)[0][0]!;
+            var live = MkioDatabase.Query(connection, $"SELECT * FROM {table.Name} WHERE {pk} = $p1", tx, chain.Key);
+            if (total != chain.Count() || live.Count == 0)
+            {
+                continue;
+            }
+
+            var row = live[0];
+            if (table.Recorded.Select(c => c.Name).Append(v).All(c => SameValue(row.TryGetValue(c, out var a) ? a : null, newest.TryGetValue(c, out var b) ? b : null)))
+            {
+                keys.Add(chain.Key!);
+            }
+        }
+
+        return keys;
+    }
+
+    private static bool SameValue(object? a, object? b) =>
+        a is byte[] x && b is byte[] y ? x.AsSpan().SequenceEqual(y) : Equals(a, b);
+
+    public static int Restore(string configPath, string[] paths, bool dryRun, TextWriter stdout, TextWriter stderr, string? onlyTables = null)
     {
         return Offline(configPath, stderr, (model, connection) =>
         {
-            var files = paths.SelectMany(p => Directory.Exists(p) ? Directory.GetFiles(p, "*.csv").Order(StringComparer.Ordinal) : (IEnumerable<string>)[p]).ToList();
+            var runs = paths.Where(p => File.Exists(Path.Combine(p, ManifestFile))).ToList();
+            var files = paths.Except(runs).SelectMany(p => Directory.Exists(p) ? Directory.GetFiles(p, "*.csv").Order(StringComparer.Ordinal) : (IEnumerable<string>)[p]).ToList();
             using var tx = connection.BeginTransaction();
+            foreach (var run in runs)
+            {
+                if (RestoreRun(model, connection, tx, run, onlyTables, dryRun, stdout, stderr) != 0)
+                {
+                    return 1;
+                }
+            }
+
             foreach (var file in files)
             {
                 var name = Path.GetFileName(file);
@@ -165,10 +257,7 @@ internal static partial class ArchiveCommand
                 var parameters = header.Select((_, i) => cmd.Parameters.Add("$c" + i.ToString(CultureInfo.InvariantCulture), SqliteType.Text)).ToArray();
                 foreach (var row in csv.Skip(1))
                 {
-                    for (var i = 0; i < parameters.Length; i++)
-                    {
-                        parameters[i].Value = i < row.Length ? Unescape(row[i]) ?? (object)DBNull.Value : DBNull.Value;
-                    }
+                    Bind(parameters, row);
 
                     try
                     {
@@ -235,7 +324,7 @@ internal static partial class ArchiveCommand
     {
         if (Console.IsInputRedirected)
         {
-            stdout.WriteLine("  ERROR: --delete needs --yes when not run interactively.");
+            stdout.WriteLine("  ERROR: deleting needs --yes when not run interactively.");
             return false;
         }
 
@@ -247,10 +336,10 @@ internal static partial class ArchiveCommand
     public static string FileRef(string @ref) => @ref.Replace(' ', '_').Replace(":", string.Empty, StringComparison.Ordinal).Replace('.', '_');
 
     /// <summary>Writes the rows as CSV (header first; NULL as <c>\N</c>, a leading <c>\</c> doubled) and syncs the file to disk.</summary>
-    private static void WriteCsv(string path, List<Data.Row> rows)
+    private static void WriteCsv(string path, List<Data.Row> rows, Func<string[]>? header = null)
     {
         var sb = new StringBuilder();
-        sb.AppendJoin(',', rows[0].Schema.Names.Select(Quote)).Append("\r\n");
+        sb.AppendJoin(',', (rows.Count > 0 ? rows[0].Schema.Names : header!()).Select(Quote)).Append("\r\n");
         foreach (var r in rows)
         {
             for (var i = 0; i < r.Count; i++)
@@ -272,16 +361,33 @@ internal static partial class ArchiveCommand
         stream.Flush(flushToDisk: true);
     }
 
+    /// <summary>A value as a CSV cell: NULL as <c>\N</c>, a BLOB as <c>\x</c> and hex digits, a text starting with <c>\</c> with it doubled.</summary>
     private static string Escape(object? value) => value switch
     {
         null => "\\N",
         string s => s.StartsWith('\\') ? "\\" + s : s,
         double d => d.ToString("R", CultureInfo.InvariantCulture),
-        byte[] b => Convert.ToBase64String(b),
+        byte[] b => "\\x" + Convert.ToHexString(b),
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty,
     };
 
-    private static string? Unescape(string cell) => cell == "\\N" ? null : cell.StartsWith("\\\\", StringComparison.Ordinal) ? cell[1..] : cell;
+    /// <summary>A CSV cell back as a value: null, a byte array (<c>\x…</c>) or the text.</summary>
+    private static object? Unescape(string cell) =>
+        cell == "\\N" ? null
+        : cell.StartsWith("\\\\", StringComparison.Ordinal) ? cell[1..]
+        : cell.StartsWith("\\x", StringComparison.Ordinal) ? Convert.FromHexString(cell.AsSpan(2))
+        : cell;
+
+    /// <summary>Binds one CSV row to an INSERT's parameters: NULL, BLOB or text (the column's affinity converts numbers).</summary>
+    private static void Bind(SqliteParameter[] parameters, string[] row)
+    {
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            var value = i < row.Length ? Unescape(row[i]) : null;
+            parameters[i].SqliteType = value is byte[] ? SqliteType.Blob : SqliteType.Text;
+            parameters[i].Value = value ?? DBNull.Value;
+        }
+    }
 
     private static string Quote(string cell) =>
         cell.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + cell.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : cell;

@@ -62,8 +62,8 @@ public sealed partial class AdminPageTests : ChromiumTests
 
         var rows = page.GetByTestId("service-row");
         ILocator Row(string service) => page.Locator($"[data-testid='service-row'][data-service='{service}']");
-        await Expect(rows).ToHaveCountAsync(4);
-        await Expect(page.GetByTestId("services-body").GetByTestId("svc-name")).ToHaveTextAsync(["orders", "last_trade", "audit_feed", "all_orders"]);
+        await Expect(rows).ToHaveCountAsync(6); // mkio.toml's four and OrderHistory.cs's two
+        await Expect(page.GetByTestId("services-body").GetByTestId("svc-name")).ToHaveTextAsync(["orders", "last_trade", "audit_feed", "all_orders", "order_versions", "order_history"]);
         await Expect(Row("orders").GetByTestId("svc-type")).ToHaveTextAsync("transaction");
         await Expect(Row("audit_feed").GetByTestId("svc-rows")).ToHaveTextAsync("0");
         await Expect(Row("all_orders").GetByTestId("svc-changelog")).ToHaveTextAsync("0 / 10,000");

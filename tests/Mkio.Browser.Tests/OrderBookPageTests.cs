@@ -79,8 +79,9 @@ public class OrderBookPageTests : ChromiumTests
         return dir;
     }
 
+    /// <summary>The sample as its Program.cs configures it: mkio.toml plus the code-first versioning of OrderHistory.cs.</summary>
     private static Task<MkioTestHost> StartSampleAsync(TempDirectory site, CancellationToken ct) =>
-        MkioTestHost.StartAsync(_ => { }, ct, directory: site, tomlPath: Fixtures.OrderBookToml);
+        MkioTestHost.StartAsync(OrderBook.OrderHistory.Configure, ct, directory: site, tomlPath: Fixtures.OrderBookToml);
 
     /// <summary>Opens the page in a fresh browser context (its own WebSocket) and waits until it is connected.</summary>
     private async Task<OrderBookPage> OpenAsync(Uri baseUri, string name, int height = 800)
@@ -282,7 +283,7 @@ public class OrderBookPageTests : ChromiumTests
     {
         using var site = NewSite();
         var port = FixedPortHost.FreePort();
-        var host = await FixedPortHost.StartAsync(port, site, _ => { }, Fixtures.OrderBookToml, ct);
+        var host = await FixedPortHost.StartAsync(port, site, OrderBook.OrderHistory.Configure, Fixtures.OrderBookToml, ct);
         try
         {
             var pages = await OpenTwoAsync(host.BaseUri);
@@ -315,7 +316,7 @@ public class OrderBookPageTests : ChromiumTests
             await p1.PlaceAsync("Buy", "DOWN", 1, "1");
             await Expect(p1.ErrorMessage).ToHaveTextAsync("not connected");
 
-            host = await FixedPortHost.StartAsync(port, site, _ => { }, Fixtures.OrderBookToml, ct);
+            host = await FixedPortHost.StartAsync(port, site, OrderBook.OrderHistory.Configure, Fixtures.OrderBookToml, ct);
 
             // Right after the restart, before or while the pages resubscribe with their last refs:
             // an update of a row they have (which also makes a new last trade) and a new order.
@@ -363,6 +364,70 @@ public class OrderBookPageTests : ChromiumTests
         }
     }
 
+    [Test, CancelAfter(120_000)]
+    public async Task UndoLastChange_ShowsTheOldValueInBothPages_AndTheHistoryPanelListsVersions(CancellationToken ct)
+    {
+        using var site = NewSite();
+        await using var host = await StartSampleAsync(site, ct);
+        var pages = await OpenTwoAsync(host.BaseUri);
+        var (p1, p2) = (pages[0], pages[1]);
+
+        await p1.PlaceAsync("Buy", "AAPL", 100, "150.25");
+        await p2.ExpectOrderAsync(1, "Buy", "AAPL", "100", "150.25", "pending");
+        await Expect(p1.Order(1).GetByTestId("undo")).ToBeDisabledAsync(); // version 1: nothing to undo from the page
+        await p2.ActAsync(1, "accept");
+        await p1.ExpectStatusAsync(1, "accepted");
+        await p1.ActAsync(1, "fill");
+        foreach (var p in pages)
+        {
+            await p.ExpectStatusAsync(1, "filled");
+            await Expect(p.Trades).ToHaveCountAsync(1);
+            await Expect(p.Order(1).GetByTestId("undo")).ToBeEnabledAsync();
+        }
+
+        // The history panel of page 2 lists the three versions, newest first, the current one marked.
+        var history = p2.Page.GetByTestId("history-item");
+        await Expect(history).ToHaveCountAsync(0);
+        await p2.Order(1).GetByTestId("show-history").ClickAsync();
+        await Expect(p2.Page.GetByTestId("history-title")).ToHaveTextAsync("order #1");
+        await Expect(history.GetByTestId("history-version")).ToHaveTextAsync(["v3", "v2", "v1"]);
+        await Expect(history.GetByTestId("history-op")).ToHaveTextAsync(["update", "update", "insert"]);
+        await Expect(history.GetByTestId("history-status")).ToHaveTextAsync(["filled", "accepted", "pending"]);
+        await Expect(history.GetByTestId("history-service")).ToHaveTextAsync(["orders", "orders", "orders"]);
+        await Expect(history.GetByTestId("history-time").First).ToHaveTextAsync(TimeOfDay);
+        await Expect(p2.Page.Locator("[data-testid='history-item'][data-current='true']")).ToHaveAttributeAsync("data-version", "3");
+
+        // Undo the fill in page 1: both pages show the old status, the last trade goes, the panel moves its mark.
+        await p1.Order(1).GetByTestId("undo").ClickAsync();
+        foreach (var p in pages)
+        {
+            await p.ExpectOrderAsync(1, "Buy", "AAPL", "100", "150.25", "accepted");
+            await p.ExpectButtonsAsync(1, "fill", "cancel");
+            await Expect(p.Trades).ToHaveCountAsync(0);
+        }
+
+        await Expect(history).ToHaveCountAsync(3); // undone versions stay (redo-able)
+        await Expect(p2.Page.Locator("[data-testid='history-item'][data-current='true']")).ToHaveAttributeAsync("data-version", "2");
+
+        // Undo again back to version 1, then a new change cuts the undone versions from the history.
+        await p2.Order(1).GetByTestId("undo").ClickAsync();
+        foreach (var p in pages)
+        {
+            await p.ExpectStatusAsync(1, "pending");
+            await Expect(p.Order(1).GetByTestId("undo")).ToBeDisabledAsync();
+        }
+
+        await p1.ActAsync(1, "reject");
+        await p2.ExpectStatusAsync(1, "rejected");
+        await Expect(history.GetByTestId("history-status")).ToHaveTextAsync(["rejected", "pending"]);
+        await Expect(history.GetByTestId("history-version")).ToHaveTextAsync(["v2", "v1"]);
+        await Expect(p2.Page.Locator("[data-testid='history-item'][data-current='true']")).ToHaveAttributeAsync("data-version", "2");
+        foreach (var p in pages)
+        {
+            await Expect(p.Error).ToBeHiddenAsync();
+        }
+    }
+
     /// <summary>
     /// Builds a small book and saves a screenshot for the README. docs/order-book.png is written when
     /// it is missing or when <c>MKIO_UPDATE_SCREENSHOT=1</c> (so test runs do not rewrite a committed
@@ -397,6 +462,8 @@ public class OrderBookPageTests : ChromiumTests
 
         await Expect(p.Trades).ToHaveCountAsync(2);
         await Expect(p.AuditItems).ToHaveCountAsync(11);
+        await p.Order(2).GetByTestId("show-history").ClickAsync();
+        await Expect(p.Page.GetByTestId("history-item")).ToHaveCountAsync(3);
         await p.Page.GetByTestId("symbol").FillAsync("IBM");
         await p.Page.GetByTestId("qty").FillAsync("50");
         await p.Page.GetByTestId("price").FillAsync("212.40");

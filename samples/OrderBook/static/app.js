@@ -80,10 +80,10 @@
    * Send an op of the orders service; an `error` reply (or a send refused while disconnected)
    * is shown in the error banner. Resolves with the reply, or null when it could not be sent.
    */
-  async function send(op, data) {
+  async function send(op, data, service) {
     let reply;
     try {
-      reply = await client.send("orders", data, { op: op });
+      reply = await client.send(service || "orders", data, { op: op });
     } catch (e) {
       showError(e && e.message ? e.message : String(e));
       return null;
@@ -97,6 +97,7 @@
 
   const ordersBody = byTestId("orders-body");
   const orderRows = new Map(); // id -> <tr>
+  const rowHooks = []; // {created(tr, actionsCell), filled(tr, row)}: extensions such as history.js
 
   function orderCell(testid, text, cls) {
     return el("td", cls ? { "data-testid": testid, class: cls } : { "data-testid": testid }, text);
@@ -124,6 +125,7 @@
       actions.append(b);
     }
     tr.append(actions);
+    for (const h of rowHooks) if (h.created) h.created(tr, actions);
     return tr;
   }
 
@@ -149,6 +151,7 @@
     cells[5].className = "status " + status;
     tr.dataset.status = status;
     updateButtons(tr);
+    for (const h of rowHooks) if (h.filled) h.filled(tr, row);
   }
 
   function setOrder(row) {
@@ -306,6 +309,7 @@
   // last refs, after every reconnect). A failed first attempt is retried with backoff too.
   client.connect().catch(() => { /* retried by the client; the indicator shows the state */ });
 
-  // For debugging from the console (and tests): the client and the page's send helper.
-  window.orderBook = { client: client, send: send };
+  // For debugging from the console (and tests): the client and the page's send helper; rowHooks
+  // and showError for extensions loaded after this file (history.js).
+  window.orderBook = { client: client, send: send, rowHooks: rowHooks, showError: showError };
 })();

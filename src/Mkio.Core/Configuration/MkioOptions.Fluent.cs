@@ -120,6 +120,25 @@ public sealed class MkioTableBuilder
 
         return this;
     }
+
+    /// <summary>Lets <c>mkio archive</c> move the table's rows to CSV (<c>archive = {…}</c>). The table needs a primary key.</summary>
+    /// <param name="cutoff">The column compared with the cutoff; null archives the whole table.</param>
+    /// <param name="group">The group <c>--group</c> selects the table by.</param>
+    /// <param name="format">The strftime format of the rendered cutoff.</param>
+    /// <param name="with">Companion tables sharing the key, archived with the table's rows.</param>
+    /// <returns>The same builder, so that multiple calls can be chained.</returns>
+    public MkioTableBuilder Archive(string? cutoff = null, string group = "data", string format = "%Y-%m-%d %H:%M:%S", params string[] with)
+    {
+        ArgumentNullException.ThrowIfNull(with);
+        var archive = new MkioArchiveOptions { Cutoff = cutoff, Group = group, Format = format };
+        foreach (var w in with)
+        {
+            archive.With.Add(w);
+        }
+
+        _table.Archive = archive;
+        return this;
+    }
 }
 
 /// <summary>Fluent builder of a transaction service.</summary>

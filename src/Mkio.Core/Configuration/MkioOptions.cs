@@ -180,6 +180,25 @@ public sealed class MkioTableOptions
 
     /// <summary>Columns of a versioned table that are neither recorded in its history nor restored by undo/redo (<c>unversioned</c>).</summary>
     public IList<string> Unversioned { get; } = [];
+
+    /// <summary>How <c>mkio archive</c> moves this table's rows to CSV (<c>archive = {…}</c>); null: the table is not archived by row.</summary>
+    public MkioArchiveOptions? Archive { get; set; }
+}
+
+/// <summary>A table's row archive (<c>archive = {cutoff, format, group, with}</c>), used by <c>mkio archive --tables/--group/--all</c>.</summary>
+public sealed class MkioArchiveOptions
+{
+    /// <summary>The column compared with the cutoff (<c>cutoff</c>); null archives the whole table.</summary>
+    public string? Cutoff { get; set; }
+
+    /// <summary>The strftime format the cutoff time is rendered in for the comparison (<c>format</c>).</summary>
+    public string Format { get; set; } = "%Y-%m-%d %H:%M:%S";
+
+    /// <summary>The group <c>--group</c> selects the table by (<c>group</c>; not <c>all</c>).</summary>
+    public string Group { get; set; } = "data";
+
+    /// <summary>Companion tables sharing the table's key, archived and deleted with its rows (<c>with</c>).</summary>
+    public IList<string> With { get; } = [];
 }
 
 /// <summary>One entry of <c>[static]</c>: a URL prefix served from a directory.</summary>

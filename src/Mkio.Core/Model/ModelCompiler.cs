@@ -79,6 +79,7 @@ internal sealed partial class ModelCompiler
         var tables = CompileTables();
         // History tables are addressable (listeners, the journal, schema requests) but never listed among the tables.
         var byName = tables.Concat(tables.Where(t => t.History is not null).Select(t => t.History!)).ToFrozenDictionary(t => t.Name, StringComparer.Ordinal);
+        CheckArchives(tables);
         var services = new List<ServiceModel>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var s in _options.Services)

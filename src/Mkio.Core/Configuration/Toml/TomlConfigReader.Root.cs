@@ -222,12 +222,55 @@ internal sealed partial class TomlConfigReader
                         }
 
                         break;
+                    case "archive":
+                        ReadArchive(k, table);
+                        break;
                     default:
                         Unknown(k, TomlConfigKeys.Table, TomlConfigKeys.TableLater);
                         break;
                 }
             }
         }
+    }
+
+    /// <summary>A table's <c>archive = {cutoff, format, group, with}</c>.</summary>
+    private void ReadArchive(Entry e, MkioTableOptions table)
+    {
+        if (!TryTable(e, out var body))
+        {
+            return;
+        }
+
+        var archive = new MkioArchiveOptions();
+        foreach (var k in Entries(body, e.Path))
+        {
+            switch (k.Key)
+            {
+                case "cutoff" when TryString(k, out var cutoff):
+                    archive.Cutoff = cutoff;
+                    break;
+                case "format" when TryString(k, out var format):
+                    archive.Format = format;
+                    break;
+                case "group" when TryString(k, out var group):
+                    archive.Group = group;
+                    break;
+                case "with" when TryStringList(k, out var with):
+                    foreach (var w in with)
+                    {
+                        archive.With.Add(w);
+                    }
+
+                    break;
+                case "cutoff" or "format" or "group" or "with":
+                    break;
+                default:
+                    Unknown(k, TomlConfigKeys.Archive, TomlConfigKeys.TableLater);
+                    break;
+            }
+        }
+
+        table.Archive = archive;
     }
 
     private void ReadStatic(Entry e)
