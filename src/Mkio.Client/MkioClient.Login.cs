@@ -20,7 +20,7 @@ public sealed partial class MkioClient
 
     /// <summary>
     /// Logs in on a freshly opened connection, before anything else is sent on it (so resubscriptions run as the user).
-    /// The receive loop is not running yet: the reply is read here. Throws <see cref="MkioAuthenticationException"/>
+    /// The receive loop is not running yet: the reply is read here. Throws <see cref="MkioLoginRefusedException"/>
     /// when the server refuses, <see cref="MkioConnectionException"/> when the connection fails or the reply is late.
     /// </summary>
     private async Task LogInAsync(Connection conn, CancellationToken cancellationToken)
@@ -68,7 +68,7 @@ public sealed partial class MkioClient
                 }
 
                 var reason = GetString(root, "message") is { Length: > 0 } m ? m : "login refused";
-                throw new MkioAuthenticationException($"The server at {_uri} refused the login as '{user}': {reason}");
+                throw new MkioLoginRefusedException(reason);
             }
         }
         catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -98,16 +98,16 @@ public sealed partial class MkioClient
     }
 
     /// <summary>An upgrade the host refused as unauthenticated or forbidden.</summary>
-    private MkioAuthenticationException? UpgradeRefused(ClientWebSocket ws, Exception ex) =>
+    private MkioLoginRefusedException? UpgradeRefused(ClientWebSocket ws, Exception ex) =>
         ws.HttpStatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden
-            ? new MkioAuthenticationException($"The server at {_uri} refused the WebSocket upgrade with {(int)ws.HttpStatusCode} {ws.HttpStatusCode}{(_options.AccessTokenProvider is null ? " (no access token is configured)" : string.Empty)}.", ex)
+            ? new MkioLoginRefusedException($"The server at {_uri} refused the WebSocket upgrade with {(int)ws.HttpStatusCode} {ws.HttpStatusCode}{(_options.AccessTokenProvider is null ? " (no access token is configured)" : string.Empty)}.", ex)
             : null;
 
     /// <summary>
     /// A reconnect's login was refused: retrying would only repeat the refusal (and run into the server's failed-login
     /// limits), so the client stops, as with reconnect off, and everything waiting ends with <paramref name="refusal"/>.
     /// </summary>
-    private void StopAfterRefusedLogin(MkioAuthenticationException refusal)
+    private void StopAfterRefusedLogin(MkioLoginRefusedException refusal)
     {
         Subscription[] ended;
         lock (_lock)

@@ -149,7 +149,7 @@ public sealed partial class MkioClient
                 Log.ReconnectFailed(_logger, _uri, attempt, delay, ex.Message);
                 continue;
             }
-            catch (MkioAuthenticationException ex)
+            catch (MkioLoginRefusedException ex)
             {
                 StopAfterRefusedLogin(ex);
                 return null;
@@ -171,7 +171,7 @@ public sealed partial class MkioClient
                 Log.ReconnectFailed(_logger, _uri, attempt, delay, ex.Message);
                 ok = false;
             }
-            catch (MkioAuthenticationException ex)
+            catch (MkioLoginRefusedException ex)
             {
                 conn.Dispose();
                 StopAfterRefusedLogin(ex);
