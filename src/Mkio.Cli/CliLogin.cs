@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using Mkio.Client;
 using Mkio.Protocol;
 
 namespace Mkio.Cli;
@@ -18,7 +19,7 @@ internal static class CliLogin
     /// <summary>The commands that speak WebSocket (and so take <c>--username</c>).</summary>
     private static readonly HashSet<string> WebSocketCommands = new(StringComparer.Ordinal)
     {
-        "subpub", "stream", "query", "monitor", "reqrep", "schema", "check",
+        "send", "subscribe", "subpub", "stream", "query", "monitor", "reqrep", "schema", "check",
     };
 
     /// <summary>The user to log in as, or null (no login).</summary>
@@ -131,6 +132,34 @@ internal static class CliLogin
 
         Console.Error.WriteLine();
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// Puts the <c>--username</c> login into <paramref name="options"/> (the client logs in on every connect and
+    /// reconnect); false after printing why there is no password.
+    /// </summary>
+    public static async Task<bool> ConfigureAsync(MkioClientOptions options)
+    {
+        if (Username is not { } username)
+        {
+            return true;
+        }
+
+        if (await PasswordAsync(confirm: false).ConfigureAwait(false) is not { } password)
+        {
+            return false;
+        }
+
+        options.UserName = username;
+        options.Password = password;
+        return true;
+    }
+
+    /// <summary>Prints a refused login (<c>Error: login failed: …</c>); exit code 1.</summary>
+    public static async Task<int> RefusedAsync(MkioLoginRefusedException refusal)
+    {
+        await CliConsole.Out.WriteLineAsync($"Error: login failed: {refusal.Message}").ConfigureAwait(false);
+        return 1;
     }
 
     /// <summary>Logs <paramref name="socket"/> in when <c>--username</c> was given; false after printing the refusal.</summary>

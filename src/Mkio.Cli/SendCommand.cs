@@ -115,10 +115,20 @@ internal static class SendCommand
             return 1;
         }
 
-        await using var client = new MkioClient(uri, new MkioClientOptions { Reconnect = false, Protocol = MkioProtocol.V010 });
+        var options = new MkioClientOptions { Reconnect = false, Protocol = MkioProtocol.V010 };
+        if (!await CliLogin.ConfigureAsync(options).ConfigureAwait(false))
+        {
+            return 1;
+        }
+
+        await using var client = new MkioClient(uri, options);
         try
         {
             await client.ConnectAsync(ct).ConfigureAwait(false);
+        }
+        catch (MkioLoginRefusedException ex)
+        {
+            return await CliLogin.RefusedAsync(ex).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is MkioConnectionException or OperationCanceledException)
         {

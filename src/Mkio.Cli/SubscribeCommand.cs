@@ -89,10 +89,20 @@ internal static class SubscribeCommand
             return 1;
         }
 
-        await using var client = new MkioClient(uri, new MkioClientOptions { Reconnect = true, BackoffMax = TimeSpan.FromSeconds(5), Protocol = MkioProtocol.V010 });
+        var options = new MkioClientOptions { Reconnect = true, BackoffMax = TimeSpan.FromSeconds(5), Protocol = MkioProtocol.V010 };
+        if (!await CliLogin.ConfigureAsync(options).ConfigureAwait(false))
+        {
+            return 1;
+        }
+
+        await using var client = new MkioClient(uri, options);
         try
         {
             await client.ConnectAsync(ct).ConfigureAwait(false);
+        }
+        catch (MkioLoginRefusedException ex)
+        {
+            return await CliLogin.RefusedAsync(ex).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -129,6 +139,11 @@ internal static class SubscribeCommand
 
             await @out.WriteLineAsync($"Error: {ex.Message}").ConfigureAwait(false);
             return 1;
+        }
+        catch (MkioLoginRefusedException ex)
+        {
+            // A reconnect's login was refused (e.g. the password changed meanwhile).
+            return await CliLogin.RefusedAsync(ex).ConfigureAwait(false);
         }
         catch (MkioException ex)
         {

@@ -191,3 +191,34 @@ public sealed class MkioProtocolException : MkioException
     {
     }
 }
+
+/// <summary>
+/// The server refused the client's login: the <c>auth</c> message of <see cref="MkioClientOptions.UserName"/> was
+/// answered with <c>ok: false</c>, or the WebSocket upgrade was refused with 401/403 (see
+/// <see cref="MkioClientOptions.AccessTokenProvider"/>). For a refused <c>auth</c> message <see cref="Exception.Message"/> is
+/// the server's text, unchanged (e.g. <c>invalid credentials</c>). Thrown by <see cref="MkioClient.ConnectAsync"/>; after a refused login on a reconnect
+/// the client stops reconnecting and every subscription and waiting request ends with it.
+/// </summary>
+public sealed class MkioLoginRefusedException : MkioException
+{
+    /// <summary>Creates an exception with a default message.</summary>
+    public MkioLoginRefusedException()
+        : base("The mkio server refused the login.")
+    {
+    }
+
+    /// <summary>Creates an exception with <paramref name="message"/>.</summary>
+    /// <param name="message">The server's refusal text.</param>
+    public MkioLoginRefusedException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates an exception with <paramref name="message"/> caused by <paramref name="innerException"/>.</summary>
+    /// <param name="message">The server's refusal text.</param>
+    /// <param name="innerException">The cause.</param>
+    public MkioLoginRefusedException(string message, Exception? innerException)
+        : base(message, innerException)
+    {
+    }
+}

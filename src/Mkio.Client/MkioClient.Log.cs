@@ -38,5 +38,11 @@ public sealed partial class MkioClient
 
         [LoggerMessage(EventId = 5011, Level = LogLevel.Critical, Message = "The connection task for {Url} failed; the client stops reconnecting.")]
         public static partial void ConnectionTaskFailed(ILogger logger, Uri url, Exception exception);
+
+        [LoggerMessage(EventId = 5012, Level = LogLevel.Debug, Message = "Logged in to {Url} as '{User}' (role '{Role}').")]
+        public static partial void LoggedIn(ILogger logger, Uri url, string user, string role);
+
+        [LoggerMessage(EventId = 5013, Level = LogLevel.Error, Message = "The login to {Url} was refused on reconnect; the client stops reconnecting: {Reason}")]
+        public static partial void LoginRefused(ILogger logger, Uri url, string reason);
     }
 }

@@ -149,15 +149,33 @@ public sealed partial class MkioClient
                 Log.ReconnectFailed(_logger, _uri, attempt, delay, ex.Message);
                 continue;
             }
+            catch (MkioLoginRefusedException ex)
+            {
+                StopAfterRefusedLogin(ex);
+                return null;
+            }
 
             bool ok;
             try
             {
+                // Log in again before resubscribing, so every subscription resumes as the user.
+                await LogInAsync(conn, token).ConfigureAwait(false);
                 ok = await ActivateAsync(conn, token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 ok = false;
+            }
+            catch (MkioConnectionException ex)
+            {
+                Log.ReconnectFailed(_logger, _uri, attempt, delay, ex.Message);
+                ok = false;
+            }
+            catch (MkioLoginRefusedException ex)
+            {
+                conn.Dispose();
+                StopAfterRefusedLogin(ex);
+                return null;
             }
 
             if (ok)
@@ -215,6 +233,7 @@ public sealed partial class MkioClient
             ws.Options.KeepAliveInterval = KeepAlive;
             ws.Options.KeepAliveTimeout = KeepAlive;
             _options.ConfigureWebSocket?.Invoke(ws.Options);
+            await AddAccessTokenAsync(ws, cancellationToken).ConfigureAwait(false);
             using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
             try
@@ -229,6 +248,11 @@ public sealed partial class MkioClient
             }
             catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException)
             {
+                if (UpgradeRefused(ws, ex) is { } refused)
+                {
+                    throw refused;
+                }
+
                 var detail = ex.InnerException is { } inner && inner.Message != ex.Message ? $"{ex.Message} ({inner.Message})" : ex.Message;
                 throw new MkioConnectionException($"Could not connect to {_uri}: {detail}", ex);
             }

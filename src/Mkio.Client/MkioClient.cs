@@ -107,6 +107,7 @@ public sealed partial class MkioClient : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the attempt.</param>
     /// <returns>A task that completes when the connection is open.</returns>
     /// <exception cref="MkioConnectionException">The server refused or did not answer within <see cref="MkioClientOptions.ConnectTimeout"/>, or the upgrade failed.</exception>
+    /// <exception cref="MkioLoginRefusedException">The login (<see cref="MkioClientOptions.UserName"/>) or the upgrade (401/403) was refused.</exception>
     /// <exception cref="InvalidOperationException"><see cref="ConnectAsync"/> was already called successfully or is in progress.</exception>
     /// <exception cref="ObjectDisposedException">The client was disposed.</exception>
     public async Task ConnectAsync(CancellationToken cancellationToken = default)
@@ -128,6 +129,7 @@ public sealed partial class MkioClient : IAsyncDisposable
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lifetime.Token);
             conn = await OpenAsync(linked.Token).ConfigureAwait(false);
+            await LogInAsync(conn, linked.Token).ConfigureAwait(false);
             if (!await ActivateAsync(conn, linked.Token).ConfigureAwait(false))
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);

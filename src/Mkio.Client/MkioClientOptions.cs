@@ -83,6 +83,25 @@ public sealed class MkioClientOptions
     /// </summary>
     public Action<ClientWebSocketOptions>? ConfigureWebSocket { get; set; }
 
+    /// <summary>
+    /// The user to log in as with the mkio login (the <c>auth</c> message and the server's users table or authenticator).
+    /// When set, the client logs in right after opening every connection — the first and every reconnect — before it
+    /// sends anything else, so subscriptions are resumed as that user. Requires <see cref="Password"/>.
+    /// Default <see langword="null"/>: no login message.
+    /// </summary>
+    public string? UserName { get; set; }
+
+    /// <summary>The password for <see cref="UserName"/>. It is sent only in the <c>auth</c> message and never logged.</summary>
+    public string? Password { get; set; }
+
+    /// <summary>
+    /// Supplies a bearer token for the host's ASP.NET Core authentication (e.g. JWT bearer), like SignalR's
+    /// <c>AccessTokenProvider</c>. It is called before every connection attempt (so an expired token can be renewed),
+    /// and a non-empty result is sent as the <c>Authorization: Bearer …</c> header of the WebSocket upgrade (not in
+    /// the URL, where proxies and server logs would record it). Default <see langword="null"/>: no header.
+    /// </summary>
+    public Func<CancellationToken, ValueTask<string?>>? AccessTokenProvider { get; set; }
+
     /// <summary>A copy, so changes to the caller's instance after a client was created do not reach it.</summary>
     internal MkioClientOptions Clone() => (MkioClientOptions)MemberwiseClone();
 
@@ -111,6 +130,11 @@ public sealed class MkioClientOptions
         if (!Enum.IsDefined(Protocol))
         {
             throw new ArgumentOutOfRangeException(nameof(Protocol), Protocol, $"{nameof(MkioClientOptions)}.{nameof(Protocol)} must be {nameof(MkioProtocol.Later)} or {nameof(MkioProtocol.V010)}; got {(int)Protocol}.");
+        }
+
+        if (string.IsNullOrEmpty(UserName) != string.IsNullOrEmpty(Password))
+        {
+            throw new ArgumentException($"{nameof(MkioClientOptions)}.{nameof(UserName)} and {nameof(Password)} must be set together (both non-empty) or not at all.", string.IsNullOrEmpty(UserName) ? nameof(UserName) : nameof(Password));
         }
 
         if (TimeProvider is null)

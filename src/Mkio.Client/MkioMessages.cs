@@ -29,6 +29,17 @@ internal static class MkioMessages
     private static readonly JsonEncodedText GetMoreType = JsonEncodedText.Encode("getmore");
     private static readonly JsonEncodedText RequestType = JsonEncodedText.Encode("request");
 
+    /// <summary><c>{"type":"auth","data":{"username":…,"password":…}}</c>: the mkio login.</summary>
+    public static ReadOnlyMemory<byte> Auth(string username, string password) =>
+        Write((username, password), static (w, s) =>
+        {
+            w.WriteString(TypeName, "auth");
+            w.WriteStartObject(DataName);
+            w.WriteString("username", s.username);
+            w.WriteString("password", s.password);
+            w.WriteEndObject();
+        });
+
     /// <summary><c>{"service", "data", ["op"], ["msgid"], ["ref"]}</c> — the ref last, as the reference clients send it.</summary>
     /// <remarks>Later clients send the id as <c>txnid</c> (<paramref name="txnId"/>) instead of <c>msgid</c>.</remarks>
     public static ReadOnlyMemory<byte> Send<TState>(string service, TState data, Action<Utf8JsonWriter, TState> writeData, string? op, JsonNode? msgId, string? @ref, JsonNode? txnId = null) =>

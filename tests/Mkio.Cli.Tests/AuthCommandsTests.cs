@@ -87,6 +87,46 @@ public sealed class AuthCommandsTests
         Assert.That(code, Is.EqualTo(1), stdout);
     }
 
+    [Test, CancelAfter(120_000)]
+    public async Task Username_OnSendAndSubscribe_LogsInBeforeTheRequest(CancellationToken ct)
+    {
+        using var dir = Setup(Config + """
+
+            [tables.orders]
+            columns = { id = "TEXT PRIMARY KEY", qty = "INTEGER" }
+
+            [services.place]
+            type = "transaction"
+            table = "orders"
+            op_type = "insert"
+            fields = ["id", "qty"]
+            access = "auth"
+
+            [services.book]
+            type = "query"
+            primary_table = "orders"
+            access = "auth"
+            """);
+        Assert.That((await RunAsync(dir.Path, "pw-alice", ct, "adduser", "alice", "trader")).Code, Is.Zero);
+        await using var host = await MkioTestHost.StartAsync(_ => { }, ct, dir, tomlPath: dir.File("mkio.toml"));
+        var url = host.BaseUri.ToString();
+
+        var (code, stdout) = await RunAsync(dir.Path, null, ct, "send", url, "place", """{"id":"1","qty":5}""");
+        Assert.That((code, stdout), Is.EqualTo((1, "[1/1] error: authentication required")), "anonymous");
+        Assert.That(await RunAsync(dir.Path, "wrong", ct, "send", url, "place", """{"id":"1","qty":5}""", "--username", "alice"), Is.EqualTo((1, "Error: login failed: invalid credentials")));
+        Assert.That((await RunAsync(dir.Path, null, ct, "send", url, "place", """{"id":"1","qty":5}""", "--username", "alice")).Stdout, Is.EqualTo("Error: no password: set MKIO_PASSWORD or run on a terminal."));
+        (code, stdout) = await RunAsync(dir.Path, "pw-alice", ct, "send", "--username", "alice", url, "place", """{"id":"1","qty":5}""");
+        Assert.That(code, Is.Zero, stdout);
+
+        Assert.That(await RunAsync(dir.Path, "wrong", ct, "subscribe", url, "book", "--username", "alice"), Is.EqualTo((1, "Error: login failed: invalid credentials")));
+        (code, stdout) = await RunAsync(dir.Path, null, ct, "subscribe", url, "book");
+        Assert.That((code, stdout.Split('\n')[^1]), Is.EqualTo((1, "Error: authentication required")), "anonymous");
+        var environment = new Dictionary<string, string?> { ["MKIO_PASSWORD"] = "pw-alice" };
+        await using var p = MkioProcess.StartWithEnvironment(dir.Path, environment, "subscribe", url, "book", "--username=alice");
+        await p.WaitForStdoutAsync(new System.Text.RegularExpressions.Regex("""\{"id": "1", "qty": 5, "_mkio_ref": """), ct);
+        Assert.That(p.Output, Does.Not.Contain("pw-alice"), "the password is never printed");
+    }
+
     [Test, CancelAfter(60_000)]
     public async Task AddUser_Errors(CancellationToken ct)
     {

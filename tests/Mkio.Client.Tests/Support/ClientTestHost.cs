@@ -23,6 +23,7 @@ public sealed class ClientTestHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<HttpContext, byte> _sockets;
     private bool _stopped;
+    private int _upgrades;
 
     private ClientTestHost(WebApplication app, ConcurrentDictionary<HttpContext, byte> sockets, int port)
     {
@@ -32,6 +33,9 @@ public sealed class ClientTestHost : IAsyncDisposable
     }
 
     public int Port { get; }
+
+    /// <summary>How many WebSocket upgrade requests reached the app (accepted or not).</summary>
+    public int Upgrades => Volatile.Read(ref _upgrades);
 
     /// <summary>ws://127.0.0.1:port/ws</summary>
     public Uri WsUrl => new($"ws://127.0.0.1:{Port}/ws");
@@ -52,7 +56,9 @@ public sealed class ClientTestHost : IAsyncDisposable
     }
 
     /// <summary>Starts mkio configured by <paramref name="configure"/> on <paramref name="port"/> (0: any free port); relative database paths go to <paramref name="directory"/>.</summary>
-    public static async Task<ClientTestHost> StartAsync(Action<MkioOptions> configure, TempDirectory directory, int port = 0, CancellationToken cancellationToken = default)
+    /// <param name="builder">Adds services (e.g. an authentication scheme).</param>
+    /// <param name="map">Maps mkio (default <c>app.MapMkio()</c>), e.g. after <c>UseAuthentication</c>.</param>
+    public static async Task<ClientTestHost> StartAsync(Action<MkioOptions> configure, TempDirectory directory, int port = 0, CancellationToken cancellationToken = default, Action<WebApplicationBuilder>? builder = null, Action<WebApplication>? map = null)
     {
         var b = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = directory.Path });
         b.Logging.ClearProviders();
@@ -65,7 +71,9 @@ public sealed class ClientTestHost : IAsyncDisposable
                 o.DbPath = Path.Combine(directory.Path, o.DbPath);
             }
         });
+        builder?.Invoke(b);
         var app = b.Build();
+        var host = (ClientTestHost?)null;
         var sockets = new ConcurrentDictionary<HttpContext, byte>();
         app.Use(async (context, next) =>
         {
@@ -76,6 +84,7 @@ public sealed class ClientTestHost : IAsyncDisposable
                 return;
             }
 
+            Interlocked.Increment(ref host!._upgrades);
             sockets.TryAdd(context, 0);
             try
             {
@@ -86,10 +95,19 @@ public sealed class ClientTestHost : IAsyncDisposable
                 sockets.TryRemove(context, out _);
             }
         });
-        app.MapMkio();
+        if (map is null)
+        {
+            app.MapMkio();
+        }
+        else
+        {
+            map(app);
+        }
+
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new ClientTestHost(app, sockets, new Uri(address).Port);
+        host = new ClientTestHost(app, sockets, new Uri(address).Port);
+        return host;
     }
 
     /// <summary>
