@@ -89,6 +89,11 @@ internal sealed partial class MkioEngine : IAsyncDisposable
             return;
         }
 
+        if (Model.Options.Postgres is not null)
+        {
+            throw new MkioConfigurationException("postgres: PostgreSQL storage is not available in this build yet; the configuration was checked (column mapping, service SQL) but nothing was opened. Use db_path.");
+        }
+
         // Ownership first: nothing opens, creates or migrates the file before this process owns it.
         if (Database.FilePath is not null)
         {
