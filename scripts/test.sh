@@ -12,6 +12,8 @@ command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 /usr/bin/python3 -c 'import aiohttp' >/dev/null 2>&1 || need_apt+=(python3-aiohttp)
 # The deployment walkthrough test (scripts/check-publish.sh) takes online backups with the sqlite3 shell.
 command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
+# PostgreSQL tests start their own server (initdb + pg_ctl on a free loopback port, as the postgres user under root).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
     echo "Installing: ${need_apt[*]}"
