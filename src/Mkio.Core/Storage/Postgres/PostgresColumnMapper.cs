@@ -45,7 +45,7 @@ internal static class PostgresColumnMapper
 
                     if (i < tokens.Count && tokens[i].Equals("AUTOINCREMENT", StringComparison.OrdinalIgnoreCase))
                     {
-                        if (kind != TypeKind.Integer)
+                        if (kind != PostgresColumnKind.Integer)
                         {
                             throw new PostgresDialectException("AUTOINCREMENT needs an INTEGER PRIMARY KEY.");
                         }
@@ -53,7 +53,7 @@ internal static class PostgresColumnMapper
                         i++;
                     }
 
-                    identity = kind == TypeKind.Integer && type.Equals("INTEGER", StringComparison.OrdinalIgnoreCase);
+                    identity = kind == PostgresColumnKind.Integer && type.Equals("INTEGER", StringComparison.OrdinalIgnoreCase);
                     parts.Add("PRIMARY KEY");
                     break;
                 case "NOT":
@@ -121,15 +121,14 @@ internal static class PostgresColumnMapper
         return sb.ToString();
     }
 
-    private enum TypeKind
+    /// <summary>The value kind a mapped column holds (how request values are coerced before binding).</summary>
+    /// <param name="definition">The SQLite definition.</param>
+    /// <returns>The kind.</returns>
+    public static PostgresColumnKind KindOf(string definition)
     {
-        Integer,
-        Boolean,
-        Text,
-        Real,
-        Numeric,
-        Blob,
-        DateText,
+        var tokens = Tokenize(definition);
+        var i = 0;
+        return Classify(ReadType(tokens, ref i));
     }
 
     private static string ReadType(List<string> tokens, ref int i)
@@ -161,7 +160,7 @@ internal static class PostgresColumnMapper
 
     private static bool IsTypeWord(string token) => token.ToUpperInvariant() is "PRECISION" or "BIG" or "INT" or "INTEGER" or "CHARACTER" or "VARYING" or "CHAR" or "VARCHAR" or "TEXT";
 
-    private static TypeKind Classify(string type)
+    private static PostgresColumnKind Classify(string type)
     {
         var paren = type.IndexOf('(', StringComparison.Ordinal);
         var name = (paren >= 0 ? type[..paren] : type).Trim().ToUpperInvariant();
@@ -169,35 +168,35 @@ internal static class PostgresColumnMapper
         switch (name)
         {
             case "INTEGER" or "INT" or "BIGINT" or "SMALLINT" or "TINYINT" or "MEDIUMINT" or "INT2" or "INT8" or "UNSIGNED BIG INT":
-                return TypeKind.Integer;
+                return PostgresColumnKind.Integer;
             case "BOOLEAN" or "BOOL":
-                return TypeKind.Boolean;
+                return PostgresColumnKind.Boolean;
             case "TEXT" or "CLOB" or "VARCHAR" or "CHAR" or "CHARACTER" or "NCHAR" or "NVARCHAR" or "VARYING CHARACTER" or "NATIVE CHARACTER" or "CHARACTER VARYING":
-                return TypeKind.Text;
+                return PostgresColumnKind.Text;
             case "REAL" or "DOUBLE" or "DOUBLE PRECISION" or "FLOAT":
                 if (args.Length > 0)
                 {
                     throw new PostgresDialectException($"type '{type}' with arguments is not mapped; use REAL.");
                 }
 
-                return TypeKind.Real;
+                return PostgresColumnKind.Real;
             case "NUMERIC" or "DECIMAL":
-                return TypeKind.Numeric;
+                return PostgresColumnKind.Numeric;
             case "BLOB":
-                return TypeKind.Blob;
+                return PostgresColumnKind.Blob;
             case "DATE" or "DATETIME" or "TIMESTAMP" or "TIME":
-                return TypeKind.DateText;
+                return PostgresColumnKind.DateText;
             default:
                 throw new PostgresDialectException($"type '{type}' has no PostgreSQL mapping (INTEGER, TEXT, REAL, NUMERIC, BLOB, BOOLEAN, DATE/DATETIME/TIMESTAMP and their SQLite synonyms map).");
         }
     }
 
-    private static string PostgresType(TypeKind kind, string type) => kind switch
+    private static string PostgresType(PostgresColumnKind kind, string type) => kind switch
     {
-        TypeKind.Integer or TypeKind.Boolean => "BIGINT",
-        TypeKind.Text or TypeKind.DateText => "TEXT",
-        TypeKind.Real => "DOUBLE PRECISION",
-        TypeKind.Numeric => "NUMERIC" + NumericArgs(type),
+        PostgresColumnKind.Integer or PostgresColumnKind.Boolean => "BIGINT",
+        PostgresColumnKind.Text or PostgresColumnKind.DateText => "TEXT",
+        PostgresColumnKind.Real => "DOUBLE PRECISION",
+        PostgresColumnKind.Numeric => "NUMERIC" + NumericArgs(type),
         _ => "BYTEA",
     };
 
@@ -218,7 +217,7 @@ internal static class PostgresColumnMapper
         return "(" + string.Join(", ", inner) + ")";
     }
 
-    private static string MapDefault(List<string> tokens, ref int i, TypeKind kind)
+    private static string MapDefault(List<string> tokens, ref int i, PostgresColumnKind kind)
     {
         if (i >= tokens.Count)
         {
@@ -240,25 +239,25 @@ internal static class PostgresColumnMapper
 
         if (t[0] == '\'')
         {
-            return kind == TypeKind.Blob ? throw new PostgresDialectException("a text default on a BLOB column is not mapped.") : t;
+            return kind == PostgresColumnKind.Blob ? throw new PostgresDialectException("a text default on a BLOB column is not mapped.") : t;
         }
 
         if (upper is "TRUE" or "FALSE")
         {
-            return kind is TypeKind.Integer or TypeKind.Boolean or TypeKind.Numeric ? (upper == "TRUE" ? "1" : "0")
+            return kind is PostgresColumnKind.Integer or PostgresColumnKind.Boolean or PostgresColumnKind.Numeric ? (upper == "TRUE" ? "1" : "0")
                 : throw new PostgresDialectException($"DEFAULT {t} needs an integer or boolean column.");
         }
 
         if (upper is "CURRENT_TIMESTAMP" or "CURRENT_DATE" or "CURRENT_TIME")
         {
-            return kind is TypeKind.Text or TypeKind.DateText
+            return kind is PostgresColumnKind.Text or PostgresColumnKind.DateText
                 ? "(" + (upper == "CURRENT_TIMESTAMP" ? UtcTimestampText : upper == "CURRENT_DATE" ? UtcDateText : UtcTimeText) + ")"
                 : throw new PostgresDialectException($"DEFAULT {t} is text in SQLite; declare the column TEXT, DATETIME or TIMESTAMP.");
         }
 
         if (t[0] == 'x' || t[0] == 'X')
         {
-            if (t.Length > 1 && t[1] == '\'' && kind == TypeKind.Blob)
+            if (t.Length > 1 && t[1] == '\'' && kind == PostgresColumnKind.Blob)
             {
                 return "'\\x" + t[2..^1] + "'::bytea";
             }
@@ -272,21 +271,21 @@ internal static class PostgresColumnMapper
         throw new PostgresDialectException($"DEFAULT {t} is not mapped (literals, CURRENT_TIMESTAMP/DATE/TIME and a few SQLite expression idioms are).");
     }
 
-    private static string MapExpressionDefault(string expression, TypeKind kind)
+    private static string MapExpressionDefault(string expression, PostgresColumnKind kind)
     {
         var compact = new string([.. expression.Where(c => !char.IsWhiteSpace(c))]).ToLowerInvariant().Replace('"', '\'');
         switch (compact)
         {
             case "(datetime('now'))" or "(current_timestamp)":
-                return kind is TypeKind.Text or TypeKind.DateText ? "(" + UtcTimestampText + ")" : throw new PostgresDialectException($"DEFAULT {expression} is text in SQLite; declare the column TEXT or DATETIME.");
+                return kind is PostgresColumnKind.Text or PostgresColumnKind.DateText ? "(" + UtcTimestampText + ")" : throw new PostgresDialectException($"DEFAULT {expression} is text in SQLite; declare the column TEXT or DATETIME.");
             case "(date('now'))" or "(current_date)":
-                return kind is TypeKind.Text or TypeKind.DateText ? "(" + UtcDateText + ")" : throw new PostgresDialectException($"DEFAULT {expression} is text in SQLite; declare the column TEXT or DATE.");
+                return kind is PostgresColumnKind.Text or PostgresColumnKind.DateText ? "(" + UtcDateText + ")" : throw new PostgresDialectException($"DEFAULT {expression} is text in SQLite; declare the column TEXT or DATE.");
             case "(time('now'))" or "(current_time)":
-                return kind is TypeKind.Text or TypeKind.DateText ? "(" + UtcTimeText + ")" : throw new PostgresDialectException($"DEFAULT {expression} is text in SQLite; declare the column TEXT or TIME.");
+                return kind is PostgresColumnKind.Text or PostgresColumnKind.DateText ? "(" + UtcTimeText + ")" : throw new PostgresDialectException($"DEFAULT {expression} is text in SQLite; declare the column TEXT or TIME.");
             case "(strftime('%s','now'))" or "(unixepoch())" or "(unixepoch('now'))":
-                return kind == TypeKind.Integer ? "(" + UnixSeconds + ")" : throw new PostgresDialectException($"DEFAULT {expression} maps to PostgreSQL on an INTEGER column only.");
+                return kind == PostgresColumnKind.Integer ? "(" + UnixSeconds + ")" : throw new PostgresDialectException($"DEFAULT {expression} maps to PostgreSQL on an INTEGER column only.");
             case "(lower(hex(randomblob(16))))":
-                return kind == TypeKind.Text ? "(md5(random()::text || clock_timestamp()::text))" : throw new PostgresDialectException($"DEFAULT {expression} maps to PostgreSQL on a TEXT column only.");
+                return kind == PostgresColumnKind.Text ? "(md5(random()::text || clock_timestamp()::text))" : throw new PostgresDialectException($"DEFAULT {expression} maps to PostgreSQL on a TEXT column only.");
         }
 
         // A constant expression of numbers, strings and arithmetic means the same in both dialects.
@@ -444,4 +443,29 @@ internal static class PostgresColumnMapper
 
         throw new PostgresDialectException("unterminated string literal.");
     }
+}
+
+/// <summary>What a mapped column stores in PostgreSQL.</summary>
+internal enum PostgresColumnKind
+{
+    /// <summary>BIGINT (SQLite INTEGER and synonyms).</summary>
+    Integer,
+
+    /// <summary>BIGINT holding 0/1 (SQLite BOOLEAN).</summary>
+    Boolean,
+
+    /// <summary>TEXT.</summary>
+    Text,
+
+    /// <summary>DOUBLE PRECISION.</summary>
+    Real,
+
+    /// <summary>NUMERIC.</summary>
+    Numeric,
+
+    /// <summary>BYTEA.</summary>
+    Blob,
+
+    /// <summary>TEXT holding SQLite's date/time text.</summary>
+    DateText,
 }
