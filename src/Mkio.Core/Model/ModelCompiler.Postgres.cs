@@ -28,8 +28,24 @@ internal sealed partial class ModelCompiler
 
         foreach (var t in tables)
         {
+            if (t.Versioned)
+            {
+                Error($"tables.{t.Name}.versioned", $"table '{t.Name}': versioned tables are not available on PostgreSQL yet.");
+            }
+
+            if (!IsLowerCase(t.Name))
+            {
+                Error($"tables.{t.Name}", $"table '{t.Name}': PostgreSQL folds unquoted names to lower case; use a lower-case table name.");
+            }
+
             foreach (var c in t.Columns)
             {
+                if (!IsLowerCase(c.Name))
+                {
+                    Error($"tables.{t.Name}.columns.{c.Name}", $"column {t.Name}.{c.Name}: PostgreSQL folds unquoted names to lower case; use a lower-case column name.");
+                    continue;
+                }
+
                 if (t.Versioned && c.Name.StartsWith("_mkio_", StringComparison.Ordinal))
                 {
                     continue;
@@ -69,4 +85,6 @@ internal sealed partial class ModelCompiler
             }
         }
     }
+
+    private static bool IsLowerCase(string name) => !name.Any(char.IsAsciiLetterUpper);
 }

@@ -51,6 +51,18 @@ public class PostgresConfigTests
     }
 
     [Test]
+    public void MixedCaseNamesAreAStartupError()
+    {
+        var errors = ModelTestSupport.TomlErrors("postgres = \"Host=db\"\n[tables.Orders]\ncolumns = { id = \"TEXT PRIMARY KEY\", firstName = \"TEXT\" }\n");
+        Assert.That(errors, Has.One.Contains("table 'Orders': PostgreSQL folds unquoted names to lower case"));
+        Assert.That(errors, Has.One.Contains("column Orders.firstName: PostgreSQL folds unquoted names to lower case"));
+    }
+
+    [Test]
+    public void VersionedTablesAreAStartupError() =>
+        Assert.That(ModelTestSupport.TomlErrors("postgres = \"Host=db\"\n[tables.docs]\nversioned = true\ncolumns = { id = \"TEXT PRIMARY KEY\", body = \"TEXT\" }\n"), Has.One.Contains("versioned tables are not available on PostgreSQL yet"));
+
+    [Test]
     public void TheSameColumnCompilesOnSqlite() =>
         Assert.That(ModelTestSupport.CompileToml(Tables + "\n[tables.notes]\ncolumns = { id = \"TEXT PRIMARY KEY\", body = \"TEXT COLLATE NOCASE\" }\n").Tables, Has.Length.EqualTo(2));
 
