@@ -140,6 +140,68 @@ public sealed class PostgresWriterTests
         Assert.That(nodeB.Sequence, Is.GreaterThan(0));
     }
 
+    [Test]
+    public async Task Every_node_tail_publishes_every_nodes_commits_once_in_position_order_and_acks_follow_the_own_tail()
+    {
+        var (model, source) = await DatabaseAsync();
+        await using var _ = source;
+        var nodes = new List<(PostgresWriter Writer, PostgresJournalTail Tail, Recorder Seen, TransactionService Orders)>();
+        var disposables = new List<IAsyncDisposable>();
+        for (var n = 0; n < 2; n++)
+        {
+            var bus = new ChangeBus();
+            var seen = new Recorder();
+            bus.Subscribe(seen);
+            var tail = new PostgresJournalTail(source, model, bus, NullLogger.Instance, TimeSpan.FromSeconds(1));
+            tail.Start(0);
+            var writer = new PostgresWriter(source, null, new MkioRefGenerator(TimeProvider.System), NullLogger.Instance, 500) { AcknowledgeAfter = p => tail.WaitForAsync(p) };
+            writer.Start(0);
+            disposables.Add(writer);
+            disposables.Add(tail);
+            nodes.Add((writer, tail, seen, Service(model, writer)));
+        }
+
+        try
+        {
+            // A transaction's reply comes after its own node has published it: a subscribe there would see it.
+            for (var i = 0; i < 5; i++)
+            {
+                var node = nodes[i % 2];
+                var o = await node.Orders.ExecuteAsync(Json($$$"""{"op": "new", "data": {"side": "Buy", "symbol": "S{{{i}}}", "qty": 1, "price": 1}}"""), CancellationToken.None);
+                Assert.That(o.Ok, Is.True, o.Error);
+                Assert.That(node.Seen.Snapshot().Any(e => e.Ref == o.Ref), Is.True, $"write {i} was published on its node before the reply");
+            }
+
+            const int PerNode = 100;
+            var writes = Enumerable.Range(0, PerNode).SelectMany(i => nodes.Select(node =>
+                node.Orders.ExecuteAsync(Json($$$"""{"op": "new", "data": {"side": "Sell", "symbol": "T{{{i}}}", "qty": {{{i}}}, "price": 2}}"""), CancellationToken.None).AsTask())).ToList();
+            Assert.That((await Task.WhenAll(writes)).Count(o => o.Ok), Is.EqualTo(2 * PerNode));
+
+            const int Total = 2 * (5 + (2 * PerNode));
+            foreach (var node in nodes)
+            {
+                await Eventually.WaitUntilAsync(() => node.Seen.Snapshot().Count >= Total, "every node's tail has published every commit", CancellationToken.None);
+                Assert.That(node.Seen.Snapshot().Select(e => e.Sequence), Is.EqualTo(Enumerable.Range(1, Total).Select(i => (long)i)), "exactly once, in position order");
+            }
+
+            // A tail started at a position publishes only what follows it.
+            var lateBus = new ChangeBus();
+            var late = new Recorder();
+            lateBus.Subscribe(late);
+            await using var lateTail = new PostgresJournalTail(source, model, lateBus, NullLogger.Instance, TimeSpan.FromSeconds(1));
+            lateTail.Start(Total - 3);
+            await Eventually.WaitUntilAsync(() => late.Snapshot().Count >= 3, "the late tail caught up", CancellationToken.None);
+            Assert.That(late.Snapshot().Select(e => e.Sequence), Is.EqualTo(new long[] { Total - 2, Total - 1, Total }));
+        }
+        finally
+        {
+            foreach (var d in disposables)
+            {
+                await d.DisposeAsync();
+            }
+        }
+    }
+
     private static PostgresWriter Writer(NpgsqlDataSource source, ChangeBus bus)
     {
         var writer = new PostgresWriter(source, bus, new MkioRefGenerator(TimeProvider.System), NullLogger.Instance, 500);
@@ -189,6 +251,14 @@ public sealed class PostgresWriterTests
         public List<ChangeEvent> Events { get; } = [];
 
         public IReadOnlyCollection<string>? Tables => null;
+
+        public List<ChangeEvent> Snapshot()
+        {
+            lock (_lock)
+            {
+                return [.. Events];
+            }
+        }
 
         public void OnCommitted(IReadOnlyList<ChangeEvent> events)
         {

@@ -39,7 +39,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     private const string AppendSql = "INSERT INTO " + ChangeJournal.TableName + " (seq, tbl, op, ref, row) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])";
 
     private readonly NpgsqlDataSource _source;
-    private readonly ChangeBus _bus;
+    private readonly ChangeBus? _bus;
     private readonly ClusterRefs _refs;
     private readonly ILogger _logger;
     private readonly int _maxBatch;
@@ -52,7 +52,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     private string? _fault;
     private volatile bool _stopping;
 
-    public PostgresWriter(NpgsqlDataSource source, ChangeBus bus, MkioRefGenerator refs, ILogger logger, int maxBatch)
+    public PostgresWriter(NpgsqlDataSource source, ChangeBus? bus, MkioRefGenerator refs, ILogger logger, int maxBatch)
     {
         _source = source;
         _bus = bus;
@@ -60,6 +60,13 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         _logger = logger;
         _maxBatch = maxBatch;
     }
+
+    /// <summary>
+    /// When set (cluster mode: the bus passed to the constructor is null and the journal tail publishes every
+    /// node's commits), a batch's requests complete only once the returned task — the tail reaching the batch's
+    /// last position — completes.
+    /// </summary>
+    public Func<long, Task>? AcknowledgeAfter { get; set; }
 
     /// <summary>The journal position of this node's last commit.</summary>
     public long Sequence => Interlocked.Read(ref _sequence);
@@ -203,18 +210,47 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             return;
         }
 
-        try
+        if (_bus is not null)
         {
-            _bus.Publish(events);
-        }
-        catch (Exception ex)
-        {
-            Log.PublishFailed(_logger, ex);
+            try
+            {
+                _bus.Publish(events);
+            }
+            catch (Exception ex)
+            {
+                Log.PublishFailed(_logger, ex);
+            }
         }
 
-        for (var i = 0; i < batch.Count; i++)
+        var requests = batch.ToArray();
+        if (AcknowledgeAfter is { } after && events.Count > 0)
         {
-            batch[i].TrySetResult(outcomes[i]);
+            _ = CompleteAfterAsync(after(events[^1].Sequence), requests, outcomes);
+            return;
+        }
+
+        Complete(requests, outcomes);
+    }
+
+    private static async Task CompleteAfterAsync(Task tailed, WriteRequest[] requests, WriteOutcome[] outcomes)
+    {
+        try
+        {
+            await tailed.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The tail stopped (shutdown): the batch is committed all the same.
+        }
+
+        Complete(requests, outcomes);
+    }
+
+    private static void Complete(WriteRequest[] requests, WriteOutcome[] outcomes)
+    {
+        for (var i = 0; i < requests.Length; i++)
+        {
+            requests[i].TrySetResult(outcomes[i]);
         }
     }
 
