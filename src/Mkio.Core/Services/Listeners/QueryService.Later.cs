@@ -64,12 +64,12 @@ internal sealed partial class QueryService
             return;
         }
 
-        var (raw, sequence, _) = Engine.Database.Read(ReadSnapshot);
+        var (raw, sequence, _) = Snapshot();
         lock (Gate)
         {
             if (!_log.CoversAfter(sequence))
             {
-                (raw, sequence, _) = Engine.Database.Read(ReadSnapshot);
+                (raw, sequence, _) = Snapshot();
             }
 
             var keys = RowKeyColumns!;

@@ -30,7 +30,7 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
 
     protected override void Load()
     {
-        LoadedSequence = Engine.Writer.Sequence;
+        LoadedSequence = Engine.Position;
 
         // As live (Apply): with a JOIN, changes of the secondary tables are not logged.
         SeedLog(_log, null, Model.SqlHasJoin ? [Model.PrimaryTable.Name] : null);
@@ -69,7 +69,7 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
         }
 
         // Everything committed before this subscribe arrived must be in its snapshot (PROTOCOL.md §10).
-        var read = await SharedReadAsync(Engine.Writer.Sequence, cancellationToken).ConfigureAwait(false);
+        var read = await SharedReadAsync(Engine.Position, cancellationToken).ConfigureAwait(false);
         var sequence = read.Sequence;
 
         // Serialise a (possibly large) snapshot before taking the lock, so live fan-out and other
@@ -182,7 +182,7 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
     /// <summary>Reads the snapshot and applies <c>publish</c> once (rows that fail to format are dropped, F1).</summary>
     private (List<Row> Rows, long Sequence, string? Ref) ReadFormatted()
     {
-        var (rows, sequence, @ref) = Engine.Database.Read(ReadSnapshot);
+        var (rows, sequence, @ref) = Snapshot();
         if (Model.Publish is not null)
         {
             var formatted = new List<Row>(rows.Count);
@@ -202,6 +202,11 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
 
     protected override Func<byte[]> CaptureReplyLocked(Subscriber subscriber, string? clientRef) =>
         throw new NotSupportedException("Query subscriptions read their snapshot in SubscribeCoreAsync.");
+
+    /// <summary>The snapshot rows, the journal position they include and the ref at that position, from either store.</summary>
+    private (List<Row> Rows, long Sequence, string? Ref) Snapshot() => Engine.PostgresReads is { } pg
+        ? pg.Snapshot(Model.Sql, Model.SqlHasJoin ? [Model.PrimaryTable.Name] : Model.WatchTables)
+        : Engine.Database.Read(ReadSnapshot);
 
     private (List<Row> Rows, long Sequence, string? Ref) ReadSnapshot(SqliteConnection connection)
     {
