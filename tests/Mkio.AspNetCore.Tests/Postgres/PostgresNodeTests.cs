@@ -53,7 +53,9 @@ public class PostgresNodeTests
         Assert.That(trades.GetRawText(), Does.Contain("\"symbol\":\"A\"").And.Contain("\"price\":2.0"), trades.GetRawText());
 
         // A write on B reaches the query subscriber on B and the stream subscriber on A.
-        await Ok(onB, """{"service":"orders","op":"new","ref":"b3","data":{"side":"Sell","symbol":"B","qty":5,"price":3.5}}""", ct);
+        // (From a third connection: onB's own reply could come after the update it triggers.)
+        await using var writerB = await nodeB.ConnectAsync("ws", ct);
+        await Ok(writerB, """{"service":"orders","op":"new","ref":"b3","data":{"side":"Sell","symbol":"B","qty":5,"price":3.5}}""", ct);
         var onBUpdate = await onB.ReceiveUntilAsync(m => m.GetRawText().Contains("\"b3\"", StringComparison.Ordinal), ct);
         Assert.That(onBUpdate.GetRawText(), Does.Contain("\"symbol\":\"B\""));
         var onAUpdate = await onA.ReceiveUntilAsync(m => m.GetRawText().Contains("\"b3\"", StringComparison.Ordinal), ct);

@@ -114,6 +114,8 @@ internal sealed partial class PostgresJournalTail : IAsyncDisposable
                     await listen.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
                 }
 
+                Volatile.Write(ref _fault, null);
+
                 while (!ct.IsCancellationRequested)
                 {
                     // Read until caught up, then sleep until a notification or the poll interval.
@@ -121,7 +123,6 @@ internal sealed partial class PostgresJournalTail : IAsyncDisposable
                     {
                     }
 
-                    Volatile.Write(ref _fault, null);
                     await connection.WaitAsync(PollInterval, ct).ConfigureAwait(false);
                 }
             }
