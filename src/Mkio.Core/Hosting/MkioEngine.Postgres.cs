@@ -48,22 +48,39 @@ internal sealed partial class MkioEngine
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Creates or completes the schema and the writer; returns the journal position services load at.</summary>
+    /// <summary>
+    /// Creates or completes the schema, then loads every service with the journal held still: a session-level
+    /// shared advisory lock on the journal key excludes every node's writer (each batch takes the same key
+    /// exclusively), so the rows the services load and the journal position agree; the tail starts there.
+    /// </summary>
     private async Task<long> StartPostgresAsync(CancellationToken cancellationToken)
     {
         _pgSource = NpgsqlDataSource.Create(Model.Options.Postgres!);
         PostgresReads = new PostgresReads(_pgSource, Model);
-        long position;
-        using (var connection = await _pgSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
+        var connection = await _pgSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
             await PostgresSchema.EnsureCreatedAsync(connection, Model, cancellationToken).ConfigureAwait(false);
-            position = await PostgresJournal.PositionAsync(connection, null, cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, "SELECT pg_advisory_lock_shared(" + PostgresWriter.JournalLockKey.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", cancellationToken).ConfigureAwait(false);
+            var position = await PostgresJournal.PositionAsync(connection, null, cancellationToken).ConfigureAwait(false);
+            _pgTail = new PostgresJournalTail(_pgSource, Model, Bus, Logger, TimeSpan.FromSeconds(1));
+            _pgWriter = new PostgresWriter(_pgSource, null, Refs, Logger, Model.Options.BatchMaxSize) { AcknowledgeAfter = p => _pgTail.WaitForAsync(p) };
+            await StartServicesAsync(cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, "SELECT pg_advisory_unlock_shared(" + PostgresWriter.JournalLockKey.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", cancellationToken).ConfigureAwait(false);
+            _pgTail.Start(position);
+            _pgWriter.Start(position);
+            return position;
         }
+        finally
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 
-        _pgTail = new PostgresJournalTail(_pgSource, Model, Bus, Logger, TimeSpan.FromSeconds(1));
-        _pgWriter = new PostgresWriter(_pgSource, null, Refs, Logger, Model.Options.BatchMaxSize) { AcknowledgeAfter = p => _pgTail.WaitForAsync(p) };
-        _pgWriter.Start(position);
-        return position;
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        using var cmd = new NpgsqlCommand(sql, connection);
+        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Stops the PostgreSQL writer (draining within the shutdown timeout).</summary>

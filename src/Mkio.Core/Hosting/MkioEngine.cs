@@ -92,8 +92,6 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         if (Model.Options.Postgres is not null)
         {
             var at = await StartPostgresAsync(cancellationToken).ConfigureAwait(false);
-            await StartServicesAsync(cancellationToken).ConfigureAwait(false);
-            _pgTail!.Start(at);
             StartupSummary = $"database PostgreSQL (journal position {at}), {ServicesInOrder.Length} services";
             Log.Started(Logger, StartupSummary);
             return;
