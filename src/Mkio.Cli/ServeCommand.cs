@@ -70,7 +70,7 @@ internal static class ServeCommand
         Socket? listener = null;
         try
         {
-            ownership = model.InMemory ? null : DatabaseLock.Acquire(model.Options.DbPath);
+            ownership = model.InMemory || model.Options.Postgres is not null ? null : DatabaseLock.Acquire(model.Options.DbPath);
             listener = Bind(listenHost, listenPort);
         }
         catch (Exception ex) when (ex is MkioDatabaseInUseException or MkioConfigurationException)

@@ -60,7 +60,7 @@ public sealed class MkioTestHost : IAsyncDisposable
         void Configure(MkioOptions o)
         {
             configure(o);
-            if (o.DbPath != ":memory:" && !Path.IsPathRooted(o.DbPath))
+            if (o.Postgres is null && o.DbPath != ":memory:" && !Path.IsPathRooted(o.DbPath))
             {
                 o.DbPath = Path.Combine(dir.Path, o.DbPath);
             }

@@ -123,7 +123,7 @@ internal sealed class MkioConfigurationOverrides(IServiceProvider services) : IP
         }
 
         string Resolve(string p) => Path.IsPathRooted(p) ? p : Path.GetFullPath(Path.Combine(contentRoot, p));
-        if (options.DbPath != ":memory:" && options.DbPath.Length > 0)
+        if (options.Postgres is null && options.DbPath != ":memory:" && options.DbPath.Length > 0)
         {
             options.DbPath = Resolve(options.DbPath);
         }
@@ -169,6 +169,7 @@ internal sealed class MkioConfigurationOverrides(IServiceProvider services) : IP
         Apply("Host", "host", v => options.Host = v);
         Int("Port", "port", v => options.Port = v);
         Apply("DbPath", "db_path", v => options.DbPath = v);
+        Apply("Postgres", "postgres", v => options.Postgres = v);
         Int("BatchMaxSize", "batch_max_size", v => options.BatchMaxSize = v);
         Dbl("BatchMaxWaitMs", "batch_max_wait_ms", v => options.BatchMaxWaitMs = v);
         Int("ChangeLogSize", "change_log_size", v => options.ChangeLogSize = v);

@@ -23,19 +23,14 @@ internal sealed class MkioHealthCheck(MkioEngineHost host) : IHealthCheck
             return HealthCheckResult.Unhealthy("mkio is shutting down.");
         }
 
-        if (engine.Writer.Fault is { } fault)
+        if (engine.StorageFault is { } fault)
         {
             return HealthCheckResult.Unhealthy($"mkio stopped writing: {fault}.");
         }
 
         try
         {
-            await engine.Database.ReadAsync(static c =>
-            {
-                using var cmd = c.CreateCommand();
-                cmd.CommandText = "SELECT 1";
-                return cmd.ExecuteScalar();
-            }, cancellationToken).ConfigureAwait(false);
+            await engine.PingAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {

@@ -2,6 +2,19 @@ namespace Mkio;
 
 public sealed partial class MkioOptions
 {
+    /// <summary>
+    /// Stores tables and the journal in PostgreSQL instead of SQLite (code-first equivalent of the top-level
+    /// <c>postgres</c> key). Every process started with the same configuration is a node of one cluster.
+    /// </summary>
+    /// <param name="connectionString">An Npgsql connection string, e.g. <c>Host=db;Database=app;Username=mkio;Password=…</c>.</param>
+    /// <returns>The same options, so that multiple calls can be chained.</returns>
+    public MkioOptions UsePostgres(string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        Postgres = connectionString;
+        return this;
+    }
+
     /// <summary>Declares a table (code-first equivalent of <c>[tables.&lt;name&gt;]</c>).</summary>
     /// <param name="name">The table name.</param>
     /// <param name="configure">Adds the columns.</param>

@@ -18,7 +18,27 @@ public sealed partial class MkioOptions
     public int Port { get; set; } = 8080;
 
     /// <summary>SQLite file (<c>db_path</c>), relative to the working directory (embedded: the host's content root), or <c>:memory:</c>.</summary>
-    public string DbPath { get; set; } = "mkio.db";
+    public string DbPath
+    {
+        get => _dbPath;
+        set
+        {
+            _dbPath = value;
+            DbPathSet = true;
+        }
+    }
+
+    /// <summary>
+    /// Npgsql connection string of a PostgreSQL database (<c>postgres</c>; <see cref="UsePostgres"/>). When set,
+    /// mkio stores its tables and journal there instead of in a SQLite file, and several processes with the same
+    /// configuration serve one cluster. It replaces <see cref="DbPath"/>: setting both is a start-up error.
+    /// </summary>
+    public string? Postgres { get; set; }
+
+    /// <summary>Whether <see cref="DbPath"/> was assigned (by TOML, configuration or code), so a conflict with <see cref="Postgres"/> can be reported.</summary>
+    internal bool DbPathSet { get; private set; }
+
+    private string _dbPath = "mkio.db";
 
     /// <summary>Maximum number of transactions committed together (<c>batch_max_size</c>).</summary>
     public int BatchMaxSize { get; set; } = 500;

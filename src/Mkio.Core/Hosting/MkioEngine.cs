@@ -89,6 +89,14 @@ internal sealed partial class MkioEngine : IAsyncDisposable
             return;
         }
 
+        if (Model.Options.Postgres is not null)
+        {
+            var at = await StartPostgresAsync(cancellationToken).ConfigureAwait(false);
+            StartupSummary = $"database PostgreSQL (journal position {at}), {ServicesInOrder.Length} services";
+            Log.Started(Logger, StartupSummary);
+            return;
+        }
+
         // Ownership first: nothing opens, creates or migrates the file before this process owns it.
         if (Database.FilePath is not null)
         {
@@ -111,22 +119,7 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         Writer.BeforeCommit = _journal.Append;
         var position = ChangeJournal.MaxSequence(Database.Writer);
         Writer.Start(position);
-        var list = new List<MkioService>();
-        foreach (var s in Model.Services)
-        {
-            MkioService service = s switch
-            {
-                TransactionServiceModel t => new TransactionService(t, Writer, Refs),
-                ListenerServiceModel l => ServiceFactory.CreateListener(this, l),
-                ReqRepServiceModel r => new Later.ReqRepService(this, r),
-                _ => throw new MkioConfigurationException($"Unknown service type: '{s.Type}' for service '{s.Name}'"),
-            };
-            await service.StartAsync(cancellationToken).ConfigureAwait(false);
-            list.Add(service);
-        }
-
-        ServicesInOrder = [.. list];
-        _services = list.Append(new Later.IdentityService(this)).DistinctBy(s => s.Name, StringComparer.Ordinal).ToFrozenDictionary(s => s.Name, StringComparer.Ordinal);
+        var list = await StartServicesAsync(cancellationToken).ConfigureAwait(false);
         var interval = Model.Options.WalCheckpointIntervalS;
         if (!Model.InMemory && interval > 0)
         {
@@ -144,6 +137,28 @@ internal sealed partial class MkioEngine : IAsyncDisposable
             ? $"database :memory: (in memory, not persisted), {list.Count} services"
             : $"database {Database.FilePath} ({(existed ? "opened" : "created")}, journal position {position}), {list.Count} services";
         Log.Started(Logger, StartupSummary);
+    }
+
+    /// <summary>Starts every service in config order (each loads its state from the store).</summary>
+    private async Task<List<MkioService>> StartServicesAsync(CancellationToken cancellationToken)
+    {
+        var list = new List<MkioService>();
+        foreach (var s in Model.Services)
+        {
+            MkioService service = s switch
+            {
+                TransactionServiceModel t => new TransactionService(t, Writes, Refs),
+                ListenerServiceModel l => ServiceFactory.CreateListener(this, l),
+                ReqRepServiceModel r => new Later.ReqRepService(this, r),
+                _ => throw new MkioConfigurationException($"Unknown service type: '{s.Type}' for service '{s.Name}'"),
+            };
+            await service.StartAsync(cancellationToken).ConfigureAwait(false);
+            list.Add(service);
+        }
+
+        ServicesInOrder = [.. list];
+        _services = list.Append(new Later.IdentityService(this)).DistinctBy(s => s.Name, StringComparer.Ordinal).ToFrozenDictionary(s => s.Name, StringComparer.Ordinal);
+        return list;
     }
 
     /// <summary>
@@ -215,6 +230,7 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         try
         {
             await Writer.StopAsync(timeout).ConfigureAwait(false);
+            await StopPostgresWriterAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -272,6 +288,15 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         }
 
         _journal?.Dispose();
+        if (_pgSource is not null)
+        {
+            await DisposePostgresAsync().ConfigureAwait(false);
+            OwnershipLock?.Dispose();
+            _logins?.Dispose();
+            Log.Stopped(Logger);
+            return;
+        }
+
         try
         {
             Database.Checkpoint();

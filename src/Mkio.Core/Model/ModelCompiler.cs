@@ -99,6 +99,7 @@ internal sealed partial class ModelCompiler
         }
 
         MarkWatchedHistory(services, byName);
+        CheckPostgres(tables, services);
         CheckStatic();
         CheckLater(byName);
         CheckAccess();
@@ -121,7 +122,11 @@ internal sealed partial class ModelCompiler
             TopError("port", "Port", $"must be between 0 and 65535, got {o.Port}.");
         }
 
-        if (string.IsNullOrWhiteSpace(o.DbPath))
+        if (o.Postgres is not null)
+        {
+            CheckPostgresSetting();
+        }
+        else if (string.IsNullOrWhiteSpace(o.DbPath))
         {
             TopError("db_path", "DbPath", "must not be empty (use \":memory:\" for an in-memory database).");
         }

@@ -542,7 +542,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
             var names = new List<string>(Model.PrimaryTable.Columns.Select(c => c.Name)) { MkioSchema.RefColumn };
             try
             {
-                foreach (var n in Engine.Database.Read(c => ResultColumns(c, $"SELECT * FROM ({Model.Sql}) LIMIT 0")))
+                foreach (var n in Engine.Reads.ResultColumns($"SELECT * FROM ({Model.Sql}) AS _q LIMIT 0"))
                 {
                     if (!names.Contains(n))
                     {
@@ -661,7 +661,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
     /// </summary>
     protected void SeedLog(ChangeLog log, Func<Row, bool>? admit, IReadOnlyCollection<string>? tables = null)
     {
-        var entries = Engine.Database.Read(c => Storage.ChangeJournal.Read(c, Engine.Model, tables ?? Model.WatchTables, log.Capacity));
+        var entries = Engine.Reads.ReadJournal(tables ?? Model.WatchTables, log.Capacity);
         if (entries.Count > 0)
         {
             foreach (var e in entries)
@@ -676,8 +676,8 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         }
 
         var table = Model.PrimaryTable.Name;
-        var rows = Engine.Database.Read(c => Storage.MkioDatabase.Query(c,
-            $"SELECT * FROM (SELECT * FROM {table} WHERE _mkio_ref != '' ORDER BY _mkio_ref DESC LIMIT $p1) ORDER BY _mkio_ref ASC", log.Capacity));
+        var rows = Engine.Reads.Query(
+            $"SELECT * FROM (SELECT * FROM {table} WHERE _mkio_ref != '' ORDER BY _mkio_ref DESC LIMIT $p1) AS _q ORDER BY _mkio_ref ASC", log.Capacity);
         foreach (var row in rows)
         {
             if (row.TryGetValue(MkioSchema.RefColumn, out var rv) && rv is string { Length: > 0 } rs && (admit is null || admit(row)))

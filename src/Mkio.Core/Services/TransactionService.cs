@@ -16,12 +16,12 @@ namespace Mkio.Services;
 internal sealed class TransactionService : MkioService
 {
     private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement;
-    private readonly WriteBatcher _writer;
+    private readonly IWriteQueue _writer;
     private readonly MkioRefGenerator _refs;
     private readonly ResultCache _cache;
     private readonly string[] _opNames;
 
-    public TransactionService(TransactionServiceModel model, WriteBatcher writer, MkioRefGenerator refs)
+    public TransactionService(TransactionServiceModel model, IWriteQueue writer, MkioRefGenerator refs)
         : base(model)
     {
         Model = model;

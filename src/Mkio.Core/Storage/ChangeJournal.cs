@@ -430,7 +430,7 @@ internal sealed class ChangeJournal : IDisposable
         return value.GetDouble();
     }
 
-    private static Row ParseRow(string json, Dictionary<string, RowSchema> schemas)
+    internal static Row ParseRow(string json, Dictionary<string, RowSchema> schemas)
     {
         // Journal rows are wire JSON, which writes non-finite floats as bare NaN/Infinity/-Infinity
         // (PROTOCOL.md §2); System.Text.Json rejects them, so those rows are parsed through the scanner.

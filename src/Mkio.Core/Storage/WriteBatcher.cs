@@ -17,7 +17,7 @@ namespace Mkio.Storage;
 /// runs it as one SQLite transaction: a SAVEPOINT per request, one COMMIT per batch. A failing request rolls back only its own savepoint. After COMMIT the change
 /// events go to the bus in commit order, and only then are the requests completed.
 /// </summary>
-internal sealed partial class WriteBatcher : IAsyncDisposable
+internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
 {
     public const string StoppingMessage = "Writer is stopping, no new submissions accepted";
     private const int QueueCapacity = 65536;
@@ -605,7 +605,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     }
 
     /// <summary>The value of op parameter <paramref name="pi"/>: the request's ref, a bind to an earlier op's row, or the data value.</summary>
-    private static object? ParamValue(OpModel op, int pi, object?[] values, string @ref, Row?[] recorded, WriteRequest req)
+    internal static object? ParamValue(OpModel op, int pi, object?[] values, string @ref, Row?[] recorded, WriteRequest req)
     {
         var param = op.Params[pi];
         return param.Source switch
@@ -620,7 +620,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     /// <c>$N.col</c>: column <c>col</c> of op N's first returned row, or — when op N returned no row,
     /// or is a delete — of the request data; a missing column fails with <c>Missing field</c>.
     /// </summary>
-    private static object? ResolveBind(BindRef bind, Row?[] recorded, OpModel[] ops, WriteRequest req)
+    internal static object? ResolveBind(BindRef bind, Row?[] recorded, OpModel[] ops, WriteRequest req)
     {
         if (bind.SourceOp < 0 || bind.SourceOp >= ops.Length)
         {

@@ -10,7 +10,7 @@ public sealed partial class ModelCompilerTests
 {
     private static Dictionary<string, string> AuditBind => Mkio.Testing.OrderBookModel.AuditBind;
 
-    private static string SamplePath
+    internal static string SamplePath
     {
         get
         {

@@ -17,7 +17,7 @@ internal static class TomlConfigKeys
     /// <summary>Top-level keys of 0.1.0.</summary>
     public static readonly string[] Root =
     [
-        "host", "port", "db_path", "batch_max_size", "batch_max_wait_ms", "change_log_size",
+        "host", "port", "db_path", "postgres", "batch_max_size", "batch_max_wait_ms", "change_log_size",
         "wal_checkpoint_interval_s", "auto_migrate", "backup_on_startup", "backup_dir", "shutdown_timeout",
         "tables", "services", "static", "ws_heartbeat_s", "allowed_origins",
         "name", "version", "config", "later_protocol", "ws_send_buffer_mb", "access", "monitor_access",

@@ -32,6 +32,13 @@ internal sealed partial class TomlConfigReader
                     }
 
                     break;
+                case "postgres":
+                    if (TryString(e, out var postgres))
+                    {
+                        _options.Postgres = postgres;
+                    }
+
+                    break;
                 case "batch_max_size":
                     if (TryInt(e, out var batchMaxSize))
                     {

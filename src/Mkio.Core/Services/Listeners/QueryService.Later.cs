@@ -64,12 +64,12 @@ internal sealed partial class QueryService
             return;
         }
 
-        var (raw, sequence, _) = Engine.Database.Read(ReadRowSnapshot);
+        var (raw, sequence, _) = RowSnapshot();
         lock (Gate)
         {
             if (!_log.CoversAfter(sequence))
             {
-                (raw, sequence, _) = Engine.Database.Read(ReadRowSnapshot);
+                (raw, sequence, _) = RowSnapshot();
             }
 
             var keys = RowKeyColumns!;

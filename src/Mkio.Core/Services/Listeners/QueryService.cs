@@ -31,7 +31,7 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
 
     protected override void Load()
     {
-        LoadedSequence = Engine.Writer.Sequence;
+        LoadedSequence = Engine.Position;
 
         // As live (Apply): with a JOIN, changes of the secondary tables are not logged.
         SeedLog(_log, null, Model.SqlHasJoin ? [Model.PrimaryTable.Name] : null);
@@ -77,7 +77,7 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
         }
 
         // Everything committed before this subscribe arrived must be in its snapshot (PROTOCOL.md §10).
-        var read = await SharedReadAsync(Engine.Writer.Sequence, cancellationToken).ConfigureAwait(false);
+        var read = await SharedReadAsync(Engine.Position, cancellationToken).ConfigureAwait(false);
         var sequence = read.Sequence;
 
         // Serialise a (possibly large) snapshot before taking the lock, so live fan-out and other
@@ -194,7 +194,9 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
     /// </summary>
     private (List<Row>? Rows, SerializedRows? Direct, long Sequence, string? Ref) ReadFormatted()
     {
-        var (rows, direct, sequence, @ref) = Engine.Database.Read(c => ReadSnapshot(c, allowDirect: true));
+        var (rows, direct, sequence, @ref) = Engine.PostgresReads is null
+            ? Engine.Database.Read(c => ReadSnapshot(c, allowDirect: true))
+            : WithRows(RowSnapshot());
         if (rows is not null && Model.Publish is not null)
         {
             var formatted = new List<Row>(rows.Count);
@@ -215,12 +217,17 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
     protected override Func<byte[]> CaptureReplyLocked(Subscriber subscriber, string? clientRef) =>
         throw new NotSupportedException("Query subscriptions read their snapshot in SubscribeCoreAsync.");
 
-    /// <summary>A snapshot read as rows (later subscriptions tag and shape every row).</summary>
-    private (List<Row> Rows, long Sequence, string? Ref) ReadRowSnapshot(SqliteConnection connection)
-    {
-        var (rows, _, sequence, @ref) = ReadSnapshot(connection, allowDirect: false);
-        return (rows!, sequence, @ref);
-    }
+    /// <summary>A snapshot read as rows (later subscriptions tag and shape every row), from either store.</summary>
+    private (List<Row> Rows, long Sequence, string? Ref) RowSnapshot() => Engine.PostgresReads is { } pg
+        ? pg.Snapshot(Model.Sql, Model.SqlHasJoin ? [Model.PrimaryTable.Name] : Model.WatchTables)
+        : Engine.Database.Read(c =>
+        {
+            var (rows, _, sequence, @ref) = ReadSnapshot(c, allowDirect: false);
+            return (rows!, sequence, @ref);
+        });
+
+    private static (List<Row>? Rows, SerializedRows? Direct, long Sequence, string? Ref) WithRows((List<Row> Rows, long Sequence, string? Ref) s) =>
+        (s.Rows, null, s.Sequence, s.Ref);
 
     private (List<Row>? Rows, SerializedRows? Direct, long Sequence, string? Ref) ReadSnapshot(SqliteConnection connection, bool allowDirect)
     {

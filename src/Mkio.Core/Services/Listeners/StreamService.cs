@@ -34,15 +34,15 @@ internal sealed partial class StreamService(MkioEngine engine, ListenerServiceMo
     /// rowid — by the ref (indexed; refs grow with commit order) and version.
     /// </summary>
     private string NewestFirst => Model.PrimaryTable.HistoryOf is null
-        ? "rowid DESC"
+        ? (Engine.PostgresReads is null ? "rowid DESC" : Storage.Postgres.PostgresReads.InsertionOrderDescending(Model.PrimaryTable))
         : $"{MkioSchema.RefColumn} DESC, {Versioning.VersionedSchema.VersionColumn} DESC";
 
     protected override void Load()
     {
-        LoadedSequence = Engine.Writer.Sequence;
+        LoadedSequence = Engine.Position;
         var rows = Model.SqlHasJoin
-            ? Engine.Database.Read(c => MkioDatabase.Query(c, $"SELECT * FROM ({Model.Sql}) LIMIT $p1", Model.BufferSize))
-            : Engine.Database.Read(c => MkioDatabase.Query(c, $"{Model.Sql} ORDER BY {NewestFirst} LIMIT $p1", Model.BufferSize));
+            ? Engine.Reads.Query($"SELECT * FROM ({Model.Sql}) AS _q LIMIT $p1", Model.BufferSize)
+            : Engine.Reads.Query($"{Model.Sql} ORDER BY {NewestFirst} LIMIT $p1", Model.BufferSize);
         if (!Model.SqlHasJoin)
         {
             rows.Reverse();
@@ -65,7 +65,7 @@ internal sealed partial class StreamService(MkioEngine engine, ListenerServiceMo
         var row = change.Row;
         if (Model.SqlHasJoin)
         {
-            var rows = Engine.Database.Read(c => MkioDatabase.Query(c, $"{Model.Sql} ORDER BY {NewestFirst} LIMIT 1"));
+            var rows = Engine.Reads.Query($"{Model.Sql} ORDER BY {NewestFirst} LIMIT 1");
             if (rows.Count > 0)
             {
                 row = rows[0];

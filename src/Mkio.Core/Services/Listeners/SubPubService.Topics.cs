@@ -60,7 +60,7 @@ internal sealed partial class SubPubService
 
     /// <summary>The service SQL run again: its rows passing <c>where</c>, by topic.</summary>
     private Dictionary<string, Row> QueryTopicView() =>
-        TopicViewOf(Engine.Database.Read(c => MkioDatabase.Query(c, Model.Sql)).Where(PassesWhere));
+        TopicViewOf(Engine.Reads.Query(Model.Sql).Where(PassesWhere));
 
     private string? TopicOf(Row row) => row.TryGetValue(Model.Key!, out var v) ? LaterSubscription.PyStr(v) : null;
 
@@ -280,7 +280,7 @@ internal sealed partial class SubPubService
 
         var columns = Model.Publish is { } publish
             ? publish.OutputSchema.Names
-            : Engine.Database.Read(c => ResultColumns(c, $"SELECT * FROM ({Model.Sql}) LIMIT 0"));
+            : Engine.Reads.ResultColumns($"SELECT * FROM ({Model.Sql}) AS _q LIMIT 0");
         return _templateColumns = [.. columns.Where(c => c != MkioSchema.RefColumn && c != TopicColumn)];
     }
 

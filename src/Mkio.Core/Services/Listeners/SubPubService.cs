@@ -30,7 +30,7 @@ internal sealed partial class SubPubService(MkioEngine engine, ListenerServiceMo
 
     protected override void Load()
     {
-        LoadedSequence = Engine.Writer.Sequence;
+        LoadedSequence = Engine.Position;
         Rebuild();
         LoadTopics();
         if (!SeedFromJournal())
@@ -52,7 +52,7 @@ internal sealed partial class SubPubService(MkioEngine engine, ListenerServiceMo
     /// </summary>
     private bool SeedFromJournal()
     {
-        var (entries, complete) = Engine.Database.Read(c => (ChangeJournal.Read(c, Engine.Model, Model.WatchTables, int.MaxValue), ChangeJournal.IsComplete(c)));
+        var (entries, complete) = (Engine.Reads.ReadJournal(Model.WatchTables, int.MaxValue), Engine.Reads.JournalIsComplete());
         if (entries.Count == 0)
         {
             return false;
@@ -75,7 +75,7 @@ internal sealed partial class SubPubService(MkioEngine engine, ListenerServiceMo
                 }
             }
 
-            foreach (var row in Engine.Database.Read(c => MkioDatabase.Query(c, $"SELECT * FROM {primary}")))
+            foreach (var row in Engine.Reads.Query($"SELECT * FROM {primary}"))
             {
                 if (!journaled.Contains(RowIdentity(row)) && PassesWhere(row))
                 {
@@ -141,7 +141,7 @@ internal sealed partial class SubPubService(MkioEngine engine, ListenerServiceMo
     private void Rebuild()
     {
         _cache.Clear();
-        var rows = Engine.Database.Read(c => MkioDatabase.Query(c, Model.Sql));
+        var rows = Engine.Reads.Query(Model.Sql);
         foreach (var row in rows)
         {
             if (!PassesWhere(row))
@@ -193,7 +193,7 @@ internal sealed partial class SubPubService(MkioEngine engine, ListenerServiceMo
             }
             else
             {
-                var rows = Engine.Database.Read(c => MkioDatabase.Query(c, $"SELECT * FROM ({Model.Sql}) AS _sub WHERE {Model.Key} = $p1", k.Value));
+                var rows = Engine.Reads.Query($"SELECT * FROM ({Model.Sql}) AS _sub WHERE {Model.Key} = $p1", k.Value);
                 if (rows.Count > 0 && PassesWhere(rows[0]))
                 {
                     _cache[k] = rows[0];

@@ -1,0 +1,112 @@
+using Mkio.Storage;
+using Mkio.Storage.Postgres;
+using Npgsql;
+
+namespace Mkio;
+
+/// <summary>The engine's PostgreSQL side (<c>postgres</c> set): store, writer and journal tail instead of the SQLite file.</summary>
+internal sealed partial class MkioEngine
+{
+    private NpgsqlDataSource? _pgSource;
+    private PostgresWriter? _pgWriter;
+    private PostgresJournalTail? _pgTail;
+    private IStoreReads? _sqliteReads;
+
+    /// <summary>PostgreSQL reads, or null on SQLite.</summary>
+    public PostgresReads? PostgresReads { get; private set; }
+
+    /// <summary>The listeners' reads, over whichever store is configured.</summary>
+    public IStoreReads Reads => (IStoreReads?)PostgresReads ?? (_sqliteReads ??= new SqliteReads(Database, Model));
+
+    /// <summary>Where transaction services send their requests.</summary>
+    public IWriteQueue Writes => (IWriteQueue?)_pgWriter ?? Writer;
+
+    /// <summary>
+    /// The journal position this node's services have received: the SQLite writer's last commit, or on
+    /// PostgreSQL the position of this node's journal tail.
+    /// </summary>
+    public long Position => _pgTail?.Position ?? Writer.Sequence;
+
+    /// <summary>Why writes (or, on PostgreSQL, the journal tail) are failing, or null.</summary>
+    public string? StorageFault => _pgSource is null ? Writer.Fault : _pgWriter?.Fault ?? _pgTail?.Fault;
+
+    /// <summary>Checks that the store answers (health).</summary>
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        if (_pgSource is not null)
+        {
+            using var cmd = _pgSource.CreateCommand("SELECT 1");
+            await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await Database.ReadAsync(static c =>
+        {
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT 1";
+            return cmd.ExecuteScalar();
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Creates or completes the schema, then loads every service with the journal held still: a session-level
+    /// shared advisory lock on the journal key excludes every node's writer (each batch takes the same key
+    /// exclusively), so the rows the services load and the journal position agree; the tail starts there.
+    /// </summary>
+    private async Task<long> StartPostgresAsync(CancellationToken cancellationToken)
+    {
+        _pgSource = NpgsqlDataSource.Create(Model.Options.Postgres!);
+        PostgresReads = new PostgresReads(_pgSource, Model);
+        var connection = await _pgSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await PostgresSchema.EnsureCreatedAsync(connection, Model, cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, "SELECT pg_advisory_lock_shared(" + PostgresWriter.JournalLockKey.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", cancellationToken).ConfigureAwait(false);
+            var position = await PostgresJournal.PositionAsync(connection, null, cancellationToken).ConfigureAwait(false);
+            _pgTail = new PostgresJournalTail(_pgSource, Model, Bus, Logger, TimeSpan.FromSeconds(1));
+            _pgWriter = new PostgresWriter(_pgSource, null, Refs, Logger, Model.Options.BatchMaxSize) { AcknowledgeAfter = p => _pgTail.WaitForAsync(p) };
+            await StartServicesAsync(cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, "SELECT pg_advisory_unlock_shared(" + PostgresWriter.JournalLockKey.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", cancellationToken).ConfigureAwait(false);
+            _pgTail.Start(position);
+            _pgWriter.Start(position);
+            return position;
+        }
+        finally
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        using var cmd = new NpgsqlCommand(sql, connection);
+        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops the PostgreSQL writer (draining within the shutdown timeout).</summary>
+    private async Task StopPostgresWriterAsync()
+    {
+        if (_pgWriter is not null)
+        {
+            await _pgWriter.StopAsync(TimeSpan.FromSeconds(Model.Options.ShutdownTimeout)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DisposePostgresAsync()
+    {
+        if (_pgWriter is not null)
+        {
+            await _pgWriter.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_pgTail is not null)
+        {
+            await _pgTail.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_pgSource is not null)
+        {
+            await _pgSource.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,155 @@
+using System.Globalization;
+using Mkio.Data;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Mkio.Storage.Postgres;
+
+/// <summary>
+/// Values between mkio and PostgreSQL. SQLite stores what it is given (type affinity converts where it can);
+/// PostgreSQL columns are typed, so a request value is converted to the column's kind the way SQLite's affinity
+/// would, and a value SQLite would have kept in another type (e.g. <c>'abc'</c> in an INTEGER column) is a
+/// clear write error. Values read back become what SQLite returns: long, double, string, byte[] or null.
+/// </summary>
+internal static class PostgresValues
+{
+    /// <summary>A parameter for a value bound to a column of <paramref name="kind"/>.</summary>
+    public static NpgsqlParameter Parameter(object? value, PostgresColumnKind kind, string column)
+    {
+        var v = Coerce(value, kind, column);
+        return kind switch
+        {
+            PostgresColumnKind.Integer or PostgresColumnKind.Boolean => new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = v ?? DBNull.Value },
+            PostgresColumnKind.Real => new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Double, Value = v ?? DBNull.Value },
+            PostgresColumnKind.Numeric => new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Numeric, Value = v ?? DBNull.Value },
+            PostgresColumnKind.Blob => new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bytea, Value = v ?? DBNull.Value },
+            _ => new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = v ?? DBNull.Value },
+        };
+    }
+
+    /// <summary>Converts <paramref name="value"/> as SQLite's affinity for <paramref name="kind"/> would.</summary>
+    public static object? Coerce(object? value, PostgresColumnKind kind, string column)
+    {
+        if (value is null or DBNull)
+        {
+            return null;
+        }
+
+        if (value is UnbindableValue u)
+        {
+            throw new MkioWriteException($"Error binding parameter: type '{u.PythonType}' is not supported");
+        }
+
+        switch (kind)
+        {
+            case PostgresColumnKind.Integer or PostgresColumnKind.Boolean:
+                switch (value)
+                {
+                    case long l:
+                        return l;
+                    case int i:
+                        return (long)i;
+                    case bool b:
+                        return b ? 1L : 0L;
+                    case double d when d == Math.Floor(d) && d >= long.MinValue && d <= long.MaxValue:
+                        return (long)d;
+                    case string s when long.TryParse(s.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed):
+                        return parsed;
+                    case string s when double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var pd) && pd == Math.Floor(pd) && Math.Abs(pd) < 9e18:
+                        return (long)pd;
+                }
+
+                break;
+            case PostgresColumnKind.Real:
+                switch (value)
+                {
+                    case double d:
+                        return d;
+                    case long l:
+                        return (double)l;
+                    case int i:
+                        return (double)i;
+                    case string s when double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed):
+                        return parsed;
+                }
+
+                break;
+            case PostgresColumnKind.Numeric:
+                switch (value)
+                {
+                    case long l:
+                        return (decimal)l;
+                    case double d when double.IsFinite(d):
+                        return (decimal)d;
+                    case string s when decimal.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed):
+                        return parsed;
+                }
+
+                break;
+            case PostgresColumnKind.Blob:
+                return value switch
+                {
+                    byte[] bytes => bytes,
+                    string s => System.Text.Encoding.UTF8.GetBytes(s),
+                    _ => throw Mismatch(value, column, "BLOB"),
+                };
+            default:
+                return value switch
+                {
+                    string s => s,
+                    long l => l.ToString(CultureInfo.InvariantCulture),
+                    double d => d.ToString("R", CultureInfo.InvariantCulture),
+                    _ => value.ToString(),
+                };
+        }
+
+        throw Mismatch(value, column, kind.ToString().ToUpperInvariant());
+    }
+
+    private static MkioWriteException Mismatch(object value, string column, string type) =>
+        new($"datatype mismatch: {column} is {type} in PostgreSQL and cannot store {Describe(value)}");
+
+    private static string Describe(object value) => value switch
+    {
+        string s => "'" + (s.Length > 40 ? s[..40] + "…" : s) + "'",
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.GetType().Name,
+    };
+
+    /// <summary>A value read from PostgreSQL as SQLite would return it.</summary>
+    public static object? FromDatabase(object? value) => value switch
+    {
+        null or DBNull => null,
+        decimal m => m == decimal.Truncate(m) && m >= long.MinValue && m <= long.MaxValue ? (long)m : (double)m,
+        int i => (long)i,
+        short s => (long)s,
+        float f => (double)f,
+        bool b => b ? 1L : 0L,
+        _ => value,
+    };
+
+    /// <summary>Reads every row of <paramref name="reader"/>; the schema is shared by the rows.</summary>
+    public static async Task<List<Row>> ReadRowsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
+        var names = new string[reader.FieldCount];
+        for (var i = 0; i < names.Length; i++)
+        {
+            names[i] = reader.GetName(i);
+        }
+
+        var schema = new RowSchema(names);
+        var rows = new List<Row>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var values = new object?[names.Length];
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = FromDatabase(reader.GetValue(i));
+            }
+
+            rows.Add(new Row(schema, values));
+        }
+
+        return rows;
+    }
+}

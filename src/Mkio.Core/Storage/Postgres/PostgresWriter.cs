@@ -1,0 +1,375 @@
+using System.Globalization;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Mkio.Changes;
+using Mkio.Data;
+using Mkio.Model;
+using Mkio.Protocol;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Mkio.Storage.Postgres;
+
+/// <summary>
+/// The PostgreSQL writer of one node: the same request/batch semantics as <see cref="WriteBatcher"/> (a
+/// SAVEPOINT per request, one COMMIT per batch, <c>RETURNING *</c> rows as change events, latency first: a
+/// batch closes as soon as the queue is empty or it is full) over one Npgsql connection.
+/// <para>
+/// The journal is gap-free and in commit order across nodes because every batch first takes the transaction
+/// advisory lock <see cref="JournalLockKey"/>: batches of all nodes run one after the other, each reads the
+/// journal's newest position inside the lock, appends its entries after it and sends <c>NOTIFY mkio_journal</c>
+/// in the same transaction; the lock is released by COMMIT, so the next batch sees every earlier entry.
+/// </para>
+/// <para>
+/// Connection failures fail the batch with <c>database unavailable: …</c> (a COMMIT whose answer was lost is
+/// reported as an unknown outcome) and set <see cref="Fault"/> until a later batch reconnects and commits.
+/// </para>
+/// </summary>
+internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
+{
+    /// <summary>Transaction advisory lock serialising journal appends cluster-wide ("mkioJNL").</summary>
+    public const long JournalLockKey = 0x6d6b696f_4a4e4cL;
+
+    /// <summary>The NOTIFY channel a commit wakes the other nodes' tails with.</summary>
+    public const string NotifyChannel = "mkio_journal";
+
+    private const string HeadSql = "SELECT GREATEST(COALESCE((SELECT max(seq) FROM " + ChangeJournal.TableName + "), 0), COALESCE((SELECT value FROM "
+        + ChangeJournal.StateTableName + " WHERE key = '" + ChangeJournal.HighWaterKey + "'), 0)), (SELECT ref FROM " + ChangeJournal.TableName + " ORDER BY seq DESC LIMIT 1)";
+
+    private const string AppendSql = "INSERT INTO " + ChangeJournal.TableName + " (seq, tbl, op, ref, row) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])";
+
+    private readonly NpgsqlDataSource _source;
+    private readonly ChangeBus? _bus;
+    private readonly ClusterRefs _refs;
+    private readonly ILogger _logger;
+    private readonly int _maxBatch;
+    private readonly Channel<WriteRequest> _queue = Channel.CreateBounded<WriteRequest>(new BoundedChannelOptions(10_000) { SingleReader = true });
+    private readonly Dictionary<(OpModel, ulong), (string Sql, int[] Indexes)> _statements = [];
+    private readonly List<(TableModel Table, string Op, Row Row)> _pending = [];
+    private NpgsqlConnection? _connection;
+    private Task? _loop;
+    private long _sequence;
+    private string? _fault;
+    private volatile bool _stopping;
+
+    public PostgresWriter(NpgsqlDataSource source, ChangeBus? bus, MkioRefGenerator refs, ILogger logger, int maxBatch)
+    {
+        _source = source;
+        _bus = bus;
+        _refs = new ClusterRefs(refs);
+        _logger = logger;
+        _maxBatch = maxBatch;
+    }
+
+    /// <summary>
+    /// When set (cluster mode: the bus passed to the constructor is null and the journal tail publishes every
+    /// node's commits), a batch's requests complete only once the returned task — the tail reaching the batch's
+    /// last position — completes.
+    /// </summary>
+    public Func<long, Task>? AcknowledgeAfter { get; set; }
+
+    /// <summary>The journal position of this node's last commit.</summary>
+    public long Sequence => Interlocked.Read(ref _sequence);
+
+    /// <summary>The last connection failure (cleared by the next committed batch), or null.</summary>
+    public string? Fault => Volatile.Read(ref _fault);
+
+    /// <summary>Starts the writer loop.</summary>
+    public void Start(long initialSequence)
+    {
+        _sequence = initialSequence;
+        _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>Queues a request; fails it at once when the writer is stopping.</summary>
+    public async ValueTask SubmitAsync(WriteRequest request, CancellationToken cancellationToken = default)
+    {
+        if (_stopping || !_queue.Writer.TryWrite(request))
+        {
+            try
+            {
+                if (_stopping)
+                {
+                    throw new ChannelClosedException();
+                }
+
+                await _queue.Writer.WriteAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ChannelClosedException)
+            {
+                request.TrySetResult(new WriteOutcome(false, request.Ref ?? _refs.Next(), WriteBatcher.StoppingMessage));
+            }
+        }
+    }
+
+    /// <summary>Stops accepting requests and drains the queue within <paramref name="timeout"/>.</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        _stopping = true;
+        _queue.Writer.TryComplete();
+        if (_loop is not null)
+        {
+            await Task.WhenAny(_loop, Task.Delay(timeout)).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = _queue.Reader;
+        var batch = new List<WriteRequest>(_maxBatch);
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < _maxBatch && reader.TryRead(out var r))
+            {
+                batch.Add(r);
+            }
+
+            if (batch.Count > 0)
+            {
+                await RunBatchAsync(batch).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task RunBatchAsync(List<WriteRequest> batch)
+    {
+        var outcomes = new WriteOutcome[batch.Count];
+        var events = new List<ChangeEvent>(batch.Count * 2);
+        var committing = false;
+        try
+        {
+            var connection = await ConnectionAsync().ConfigureAwait(false);
+            using var tx = await connection.BeginTransactionAsync().ConfigureAwait(false);
+            await ExecuteAsync(connection, tx, "SELECT pg_advisory_xact_lock(" + JournalLockKey.ToString(CultureInfo.InvariantCulture) + ")").ConfigureAwait(false);
+            long sequence;
+            using (var head = new NpgsqlCommand(HeadSql, connection, tx))
+            using (var r = await head.ExecuteReaderAsync().ConfigureAwait(false))
+            {
+                await r.ReadAsync().ConfigureAwait(false);
+                sequence = r.GetInt64(0);
+                _refs.Observe(r.IsDBNull(1) ? null : r.GetString(1));
+            }
+
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var req = batch[i];
+                var @ref = string.IsNullOrEmpty(req.Ref) ? _refs.Next() : req.Ref;
+                _pending.Clear();
+                await tx.SaveAsync("req").ConfigureAwait(false);
+                try
+                {
+                    await ExecuteRequestAsync(connection, tx, req, @ref).ConfigureAwait(false);
+                    await tx.ReleaseAsync("req").ConfigureAwait(false);
+                    foreach (var (table, op, row) in _pending)
+                    {
+                        events.Add(new ChangeEvent(table, op, row, @ref, ++sequence));
+                    }
+
+                    outcomes[i] = new WriteOutcome(true, @ref, null);
+                }
+                catch (Exception ex) when (ex is MkioWriteException or PostgresException)
+                {
+                    await tx.RollbackAsync("req").ConfigureAwait(false);
+                    await tx.ReleaseAsync("req").ConfigureAwait(false);
+                    outcomes[i] = new WriteOutcome(false, @ref, ex is PostgresException pg ? pg.MessageText : ex.Message);
+                }
+            }
+
+            if (events.Count > 0)
+            {
+                await AppendAsync(connection, tx, events).ConfigureAwait(false);
+                await ExecuteAsync(connection, tx, "SELECT pg_notify('" + NotifyChannel + "', '" + sequence.ToString(CultureInfo.InvariantCulture) + "')").ConfigureAwait(false);
+            }
+
+            committing = true;
+            await tx.CommitAsync().ConfigureAwait(false);
+            Interlocked.Exchange(ref _sequence, sequence);
+            Volatile.Write(ref _fault, null);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            var message = (committing ? "database unavailable, the commit's outcome is unknown: " : "database unavailable: ") + ex.Message;
+            Volatile.Write(ref _fault, message);
+            Log.BatchFailed(_logger, ex, batch.Count);
+            await DropConnectionAsync().ConfigureAwait(false);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].TrySetResult(new WriteOutcome(false, outcomes[i].Ref ?? batch[i].Ref ?? string.Empty, message));
+            }
+
+            return;
+        }
+
+        if (_bus is not null)
+        {
+            try
+            {
+                _bus.Publish(events);
+            }
+            catch (Exception ex)
+            {
+                Log.PublishFailed(_logger, ex);
+            }
+        }
+
+        var requests = batch.ToArray();
+        if (AcknowledgeAfter is { } after && events.Count > 0)
+        {
+            _ = CompleteAfterAsync(after(events[^1].Sequence), requests, outcomes);
+            return;
+        }
+
+        Complete(requests, outcomes);
+    }
+
+    private static async Task CompleteAfterAsync(Task tailed, WriteRequest[] requests, WriteOutcome[] outcomes)
+    {
+        try
+        {
+            await tailed.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The tail stopped (shutdown): the batch is committed all the same.
+        }
+
+        Complete(requests, outcomes);
+    }
+
+    private static void Complete(WriteRequest[] requests, WriteOutcome[] outcomes)
+    {
+        for (var i = 0; i < requests.Length; i++)
+        {
+            requests[i].TrySetResult(outcomes[i]);
+        }
+    }
+
+    private async Task ExecuteRequestAsync(NpgsqlConnection connection, NpgsqlTransaction tx, WriteRequest req, string @ref)
+    {
+        if (req.PreCheck is not null)
+        {
+            throw new MkioWriteException("SQL access checks are not available on PostgreSQL yet");
+        }
+
+        var ops = req.OpSet.Ops;
+        var recorded = new Row?[ops.Length];
+        for (var j = 0; j < ops.Length; j++)
+        {
+            var op = ops[j];
+            var mask = req.Omitted.Length > j ? req.Omitted[j] : 0UL;
+            var (sql, indexes) = Statement(op, mask);
+            using var cmd = new NpgsqlCommand(sql, connection, tx);
+            foreach (var pi in indexes)
+            {
+                var name = op.Params[pi].Name;
+                var kind = op.Table.Find(name) is { } column ? PostgresColumnMapper.KindOf(column.Definition) : PostgresColumnKind.Text;
+                cmd.Parameters.Add(PostgresValues.Parameter(WriteBatcher.ParamValue(op, pi, req.Values[j], @ref, recorded, req), kind, op.Table.Name + "." + name));
+            }
+
+            List<Row> rows;
+            using (var reader = await cmd.ExecuteReaderAsync().ConfigureAwait(false))
+            {
+                rows = await PostgresValues.ReadRowsAsync(reader, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            foreach (var row in rows)
+            {
+                _pending.Add((op.Table, op.OpTypeName, row));
+            }
+
+            recorded[j] = op.Type == OpType.Delete || rows.Count == 0 ? null : rows[0];
+        }
+    }
+
+    private (string Sql, int[] Indexes) Statement(OpModel op, ulong mask)
+    {
+        if (!_statements.TryGetValue((op, mask), out var s))
+        {
+            var (sqlite, indexes) = SqlText.For(op, mask);
+            s = (PostgresSql.Translate(sqlite, out _), indexes);
+            _statements[(op, mask)] = s;
+        }
+
+        return s;
+    }
+
+    private static async Task AppendAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<ChangeEvent> events)
+    {
+        var seq = new long[events.Count];
+        var tbl = new string[events.Count];
+        var op = new string[events.Count];
+        var refs = new string[events.Count];
+        var rows = new string[events.Count];
+        for (var i = 0; i < events.Count; i++)
+        {
+            var e = events[i];
+            seq[i] = e.Sequence;
+            tbl[i] = e.Table.Name;
+            op[i] = e.Op;
+            refs[i] = e.Ref;
+            rows[i] = System.Text.Encoding.UTF8.GetString(WireJson.Serialize(e.Row, static (w, r) => WireJson.WriteRow(w, r)));
+        }
+
+        using var cmd = new NpgsqlCommand(AppendSql, connection, tx);
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint, Value = seq });
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = tbl });
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = op });
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = refs });
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = rows });
+        await cmd.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string sql)
+    {
+        using var cmd = new NpgsqlCommand(sql, connection, tx);
+        await cmd.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+
+    private async Task<NpgsqlConnection> ConnectionAsync()
+    {
+        if (_connection is { State: System.Data.ConnectionState.Open })
+        {
+            return _connection;
+        }
+
+        await DropConnectionAsync().ConfigureAwait(false);
+        _connection = await _source.OpenConnectionAsync().ConfigureAwait(false);
+        return _connection;
+    }
+
+    private async Task DropConnectionAsync()
+    {
+        if (_connection is not null)
+        {
+            try
+            {
+                await _connection.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (NpgsqlException)
+            {
+                // The connection is already broken; nothing more to release.
+            }
+
+            _connection = null;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2120, Level = LogLevel.Error, Message = "PostgreSQL batch of {BatchSize} request(s) failed; the connection is reopened for the next batch")]
+        public static partial void BatchFailed(ILogger logger, Exception exception, int batchSize);
+
+        [LoggerMessage(EventId = 2121, Level = LogLevel.Error, Message = "Publishing committed PostgreSQL changes failed")]
+        public static partial void PublishFailed(ILogger logger, Exception exception);
+    }
+}

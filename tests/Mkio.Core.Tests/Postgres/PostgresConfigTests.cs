@@ -1,0 +1,95 @@
+using Mkio.Core.Tests.Model;
+
+namespace Mkio.Core.Tests.Postgres;
+
+/// <summary>The <c>postgres</c> setting: TOML, code-first, exclusive with <c>db_path</c>, and the start-up checks it brings.</summary>
+[Parallelizable(ParallelScope.All)]
+public class PostgresConfigTests
+{
+    private const string Tables = """
+        [tables.orders]
+        columns = { id = "INTEGER PRIMARY KEY AUTOINCREMENT", symbol = "TEXT NOT NULL", price = "REAL DEFAULT 0" }
+        """;
+
+    [Test]
+    public void TomlKeySetsTheConnectionStringAndCompiles()
+    {
+        var model = ModelTestSupport.CompileToml("postgres = \"Host=127.0.0.1;Database=app\"\n" + Tables);
+        Assert.That(model.Options.Postgres, Is.EqualTo("Host=127.0.0.1;Database=app"));
+    }
+
+    [Test]
+    public void UsePostgresSetsTheConnectionString()
+    {
+        var options = new MkioOptions().UsePostgres("Host=db");
+        Assert.That(options.Postgres, Is.EqualTo("Host=db"));
+        Assert.That(ModelTestSupport.Compile(options.Table("t", t => t.Column("a", "TEXT"))).Options.Postgres, Is.EqualTo("Host=db"));
+    }
+
+    [Test]
+    public void WithoutItNothingChanges() =>
+        Assert.That(ModelTestSupport.CompileToml(Tables).Options.Postgres, Is.Null);
+
+    [Test]
+    public void BothPostgresAndDbPathIsAStartupError()
+    {
+        var errors = ModelTestSupport.TomlErrors("postgres = \"Host=db\"\ndb_path = \"app.db\"\n" + Tables);
+        Assert.That(errors, Has.One.Contains("replaces db_path"));
+        var code = ModelTestSupport.CodeErrors(o => o.UsePostgres("Host=db").Table("t", t => t.Column("a", "TEXT")));
+        Assert.That(code, Has.One.Contains("replaces db_path"));
+    }
+
+    [Test]
+    public void AnEmptyConnectionStringIsAStartupError() =>
+        Assert.That(ModelTestSupport.TomlErrors("postgres = \" \"\n" + Tables), Has.One.Contains("must be an Npgsql connection string"));
+
+    [Test]
+    public void AnUnmappableColumnIsAStartupErrorNamingTableAndColumn()
+    {
+        var errors = ModelTestSupport.TomlErrors("postgres = \"Host=db\"\n" + Tables + "\n[tables.notes]\ncolumns = { id = \"TEXT PRIMARY KEY\", body = \"TEXT COLLATE NOCASE\" }\n");
+        Assert.That(errors, Has.One.Contains("column notes.body ('TEXT COLLATE NOCASE') cannot be created in PostgreSQL"));
+    }
+
+    [Test]
+    public void MixedCaseNamesAreAStartupError()
+    {
+        var errors = ModelTestSupport.TomlErrors("postgres = \"Host=db\"\n[tables.Orders]\ncolumns = { id = \"TEXT PRIMARY KEY\", firstName = \"TEXT\" }\n");
+        Assert.That(errors, Has.One.Contains("table 'Orders': PostgreSQL folds unquoted names to lower case"));
+        Assert.That(errors, Has.One.Contains("column Orders.firstName: PostgreSQL folds unquoted names to lower case"));
+    }
+
+    [Test]
+    public void VersionedTablesAreAStartupError() =>
+        Assert.That(ModelTestSupport.TomlErrors("postgres = \"Host=db\"\n[tables.docs]\nversioned = true\ncolumns = { id = \"TEXT PRIMARY KEY\", body = \"TEXT\" }\n"), Has.One.Contains("versioned tables are not available on PostgreSQL yet"));
+
+    [Test]
+    public void TheSameColumnCompilesOnSqlite() =>
+        Assert.That(ModelTestSupport.CompileToml(Tables + "\n[tables.notes]\ncolumns = { id = \"TEXT PRIMARY KEY\", body = \"TEXT COLLATE NOCASE\" }\n").Tables, Has.Length.EqualTo(2));
+
+    [Test]
+    public void UnportableServiceSqlIsAStartupError()
+    {
+        var errors = ModelTestSupport.TomlErrors("postgres = \"Host=db\"\n" + Tables + """
+
+            [services.book]
+            type = "subpub"
+            primary_table = "orders"
+            key = "symbol"
+            sql = "SELECT symbol, ifnull(price, 0) AS price, id FROM orders"
+            """);
+        Assert.That(errors, Has.One.Contains("service 'book': its sql cannot run on PostgreSQL: 'ifnull'"));
+    }
+
+    [Test]
+    public void TheOrderBookSampleCompilesForPostgres() =>
+        Assert.That(ModelTestSupport.Compile(OrderBookOnPostgres()).Options.Postgres, Is.EqualTo("Host=db"));
+
+    /// <summary>The order-book sample with <c>postgres</c> in place of <c>db_path</c> (static routes dropped: their folder is not here).</summary>
+    internal static MkioOptions OrderBookOnPostgres()
+    {
+        var options = ModelTestSupport.Toml(File.ReadAllText(ModelCompilerTests.SamplePath).Replace("db_path", "# db_path", StringComparison.Ordinal));
+        options.Postgres = "Host=db";
+        options.Static.Clear();
+        return options;
+    }
+}
