@@ -333,10 +333,8 @@ internal static partial class ArchiveCommand
                 }
 
                 var header = csv[0];
-                using var cmd = connection.CreateCommand();
-                cmd.Transaction = tx;
-                cmd.CommandText = $"INSERT{(replace ? " OR REPLACE" : string.Empty)} INTO {target} ({string.Join(", ", header.Select(Storage.Migration.Sql.Quoted))}) VALUES ({string.Join(", ", header.Select((_, i) => "$c" + i.ToString(CultureInfo.InvariantCulture)))})";
-                var parameters = header.Select((_, i) => cmd.Parameters.Add("$c" + i.ToString(CultureInfo.InvariantCulture), SqliteType.Text)).ToArray();
+                var (cmd, parameters) = InsertCommand(connection, tx, target, header, replace);
+                using var dispose = cmd;
                 foreach (var row in csv.Skip(1))
                 {
                     Bind(parameters, row);

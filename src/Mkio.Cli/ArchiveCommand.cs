@@ -251,10 +251,8 @@ internal static partial class ArchiveCommand
 
                 var header = csv[0];
                 var pk = history.HistoryOf!.PrimaryKey[0].Name;
-                using var cmd = connection.CreateCommand();
-                cmd.Transaction = tx;
-                cmd.CommandText = $"INSERT INTO {history.Name} ({string.Join(", ", header.Select(c => Storage.Migration.Sql.Quoted(c)))}) VALUES ({string.Join(", ", header.Select((_, i) => "$c" + i.ToString(CultureInfo.InvariantCulture)))})";
-                var parameters = header.Select((_, i) => cmd.Parameters.Add("$c" + i.ToString(CultureInfo.InvariantCulture), SqliteType.Text)).ToArray();
+                var (cmd, parameters) = InsertCommand(connection, tx, history.Name, header, replace: false);
+                using var dispose = cmd;
                 foreach (var row in csv.Skip(1))
                 {
                     Bind(parameters, row);
@@ -377,6 +375,15 @@ internal static partial class ArchiveCommand
         : cell.StartsWith("\\\\", StringComparison.Ordinal) ? cell[1..]
         : cell.StartsWith("\\x", StringComparison.Ordinal) ? Convert.FromHexString(cell.AsSpan(2))
         : cell;
+
+    /// <summary>An INSERT (or INSERT OR REPLACE) of <paramref name="header"/>'s columns into <paramref name="table"/>, with one parameter per column.</summary>
+    private static (SqliteCommand Command, SqliteParameter[] Parameters) InsertCommand(SqliteConnection connection, SqliteTransaction tx, string table, string[] header, bool replace)
+    {
+        var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = $"INSERT{(replace ? " OR REPLACE" : string.Empty)} INTO {table} ({string.Join(", ", header.Select(Storage.Migration.Sql.Quoted))}) VALUES ({string.Join(", ", header.Select((_, i) => "$c" + i.ToString(CultureInfo.InvariantCulture)))})";
+        return (cmd, [.. header.Select((_, i) => cmd.Parameters.Add("$c" + i.ToString(CultureInfo.InvariantCulture), SqliteType.Text))]);
+    }
 
     /// <summary>Binds one CSV row to an INSERT's parameters: NULL, BLOB or text (the column's affinity converts numbers).</summary>
     private static void Bind(SqliteParameter[] parameters, string[] row)
