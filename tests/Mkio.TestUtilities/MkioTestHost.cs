@@ -53,7 +53,8 @@ public sealed class MkioTestHost : IAsyncDisposable
     {
         var owns = directory is null;
         var dir = directory ?? new TempDirectory();
-        var b = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dir.Path });
+        // No appsettings.json watcher: every watcher holds an inotify instance, and the machine allows 128 per user across all test processes.
+        var b = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dir.Path, Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         b.Logging.ClearProviders();
         b.Logging.SetMinimumLevel(LogLevel.Warning);
         b.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));

@@ -62,7 +62,7 @@ public sealed class DatabaseOwnershipTests
         await using var owner = await MkioTestHost.StartAsync(OnFile(db), ct, directory: dir);
 
         var logs = new CapturingLoggerProvider();
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dir.Path });
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dir.Path, Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.Logging.ClearProviders().AddProvider(logs);
         builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
         builder.Services.AddMkio(OnFile(db));

@@ -61,7 +61,7 @@ internal sealed class FixedPortHost : IAsyncDisposable
         string? tomlPath = null,
         CancellationToken cancellationToken = default)
     {
-        var b = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = directory.Path });
+        var b = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = directory.Path, Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         b.Logging.ClearProviders();
         b.Logging.SetMinimumLevel(LogLevel.Warning);
         b.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));

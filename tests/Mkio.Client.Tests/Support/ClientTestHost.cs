@@ -60,7 +60,7 @@ public sealed class ClientTestHost : IAsyncDisposable
     /// <param name="map">Maps mkio (default <c>app.MapMkio()</c>), e.g. after <c>UseAuthentication</c>.</param>
     public static async Task<ClientTestHost> StartAsync(Action<MkioOptions> configure, TempDirectory directory, int port = 0, CancellationToken cancellationToken = default, Action<WebApplicationBuilder>? builder = null, Action<WebApplication>? map = null)
     {
-        var b = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = directory.Path });
+        var b = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = directory.Path, Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         b.Logging.ClearProviders();
         b.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
         b.Services.AddMkio(o =>
