@@ -76,7 +76,7 @@ public sealed partial class MkioClient
             conn.Abort(ex);
             throw new MkioConnectionException($"No login reply from {_uri} within the connect timeout of {Seconds(_options.ConnectTimeout)}.", ex);
         }
-        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException)
+        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or MkioProtocolException)
         {
             conn.Abort(ex);
             throw new MkioConnectionException($"The connection to {_uri} failed while logging in as '{user}': {ex.Message}", ex);

@@ -171,4 +171,39 @@ public class NodeClientTests
             await host.DisposeAsync();
         }
     }
+
+    [Test, CancelAfter(180_000)]
+    public async Task LoginScript_RefusedOrAcceptedLogin_ReauthenticatesBeforeResubscribing(CancellationToken ct)
+    {
+        using var dir = new TempDirectory();
+        void Secured(MkioOptions o)
+        {
+            Fixtures.FixtureA(o);
+            o.DbPath = "login.db";
+            o.AuthTables(dir, [("alice", "alice-pw", "trader")], [("trader", "view")]);
+            foreach (var s in o.Services)
+            {
+                s.Access = s.Name == "all_orders" ? "view" : "auth";
+            }
+        }
+
+        var port = FixedPortHost.FreePort();
+        var host = await FixedPortHost.StartAsync(port, dir, Secured, cancellationToken: ct);
+        try
+        {
+            await using var node = NodeProcess.Start([JsTest("login.mjs")], new Dictionary<string, string> { ["MKIO_URL"] = host.WsUrl.ToString() });
+            await node.WaitForLineAsync("READY", TimeSpan.FromSeconds(60), ct);
+
+            await host.DisposeAsync();
+            host = await FixedPortHost.StartAsync(port, dir, Secured, cancellationToken: ct);
+
+            await node.WaitForLineAsync("RESUMED", TimeSpan.FromSeconds(60), ct);
+            var exit = await node.WaitForExitAsync(TimeSpan.FromSeconds(30), ct);
+            Assert.That(exit, Is.Zero, node.Output);
+        }
+        finally
+        {
+            await host.DisposeAsync();
+        }
+    }
 }

@@ -67,7 +67,7 @@ public static class MkioServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton(sp => new MkioMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton<MkioEngineHost>();
-        services.TryAddSingleton<IMkio>(sp => new MkioInProcess(() => sp.GetRequiredService<MkioEngineHost>().Engine));
+        services.TryAddSingleton<IMkio>(sp => new MkioInProcess(() => sp.GetRequiredService<MkioEngineHost>().Engine, () => Mkio.AspNetCore.Security.HostAuthorizer.From(sp)));
         services.TryAddSingleton<MkioConnectionTracker>();
         services.TryAddSingleton(sp => new Mkio.AspNetCore.Admin.AdminMetrics( // created by MapMkioAdmin only
             sp.GetRequiredService<MkioMetrics>(),

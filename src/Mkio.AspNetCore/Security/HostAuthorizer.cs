@@ -35,12 +35,13 @@ internal sealed class HostAuthorizer(IAuthorizationService authorization, IAutho
     }
 
     /// <summary>The identity of an HTTP request or WebSocket upgrade: its user, evaluated with the host's authorization services when registered.</summary>
-    public static MkioIdentity IdentityOf(HttpContext context)
+    public static MkioIdentity IdentityOf(HttpContext context) => new(context.User, From(context.RequestServices));
+
+    /// <summary>The host's authorizer, or null when the host registered no authorization.</summary>
+    public static HostAuthorizer? From(IServiceProvider services)
     {
-        var services = context.RequestServices;
         var authorization = services.GetService<IAuthorizationService>();
         var policies = services.GetService<IAuthorizationPolicyProvider>();
-        var authorizer = authorization is not null && policies is not null ? new HostAuthorizer(authorization, policies) : null;
-        return new MkioIdentity(context.User, authorizer);
+        return authorization is not null && policies is not null ? new HostAuthorizer(authorization, policies) : null;
     }
 }

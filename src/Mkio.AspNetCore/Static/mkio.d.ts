@@ -74,6 +74,23 @@ export interface MkioClientOptions {
    * paging, request(), identify()). Anything else (default): exactly the mkio 0.1.0 client.
    */
   protocol?: "later" | string;
+  /** Addition: log in with this `auth` data (e.g. `{username, password}`) on every (re)connect, before resubscribing. */
+  auth?: Record<string, unknown>;
+  /** Addition: a bearer token (or a function giving one per upgrade) sent as `?access_token=` for the host's authentication. */
+  accessToken?: string | (() => string | null | undefined);
+  /** Addition: a login on (re)connect was refused; the client has closed (no retry). */
+  onAuthFailed?: (this: MkioClient, message: string) => void;
+}
+
+/** The reply to the `auth` message. */
+export interface MkioAuthReply {
+  type: "auth";
+  ok: boolean;
+  user?: string;
+  role?: string;
+  /** Why a login was refused, e.g. `invalid credentials`. */
+  message?: string;
+  [key: string]: unknown;
 }
 
 export interface MkioSendOptions {
@@ -191,6 +208,15 @@ export class MkioClient {
   connect(): Promise<void>;
   /** Close for good: no reconnect (cancels a pending one). */
   close(): void;
+  /** Log in (the `auth` message); the data is kept and sent first after every reconnect. Not connected: kept, resolves null. */
+  login(username: string, password: string): Promise<MkioAuthReply | null>;
+  /** Log in with any `auth` data (e.g. a token for the server's authenticator); kept like login(). */
+  auth(data: Record<string, unknown>): Promise<MkioAuthReply | null>;
+  /** The user and role of the last accepted login, or null. */
+  user: string | null;
+  role: string | null;
+  accessToken: string | (() => string | null | undefined) | null;
+  onAuthFailed: (this: MkioClient, message: string) => void;
   /** Send a transaction; resolves with the `result` or `error`; rejects only with Error("not connected"). */
   send(service: string, data: Record<string, unknown>, opts?: MkioSendOptions): Promise<MkioReply>;
   /** True when constructed with `protocol: "later"`. */

@@ -17,6 +17,9 @@
  *     onNack(service, msg) {},// a subscription was rejected (e.g. invalid filter)
  *     WebSocket: Ctor,        // WebSocket constructor to use instead of globalThis.WebSocket
  *     connectTimeout: 10000,  // ms; connect() rejects if the socket is not open by then (0 = none)
+ *     auth: {username, password}, // log in with this `auth` data on every (re)connect, before resubscribing
+ *     accessToken: "…" | () => "…", // bearer token sent as ?access_token= on every upgrade (host authentication)
+ *     onAuthFailed(message) {},   // a login on (re)connect was refused: the client closes (no retry)
  *   });
  *   await client.connect();
  *   const reply = await client.send("add_order", {id: "1", symbol: "AAPL", qty: 100}, {op: "new"});
@@ -26,6 +29,9 @@
  *   client.unsubscribe("all_orders");
  *   await client.check("add_order", reply.ref);
  *   client.close();
+ *   const r = await client.login("alice", "secret"); // {type:"auth", ok, user, role} or {ok:false, message};
+ *                                                     // kept and sent again first after every reconnect
+ *   client.user / client.role                         // what the server accepted, or null
  *
  * Later mode (the later mkio protocol: subids, paging, reqrep, _mkio). Without it the client
  * sends and behaves exactly as the mkio 0.1.0 client; ask for it at construction:
@@ -106,6 +112,45 @@ class MkioClient {
     this._requests = new Map();      // reqid -> pending request (as in _pending)
     this._protocols = null;          // service -> protocol, from identify()
     this._seq = 0;                   // for _mkio_s<n> / _mkio_t<n> ids
+    // login (addition): the auth data is resent first on every (re)connect, before resubscribing
+    this._authData = opts.auth || null;
+    this._authWaiters = [];          // resolvers of sent auth messages, in order (replies carry no id)
+    this.accessToken = opts.accessToken || null;
+    this.onAuthFailed = fn(opts.onAuthFailed);
+    this.user = null;
+    this.role = null;
+  }
+
+  /** Log in as `username` (the mkio `auth` message); see auth(). */
+  login(username, password) {
+    return this.auth({ username: username, password: password });
+  }
+
+  /**
+   * Log in with `data` (sent as {type:"auth", data}). Resolves with the server's reply,
+   * {type:"auth", ok:true, user, role} or {type:"auth", ok:false, message} (a refusal does not
+   * reject). The data is kept and sent again first after every reconnect, before resubscribing.
+   * Not connected: the data is kept for the next connect() and null is returned.
+   */
+  auth(data) {
+    this._authData = data;
+    const ws = this.ws;
+    if (!ws || ws.readyState !== 1) return Promise.resolve(null);
+    return this._sendAuth(ws);
+  }
+
+  _sendAuth(ws) {
+    return new Promise((resolve) => {
+      this._authWaiters.push(resolve);
+      ws.send(JSON.stringify({ type: "auth", data: this._authData }));
+    });
+  }
+
+  /** The URL of the next upgrade: with ?access_token= when opts.accessToken gives one. */
+  _connectUrl() {
+    const token = typeof this.accessToken === "function" ? this.accessToken() : this.accessToken;
+    if (!token) return this.url;
+    return this.url + (this.url.indexOf("?") >= 0 ? "&" : "?") + "access_token=" + encodeURIComponent(token);
   }
 
   /**
@@ -315,7 +360,7 @@ class MkioClient {
       }
       let ws;
       try {
-        ws = new WS(this.url);
+        ws = new WS(this._connectUrl());
       } catch (e) {
         reject(new Error("mkio: cannot connect to " + this.url + ": " + (e && e.message ? e.message : e)));
         return;
@@ -357,12 +402,32 @@ class MkioClient {
           try { ws.close(); } catch (e) { /* ignore */ }
           return;
         }
-        settle();
-        this._backoff = this.backoffBase;
-        this._awaiting.clear();
-        for (const sub of this._subscriptions.values()) this._sendSubscribe(sub);
-        this._callback("onConnect", this.onConnect, this, []);
-        resolve();
+        const ready = () => {
+          settle();
+          this._backoff = this.backoffBase;
+          this._awaiting.clear();
+          for (const sub of this._subscriptions.values()) this._sendSubscribe(sub);
+          this._callback("onConnect", this.onConnect, this, []);
+          resolve();
+        };
+        if (!this._authData) {
+          ready();
+          return;
+        }
+        // Log in first; resubscribe only once the server answered (so subscriptions run as the user).
+        this._authWaiters = [];
+        this._sendAuth(ws).then((reply) => {
+          if (this.ws !== ws || settled) return;
+          if (reply.ok) {
+            ready();
+            return;
+          }
+          // Refused: retrying would only repeat it (and hit the failed-login limit). Stop.
+          fail("login refused: " + reply.message);
+          this._closed = true;
+          this._callback("onAuthFailed", this.onAuthFailed, this, [reply.message]);
+          try { ws.close(); } catch (e) { /* ignore */ }
+        });
       };
       ws.onerror = () => {
         // Browsers follow an error with a close event, some Node implementations do not (a
@@ -483,6 +548,15 @@ class MkioClient {
    */
   _dispatch(msg) {
     const type = msg.type;
+    if (type === "auth") {
+      if (msg.ok === true) {
+        this.user = msg.user === undefined ? null : msg.user;
+        this.role = msg.role === undefined ? null : msg.role;
+      }
+      const waiter = this._authWaiters.shift();
+      if (waiter) waiter(msg);
+      return;
+    }
     if ((type === "result" || type === "error") && typeof msg.ref === "string" && this._pending.has(msg.ref)) {
       const request = this._pending.get(msg.ref);
       this._pending.delete(msg.ref);

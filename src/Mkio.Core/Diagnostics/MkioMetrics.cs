@@ -29,6 +29,8 @@ internal sealed class MkioMetrics : IDisposable
     private readonly Counter<long> _filterErrors;
     private readonly Counter<long> _expressionErrors;
 
+    private readonly Counter<long> _logins;
+
     public MkioMetrics(IMeterFactory? factory = null)
     {
         _meter = factory?.Create(MeterName) ?? new Meter(MeterName);
@@ -46,10 +48,14 @@ internal sealed class MkioMetrics : IDisposable
         _filterErrors = _meter.CreateCounter<long>("mkio.filter.errors", "{row}", "Rows a subscriber's filter failed on (the row is skipped for that subscriber); logged once per subscription.");
         _expressionErrors = _meter.CreateCounter<long>("mkio.expression.errors", "{row}", "Rows a config where/publish expression failed on (mkio.expression.kind); logged at most once a minute per service and kind.");
         _journalConflicts = _meter.CreateCounter<long>("mkio.writer.journal_conflicts", "{conflict}", "Another process or connection wrote to the change journal; the writer stopped accepting writes until a restart.");
+        _logins = _meter.CreateCounter<long>("mkio.auth.logins", "{login}", "auth-message logins by mkio.auth.result: success, failure (refused or no provider) or throttled (too many failed logins).");
         _beginFailures = _meter.CreateCounter<long>("mkio.writer.begin_failures", "{batch}", "Write batches that could not begin (typically: another connection held the database's write lock for all of busy_timeout); their queued writes failed.");
     }
 
     public Meter Meter => _meter;
+
+    /// <summary>One <c>auth</c> message answered: <paramref name="result"/> is <c>success</c>, <c>failure</c> or <c>throttled</c>.</summary>
+    public void Login(string result) => _logins.Add(1, new KeyValuePair<string, object?>("mkio.auth.result", result));
 
     /// <summary>A batch could not begin; <paramref name="failedWrites"/> queued writes were failed with its error.</summary>
     public void BeginFailed(int failedWrites)

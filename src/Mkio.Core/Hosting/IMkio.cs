@@ -1,8 +1,10 @@
 using System.Runtime.CompilerServices;
+using System.Security.Claims;
 using System.Text.Json;
 using System.Threading.Channels;
 using Mkio.Changes;
 using Mkio.Data;
+using Mkio.Security;
 using Mkio.Services;
 
 namespace Mkio;
@@ -22,6 +24,25 @@ public interface IMkio
     /// <returns>The outcome: committed with its ref, or the error text a client would receive.</returns>
     /// <exception cref="ArgumentException">No transaction service has that name.</exception>
     Task<MkioResult> ExecuteAsync(string service, object? data, string? op = null, string? @ref = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// An <see cref="IMkio"/> whose transactions run as <paramref name="user"/> (e.g. <c>HttpContext.User</c>): the same
+    /// access checks as a WebSocket client with that principal (refusals are the error results
+    /// <c>authentication required</c> / <c>permission denied</c>; SQL checks run in the request's savepoint), and the
+    /// user's name is the writer recorded in versioned tables' history. Without access control only the name is used.
+    /// The <see cref="IMkio"/> from DI itself acts with full rights.
+    /// </summary>
+    /// <param name="user">The principal to act as; an unauthenticated one is anonymous.</param>
+    /// <returns>An <see cref="IMkio"/> acting as <paramref name="user"/>.</returns>
+    IMkio AsUser(ClaimsPrincipal user);
+
+    /// <summary>
+    /// An <see cref="IMkio"/> whose transactions run as a user of the mkio login (user, role and further values, as an
+    /// <see cref="IMkioAuthenticator"/> returns them): rights from <c>_mkio_rights</c>, values bound in SQL checks.
+    /// </summary>
+    /// <param name="login">The identity to act as.</param>
+    /// <returns>An <see cref="IMkio"/> acting as <paramref name="login"/>.</returns>
+    IMkio AsUser(MkioLogin login);
 
     /// <summary>
     /// Streams every change committed from now on (optionally only for <paramref name="tables"/>), in
@@ -96,8 +117,20 @@ public sealed class MkioChange
 }
 
 /// <summary>The <see cref="IMkio"/> implementation over a running engine.</summary>
-internal sealed class MkioInProcess(Func<MkioEngine> engine) : IMkio
+internal sealed class MkioInProcess(Func<MkioEngine> engine, Func<IMkioAuthorizer?>? authorizer = null, MkioIdentity? identity = null) : IMkio
 {
+    public IMkio AsUser(ClaimsPrincipal user)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        return new MkioInProcess(engine, authorizer, new MkioIdentity(user, authorizer?.Invoke()));
+    }
+
+    public IMkio AsUser(MkioLogin login)
+    {
+        ArgumentNullException.ThrowIfNull(login);
+        return new MkioInProcess(engine, authorizer, MkioIdentity.FromLogin(login, authorizer?.Invoke()));
+    }
+
     public async Task<MkioResult> ExecuteAsync(string service, object? data, string? op = null, string? @ref = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(service);
@@ -119,7 +152,25 @@ internal sealed class MkioInProcess(Func<MkioEngine> engine) : IMkio
         }
 
         using var doc = JsonSerializer.SerializeToDocument(message);
-        var outcome = await tx.ExecuteAsync(doc.RootElement, cancellationToken).ConfigureAwait(false);
+        PreCheck? preCheck = null;
+        if (identity is not null && e.Access.Enabled)
+        {
+            // The one enforcement point of WebSocket messages, for this identity.
+            var current = e.AuthTables.Refresh(identity);
+            doc.RootElement.TryGetProperty("op", out var opElement);
+            var decision = await e.Access.DecideAsync(current, e.Access.ForMessage(service, opElement)).ConfigureAwait(false);
+            if (decision.Refusal is { } refusal)
+            {
+                return new MkioResult(false, @ref ?? string.Empty, refusal);
+            }
+
+            if (decision.CheckSql is { } sql)
+            {
+                preCheck = new PreCheck(sql, PreCheck.Binds(current.Values, doc.RootElement));
+            }
+        }
+
+        var outcome = await tx.ExecuteAsync(doc.RootElement, cancellationToken, identity?.User, preCheck).ConfigureAwait(false);
         return new MkioResult(outcome.Ok, outcome.Ref, outcome.Error);
     }
 

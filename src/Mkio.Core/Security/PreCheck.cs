@@ -19,6 +19,30 @@ internal sealed class PreCheck
         _binds = binds;
     }
 
+    /// <summary>
+    /// Binds of an SQL access check: the identity's <paramref name="values"/> (<c>user</c>, <c>role</c>, further user
+    /// columns), then each <c>data</c> field of <paramref name="root"/> not already bound, then its raw <c>topic</c>.
+    /// Values only — never spliced.
+    /// </summary>
+    public static Dictionary<string, object?> Binds(IReadOnlyDictionary<string, object?> values, System.Text.Json.JsonElement root)
+    {
+        var binds = new Dictionary<string, object?>(values, StringComparer.Ordinal);
+        if (root.TryGetProperty("data", out var data) && data.ValueKind == System.Text.Json.JsonValueKind.Object)
+        {
+            foreach (var field in data.EnumerateObject())
+            {
+                binds.TryAdd(field.Name, RequestValues.FromJson(field.Value));
+            }
+        }
+
+        if (root.TryGetProperty("topic", out var topic) && !binds.ContainsKey("topic"))
+        {
+            binds["topic"] = topic.ValueKind == System.Text.Json.JsonValueKind.String ? topic.GetString() : topic.GetRawText();
+        }
+
+        return binds;
+    }
+
     /// <summary>The statement run: <c>SELECT 1 FROM &lt;fragment&gt; LIMIT 1</c>.</summary>
     public string Sql { get; }
 

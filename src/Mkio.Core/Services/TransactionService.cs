@@ -63,8 +63,11 @@ internal sealed class TransactionService : MkioService
         return new TransactionReply(this, request!, clientRef, envelope.Echo) { Owned = document };
     }
 
-    /// <summary>In-process entry point: prepares and submits a request built from <paramref name="root"/>.</summary>
-    public async ValueTask<WriteOutcome> ExecuteAsync(JsonElement root, CancellationToken cancellationToken)
+    /// <summary>
+    /// In-process entry point: prepares and submits a request built from <paramref name="root"/>, written by
+    /// <paramref name="user"/> and checked by <paramref name="preCheck"/> in its savepoint when given.
+    /// </summary>
+    public async ValueTask<WriteOutcome> ExecuteAsync(JsonElement root, CancellationToken cancellationToken, string? user = null, Security.PreCheck? preCheck = null)
     {
         var envelope = new Envelope(root, Name);
         if (envelope.RefKind == RefKind.Invalid)
@@ -80,6 +83,8 @@ internal sealed class TransactionService : MkioService
             return failed;
         }
 
+        request!.User = user;
+        request!.PreCheck = preCheck;
         Attach(request!, activity);
         await _writer.SubmitAsync(request!, cancellationToken).ConfigureAwait(false);
         var outcome = await request!.Task.ConfigureAwait(false);

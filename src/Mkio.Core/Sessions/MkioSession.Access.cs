@@ -157,22 +157,7 @@ internal sealed partial class MkioSession
     /// </summary>
     private Dictionary<string, object?> CheckBinds(Envelope envelope)
     {
-        var binds = new Dictionary<string, object?>(Identity.Values, StringComparer.Ordinal);
-        var root = envelope.Root;
-        if (root.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Object)
-        {
-            foreach (var field in data.EnumerateObject())
-            {
-                binds.TryAdd(field.Name, RequestValues.FromJson(field.Value));
-            }
-        }
-
-        if (root.TryGetProperty("topic", out var topic) && !binds.ContainsKey("topic"))
-        {
-            binds["topic"] = topic.ValueKind == JsonValueKind.String ? topic.GetString() : topic.GetRawText();
-        }
-
-        return binds;
+        return PreCheck.Binds(Identity.Values, envelope.Root);
     }
 
     /// <summary>

@@ -22,6 +22,7 @@ internal sealed partial class MkioSession
         var provider = _engine.LoginProvider;
         if (provider is null)
         {
+            _engine.Metrics.Login("failure");
             await EnqueueAsync(PendingReply.Ready(AuthReply(null, NoAuthProvider), null), ct).ConfigureAwait(false);
             return;
         }
@@ -34,6 +35,7 @@ internal sealed partial class MkioSession
         {
             failure = LoginGuard.TooMany;
             Log.LoginLimited(_engine.Logger, Id, name);
+            _engine.Metrics.Login("throttled");
         }
         else
         {
@@ -43,6 +45,7 @@ internal sealed partial class MkioSession
                 var tableUser = provider is UsersTableAuthenticator ? login.Values.GetValueOrDefault("username") as string : null;
                 Identity = MkioIdentity.FromLogin(login, Identity.Authorizer, tableUser, _engine.AuthTables.UsersVersion);
                 Log.LoggedIn(_engine.Logger, Id, login.User, login.Role);
+                _engine.Metrics.Login("success");
                 await EnqueueAsync(PendingReply.Ready(AuthReply(login, null), null), ct).ConfigureAwait(false);
                 return;
             }
@@ -58,6 +61,7 @@ internal sealed partial class MkioSession
 
             guard.Failed(Id, name);
             Log.LoginFailed(_engine.Logger, Id, name, failure);
+            _engine.Metrics.Login("failure");
         }
 
         var delay = _engine.Model.Options.FailedLoginDelayMs;

@@ -89,7 +89,7 @@ public sealed class AuthMessageTests
         """;
 
     /// <summary>Starts the 1.x config: alice (trader, desk A, bcrypt), bob (trader, desk B, pbkdf2), root (admin), eve (no rights).</summary>
-    internal static async Task<MkioTestHost> StartAsync(CancellationToken ct, Action<IServiceCollection>? services = null, string config = Config, Action<MkioOptions>? options = null)
+    internal static async Task<MkioTestHost> StartAsync(CancellationToken ct, Action<IServiceCollection>? services = null, string config = Config, Action<MkioOptions>? options = null, Action<Microsoft.AspNetCore.Builder.WebApplication>? app = null)
     {
         var dir = new TempDirectory();
         File.WriteAllText(dir.File("mkio.toml"), config);
@@ -107,7 +107,7 @@ public sealed class AuthMessageTests
             trader,trade
             trader,view
             """);
-        return await MkioTestHost.StartAsync(o => options?.Invoke(o), ct, dir, builder: b => services?.Invoke(b.Services), tomlPath: dir.File("mkio.toml"));
+        return await MkioTestHost.StartAsync(o => options?.Invoke(o), ct, dir, builder: b => services?.Invoke(b.Services), app: app, tomlPath: dir.File("mkio.toml"));
     }
 
     internal static async Task<TestSocket> LoginAsync(MkioTestHost host, string user, string password, CancellationToken ct)
