@@ -167,6 +167,11 @@ internal sealed class MkioProcess : IAsyncDisposable
             var exited = _process.WaitForExitAsync(cts.Token);
             await Task.WhenAny(_lineArrived.WaitAsync(cts.Token), exited);
             await cts.CancelAsync();
+            if (ct.IsCancellationRequested)
+            {
+                // Without this the loop would spin: both waits complete at once as cancelled.
+                throw new OperationCanceledException($"mkio did not print /{pattern}/ in time.\nstdout:\n{Stdout}\nstderr:\n{Stderr}", ct);
+            }
         }
     }
 
