@@ -157,6 +157,12 @@ internal sealed class ServerProcess : IAsyncDisposable
                 continue;
             }
 
+            if (!inTable && t.StartsWith("db_path", StringComparison.Ordinal) && t.Contains('=', StringComparison.Ordinal) && overrides.ContainsKey("postgres"))
+            {
+                sawDb = true; // --set postgres=…: the tables live in PostgreSQL, db_path must go
+                continue;
+            }
+
             if (!inTable && t.StartsWith("db_path", StringComparison.Ordinal) && t.Contains('=', StringComparison.Ordinal))
             {
                 sb.Append("db_path = ").Append(TomlString(Path.Combine(dir, "orders.db"))).Append('\n');

@@ -64,7 +64,7 @@ internal sealed partial class MkioEngine
             await ExecuteAsync(connection, "SELECT pg_advisory_lock_shared(" + PostgresWriter.JournalLockKey.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", cancellationToken).ConfigureAwait(false);
             var position = await PostgresJournal.PositionAsync(connection, null, cancellationToken).ConfigureAwait(false);
             _pgTail = new PostgresJournalTail(_pgSource, Model, Bus, Logger, TimeSpan.FromSeconds(1));
-            _pgWriter = new PostgresWriter(_pgSource, null, Refs, Logger, Model.Options.BatchMaxSize) { AcknowledgeAfter = p => _pgTail.WaitForAsync(p) };
+            _pgWriter = new PostgresWriter(_pgSource, null, Refs, Logger, Model.Options.BatchMaxSize) { AcknowledgeAfter = p => _pgTail.WaitForAsync(p), Retention = ClusterRetention() };
             await StartServicesAsync(cancellationToken).ConfigureAwait(false);
             await ExecuteAsync(connection, "SELECT pg_advisory_unlock_shared(" + PostgresWriter.JournalLockKey.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", cancellationToken).ConfigureAwait(false);
             _pgTail.Start(position);
@@ -75,6 +75,21 @@ internal sealed partial class MkioEngine
         {
             await connection.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Entries kept per table: as on SQLite, but every table keeps at least <see cref="ChangeJournal.MinimumKeep"/>
+    /// (other nodes' tails still read entries of tables no service of this node watches).
+    /// </summary>
+    private Dictionary<string, int> ClusterRetention()
+    {
+        var keep = ChangeJournal.Retention(Model);
+        foreach (var t in Model.TablesByName.Keys)
+        {
+            keep[t] = Math.Max(keep.GetValueOrDefault(t), ChangeJournal.MinimumKeep);
+        }
+
+        return keep;
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)

@@ -62,12 +62,30 @@ internal sealed partial class ModelCompiler
             }
         }
 
+        foreach (var t in _options.Tables)
+        {
+            if (t.Seed is not null)
+            {
+                Error($"tables.{t.Name}.seed", $"table '{t.Name}': seed files are not available on PostgreSQL yet.");
+            }
+
+            if (t.Name is Security.AccessControl.UsersTable or Security.AccessControl.RightsTable)
+            {
+                Error($"tables.{t.Name}", $"table '{t.Name}': the mkio login is not available on PostgreSQL yet.");
+            }
+        }
+
         foreach (var s in services)
         {
+            if (s is ReqRepServiceModel { IsIdentity: false })
+            {
+                Error($"services.{s.Name}", $"service '{s.Name}': reqrep services are not available on PostgreSQL yet.");
+                continue;
+            }
+
             var sql = s switch
             {
                 ListenerServiceModel l when l.HasCustomSql => l.Sql,
-                ReqRepServiceModel r => r.Sql,
                 _ => null,
             };
             if (sql is null)

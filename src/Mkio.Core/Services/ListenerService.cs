@@ -562,21 +562,6 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         return columns.Length == 0 ? null : columns;
     }
 
-    /// <summary>The column names <paramref name="sql"/> returns.</summary>
-    protected static string[] ResultColumns(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        using var reader = command.ExecuteReader();
-        var names = new string[reader.FieldCount];
-        for (var i = 0; i < names.Length; i++)
-        {
-            names[i] = reader.GetName(i);
-        }
-
-        return names;
-    }
-
     /// <summary>
     /// Subscribe flow (F9): under the lock, capture the reply's state and register the subscriber as pending, so
     /// changes from then on are held for it; build the (possibly large) frame outside the lock, so fan-out to

@@ -36,6 +36,12 @@ internal sealed class SqliteReads(MkioDatabase database, Model.MkioModel model) 
         using var command = c.CreateCommand();
         command.CommandText = sql;
         using var reader = command.ExecuteReader();
+        return ColumnNames(reader);
+    });
+
+    /// <summary>The column names of <paramref name="reader"/>'s result.</summary>
+    internal static string[] ColumnNames(System.Data.Common.DbDataReader reader)
+    {
         var names = new string[reader.FieldCount];
         for (var i = 0; i < names.Length; i++)
         {
@@ -43,5 +49,5 @@ internal sealed class SqliteReads(MkioDatabase database, Model.MkioModel model) 
         }
 
         return names;
-    });
+    }
 }

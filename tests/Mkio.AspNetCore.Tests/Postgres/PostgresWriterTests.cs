@@ -245,6 +245,37 @@ public sealed class PostgresWriterTests
         Assert.That(tail.Fault, Is.Null);
     }
 
+    [Test]
+    public async Task The_journal_is_pruned_to_its_retention_and_a_tail_behind_the_pruned_entries_stops_with_a_fault()
+    {
+        var (model, source) = await DatabaseAsync();
+        await using var _ = source;
+        await using (var writer = new PostgresWriter(source, null, new MkioRefGenerator(TimeProvider.System), NullLogger.Instance, 500)
+        {
+            Retention = new Dictionary<string, int> { ["orders"] = 10, ["audit_log"] = 10 },
+        })
+        {
+            writer.Start(0);
+            var orders = Service(model, writer);
+            for (var i = 0; i < 140; i++)
+            {
+                Assert.That((await orders.ExecuteAsync(Json($$$"""{"op": "new", "data": {"side": "Buy", "symbol": "P{{{i}}}", "qty": 1, "price": 1}}"""), CancellationToken.None)).Ok, Is.True);
+            }
+        }
+
+        // 280 entries: one prune after the 256th, keeping the newest 10 of each table then.
+        var left = await RowsAsync(source, "SELECT tbl || ' ' || count(*) || ' ' || min(seq) FROM _mkio_journal GROUP BY tbl ORDER BY tbl");
+        Assert.That(left, Is.EqualTo(new[] { "audit_log 22 238", "orders 22 237" }));
+        Assert.That(await RowsAsync(source, "SELECT key || ' ' || value FROM _mkio_journal_state ORDER BY key"), Is.EqualTo(new[] { "high_water 256", "pruned 1" }));
+
+        var bus = new ChangeBus();
+        await using var tail = new PostgresJournalTail(source, model, bus, NullLogger.Instance, TimeSpan.FromMilliseconds(100));
+        tail.Start(0);
+        await Eventually.WaitUntilAsync(() => tail.Fault is not null, "the tail found the gap", CancellationToken.None);
+        Assert.That(tail.Fault, Does.Contain("were pruned before this node read them"));
+        Assert.That(tail.Position, Is.Zero, "nothing past the gap was published");
+    }
+
     private static PostgresWriter Writer(NpgsqlDataSource source, ChangeBus bus)
     {
         var writer = new PostgresWriter(source, bus, new MkioRefGenerator(TimeProvider.System), NullLogger.Instance, 500);

@@ -63,6 +63,23 @@ public class PostgresConfigTests
         Assert.That(ModelTestSupport.TomlErrors("postgres = \"Host=db\"\n[tables.docs]\nversioned = true\ncolumns = { id = \"TEXT PRIMARY KEY\", body = \"TEXT\" }\n"), Has.One.Contains("versioned tables are not available on PostgreSQL yet"));
 
     [Test]
+    public void FeaturesNotYetAvailableOnPostgresAreStartupErrors()
+    {
+        var errors = ModelTestSupport.TomlErrors("postgres = \"Host=db\"\n" + Tables + """
+
+            [tables.prices]
+            columns = { symbol = "TEXT PRIMARY KEY", price = "REAL" }
+            seed = "prices.csv"
+
+            [services.price]
+            type = "reqrep"
+            sql = "SELECT price FROM prices WHERE symbol = :symbol"
+            """);
+        Assert.That(errors, Has.One.Contains("table 'prices': seed files are not available on PostgreSQL yet"));
+        Assert.That(errors, Has.One.Contains("service 'price': reqrep services are not available on PostgreSQL yet"));
+    }
+
+    [Test]
     public void TheSameColumnCompilesOnSqlite() =>
         Assert.That(ModelTestSupport.CompileToml(Tables + "\n[tables.notes]\ncolumns = { id = \"TEXT PRIMARY KEY\", body = \"TEXT COLLATE NOCASE\" }\n").Tables, Has.Length.EqualTo(2));
 

@@ -25,7 +25,7 @@ internal static class PostgresJournal
         cmd.Parameters.Add(new NpgsqlParameter { Value = position });
         cmd.Parameters.Add(new NpgsqlParameter { Value = (long)limit });
         var last = position;
-        var entries = await ReadEntriesAsync(cmd, model, seq => last = seq, cancellationToken).ConfigureAwait(false);
+        var entries = await ReadEntriesAsync(cmd, model, seq => last = seq == last + 1 ? seq : throw new JournalGapException(last, seq), cancellationToken).ConfigureAwait(false);
         return (entries, last);
     }
 
@@ -81,4 +81,16 @@ internal static class PostgresJournal
 
         return result;
     }
+}
+
+/// <summary>
+/// The journal no longer holds the entries right after a node's position (pruned while the node lagged behind
+/// the retention): the node cannot continue exactly and must be restarted (it then loads afresh).
+/// </summary>
+internal sealed class JournalGapException(long position, long found)
+    : Exception($"the journal entries after position {position} were pruned before this node read them (next entry: {found}); restart this node")
+{
+    public long Position { get; } = position;
+
+    public long Found { get; } = found;
 }

@@ -130,6 +130,13 @@ internal sealed partial class PostgresJournalTail : IAsyncDisposable
             {
                 return;
             }
+            catch (JournalGapException gap)
+            {
+                // Publishing past a gap would lose changes silently: the node stops following and reports unhealthy.
+                Volatile.Write(ref _fault, gap.Message);
+                Log.Gap(_logger, gap.Position, gap.Found);
+                return;
+            }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
             {
                 Volatile.Write(ref _fault, "database unavailable: " + ex.Message);
@@ -190,6 +197,9 @@ internal sealed partial class PostgresJournalTail : IAsyncDisposable
     {
         [LoggerMessage(EventId = 2122, Level = LogLevel.Warning, Message = "The PostgreSQL journal tail lost its connection; it reconnects and resumes from its position")]
         public static partial void TailFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 2124, Level = LogLevel.Critical, Message = "The PostgreSQL journal was pruned past this node's position {Position} (next entry {Found}); the node stopped following it and must be restarted")]
+        public static partial void Gap(ILogger logger, long position, long found);
 
         [LoggerMessage(EventId = 2123, Level = LogLevel.Error, Message = "Publishing journal entries from PostgreSQL failed")]
         public static partial void PublishFailed(ILogger logger, Exception exception);

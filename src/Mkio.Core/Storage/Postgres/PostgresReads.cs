@@ -39,13 +39,7 @@ internal sealed class PostgresReads(NpgsqlDataSource source, MkioModel model) : 
         using var connection = source.OpenConnection();
         using var cmd = Command(connection, null, sql, []);
         using var reader = cmd.ExecuteReader(System.Data.CommandBehavior.SchemaOnly);
-        var names = new string[reader.FieldCount];
-        for (var i = 0; i < names.Length; i++)
-        {
-            names[i] = reader.GetName(i);
-        }
-
-        return names;
+        return SqliteReads.ColumnNames(reader);
     }
 
     /// <summary>

@@ -45,6 +45,7 @@ internal static class PostgresSchema
         }
 
         list.Add(CreateJournalSql);
+        list.Add("CREATE INDEX IF NOT EXISTS idx__mkio_journal_tbl ON " + ChangeJournal.TableName + " (tbl, seq)");
         list.Add(CreateStateSql);
         return list;
     }

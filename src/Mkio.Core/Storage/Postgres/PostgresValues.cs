@@ -131,12 +131,7 @@ internal static class PostgresValues
     /// <summary>Reads every row of <paramref name="reader"/>; the schema is shared by the rows.</summary>
     public static async Task<List<Row>> ReadRowsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
     {
-        var names = new string[reader.FieldCount];
-        for (var i = 0; i < names.Length; i++)
-        {
-            names[i] = reader.GetName(i);
-        }
-
+        var names = SqliteReads.ColumnNames(reader);
         var schema = new RowSchema(names);
         var rows = new List<Row>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

@@ -38,7 +38,13 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
 
     private const string AppendSql = "INSERT INTO " + ChangeJournal.TableName + " (seq, tbl, op, ref, row) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])";
 
+    private const string PruneSql = "DELETE FROM " + ChangeJournal.TableName + " WHERE seq IN (SELECT seq FROM " + ChangeJournal.TableName + " WHERE tbl = $1 ORDER BY seq DESC OFFSET $2)";
+
+    private const string PrunedStateSql = "INSERT INTO " + ChangeJournal.StateTableName + " (key, value) VALUES ('" + ChangeJournal.HighWaterKey + "', $1), ('"
+        + ChangeJournal.PrunedKey + "', 1) ON CONFLICT (key) DO UPDATE SET value = GREATEST(" + ChangeJournal.StateTableName + ".value, excluded.value)";
+
     private readonly NpgsqlDataSource _source;
+    private int _sincePrune;
     private readonly ChangeBus? _bus;
     private readonly ClusterRefs _refs;
     private readonly ILogger _logger;
@@ -67,6 +73,12 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     /// last position — completes.
     /// </summary>
     public Func<long, Task>? AcknowledgeAfter { get; set; }
+
+    /// <summary>
+    /// Journal entries kept per table (<see cref="ChangeJournal.Retention"/>); every 256 appended entries the
+    /// batch deletes, inside its transaction and under the journal lock, what exceeds them. Null keeps everything.
+    /// </summary>
+    public IReadOnlyDictionary<string, int>? Retention { get; set; }
 
     /// <summary>The journal position of this node's last commit.</summary>
     public long Sequence => Interlocked.Read(ref _sequence);
@@ -188,6 +200,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             if (events.Count > 0)
             {
                 await AppendAsync(connection, tx, events).ConfigureAwait(false);
+                await PruneAsync(connection, tx, events.Count, sequence).ConfigureAwait(false);
                 await ExecuteAsync(connection, tx, "SELECT pg_notify('" + NotifyChannel + "', '" + sequence.ToString(CultureInfo.InvariantCulture) + "')").ConfigureAwait(false);
             }
 
@@ -327,6 +340,32 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = refs });
         cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = rows });
         await cmd.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+
+    private async Task PruneAsync(NpgsqlConnection connection, NpgsqlTransaction tx, int appended, long sequence)
+    {
+        _sincePrune += appended;
+        if (Retention is null || _sincePrune < 256)
+        {
+            return;
+        }
+
+        _sincePrune = 0;
+        var deleted = 0;
+        foreach (var (table, keep) in Retention)
+        {
+            using var cmd = new NpgsqlCommand(PruneSql, connection, tx);
+            cmd.Parameters.Add(new NpgsqlParameter { Value = table });
+            cmd.Parameters.Add(new NpgsqlParameter { Value = (long)keep });
+            deleted += await cmd.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }
+
+        if (deleted > 0)
+        {
+            using var state = new NpgsqlCommand(PrunedStateSql, connection, tx);
+            state.Parameters.Add(new NpgsqlParameter { Value = sequence });
+            await state.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string sql)
