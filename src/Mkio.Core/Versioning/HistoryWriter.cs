@@ -1,3 +1,4 @@
+using Mkio.Changes;
 using Mkio.Data;
 using Mkio.Model;
 using Mkio.Storage;
@@ -13,7 +14,7 @@ internal readonly record struct HistoryContext(string Ref, string? User, string?
 /// request leaves no history), and runs the <c>undo</c>/<c>redo</c> op types (LATER.md §7.3–7.4). Every row it writes
 /// or removes — base and history — is added to the request's pending change events.
 /// </summary>
-internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string Op, Row Row)> events) : IDisposable
+internal sealed class HistoryWriter(sqlite3 db, List<PendingChange> events) : IDisposable
 {
     public const string NothingToUndo = "nothing to undo";
     public const string NothingToRedo = "nothing to redo";
@@ -72,9 +73,10 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
 
     /// <summary>
     /// <c>undo</c>: back to the version below the cursor (event <c>update</c>); at version 1 the row is deleted and its
-    /// history kept (event <c>delete</c>); otherwise <see cref="NothingToUndo"/>. Returns the event.
+    /// history kept (event <c>delete</c>); otherwise <see cref="NothingToUndo"/>. Returns the event (cause <c>undo</c>,
+    /// the live row before as its pre-image).
     /// </summary>
-    public (string Op, Row Row) Undo(TableModel table, object? key, HistoryContext context)
+    public PendingChange Undo(TableModel table, object? key, HistoryContext context)
     {
         var s = For(table);
         var live = Run(s.SelectBase, key);
@@ -83,15 +85,16 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
             throw new MkioWriteException(NothingToUndo);
         }
 
-        var cursor = Version(live[0]);
+        var old = live[0];
+        var cursor = Version(old);
         if (cursor > 1 && Run(s.SelectVersion, key, cursor - 1) is [var previous])
         {
-            return ("update", Restore(table, s, key, previous, cursor - 1, context));
+            return new(table, "update", Restore(table, s, key, previous, cursor - 1, context), ChangeEvent.Undo, old);
         }
 
         if (cursor == 1)
         {
-            return ("delete", Run(s.DeleteBase, key)[0]);
+            return new(table, "delete", Run(s.DeleteBase, key)[0], ChangeEvent.Undo, old);
         }
 
         throw new MkioWriteException(NothingToUndo);
@@ -99,9 +102,10 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
 
     /// <summary>
     /// <c>redo</c>: forward to the version above the cursor (event <c>update</c>); a row undone past its first version is
-    /// rebuilt at version 1 (event <c>insert</c>); otherwise <see cref="NothingToRedo"/>. Returns the event.
+    /// rebuilt at version 1 (event <c>insert</c>, no pre-image); otherwise <see cref="NothingToRedo"/>. Returns the
+    /// event (cause <c>redo</c>).
     /// </summary>
-    public (string Op, Row Row) Redo(TableModel table, object? key, HistoryContext context)
+    public PendingChange Redo(TableModel table, object? key, HistoryContext context)
     {
         var s = For(table);
         var live = Run(s.SelectBase, key);
@@ -110,7 +114,7 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
             var cursor = Version(live[0]);
             if (Run(s.SelectVersion, key, cursor + 1) is [var next])
             {
-                return ("update", Restore(table, s, key, next, cursor + 1, context));
+                return new(table, "update", Restore(table, s, key, next, cursor + 1, context), ChangeEvent.Redo, live[0]);
             }
 
             throw new MkioWriteException(NothingToRedo);
@@ -126,7 +130,7 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
 
             values[^2] = 1L;
             values[^1] = context.Ref;
-            return ("insert", Run(s.Rebuild, values)[0]);
+            return new(table, "insert", Run(s.Rebuild, values)[0], ChangeEvent.Redo);
         }
 
         throw new MkioWriteException(NothingToRedo);
@@ -181,7 +185,7 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
 
         foreach (var r in Run(statement.Returning, args))
         {
-            events.Add((history, op, r));
+            events.Add(new(history, op, r));
         }
     }
 
