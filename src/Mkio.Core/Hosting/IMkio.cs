@@ -38,7 +38,7 @@ public interface IMkio
     /// <c>_mkio_ref</c>, <c>_mkio_user</c>, <c>_mkio_service</c> and the recorded columns), ordered by key, then version.
     /// </summary>
     /// <param name="table">The versioned table, or its <c>&lt;table&gt;__history</c> table.</param>
-    /// <param name="key">Only this primary-key value, or null for every key.</param>
+    /// <param name="key">Only this primary-key value (for a composite key an array of its values in key order), or null for every key.</param>
     /// <param name="since">Only versions whose <c>_mkio_ref</c> is at or after this ref.</param>
     /// <param name="until">Only versions whose <c>_mkio_ref</c> is before this ref.</param>
     /// <param name="limit">At most this many rows.</param>

@@ -557,7 +557,13 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
 
         if (op.Type is OpType.Undo or OpType.Redo)
         {
-            var change = op.Type == OpType.Undo ? _history.Undo(op.Table, Value(0), context) : _history.Redo(op.Table, Value(0), context);
+            var key = new object?[op.Key.Length];
+            for (var k = 0; k < key.Length; k++)
+            {
+                key[k] = Value(k);
+            }
+
+            var change = op.Type == OpType.Undo ? _history.Undo(op.Table, key, context) : _history.Redo(op.Table, key, context);
             _pendingEvents.Add(change);
             return change.Op == "delete" ? null : change.Row;
         }
