@@ -101,4 +101,34 @@ public sealed class CompositeKeyTests
             Assert.That(ok.Ok, Is.True, "(B1, B) is a new key now: " + ok.Error);
         }
     }
+
+    [Test, CancelAfter(90_000)]
+    public async Task AddingPrimaryKeyList_ToAKeylessTable_Rebuilds_CollidingRowsDropped(CancellationToken ct)
+    {
+        using var dir = new TempDirectory();
+        void Keyless(MkioOptions o)
+        {
+            o.DbPath = "k.db";
+            o.AutoMigrate = MkioAutoMigrate.Destructive;
+            o.Table("t", t => t.Column("a", "TEXT NOT NULL").Column("b", "TEXT NOT NULL"))
+             .Transaction("tx", tx => tx.Op("add", ops => ops.Insert("t", ["a", "b"])));
+        }
+
+        await using (var host = await MkioTestHost.StartAsync(Keyless, ct, dir))
+        {
+            var mkio = host.Services.GetRequiredService<IMkio>();
+            foreach (var (a, b) in new[] { ("x", "1"), ("x", "1"), ("x", "2") })
+            {
+                Assert.That((await mkio.ExecuteAsync("tx", new { a, b }, "add", cancellationToken: ct)).Ok, Is.True);
+            }
+        }
+
+        await using (var host = await MkioTestHost.StartAsync(o => { Keyless(o); o.Tables[0].PrimaryKey = ["a", "b"]; }, ct, dir))
+        {
+            var pk = await ReadAsync(host, "SELECT name FROM pragma_table_info('t') WHERE pk > 0 ORDER BY pk", ct);
+            var rows = await ReadAsync(host, "SELECT a, b FROM t ORDER BY b", ct);
+            Assert.That(pk.Select(c => c["name"]), Is.EqualTo(new[] { "a", "b" }));
+            Assert.That(rows.Select(r => $"{r["a"]}{r["b"]}"), Is.EqualTo(new[] { "x1", "x2" }), "rows colliding under the new key are dropped");
+        }
+    }
 }
