@@ -31,12 +31,6 @@ public sealed class CompositeKeyTests
         });
     };
 
-    private static async Task<List<Dictionary<string, object?>>> ReadAsync(MkioTestHost host, string sql, CancellationToken ct)
-    {
-        var rows = await Subscriptions.LiveTest.Engine(host).Database.ReadAsync(c => Storage.MkioDatabase.Query(c, sql), ct);
-        return [.. rows.Select(MkioChange.ToDictionary)];
-    }
-
     [Test, CancelAfter(60_000)]
     public async Task VersionedCompositeKey_UndoRedoAndHistory_KeepEachKeyApart(CancellationToken ct)
     {
@@ -58,7 +52,7 @@ public sealed class CompositeKeyTests
         var mkio = host.Services.GetRequiredService<IMkio>();
         var a = await mkio.HistoryAsync("positions", new object[] { "B1", "A" }, cancellationToken: ct);
         var all = await mkio.HistoryAsync("positions", newestFirst: true, cancellationToken: ct);
-        var rows = await ReadAsync(host, "SELECT symbol, qty, _mkio_version FROM positions ORDER BY symbol", ct);
+        var rows = await VersionedMigrationTests.ReadAsync(host, "SELECT symbol, qty, _mkio_version FROM positions ORDER BY symbol", ct);
         using (Assert.EnterMultipleScope())
         {
             Assert.That(a.Select(r => $"{r["symbol"]}:{r["_mkio_version"]}:{r["qty"]}"), Is.EqualTo(new[] { "A:1:1", "A:2:2" }));
@@ -71,7 +65,7 @@ public sealed class CompositeKeyTests
         Assert.That(await SendAsync("undo", """{"book":"B1","symbol":"A"}"""), Is.EqualTo("nothing to undo"));
         Assert.That(await SendAsync("redo", """{"book":"B1","symbol":"A"}"""), Is.EqualTo("ok"));
         Assert.That(await SendAsync("redo", """{"book":"B1","symbol":"A"}"""), Is.EqualTo("ok"));
-        rows = await ReadAsync(host, "SELECT symbol, qty, _mkio_version FROM positions ORDER BY symbol", ct);
+        rows = await VersionedMigrationTests.ReadAsync(host, "SELECT symbol, qty, _mkio_version FROM positions ORDER BY symbol", ct);
         Assert.That(rows.Select(r => $"{r["symbol"]}:{r["qty"]}:{r["_mkio_version"]}"), Is.EqualTo(new[] { "A:2:2", "Z:200:2" }));
     }
 
@@ -87,8 +81,8 @@ public sealed class CompositeKeyTests
 
         await using (var host = await MkioTestHost.StartAsync(Positions(composite: true), ct, dir))
         {
-            var pk = await ReadAsync(host, "SELECT name, pk FROM pragma_table_info('positions') WHERE pk > 0 ORDER BY pk", ct);
-            var rows = await ReadAsync(host, "SELECT book, symbol, qty, _mkio_version FROM positions", ct);
+            var pk = await VersionedMigrationTests.ReadAsync(host, "SELECT name, pk FROM pragma_table_info('positions') WHERE pk > 0 ORDER BY pk", ct);
+            var rows = await VersionedMigrationTests.ReadAsync(host, "SELECT book, symbol, qty, _mkio_version FROM positions", ct);
             var history = await host.Services.GetRequiredService<IMkio>().HistoryAsync("positions", new[] { "B1", "A" }, cancellationToken: ct);
             using (Assert.EnterMultipleScope())
             {
@@ -125,8 +119,8 @@ public sealed class CompositeKeyTests
 
         await using (var host = await MkioTestHost.StartAsync(o => { Keyless(o); o.Tables[0].PrimaryKey = ["a", "b"]; }, ct, dir))
         {
-            var pk = await ReadAsync(host, "SELECT name FROM pragma_table_info('t') WHERE pk > 0 ORDER BY pk", ct);
-            var rows = await ReadAsync(host, "SELECT a, b FROM t ORDER BY b", ct);
+            var pk = await VersionedMigrationTests.ReadAsync(host, "SELECT name FROM pragma_table_info('t') WHERE pk > 0 ORDER BY pk", ct);
+            var rows = await VersionedMigrationTests.ReadAsync(host, "SELECT a, b FROM t ORDER BY b", ct);
             Assert.That(pk.Select(c => c["name"]), Is.EqualTo(new[] { "a", "b" }));
             Assert.That(rows.Select(r => $"{r["a"]}{r["b"]}"), Is.EqualTo(new[] { "x1", "x2" }), "rows colliding under the new key are dropped");
         }
