@@ -104,6 +104,12 @@ internal static partial class ArchiveCommand
                 return 1;
             }
 
+            if (pruneSource && tables.FirstOrDefault(t => t.PrimaryKey.Length > 1) is { } composite)
+            {
+                stderr.WriteLine($"Error: --prune-source does not support the composite primary key of table '{composite.Name}' ({string.Join(", ", composite.PrimaryKey.Select(c => c.Name))}).");
+                return 1;
+            }
+
             if (delete && !dryRun && !yes && !Confirm($"  Delete the archived history rows of {string.Join(", ", tables.Select(t => t.History!.Name))}? [y/N] ", stdout))
             {
                 stdout.WriteLine("  Archive cancelled.");
@@ -116,11 +122,11 @@ internal static partial class ArchiveCommand
             foreach (var table in tables)
             {
                 var h = table.History!.Name;
-                var pk = table.PrimaryKey[0].Name;
+                var pk = table.PrimaryKey.Select(c => c.Name).ToArray();
                 var v = VersionedSchema.VersionColumn;
                 // Versions at or above a live row's cursor stay, unless --prune-source archives whole chains.
-                var live = pruneSource ? string.Empty : $" AND NOT EXISTS (SELECT 1 FROM {table.Name} AS b WHERE b.{pk} = h.{pk} AND h.{v} >= b.{v})";
-                var rows = MkioDatabase.Query(connection, $"SELECT h.* FROM {h} AS h WHERE h.{MkioSchema.RefColumn} < $p1{live} ORDER BY h.{pk}, h.{v}", tx, cutoff);
+                var live = pruneSource ? string.Empty : $" AND NOT EXISTS (SELECT 1 FROM {table.Name} AS b WHERE {VersionedSchema.KeyJoin(table, "b", "h")} AND h.{v} >= b.{v})";
+                var rows = MkioDatabase.Query(connection, $"SELECT h.* FROM {h} AS h WHERE h.{MkioSchema.RefColumn} < $p1{live} ORDER BY {string.Join(", ", pk.Select(k => "h." + k))}, h.{v}", tx, cutoff);
                 if (rows.Count == 0)
                 {
                     stdout.WriteLine($"  {h}: no history rows before {cutoff}.");
@@ -147,16 +153,20 @@ internal static partial class ArchiveCommand
                 {
                     using var cmd = connection.CreateCommand();
                     cmd.Transaction = tx;
-                    cmd.CommandText = $"DELETE FROM {h} WHERE {pk} = $k AND {v} = $v";
-                    var key = cmd.Parameters.Add("$k", SqliteType.Text);
+                    cmd.CommandText = $"DELETE FROM {h} WHERE {string.Join(" AND ", pk.Select((k, i) => $"{k} = $k{i}"))} AND {v} = $v";
+                    var key = pk.Select((_, i) => cmd.Parameters.Add($"$k{i}", SqliteType.Text)).ToArray();
                     var version = cmd.Parameters.Add("$v", SqliteType.Integer);
                     var deleted = 0;
                     foreach (var r in rows)
                     {
-                        r.TryGetValue(pk, out var k);
+                        for (var i = 0; i < pk.Length; i++)
+                        {
+                            r.TryGetValue(pk[i], out var k);
+                            key[i].SqliteType = k is long ? SqliteType.Integer : k is double ? SqliteType.Real : SqliteType.Text;
+                            key[i].Value = k ?? DBNull.Value;
+                        }
+
                         r.TryGetValue(v, out var ver);
-                        key.SqliteType = k is long ? SqliteType.Integer : k is double ? SqliteType.Real : SqliteType.Text;
-                        key.Value = k ?? DBNull.Value;
                         version.Value = ver;
                         deleted += cmd.ExecuteNonQuery();
                     }
@@ -171,7 +181,7 @@ internal static partial class ArchiveCommand
                     {
                         using var cmd = connection.CreateCommand();
                         cmd.Transaction = tx;
-                        cmd.CommandText = $"DELETE FROM {table.Name} WHERE {pk} = $k";
+                        cmd.CommandText = $"DELETE FROM {table.Name} WHERE {pk[0]} = $k";
                         cmd.Parameters.AddWithValue("$k", k);
                         pruned += cmd.ExecuteNonQuery();
                     }
@@ -250,7 +260,7 @@ internal static partial class ArchiveCommand
                 }
 
                 var header = csv[0];
-                var pk = history.HistoryOf!.PrimaryKey[0].Name;
+                var pk = history.HistoryOf!.PrimaryKey.Select(c => c.Name).ToArray();
                 var (cmd, parameters) = InsertCommand(connection, tx, history.Name, header, replace: false);
                 using var dispose = cmd;
                 foreach (var row in csv.Skip(1))
@@ -263,7 +273,7 @@ internal static partial class ArchiveCommand
                     }
                     catch (SqliteException ex) when (ex.SqliteErrorCode == 19)
                     {
-                        var k = row[Array.IndexOf(header, pk)];
+                        var k = string.Join(", ", pk.Select(c => row[Array.IndexOf(header, c)]));
                         var ver = row[Array.IndexOf(header, VersionedSchema.VersionColumn)];
                         stderr.WriteLine($"Error: {history.Name} already holds version {ver} of key {k}; nothing was restored.");
                         return 1;

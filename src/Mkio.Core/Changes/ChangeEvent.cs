@@ -6,10 +6,17 @@ namespace Mkio.Changes;
 /// <summary>
 /// One committed change: the table, the op that produced it, the full affected row (from
 /// <c>RETURNING *</c>, fix F3) and the transaction ref. Produced by the write batcher after COMMIT,
-/// in commit order; shared read-only by every consumer.
+/// in commit order; shared read-only by every consumer. An <c>undo</c>/<c>redo</c> of a versioned table produces the
+/// actual op with <see cref="Cause"/> set and the row as it was before in <see cref="Old"/>.
 /// </summary>
-internal sealed class ChangeEvent(TableModel table, string op, Row row, string @ref, long sequence)
+internal sealed class ChangeEvent(TableModel table, string op, Row row, string @ref, long sequence, string? cause = null, Row? old = null)
 {
+    /// <summary>The <see cref="Cause"/> of a change made by an <c>undo</c> op.</summary>
+    public const string Undo = "undo";
+
+    /// <summary>The <see cref="Cause"/> of a change made by a <c>redo</c> op.</summary>
+    public const string Redo = "redo";
+
     public TableModel Table { get; } = table;
 
     /// <summary><c>insert</c>, <c>update</c>, <c>delete</c> or <c>upsert</c>.</summary>
@@ -21,7 +28,17 @@ internal sealed class ChangeEvent(TableModel table, string op, Row row, string @
 
     /// <summary>Commit sequence number: strictly increasing across the life of the database.</summary>
     public long Sequence { get; } = sequence;
+
+    /// <summary><see cref="Undo"/> or <see cref="Redo"/> when a versioned table's undo/redo made the change, else null.
+    /// Events replayed from the journal (after a restart) carry none.</summary>
+    public string? Cause { get; } = cause;
+
+    /// <summary>The pre-image of an undo/redo change (the row before it; null for a redo that rebuilt a row), else null.</summary>
+    public Row? Old { get; } = old;
 }
+
+/// <summary>A change of the current request, kept until its SAVEPOINT is released (then it becomes a <see cref="ChangeEvent"/>).</summary>
+internal readonly record struct PendingChange(TableModel Table, string Op, Row Row, string? Cause = null, Row? Old = null);
 
 /// <summary>Receives committed changes. Implementations must not block: they enqueue and return.</summary>
 internal interface IChangeListener

@@ -116,6 +116,19 @@ public sealed class MkioTableBuilder
     }
 
     /// <summary>
+    /// Gives the table a table-level, possibly composite primary key (<c>primary_key = [cols]</c>): its DDL gets
+    /// <c>PRIMARY KEY (a, b)</c>. No column may then declare <c>PRIMARY KEY</c> itself.
+    /// </summary>
+    /// <param name="columns">The key's columns, in key order.</param>
+    /// <returns>The same builder, so that multiple calls can be chained.</returns>
+    public MkioTableBuilder PrimaryKey(params string[] columns)
+    {
+        ArgumentNullException.ThrowIfNull(columns);
+        _table.PrimaryKey = [.. columns];
+        return this;
+    }
+
+    /// <summary>
     /// Makes the table versioned (<c>versioned = true</c>): every change is kept in <c>&lt;table&gt;__history</c>, and the
     /// <c>undo</c>/<c>redo</c> op types step rows through their versions. The table needs a primary key.
     /// </summary>

@@ -195,6 +195,12 @@ public sealed class MkioTableOptions
     /// <summary>A CSV, JSON or JSONL file of initial rows, loaded only when the table is created (<c>seed</c>).</summary>
     public string? Seed { get; set; }
 
+    /// <summary>
+    /// A table-level primary key (<c>primary_key = [cols]</c>), possibly composite: the table's DDL gets
+    /// <c>PRIMARY KEY (a, b)</c>. Null: the key, if any, is a column declared <c>PRIMARY KEY</c>.
+    /// </summary>
+    public IList<string>? PrimaryKey { get; set; }
+
     /// <summary>Keeps every version of each row in <c>&lt;table&gt;__history</c> and enables the <c>undo</c>/<c>redo</c> op types (<c>versioned</c>).</summary>
     public bool Versioned { get; set; }
 

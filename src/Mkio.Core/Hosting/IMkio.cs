@@ -59,7 +59,7 @@ public interface IMkio
     /// <c>_mkio_ref</c>, <c>_mkio_user</c>, <c>_mkio_service</c> and the recorded columns), ordered by key, then version.
     /// </summary>
     /// <param name="table">The versioned table, or its <c>&lt;table&gt;__history</c> table.</param>
-    /// <param name="key">Only this primary-key value, or null for every key.</param>
+    /// <param name="key">Only this primary-key value (for a composite key an array of its values in key order), or null for every key.</param>
     /// <param name="since">Only versions whose <c>_mkio_ref</c> is at or after this ref.</param>
     /// <param name="until">Only versions whose <c>_mkio_ref</c> is before this ref.</param>
     /// <param name="limit">At most this many rows.</param>
@@ -86,6 +86,8 @@ public sealed class MkioChange
         Ref = e.Ref;
         Sequence = e.Sequence;
         Row = ToDictionary(e.Row);
+        Cause = e.Cause;
+        Old = e.Old is { } old ? ToDictionary(old) : null;
     }
 
     /// <summary>A row as a dictionary of column → value.</summary>
@@ -114,6 +116,18 @@ public sealed class MkioChange
 
     /// <summary>The full affected row (values: null, long, double, string or byte[]).</summary>
     public IReadOnlyDictionary<string, object?> Row { get; }
+
+    /// <summary>
+    /// <c>undo</c> or <c>redo</c> when an undo/redo op on a versioned table made this change (<see cref="Op"/> is then
+    /// the actual <c>insert</c>, <c>update</c> or <c>delete</c>); null otherwise, and for changes replayed after a restart.
+    /// </summary>
+    public string? Cause { get; }
+
+    /// <summary>
+    /// For an undo/redo change, the row as it was before (null when a redo rebuilt a deleted row); null for every other
+    /// change. In-process only: never sent to clients.
+    /// </summary>
+    public IReadOnlyDictionary<string, object?>? Old { get; }
 }
 
 /// <summary>The <see cref="IMkio"/> implementation over a running engine.</summary>

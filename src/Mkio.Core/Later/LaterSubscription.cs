@@ -252,9 +252,12 @@ internal sealed class LaterSubscription
             w.WriteEndObject();
         });
 
-    /// <summary><c>{"type":"update","service":S,"op":O,"row":{…}[,"ref":R][,"subid":I]}</c>.</summary>
-    public byte[] UpdateFrame(string service, string? @ref, string op, Row row) =>
-        WireJson.Serialize((service, @ref, op, row, SubId), static (w, s) =>
+    /// <summary>
+    /// <c>{"type":"update","service":S,"op":O,"row":{…}[,"ref":R][,"subid":I][,"cause":C]}</c> — <c>cause</c>
+    /// (<c>undo</c>/<c>redo</c>) last, only on a change an undo/redo op of a versioned table made.
+    /// </summary>
+    public byte[] UpdateFrame(string service, string? @ref, string op, Row row, string? cause = null) =>
+        WireJson.Serialize((service, @ref, op, row, SubId, cause), static (w, s) =>
         {
             WriteHead(w, "update"u8, s.service);
             w.WritePropertyName("op"u8);
@@ -262,6 +265,12 @@ internal sealed class LaterSubscription
             w.WritePropertyName("row"u8);
             WireJson.WriteRow(w, s.row);
             WriteTail(w, s.@ref, s.SubId);
+            if (s.cause is not null)
+            {
+                w.WritePropertyName("cause"u8);
+                WireJson.WriteString(w, s.cause);
+            }
+
             w.WriteEndObject();
         });
 

@@ -7,14 +7,19 @@ namespace Mkio.Model;
 /// </summary>
 internal sealed class ColumnInfo
 {
-    public ColumnInfo(string name, string definition)
+    /// <param name="name">The column name.</param>
+    /// <param name="definition">Its definition string.</param>
+    /// <param name="tableKey">A column of the table-level <c>primary_key</c>.</param>
+    /// <param name="compositeKey">That key has several columns (so an <c>INTEGER</c> one is no rowid alias).</param>
+    public ColumnInfo(string name, string definition, bool tableKey = false, bool compositeKey = false)
     {
+        CompositeKey = compositeKey;
         Name = name;
         Definition = definition;
         var words = definition.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
         var upper = words.Select(w => w.ToUpperInvariant()).ToArray();
         Type = upper.Length > 0 ? upper[0] : string.Empty;
-        PrimaryKey = upper.Contains("PRIMARY") && upper.Contains("KEY");
+        PrimaryKey = tableKey || (upper.Contains("PRIMARY") && upper.Contains("KEY"));
         NotNull = (upper.Contains("NOT") && upper.Contains("NULL")) || PrimaryKey;
         var d = Array.IndexOf(upper, "DEFAULT");
         Default = d >= 0 && d + 1 < words.Length ? string.Join(' ', words[(d + 1)..]) : null;
@@ -37,8 +42,11 @@ internal sealed class ColumnInfo
 
     public bool AutoIncrement { get; }
 
+    /// <summary>Part of a composite table-level primary key.</summary>
+    public bool CompositeKey { get; }
+
     /// <summary>An <c>INTEGER PRIMARY KEY</c>: SQLite assigns it (rowid alias).</summary>
-    public bool IsRowIdAlias => PrimaryKey && Type == "INTEGER";
+    public bool IsRowIdAlias => PrimaryKey && !CompositeKey && Type == "INTEGER";
 
     /// <summary>
     /// Whether a non-key field of an op may be omitted (descriptor <c>required: false</c>, fixes F14/F16):

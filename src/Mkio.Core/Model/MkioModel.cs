@@ -8,19 +8,24 @@ internal sealed class TableModel
 {
     private readonly FrozenDictionary<string, ColumnInfo> _byName;
 
-    public TableModel(string name, IReadOnlyList<ColumnInfo> columns, bool appendOnly)
+    public TableModel(string name, IReadOnlyList<ColumnInfo> columns, bool appendOnly, string[]? tableKey = null)
     {
         Name = name;
         Columns = [.. columns];
         AppendOnly = appendOnly;
         _byName = Columns.ToFrozenDictionary(c => c.Name, StringComparer.Ordinal);
-        PrimaryKey = [.. Columns.Where(c => c.PrimaryKey)];
+        TableKey = tableKey;
+        PrimaryKey = tableKey is null ? [.. Columns.Where(c => c.PrimaryKey)] : [.. tableKey.Select(k => _byName[k])];
     }
+
+    /// <summary>The table-level <c>primary_key</c> columns, in key order (DDL <c>PRIMARY KEY (a, b)</c>), or null.</summary>
+    public string[]? TableKey { get; }
 
     public string Name { get; }
 
     public ColumnInfo[] Columns { get; }
 
+    /// <summary>The primary-key columns in key order (a column <c>PRIMARY KEY</c>, or <see cref="TableKey"/>).</summary>
     public ColumnInfo[] PrimaryKey { get; }
 
     public bool AppendOnly { get; }

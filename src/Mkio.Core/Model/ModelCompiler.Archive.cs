@@ -23,6 +23,12 @@ internal sealed partial class ModelCompiler
                 continue;
             }
 
+            if (table.PrimaryKey.Length > 1)
+            {
+                Error(path, $"row-mode archive does not support the composite primary key of table '{t.Name}' ({string.Join(", ", table.PrimaryKey.Select(c => c.Name))}).");
+                continue;
+            }
+
             if (a.Cutoff is not null && !table.Columns.Any(c => c.Name == a.Cutoff))
             {
                 Error($"{path}.cutoff", $"table '{t.Name}' has no column '{a.Cutoff}'{Suggest(a.Cutoff, table.Columns.Select(c => c.Name))}.");

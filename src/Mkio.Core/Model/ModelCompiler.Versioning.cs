@@ -7,7 +7,7 @@ namespace Mkio.Model;
 internal sealed partial class ModelCompiler
 {
     /// <summary>The table model, with its history table when <c>versioned = true</c> (and the table is valid for it).</summary>
-    private TableModel CompileVersioning(MkioTableOptions t, string path, List<ColumnInfo> cols)
+    private TableModel CompileVersioning(MkioTableOptions t, string path, List<ColumnInfo> cols, string[]? tableKey)
     {
         if (!t.Versioned)
         {
@@ -16,13 +16,13 @@ internal sealed partial class ModelCompiler
                 Error($"{path}.unversioned", $"'unversioned' needs 'versioned = true' on table '{t.Name}'.");
             }
 
-            return new TableModel(t.Name, cols, t.AppendOnly);
+            return new TableModel(t.Name, cols, t.AppendOnly, tableKey);
         }
 
         var ok = true;
         if (!cols.Any(c => c.PrimaryKey))
         {
-            Error($"{path}.versioned", $"versioned table '{t.Name}' needs a primary key (a column declared PRIMARY KEY).");
+            Error($"{path}.versioned", $"versioned table '{t.Name}' needs a primary key (a column declared PRIMARY KEY, or 'primary_key = [columns]').");
             ok = false;
         }
 
@@ -43,11 +43,11 @@ internal sealed partial class ModelCompiler
 
         if (!ok)
         {
-            return new TableModel(t.Name, cols, t.AppendOnly);
+            return new TableModel(t.Name, cols, t.AppendOnly, tableKey);
         }
 
         var recorded = cols.Where(c => !t.Unversioned.Contains(c.Name)).ToArray();
-        var table = new TableModel(t.Name, cols, t.AppendOnly) { Recorded = recorded };
+        var table = new TableModel(t.Name, cols, t.AppendOnly, tableKey) { Recorded = recorded };
         table.History = new TableModel(VersionedSchema.HistoryName(t.Name), VersionedSchema.HistoryColumns(recorded), appendOnly: false) { HistoryOf = table };
         return table;
     }

@@ -257,7 +257,8 @@ internal sealed partial class ModelCompiler
                 Error($"{path}.columns", $"table '{t.Name}' declares more than one PRIMARY KEY column; SQLite allows one column-level primary key.");
             }
 
-            result.Add(CompileVersioning(t, path, cols));
+            var tableKey = CompilePrimaryKey(t, path, cols);
+            result.Add(CompileVersioning(t, path, cols, tableKey));
         }
 
         return result;

@@ -82,9 +82,10 @@ internal abstract partial class ListenerService
 
     /// <summary>
     /// The update frame of one change for a later subscriber, or null when it gets nothing. A filtered, tagged
-    /// (query) subscriber is told <c>op:"delete"</c> when a row it was sent stops matching its filter.
+    /// (query) subscriber is told <c>op:"delete"</c> when a row it was sent stops matching its filter. An undo/redo
+    /// change carries its <paramref name="cause"/>.
     /// </summary>
-    protected byte[]? LaterUpdate(Subscriber s, LaterSubscription later, string @ref, string op, Row source, Row outgoing)
+    protected byte[]? LaterUpdate(Subscriber s, LaterSubscription later, string @ref, string op, Row source, Row outgoing, string? cause = null)
     {
         var admits = Admits(s, outgoing);
         var keys = RowKeyColumns;
@@ -108,7 +109,7 @@ internal abstract partial class ListenerService
                 return null;
             }
 
-            return later.UpdateFrame(Name, null, op, later.Shape(tagged, tagged, null, strict: false));
+            return later.UpdateFrame(Name, null, op, later.Shape(tagged, tagged, null, strict: false), cause);
         }
 
         if (!admits)
@@ -116,7 +117,7 @@ internal abstract partial class ListenerService
             return null;
         }
 
-        return later.UpdateFrame(Name, LaterKeepsRef ? @ref : null, op, later.Shape(outgoing, source, keys, LaterKeepsRef));
+        return later.UpdateFrame(Name, LaterKeepsRef ? @ref : null, op, later.Shape(outgoing, source, keys, LaterKeepsRef), cause);
     }
 
     /// <summary>

@@ -170,7 +170,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
                             var op = Apply(e);
                             if (op is not null)
                             {
-                                FanOut(e.Sequence, e.Ref, op, e.Row);
+                                FanOut(e.Sequence, e.Ref, op, e.Row, e.Cause);
                             }
                         }
                     }
@@ -187,8 +187,11 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         }
     }
 
-    /// <summary>Sends one change to every subscriber whose filter admits it. Called under <see cref="Gate"/>.</summary>
-    protected void FanOut(long sequence, string @ref, string op, Row row)
+    /// <summary>
+    /// Sends one change to every subscriber whose filter admits it; later subscribers are also told the undo/redo
+    /// <paramref name="cause"/> (0.1.0 frames never carry it). Called under <see cref="Gate"/>.
+    /// </summary>
+    protected void FanOut(long sequence, string @ref, string op, Row row, string? cause = null)
     {
         if (_subscribers.Count == 0)
         {
@@ -215,7 +218,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
             byte[] mine;
             if (s.Later is { } later)
             {
-                if (LaterUpdate(s, later, @ref, op, row, outgoing) is not { } laterFrame)
+                if (LaterUpdate(s, later, @ref, op, row, outgoing, cause) is not { } laterFrame)
                 {
                     continue;
                 }

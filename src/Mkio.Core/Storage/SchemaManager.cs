@@ -13,7 +13,11 @@ namespace Mkio.Storage;
 /// </summary>
 internal static partial class SchemaManager
 {
-    public static string CreateTableSql(TableModel table, bool ifNotExists = true)
+    /// <summary>
+    /// <c>CREATE TABLE</c> for <paramref name="table"/>: its columns, then <paramref name="extraColumns"/> (e.g.
+    /// <c>, _mkio_ref TEXT DEFAULT ''</c>), then a table-level <c>PRIMARY KEY (a, b)</c> when it has <c>primary_key</c>.
+    /// </summary>
+    public static string CreateTableSql(TableModel table, bool ifNotExists = true, string? extraColumns = null)
     {
         var sb = new StringBuilder("CREATE TABLE ");
         if (ifNotExists)
@@ -30,6 +34,12 @@ internal static partial class SchemaManager
             }
 
             sb.Append(table.Columns[i].Name).Append(' ').Append(table.Columns[i].Definition);
+        }
+
+        sb.Append(extraColumns);
+        if (table.TableKey is { } key)
+        {
+            sb.Append(", PRIMARY KEY (").AppendJoin(", ", key).Append(')');
         }
 
         return sb.Append(')').ToString();

@@ -32,7 +32,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
     private readonly long _maxWaitTicks;
     private readonly Channel<WriteRequest> _queue;
     private readonly Dictionary<(OpModel Op, ulong Mask), PreparedOp> _statements = [];
-    private readonly List<(TableModel Table, string Op, Row Row)> _pendingEvents = [];
+    private readonly List<PendingChange> _pendingEvents = [];
     private Task? _loop;
     private Task<bool>? _pendingWait;
     private volatile bool _stopping;
@@ -387,7 +387,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
             _release.Run();
             foreach (var e in _pendingEvents)
             {
-                _events.Add(new ChangeEvent(e.Table, e.Op, e.Row, @ref, ++_batchSequence));
+                _events.Add(new ChangeEvent(e.Table, e.Op, e.Row, @ref, ++_batchSequence, e.Cause, e.Old));
             }
 
             _outcomes.Add(new WriteOutcome(true, @ref, null));
@@ -519,7 +519,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
                 {
                     var row = stmt.ReadRow();
                     first ??= row;
-                    _pendingEvents.Add((op.Table, op.OpTypeName, row));
+                    _pendingEvents.Add(new(op.Table, op.OpTypeName, row));
                     continue;
                 }
 
@@ -557,9 +557,15 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
 
         if (op.Type is OpType.Undo or OpType.Redo)
         {
-            var (eventOp, changed) = op.Type == OpType.Undo ? _history.Undo(op.Table, Value(0), context) : _history.Redo(op.Table, Value(0), context);
-            _pendingEvents.Add((op.Table, eventOp, changed));
-            return eventOp == "delete" ? null : changed;
+            var key = new object?[op.Key.Length];
+            for (var k = 0; k < key.Length; k++)
+            {
+                key[k] = Value(k);
+            }
+
+            var change = op.Type == OpType.Undo ? _history.Undo(op.Table, key, context) : _history.Redo(op.Table, key, context);
+            _pendingEvents.Add(change);
+            return change.Op == "delete" ? null : change.Row;
         }
 
         var stmt = GetStatement(op, mask);
@@ -582,7 +588,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
         foreach (var row in rows)
         {
             var at = _pendingEvents.Count;
-            _pendingEvents.Add((op.Table, op.OpTypeName, row));
+            _pendingEvents.Add(new(op.Table, op.OpTypeName, row));
             var current = row;
             if (op.Type == OpType.Delete)
             {
@@ -595,7 +601,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
             else
             {
                 current = _history.Updated(op.Table, row, context);
-                _pendingEvents[at] = (op.Table, op.OpTypeName, current);
+                _pendingEvents[at] = new(op.Table, op.OpTypeName, current);
             }
 
             first ??= current;

@@ -21,9 +21,9 @@ internal static class HistoryMaintenance
         {
             foreach (var table in model.Tables.Where(t => t.Versioned))
             {
-                var (h, t, pk, v) = (table.History!.Name, table.Name, table.PrimaryKey[0].Name, VersionedSchema.VersionColumn);
-                var orphans = Exec(connection, tx, $"DELETE FROM {h} WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {t}.{pk} = {h}.{pk})");
-                var above = Exec(connection, tx, $"DELETE FROM {h} WHERE {v} > (SELECT {t}.{v} FROM {t} WHERE {t}.{pk} = {h}.{pk})");
+                var (h, t, pk, v) = (table.History!.Name, table.Name, VersionedSchema.KeyJoin(table, table.Name, table.History!.Name), VersionedSchema.VersionColumn);
+                var orphans = Exec(connection, tx, $"DELETE FROM {h} WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {pk})");
+                var above = Exec(connection, tx, $"DELETE FROM {h} WHERE {v} > (SELECT {t}.{v} FROM {t} WHERE {pk})");
                 if (orphans + above > 0)
                 {
                     lines.Add(string.Create(CultureInfo.InvariantCulture,

@@ -34,9 +34,39 @@ internal static class HistoryReader
     public static string NotVersioned(MkioModel model, string table) =>
         $"Table '{table}' is not versioned. Versioned tables: {string.Join(", ", model.Tables.Where(x => x.Versioned).Select(x => x.Name))}";
 
+    /// <summary>
+    /// The key filter's values in primary-key order: the value itself for a one-column key; for a composite key an array
+    /// (any non-string sequence, or a JSON array) with one value per key column. Anything else is an
+    /// <see cref="ArgumentException"/> naming the key.
+    /// </summary>
+    internal static object?[] KeyValues(TableModel table, object key)
+    {
+        var pk = table.PrimaryKey;
+        if (pk.Length == 1)
+        {
+            return [key is JsonElement e ? RequestValues.FromJson(e) : key];
+        }
+
+        object?[]? values = key switch
+        {
+            JsonElement { ValueKind: JsonValueKind.Array } a => [.. a.EnumerateArray().Select(v => RequestValues.FromJson(v))],
+            string or byte[] or JsonElement => null,
+            System.Collections.IEnumerable list => [.. list.Cast<object?>()],
+            _ => null,
+        };
+        if (values is null || values.Length != pk.Length)
+        {
+            throw new ArgumentException(
+                $"Table '{table.Name}' has a composite primary key ({string.Join(", ", pk.Select(c => c.Name))}): pass the key as an array of {pk.Length} values in that order.",
+                nameof(key));
+        }
+
+        return values;
+    }
+
     public static List<Row> Read(Microsoft.Data.Sqlite.SqliteConnection connection, TableModel history, object? key, string? since, string? until, int limit, bool newestFirst)
     {
-        var pk = history.HistoryOf!.PrimaryKey[0].Name;
+        var pk = history.HistoryOf!.PrimaryKey.Select(c => c.Name).ToArray();
         var sql = new StringBuilder("SELECT * FROM ").Append(history.Name).Append(" WHERE 1 = 1");
         var args = new List<object?>();
         void Filter(string condition, object? value)
@@ -47,7 +77,11 @@ internal static class HistoryReader
 
         if (key is not null)
         {
-            Filter(pk + " =", key is JsonElement e ? RequestValues.FromJson(e) : key);
+            var values = KeyValues(history.HistoryOf, key);
+            for (var i = 0; i < pk.Length; i++)
+            {
+                Filter(pk[i] + " =", values[i]);
+            }
         }
 
         if (since is not null)
@@ -61,7 +95,7 @@ internal static class HistoryReader
         }
 
         var order = newestFirst ? " DESC" : string.Empty;
-        sql.Append(" ORDER BY ").Append(pk).Append(order).Append(", ").Append(VersionedSchema.VersionColumn).Append(order);
+        sql.Append(" ORDER BY ").AppendJoin(", ", pk.Select(k => k + order)).Append(", ").Append(VersionedSchema.VersionColumn).Append(order);
         args.Add((long)Math.Max(0, limit));
         sql.Append(" LIMIT $p").Append(args.Count);
         return MkioDatabase.Query(connection, sql.ToString(), [.. args]);

@@ -1,3 +1,4 @@
+using Mkio.Changes;
 using Mkio.Data;
 using Mkio.Model;
 using Mkio.Storage;
@@ -13,7 +14,7 @@ internal readonly record struct HistoryContext(string Ref, string? User, string?
 /// request leaves no history), and runs the <c>undo</c>/<c>redo</c> op types (LATER.md §7.3–7.4). Every row it writes
 /// or removes — base and history — is added to the request's pending change events.
 /// </summary>
-internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string Op, Row Row)> events) : IDisposable
+internal sealed class HistoryWriter(sqlite3 db, List<PendingChange> events) : IDisposable
 {
     public const string NothingToUndo = "nothing to undo";
     public const string NothingToRedo = "nothing to redo";
@@ -38,15 +39,15 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
         var s = For(table);
         var key = Key(table, row);
         var cursor = Version(row);
-        var current = Run(s.SelectVersion, key, cursor);
+        var current = Run(s.SelectVersion, [.. key, cursor]);
         if (current.Count == 1 && SameRecorded(table, current[0], row))
         {
             return row;
         }
 
         var next = cursor + 1;
-        Change(table, s.DeleteFrom, "delete", key, next);
-        var updated = Run(s.SetVersion, next, key);
+        Change(table, s.DeleteFrom, "delete", [.. key, next]);
+        var updated = Run(s.SetVersion, [next, .. key]);
         Record(table, s, row, next, "update", context);
         return updated.Count == 1 ? updated[0] : row;
     }
@@ -72,9 +73,10 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
 
     /// <summary>
     /// <c>undo</c>: back to the version below the cursor (event <c>update</c>); at version 1 the row is deleted and its
-    /// history kept (event <c>delete</c>); otherwise <see cref="NothingToUndo"/>. Returns the event.
+    /// history kept (event <c>delete</c>); otherwise <see cref="NothingToUndo"/>. Returns the event (cause <c>undo</c>,
+    /// the live row before as its pre-image).
     /// </summary>
-    public (string Op, Row Row) Undo(TableModel table, object? key, HistoryContext context)
+    public PendingChange Undo(TableModel table, object?[] key, HistoryContext context)
     {
         var s = For(table);
         var live = Run(s.SelectBase, key);
@@ -83,15 +85,16 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
             throw new MkioWriteException(NothingToUndo);
         }
 
-        var cursor = Version(live[0]);
-        if (cursor > 1 && Run(s.SelectVersion, key, cursor - 1) is [var previous])
+        var old = live[0];
+        var cursor = Version(old);
+        if (cursor > 1 && Run(s.SelectVersion, [.. key, cursor - 1]) is [var previous])
         {
-            return ("update", Restore(table, s, key, previous, cursor - 1, context));
+            return new(table, "update", Restore(table, s, key, previous, cursor - 1, context), ChangeEvent.Undo, old);
         }
 
         if (cursor == 1)
         {
-            return ("delete", Run(s.DeleteBase, key)[0]);
+            return new(table, "delete", Run(s.DeleteBase, key)[0], ChangeEvent.Undo, old);
         }
 
         throw new MkioWriteException(NothingToUndo);
@@ -99,24 +102,25 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
 
     /// <summary>
     /// <c>redo</c>: forward to the version above the cursor (event <c>update</c>); a row undone past its first version is
-    /// rebuilt at version 1 (event <c>insert</c>); otherwise <see cref="NothingToRedo"/>. Returns the event.
+    /// rebuilt at version 1 (event <c>insert</c>, no pre-image); otherwise <see cref="NothingToRedo"/>. Returns the
+    /// event (cause <c>redo</c>).
     /// </summary>
-    public (string Op, Row Row) Redo(TableModel table, object? key, HistoryContext context)
+    public PendingChange Redo(TableModel table, object?[] key, HistoryContext context)
     {
         var s = For(table);
         var live = Run(s.SelectBase, key);
         if (live.Count == 1)
         {
             var cursor = Version(live[0]);
-            if (Run(s.SelectVersion, key, cursor + 1) is [var next])
+            if (Run(s.SelectVersion, [.. key, cursor + 1]) is [var next])
             {
-                return ("update", Restore(table, s, key, next, cursor + 1, context));
+                return new(table, "update", Restore(table, s, key, next, cursor + 1, context), ChangeEvent.Redo, live[0]);
             }
 
             throw new MkioWriteException(NothingToRedo);
         }
 
-        if (Run(s.SelectVersion, key, 1L) is [var first])
+        if (Run(s.SelectVersion, [.. key, 1L]) is [var first])
         {
             var values = new object?[table.Recorded.Length + 2];
             for (var i = 0; i < table.Recorded.Length; i++)
@@ -126,13 +130,13 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
 
             values[^2] = 1L;
             values[^1] = context.Ref;
-            return ("insert", Run(s.Rebuild, values)[0]);
+            return new(table, "insert", Run(s.Rebuild, values)[0], ChangeEvent.Redo);
         }
 
         throw new MkioWriteException(NothingToRedo);
     }
 
-    private static Row Restore(TableModel table, Statements s, object? key, Row version, long cursor, HistoryContext context)
+    private static Row Restore(TableModel table, Statements s, object?[] key, Row version, long cursor, HistoryContext context)
     {
         var values = new List<object?>(table.Recorded.Length + 3);
         for (var i = 0; i < table.Recorded.Length; i++)
@@ -145,7 +149,7 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
 
         values.Add(cursor);
         values.Add(context.Ref);
-        values.Add(key);
+        values.AddRange(key);
         return Run(s.Restore, [.. values])[0];
     }
 
@@ -181,13 +185,19 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
 
         foreach (var r in Run(statement.Returning, args))
         {
-            events.Add((history, op, r));
+            events.Add(new(history, op, r));
         }
     }
 
-    private static object? Key(TableModel table, Row row)
+    /// <summary>The row's primary-key values, in key order.</summary>
+    private static object?[] Key(TableModel table, Row row)
     {
-        row.TryGetValue(table.PrimaryKey[0].Name, out var key);
+        var key = new object?[table.PrimaryKey.Length];
+        for (var i = 0; i < key.Length; i++)
+        {
+            row.TryGetValue(table.PrimaryKey[i].Name, out key[i]);
+        }
+
         return key;
     }
 
@@ -262,23 +272,23 @@ internal sealed class HistoryWriter(sqlite3 db, List<(TableModel Table, string O
         {
             var t = table.Name;
             var h = table.History!.Name;
-            var pk = table.PrimaryKey[0].Name;
+            var pk = VersionedSchema.KeyWhere(table);
             var recorded = table.Recorded.Select(c => c.Name).ToArray();
             var cols = string.Join(", ", recorded);
             var v = VersionedSchema.VersionColumn;
             var r = MkioSchema.RefColumn;
             WriteBatcher.PreparedOp P(string sql) => new(db, sql, []);
-            SelectBase = P($"SELECT * FROM {t} WHERE {pk} = ?");
-            SelectVersion = P($"SELECT {cols} FROM {h} WHERE {pk} = ? AND {v} = ?");
+            SelectBase = P($"SELECT * FROM {t} WHERE {pk}");
+            SelectVersion = P($"SELECT {cols} FROM {h} WHERE {pk} AND {v} = ?");
             HistoryStatement H(string sql) => new(P(sql + " RETURNING *"), P(sql));
-            DeleteHistory = H($"DELETE FROM {h} WHERE {pk} = ?");
-            DeleteFrom = H($"DELETE FROM {h} WHERE {pk} = ? AND {v} >= ?");
+            DeleteHistory = H($"DELETE FROM {h} WHERE {pk}");
+            DeleteFrom = H($"DELETE FROM {h} WHERE {pk} AND {v} >= ?");
             InsertHistory = H($"INSERT INTO {h} ({string.Join(", ", VersionedSchema.MetaColumns)}, {cols}) VALUES ({string.Join(", ", Enumerable.Repeat("?", 5 + recorded.Length))})");
-            SetVersion = P($"UPDATE {t} SET {v} = ? WHERE {pk} = ? RETURNING *");
+            SetVersion = P($"UPDATE {t} SET {v} = ? WHERE {pk} RETURNING *");
             var set = table.Recorded.Where(c => !c.PrimaryKey).Select(c => c.Name + " = ?").Append(v + " = ?").Append(r + " = ?");
-            Restore = P($"UPDATE {t} SET {string.Join(", ", set)} WHERE {pk} = ? RETURNING *");
+            Restore = P($"UPDATE {t} SET {string.Join(", ", set)} WHERE {pk} RETURNING *");
             Rebuild = P($"INSERT INTO {t} ({cols}, {v}, {r}) VALUES ({string.Join(", ", Enumerable.Repeat("?", recorded.Length + 2))}) RETURNING *");
-            DeleteBase = P($"DELETE FROM {t} WHERE {pk} = ? RETURNING *");
+            DeleteBase = P($"DELETE FROM {t} WHERE {pk} RETURNING *");
         }
 
         public WriteBatcher.PreparedOp SelectBase { get; }

@@ -120,18 +120,24 @@ internal static class VersionedSchema
         }
     }
 
+    /// <summary><c>a = ? AND b = ?</c> over the primary key of <paramref name="table"/>, in key order.</summary>
+    public static string KeyWhere(TableModel table) => string.Join(" AND ", table.PrimaryKey.Select(c => c.Name + " = ?"));
+
+    /// <summary><c>x.a = y.a AND x.b = y.b</c> over the primary key of <paramref name="table"/>.</summary>
+    public static string KeyJoin(TableModel table, string left, string right) =>
+        string.Join(" AND ", table.PrimaryKey.Select(c => $"{left}.{c.Name} = {right}.{c.Name}"));
+
     /// <summary>Adds version-<c>cursor</c> <c>baseline</c> history for every row of <paramref name="table"/> that has no history.</summary>
     public static int Baseline(SqliteConnection connection, SqliteTransaction? tx, TableModel table, string migrationRef)
     {
         var h = table.History!.Name;
         var cols = string.Join(", ", table.Recorded.Select(c => c.Name));
-        var pk = table.PrimaryKey[0].Name;
         using var cmd = connection.CreateCommand();
         cmd.Transaction = tx;
         cmd.CommandText =
             $"INSERT INTO {h} ({string.Join(", ", MetaColumns)}, {cols}) " +
             $"SELECT {VersionColumn}, '{BaselineOp}', CASE WHEN COALESCE({MkioSchema.RefColumn}, '') = '' THEN $ref ELSE {MkioSchema.RefColumn} END, NULL, NULL, {cols} " +
-            $"FROM {table.Name} AS b WHERE NOT EXISTS (SELECT 1 FROM {h} AS x WHERE x.{pk} = b.{pk})";
+            $"FROM {table.Name} AS b WHERE NOT EXISTS (SELECT 1 FROM {h} AS x WHERE {KeyJoin(table, "x", "b")})";
         cmd.Parameters.AddWithValue("$ref", migrationRef);
         return cmd.ExecuteNonQuery();
     }

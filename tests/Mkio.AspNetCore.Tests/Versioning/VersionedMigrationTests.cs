@@ -29,7 +29,8 @@ public sealed class VersionedMigrationTests
             .Op("set", ops => ops.Update("orders", ["id"], fields[1..])));
     };
 
-    private static async Task<List<Dictionary<string, object?>>> ReadAsync(MkioTestHost host, string sql, CancellationToken ct)
+    /// <summary>Rows of <paramref name="sql"/> on the host's database, as dictionaries.</summary>
+    internal static async Task<List<Dictionary<string, object?>>> ReadAsync(MkioTestHost host, string sql, CancellationToken ct)
     {
         var rows = await Subscriptions.LiveTest.Engine(host).Database.ReadAsync(c => Storage.MkioDatabase.Query(c, sql), ct);
         return [.. rows.Select(MkioChange.ToDictionary)];

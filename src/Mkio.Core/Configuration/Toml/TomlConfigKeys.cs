@@ -30,7 +30,7 @@ internal static class TomlConfigKeys
     public static readonly FrozenSet<string> RootLater = FrozenSet.Create<string>(StringComparer.Ordinal);
 
     /// <summary>Keys of <c>[tables.&lt;t&gt;]</c>.</summary>
-    public static readonly string[] Table = ["columns", "append_only", "seed", "versioned", "unversioned", "archive"];
+    public static readonly string[] Table = ["columns", "append_only", "seed", "versioned", "unversioned", "primary_key", "archive"];
 
     /// <summary>Keys of a table's <c>archive = {…}</c>.</summary>
     public static readonly string[] Archive = ["cutoff", "format", "group", "with"];

@@ -229,6 +229,13 @@ internal sealed partial class TomlConfigReader
                         }
 
                         break;
+                    case "primary_key":
+                        if (TryStringList(k, out var primaryKey))
+                        {
+                            table.PrimaryKey = [.. primaryKey];
+                        }
+
+                        break;
                     case "archive":
                         ReadArchive(k, table);
                         break;

@@ -2,8 +2,8 @@ using Mkio.Data;
 
 namespace Mkio.Services.Listeners;
 
-/// <summary>One change-log (or stream buffer) entry: commit sequence, ref, op and the raw row.</summary>
-internal readonly record struct LogEntry(long Sequence, string Ref, string Op, Row Row);
+/// <summary>One change-log (or stream buffer) entry: commit sequence, ref, op, the raw row and the undo/redo cause (or null).</summary>
+internal readonly record struct LogEntry(long Sequence, string Ref, string Op, Row Row, string? Cause = null);
 
 /// <summary>
 /// A bounded, commit-ordered log of changes (SERVICES.md §8.2, §11). Resume positions are found by

@@ -121,7 +121,7 @@ internal sealed partial class QueryService
             {
                 var e = _log[i];
                 if (e.Sequence > sequence && e.Sequence > 0 && Format(e.Row) is { } o
-                    && LaterUpdate(subscriber, later, e.Ref, e.Op, e.Row, o) is { } frame)
+                    && LaterUpdate(subscriber, later, e.Ref, e.Op, e.Row, o, e.Cause) is { } frame)
                 {
                     if (later.Paging is { } paging)
                     {

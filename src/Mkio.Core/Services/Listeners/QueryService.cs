@@ -51,7 +51,7 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
             return null;
         }
 
-        _log.Append(new LogEntry(change.Sequence, change.Ref, change.Op, change.Row));
+        _log.Append(new LogEntry(change.Sequence, change.Ref, change.Op, change.Row, change.Cause));
         return change.Op;
     }
 

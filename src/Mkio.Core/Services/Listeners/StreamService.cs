@@ -72,8 +72,8 @@ internal sealed partial class StreamService(MkioEngine engine, ListenerServiceMo
             }
         }
 
-        _buffer.Append(new LogEntry(change.Sequence, change.Ref, "insert", row));
-        FanOut(change.Sequence, change.Ref, "insert", row);
+        _buffer.Append(new LogEntry(change.Sequence, change.Ref, "insert", row, change.Cause));
+        FanOut(change.Sequence, change.Ref, "insert", row, change.Cause);
         return null; // fanned out here: the buffer row may differ from the event row
     }
 

@@ -194,11 +194,11 @@ internal sealed partial class SubPubService
 
         if (changed.Count > 0)
         {
-            NotifyTopics(changed);
+            NotifyTopics(changed, change.Cause);
         }
     }
 
-    private void NotifyTopics(List<string> changed)
+    private void NotifyTopics(List<string> changed, string? cause)
     {
         List<MkioSession>? dead = null;
         var notified = false;
@@ -209,7 +209,7 @@ internal sealed partial class SubPubService
                 continue;
             }
 
-            var frame = later.UpdateFrame(Name, null, "update", TopicRow(topic, later));
+            var frame = later.UpdateFrame(Name, null, "update", TopicRow(topic, later), cause);
             if (!s.Session.TrySend(frame, Name))
             {
                 (dead ??= []).Add(s.Session);

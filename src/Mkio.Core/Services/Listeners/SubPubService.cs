@@ -209,7 +209,7 @@ internal sealed partial class SubPubService(MkioEngine engine, ListenerServiceMo
             Rebuild();
         }
 
-        _log.Append(new LogEntry(change.Sequence, change.Ref, op, change.Row));
+        _log.Append(new LogEntry(change.Sequence, change.Ref, op, change.Row, change.Cause));
         return op;
     }
 

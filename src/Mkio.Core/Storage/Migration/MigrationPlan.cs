@@ -159,17 +159,15 @@ internal sealed partial class MigrationPlan
         taken.Add(old);
         steps.Add(new MigrationStep(t, $"ALTER TABLE {t} RENAME TO {old}"));
 
-        var create = new StringBuilder(SchemaManager.CreateTableSql(table, ifNotExists: false));
-        create.Length--;
-        create.Append(", ").Append(MkioSchema.RefColumn).Append(" TEXT DEFAULT ''");
+        var extra = new StringBuilder();
+        extra.Append(", ").Append(MkioSchema.RefColumn).Append(" TEXT DEFAULT ''");
         if (live.HasVersionColumn || table.Versioned)
         {
             // A versioned table's cursor survives the rebuild (its history is keyed by it).
-            create.Append(", ").Append(Versioning.VersionedSchema.VersionColumn).Append(" INTEGER NOT NULL DEFAULT 1");
+            extra.Append(", ").Append(Versioning.VersionedSchema.VersionColumn).Append(" INTEGER NOT NULL DEFAULT 1");
         }
 
-        create.Append(')');
-        steps.Add(new MigrationStep(t, create.ToString()));
+        steps.Add(new MigrationStep(t, SchemaManager.CreateTableSql(table, ifNotExists: false, extra.ToString())));
 
         // Columns present on both sides, sorted by name as the reference does, then what F5 carries over.
         // Generated columns of the new table compute their own values and cannot be inserted into.

@@ -132,10 +132,11 @@ internal sealed class SchemaDiff
             }
         }
 
-        // 4. Primary key changes (only when both sides have one).
+        // 4. Primary key changes (only when both sides have one — or, ours, when a table-level primary_key is added to a
+        // table without a key: silently keeping it keyless would break the new key's uniqueness).
         var oldPk = existing.PrimaryKey.Select(c => c.Name).ToList();
         var newPk = table.PrimaryKey.Select(c => c.Name).ToList();
-        if (oldPk.Count > 0 && newPk.Count > 0 && !oldPk.SequenceEqual(newPk, StringComparer.OrdinalIgnoreCase))
+        if ((oldPk.Count > 0 || table.TableKey is not null) && newPk.Count > 0 && !oldPk.SequenceEqual(newPk, StringComparer.OrdinalIgnoreCase))
         {
             changes.Add(new SchemaChange(t, ChangeKind.ChangePrimaryKey, $"Change primary key {PyList(oldPk)} → {PyList(newPk)}", ChangeLevel.PotentiallyDestructive,
                 "Duplicate rows under new PK may be dropped", NeedsRecreate: true));
