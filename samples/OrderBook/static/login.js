@@ -30,7 +30,8 @@
       "</form>";
     main.parentNode.insertBefore(panel, main);
     const form = panel.querySelector("form");
-    const refusal = byTestId("login-error");
+    const refusal = panel.querySelector('[data-testid="login-error"]');
+    const submit = panel.querySelector('[data-testid="login-submit"]');
 
     // Logged in (on connect() or on a later automatic reconnect): show the page and who is logged in.
     const onConnect = client.onConnect;
@@ -49,19 +50,21 @@
       ev.preventDefault();
       refusal.hidden = true;
       form.elements.password.disabled = true;
-      byTestId("login-submit").disabled = true;
+      submit.disabled = true;
       client.login(form.elements.username.value.trim(), form.elements.password.value); // kept for connect()
       try {
         await client.connect();
       } catch (e) {
         // A refusal stops the client; anything else (server unreachable) is retried by it, and the
         // page appears once a retry logs in.
-        refusal.textContent = e && e.message ? e.message : String(e);
+        const text = e && e.message ? e.message : String(e);
+        const refused = /login refused: .*/.exec(text);
+        refusal.textContent = refused ? refused[0] : text;
         refusal.hidden = false;
         form.elements.password.value = "";
       } finally {
         form.elements.password.disabled = false;
-        byTestId("login-submit").disabled = false;
+        submit.disabled = false;
       }
     });
   };
