@@ -56,7 +56,7 @@ public sealed class OrderBookLoginTests : ChromiumTests
             async () => {
               const c = new MkioClient("ws://" + location.host + "/ws");
               await c.connect();
-              const m = await new Promise((resolve) => c.subscribe("all_orders", { onNack: (x) => resolve(x.message) }));
+              const m = await new Promise((resolve) => c.subscribe("all_orders", { onNack: (x) => resolve(x.message), onSnapshot: () => resolve("served") }));
               c.close();
               return m;
             }
