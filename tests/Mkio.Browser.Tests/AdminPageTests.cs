@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using Mkio.Browser.Tests.Support;
@@ -13,16 +12,8 @@ namespace Mkio.Browser.Tests;
 /// The page answers without a login, lists the services, taps a monitor, sends a transaction through
 /// its form and shows the counts and charts change.
 /// </summary>
-public sealed partial class AdminPageTests : ChromiumTests
+public sealed class AdminPageTests : ChromiumTests
 {
-    [GeneratedRegex(@"mkio is listening on (http://127\.0\.0\.1:\d+/)")]
-    private static partial Regex ListeningLine();
-
-    private static string DotnetHost =>
-        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
-            ? host
-            : Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
-
     /// <summary>
     /// Sends orders through the form, sees the services table, totals, monitor tap and charts change,
     /// and saves a screenshot: docs/admin-page.png is written when missing or when
@@ -32,18 +23,11 @@ public sealed partial class AdminPageTests : ChromiumTests
     public async Task AdminPage_OfTheRealSample_ListsServices_SendsThroughTheForm_CountsChange(CancellationToken ct)
     {
         using var app = Fixtures.CopyOfOrderBookSample();
-        var psi = new ProcessStartInfo(DotnetHost);
-        foreach (var a in new[] { Path.Combine(app.Path, "OrderBook.dll"), "--urls", "http://127.0.0.1:0" })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        await using var sample = CapturedProcess.Start(psi, "the order-book sample", ex => $"dotnet could not be started: {ex.Message}");
-        var line = await sample.WaitForLineAsync(l => ListeningLine().IsMatch(l), "listening line", TimeSpan.FromSeconds(60), ct);
-        var baseUrl = ListeningLine().Match(line).Groups[1].Value;
+        var (sample, baseUrl) = await OrderBookSample.StartAsync(app, ct);
+        await using var _ = sample;
 
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
-        await using var _ = context;
+        await using var __ = context;
         context.SetDefaultTimeout(30_000);
         var page = await context.NewPageAsync();
         var errors = new List<string>();

@@ -307,7 +307,9 @@
   renderAudit();
   // The subscriptions above are stored and sent once the socket opens (and re-sent, with their
   // last refs, after every reconnect). A failed first attempt is retried with backoff too.
-  client.connect().catch(() => { /* retried by the client; the indicator shows the state */ });
+  // With the opt-in login (login.js, loaded before this file) the page connects once the user logged in.
+  if (window.orderBookLogin) window.orderBookLogin(client);
+  else client.connect().catch(() => { /* retried by the client; the indicator shows the state */ });
 
   // For debugging from the console (and tests): the client and the page's send helper; rowHooks
   // and showError for extensions loaded after this file (history.js).
