@@ -43,20 +43,31 @@ internal static class LiveBenchmarks
         byte[] sample;
         var feeds = options.Feeds;
         var feedConfig = FeedConfig(config, feeds);
-        await using (var server = await ServerProcess.StartAsync(serverDll, feedConfig ?? config, options.ConfigOverrides, batchLog: false, options.ServerEnvironment, ct))
+        if (options.Nodes > 1 && !options.ConfigOverrides.ContainsKey("postgres"))
         {
+            throw new ArgumentException("--nodes > 1 needs --set postgres=… (the nodes of one cluster share its database)");
+        }
+
+        var servers = new List<ServerProcess>();
+        try
+        {
+            for (var node = 0; node < options.Nodes; node++)
+            {
+                servers.Add(await ServerProcess.StartAsync(serverDll, feedConfig ?? config, options.ConfigOverrides, batchLog: false, options.ServerEnvironment, ct));
+            }
+
             if (feedConfig is not null)
             {
                 File.Delete(feedConfig);
             }
 
-            var uri = new Uri("ws://127.0.0.1:" + server.Port.ToString(CultureInfo.InvariantCulture) + "/ws");
-            Console.Error.WriteLine($"[fanout] server pid {server.Id} port {server.Port}; {n} subscribers × {string.Join(", ", feeds)}, publishers {pub}");
+            var uris = servers.Select(s => new Uri("ws://127.0.0.1:" + s.Port.ToString(CultureInfo.InvariantCulture) + "/ws")).ToArray();
+            Console.Error.WriteLine($"[fanout] {servers.Count} node(s), pids {string.Join(", ", servers.Select(s => s.Id))}; {n} subscribers × {string.Join(", ", feeds)}, publishers {pub}");
             var subs = new Receiver[n];
             for (var i = 0; i < n; i++)
             {
                 subs[i] = new Receiver(state);
-                await subs[i].ConnectAsync(uri, ct);
+                await subs[i].ConnectAsync(uris[i % uris.Length], ct);
                 foreach (var feed in feeds)
                 {
                     await subs[i].Ws.SendAsync(Encoding.UTF8.GetBytes("{\"service\":\"" + feed + "\",\"type\":\"subscribe\"}"), WebSocketMessageType.Text, true, ct);
@@ -68,14 +79,27 @@ internal static class LiveBenchmarks
             for (var i = 0; i < publishers.Length; i++)
             {
                 publishers[i] = new Publisher(i, pub.InFlight, state);
-                await publishers[i].Ws.ConnectAsync(uri, ct);
+                await publishers[i].Ws.ConnectAsync(uris[i % uris.Length], ct);
             }
 
-            mkio = await MeasureAsync(state, subs, publishers, () => server.CpuTime, options, ct);
+            var cpu0 = servers.Select(s => s.CpuTime).ToArray();
+            mkio = await MeasureAsync(state, subs, publishers, () => servers.Aggregate(TimeSpan.Zero, (t, s) => t + s.CpuTime), options, ct);
+            for (var node = 0; node < servers.Count; node++)
+            {
+                Console.Error.WriteLine($"[fanout] node {node}: {F((servers[node].CpuTime - cpu0[node]).TotalSeconds, 2)} CPU-s over the run");
+            }
+
             sample = subs[0].Sample ?? [];
             foreach (var s in subs)
             {
                 await CloseAsync(s.Ws);
+            }
+        }
+        finally
+        {
+            foreach (var s in servers)
+            {
+                await s.DisposeAsync();
             }
         }
 

@@ -55,6 +55,8 @@ internal sealed class LoadToolOptions
           --fanout N            N subscribers of 'all_orders' while publishers write (default N 50); also runs a
                                 bare Kestrel broadcast baseline in the tool
           --publishers CxW      publisher connections × in flight for --fanout (default 4x16)
+          --nodes N             --fanout over N nodes of one cluster (needs --set postgres=…): connection i
+                                (subscriber or publisher) goes to node i mod N; server CPU is the nodes' sum
           --feeds A,B,...       services every --fanout subscriber subscribes to (default all_orders); bare
                                 --feeds = all_orders,open_orders,audit_feed (a query, a subpub of pending orders
                                 the tool adds to the config copy, and the audit stream): every order is 3 deliveries
@@ -106,6 +108,9 @@ internal sealed class LoadToolOptions
 
     /// <summary>Subscribers for the fan-out mode; 0 = mode off.</summary>
     public int Fanout { get; set; }
+
+    /// <summary>Nodes started for --fanout (several only with --set postgres=…: one cluster).</summary>
+    public int Nodes { get; set; } = 1;
 
     public Scenario Publishers { get; set; } = new(4, 16);
 
@@ -165,6 +170,7 @@ internal sealed class LoadToolOptions
                 case "--markdown": o.MarkdownPath = Next(); break;
                 case "--label": o.Label = Next(); break;
                 case "-h" or "--help": o.Help = true; break;
+                case "--nodes": o.Nodes = PositiveInt(a, Next()); break;
                 case "--fanout":
                     o.Fanout = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? PositiveInt(a, Next()) : 50;
                     break;

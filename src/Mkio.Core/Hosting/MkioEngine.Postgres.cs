@@ -49,13 +49,29 @@ internal sealed partial class MkioEngine
     }
 
     /// <summary>
+    /// The user's connection string with automatic preparation on (unless it sets <c>Max Auto Prepare</c>
+    /// itself): the writer's statements repeat on every request, so preparing them saves the server's parse
+    /// and plan each time.
+    /// </summary>
+    internal static string PostgresConnectionString(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (builder.MaxAutoPrepare == 0)
+        {
+            builder.MaxAutoPrepare = 64;
+        }
+
+        return builder.ConnectionString;
+    }
+
+    /// <summary>
     /// Creates or completes the schema, then loads every service with the journal held still: a session-level
     /// shared advisory lock on the journal key excludes every node's writer (each batch takes the same key
     /// exclusively), so the rows the services load and the journal position agree; the tail starts there.
     /// </summary>
     private async Task<long> StartPostgresAsync(CancellationToken cancellationToken)
     {
-        _pgSource = NpgsqlDataSource.Create(Model.Options.Postgres!);
+        _pgSource = NpgsqlDataSource.Create(PostgresConnectionString(Model.Options.Postgres!));
         PostgresReads = new PostgresReads(_pgSource, Model);
         var connection = await _pgSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         try

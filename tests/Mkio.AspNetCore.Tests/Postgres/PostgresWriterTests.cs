@@ -38,6 +38,19 @@ public sealed class PostgresWriterTests
         """;
 
     [Test]
+    public void The_engine_turns_on_automatic_preparation_unless_the_connection_string_sets_it()
+    {
+        var defaulted = new NpgsqlConnectionStringBuilder(MkioEngine.PostgresConnectionString("Host=127.0.0.1;Database=x"));
+        var chosen = new NpgsqlConnectionStringBuilder(MkioEngine.PostgresConnectionString("Host=127.0.0.1;Database=x;Max Auto Prepare=5"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(defaulted.MaxAutoPrepare, Is.EqualTo(64));
+            Assert.That(defaulted.Database, Is.EqualTo("x"));
+            Assert.That(chosen.MaxAutoPrepare, Is.EqualTo(5));
+        });
+    }
+
+    [Test]
     public async Task The_schema_is_created_idempotently_with_mapped_types_and_the_ref_index()
     {
         var (model, source) = await DatabaseAsync();

@@ -36,6 +36,16 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     private const string HeadSql = "SELECT GREATEST(COALESCE((SELECT max(seq) FROM " + ChangeJournal.TableName + "), 0), COALESCE((SELECT value FROM "
         + ChangeJournal.StateTableName + " WHERE key = '" + ChangeJournal.HighWaterKey + "'), 0)), (SELECT ref FROM " + ChangeJournal.TableName + " ORDER BY seq DESC LIMIT 1)";
 
+    private const string SavepointSql = "SAVEPOINT req";
+
+    private const string ReleaseSql = "RELEASE SAVEPOINT req";
+
+    private const string RollbackSql = "ROLLBACK TO SAVEPOINT req; RELEASE SAVEPOINT req";
+
+    private const string NotifySql = "SELECT pg_notify('" + NotifyChannel + "', $1)";
+
+    private static readonly string LockSql = "SELECT pg_advisory_xact_lock(" + JournalLockKey.ToString(CultureInfo.InvariantCulture) + ")";
+
     private const string AppendSql = "INSERT INTO " + ChangeJournal.TableName + " (seq, tbl, op, ref, row) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])";
 
     private const string PruneSql = "DELETE FROM " + ChangeJournal.TableName + " WHERE seq IN (SELECT seq FROM " + ChangeJournal.TableName + " WHERE tbl = $1 ORDER BY seq DESC OFFSET $2)";
@@ -56,6 +66,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     private Task? _loop;
     private long _sequence;
     private string? _fault;
+    private bool _savepointOpen;
     private volatile bool _stopping;
 
     public PostgresWriter(NpgsqlDataSource source, ChangeBus? bus, MkioRefGenerator refs, ILogger logger, int maxBatch)
@@ -162,11 +173,13 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         {
             var connection = await ConnectionAsync().ConfigureAwait(false);
             using var tx = await connection.BeginTransactionAsync().ConfigureAwait(false);
-            await ExecuteAsync(connection, tx, "SELECT pg_advisory_xact_lock(" + JournalLockKey.ToString(CultureInfo.InvariantCulture) + ")").ConfigureAwait(false);
             long sequence;
-            using (var head = new NpgsqlCommand(HeadSql, connection, tx))
-            using (var r = await head.ExecuteReaderAsync().ConfigureAwait(false))
+            using (var head = new NpgsqlBatch(connection, tx))
             {
+                head.BatchCommands.Add(new NpgsqlBatchCommand(LockSql));
+                head.BatchCommands.Add(new NpgsqlBatchCommand(HeadSql));
+                using var r = await head.ExecuteReaderAsync().ConfigureAwait(false);
+                await r.NextResultAsync().ConfigureAwait(false);
                 await r.ReadAsync().ConfigureAwait(false);
                 sequence = r.GetInt64(0);
                 _refs.Observe(r.IsDBNull(1) ? null : r.GetString(1));
@@ -177,11 +190,10 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
                 var req = batch[i];
                 var @ref = string.IsNullOrEmpty(req.Ref) ? _refs.Next() : req.Ref;
                 _pending.Clear();
-                await tx.SaveAsync("req").ConfigureAwait(false);
+                _savepointOpen = false;
                 try
                 {
                     await ExecuteRequestAsync(connection, tx, req, @ref).ConfigureAwait(false);
-                    await tx.ReleaseAsync("req").ConfigureAwait(false);
                     foreach (var (table, op, row) in _pending)
                     {
                         events.Add(new ChangeEvent(table, op, row, @ref, ++sequence));
@@ -191,17 +203,19 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
                 }
                 catch (Exception ex) when (ex is MkioWriteException or PostgresException)
                 {
-                    await tx.RollbackAsync("req").ConfigureAwait(false);
-                    await tx.ReleaseAsync("req").ConfigureAwait(false);
+                    if (_savepointOpen)
+                    {
+                        await ExecuteAsync(connection, tx, RollbackSql).ConfigureAwait(false);
+                    }
+
                     outcomes[i] = new WriteOutcome(false, @ref, ex is PostgresException pg ? pg.MessageText : ex.Message);
                 }
             }
 
             if (events.Count > 0)
             {
-                await AppendAsync(connection, tx, events).ConfigureAwait(false);
+                await AppendAsync(connection, tx, events, sequence).ConfigureAwait(false);
                 await PruneAsync(connection, tx, events.Count, sequence).ConfigureAwait(false);
-                await ExecuteAsync(connection, tx, "SELECT pg_notify('" + NotifyChannel + "', '" + sequence.ToString(CultureInfo.InvariantCulture) + "')").ConfigureAwait(false);
             }
 
             committing = true;
@@ -281,7 +295,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             var op = ops[j];
             var mask = req.Omitted.Length > j ? req.Omitted[j] : 0UL;
             var (sql, indexes) = Statement(op, mask);
-            using var cmd = new NpgsqlCommand(sql, connection, tx);
+            var cmd = new NpgsqlBatchCommand(sql);
             foreach (var pi in indexes)
             {
                 var name = op.Params[pi].Name;
@@ -289,10 +303,30 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
                 cmd.Parameters.Add(PostgresValues.Parameter(WriteBatcher.ParamValue(op, pi, req.Values[j], @ref, recorded, req), kind, op.Table.Name + "." + name));
             }
 
-            List<Row> rows;
-            using (var reader = await cmd.ExecuteReaderAsync().ConfigureAwait(false))
+            // One round trip per op: the request's SAVEPOINT rides with its first op, its RELEASE with its last.
+            using var batch = new NpgsqlBatch(connection, tx);
+            var first = !_savepointOpen;
+            if (first)
             {
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(SavepointSql));
+                _savepointOpen = true;
+            }
+
+            batch.BatchCommands.Add(cmd);
+            if (j == ops.Length - 1)
+            {
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(ReleaseSql));
+            }
+
+            List<Row> rows;
+            using (var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false))
+            {
+                // The reader skips the SAVEPOINT (it returns no result set) and starts on the op's rows.
                 rows = await PostgresValues.ReadRowsAsync(reader, CancellationToken.None).ConfigureAwait(false);
+                while (await reader.NextResultAsync().ConfigureAwait(false))
+                {
+                    // Drains the RELEASE so its error (if any) surfaces here.
+                }
             }
 
             foreach (var row in rows)
@@ -316,7 +350,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         return s;
     }
 
-    private static async Task AppendAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<ChangeEvent> events)
+    private static async Task AppendAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<ChangeEvent> events, long sequence)
     {
         var seq = new long[events.Count];
         var tbl = new string[events.Count];
@@ -333,13 +367,19 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             rows[i] = System.Text.Encoding.UTF8.GetString(WireJson.Serialize(e.Row, static (w, r) => WireJson.WriteRow(w, r)));
         }
 
-        using var cmd = new NpgsqlCommand(AppendSql, connection, tx);
+        // The append and the NOTIFY waking the other nodes' tails travel as one round trip.
+        using var batch = new NpgsqlBatch(connection, tx);
+        var cmd = new NpgsqlBatchCommand(AppendSql);
         cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint, Value = seq });
         cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = tbl });
         cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = op });
         cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = refs });
         cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = rows });
-        await cmd.ExecuteNonQueryAsync().ConfigureAwait(false);
+        batch.BatchCommands.Add(cmd);
+        var notify = new NpgsqlBatchCommand(NotifySql);
+        notify.Parameters.Add(new NpgsqlParameter { Value = sequence.ToString(CultureInfo.InvariantCulture) });
+        batch.BatchCommands.Add(notify);
+        await batch.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
 
     private async Task PruneAsync(NpgsqlConnection connection, NpgsqlTransaction tx, int appended, long sequence)
