@@ -223,27 +223,33 @@
     byTestId("trades-empty").hidden = trades.size > 0;
   }
 
-  function applyTrade(op, row) {
-    if (!row || row.symbol === undefined) return;
-    if (op === "delete") trades.delete(row.symbol);
-    else trades.set(row.symbol, row);
+  // Keeps `map` (keyOf(row) -> row) in step with a service's snapshot, delta and updates, then calls
+  // render. Rows whose key is undefined are ignored. Also used by history.js.
+  function mirror(service, map, keyOf, render) {
+    function apply(op, row) {
+      const key = row ? keyOf(row) : undefined;
+      if (key === undefined) return;
+      if (op === "delete") map.delete(key);
+      else map.set(key, row);
+    }
+    client.subscribe(service, {
+      onSnapshot(rows) {
+        map.clear();
+        for (const row of rows || []) apply("insert", row);
+        render();
+      },
+      onDelta(changes) {
+        for (const ch of changes || []) apply(ch.op, ch.row);
+        render();
+      },
+      onUpdate(op, row) {
+        apply(op, row);
+        render();
+      },
+    });
   }
 
-  client.subscribe("last_trade", {
-    onSnapshot(rows) {
-      trades.clear();
-      for (const row of rows || []) applyTrade("insert", row);
-      renderTrades();
-    },
-    onDelta(changes) {
-      for (const ch of changes || []) applyTrade(ch.op, ch.row);
-      renderTrades();
-    },
-    onUpdate(op, row) {
-      applyTrade(op, row);
-      renderTrades();
-    },
-  });
+  mirror("last_trade", trades, (row) => row.symbol, renderTrades);
 
   // ------------------------------------------------------------------ audit feed (stream audit_feed)
 
@@ -313,5 +319,5 @@
 
   // For debugging from the console (and tests): the client and the page's send helper; rowHooks
   // and showError for extensions loaded after this file (history.js).
-  window.orderBook = { client: client, send: send, rowHooks: rowHooks, showError: showError };
+  window.orderBook = { client: client, send: send, rowHooks: rowHooks, showError: showError, mirror: mirror };
 })();

@@ -98,28 +98,9 @@
     emptyEl.hidden = rows.length > 0;
   }
 
-  const keyOf = (row) => row.id + ":" + row._mkio_version;
-  function apply(op, row) {
-    if (!row || row.id === undefined || row._mkio_version === undefined) return;
-    if (op === "delete") versions.delete(keyOf(row));
-    else versions.set(keyOf(row), row);
-  }
-
-  book.client.subscribe("order_history", {
-    onSnapshot(rows) {
-      versions.clear();
-      for (const row of rows || []) apply("insert", row);
-      render();
-    },
-    onDelta(changes) {
-      for (const ch of changes || []) apply(ch.op, ch.row);
-      render();
-    },
-    onUpdate(op, row) {
-      apply(op, row);
-      render();
-    },
-  });
+  book.mirror("order_history", versions,
+    (row) => (row.id === undefined || row._mkio_version === undefined ? undefined : row.id + ":" + row._mkio_version),
+    render);
 
   render();
 })();
