@@ -46,14 +46,7 @@ public sealed class AccessMatrixTests
             db_path = "matrix.db"
             batch_max_wait_ms = 1.0
 
-            [tables._mkio_users]
-            columns = { username = "TEXT PRIMARY KEY", password = "TEXT NOT NULL", role = "TEXT NOT NULL DEFAULT ''", desk = "TEXT" }
-            seed = "users.csv"
-
-            [tables._mkio_rights]
-            columns = { role = "TEXT NOT NULL", right = "TEXT NOT NULL" }
-            seed = "rights.csv"
-
+            """ + AuthMessageTests.LoginTables + """
             [tables.items]
             columns = { id = "TEXT PRIMARY KEY", qty = "INTEGER" }
 

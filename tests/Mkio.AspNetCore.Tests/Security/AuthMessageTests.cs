@@ -16,10 +16,8 @@ namespace Mkio.AspNetCore.Tests.Security;
 /// </summary>
 public sealed class AuthMessageTests
 {
-    internal const string Config = """
-        db_path = "auth.db"
-        batch_max_wait_ms = 1.0
-
+    /// <summary>The login tables (users with a desk column, rights), seeded from users.csv and rights.csv; shared with <see cref="AccessMatrixTests"/>.</summary>
+    internal const string LoginTables = """
         [tables._mkio_users]
         columns = { username = "TEXT PRIMARY KEY", password = "TEXT NOT NULL", role = "TEXT NOT NULL DEFAULT ''", desk = "TEXT" }
         seed = "users.csv"
@@ -28,6 +26,13 @@ public sealed class AuthMessageTests
         columns = { role = "TEXT NOT NULL", right = "TEXT NOT NULL" }
         seed = "rights.csv"
 
+        """;
+
+    internal const string Config = """
+        db_path = "auth.db"
+        batch_max_wait_ms = 1.0
+
+        """ + LoginTables + """
         [tables.orders]
         columns = { id = "TEXT PRIMARY KEY", owner = "TEXT", desk = "TEXT", qty = "INTEGER" }
 
