@@ -11,7 +11,7 @@ namespace Mkio.Cli;
 /// file database while the server is stopped) and <c>mkio hashpass</c> (prints a new hash). The password comes from
 /// <c>MKIO_PASSWORD</c> (set but empty is an error), else a prompt with confirmation on a terminal.
 /// </summary>
-internal static class AuthCommands
+internal static partial class AuthCommands
 {
     public static Command AddUser()
     {
@@ -67,6 +67,11 @@ internal static class AuthCommands
         {
             await @out.WriteLineAsync($"Error: {configPath} declares no [tables.{AccessControl.UsersTable}] table.").ConfigureAwait(false);
             return 1;
+        }
+
+        if (model.Options.Postgres is not null)
+        {
+            return await RunPostgresAddUserAsync(model, table, user, role, pbkdf2).ConfigureAwait(false);
         }
 
         if (model.InMemory)

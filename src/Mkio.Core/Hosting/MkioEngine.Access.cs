@@ -1,4 +1,6 @@
 using Mkio.Security;
+using Mkio.Storage.Postgres;
+using Npgsql;
 
 namespace Mkio;
 
@@ -13,7 +15,7 @@ internal sealed partial class MkioEngine
     public AccessControl Access => LazyInitializer.EnsureInitialized(ref _access, () => new AccessControl(Model.Options, AuthTables));
 
     /// <summary>The built-in <c>_mkio_rights</c> / <c>_mkio_users</c> tables (empty when not configured).</summary>
-    public AuthTables AuthTables => LazyInitializer.EnsureInitialized(ref _authTables, () => new AuthTables(Model.Options, Database));
+    public AuthTables AuthTables => LazyInitializer.EnsureInitialized(ref _authTables, () => new AuthTables(Model.Options, () => Reads));
 
     /// <summary>Rate limits of failed logins.</summary>
     public LoginGuard Logins => LazyInitializer.EnsureInitialized(ref _logins, () => new LoginGuard(Model.Options));
@@ -44,6 +46,37 @@ internal sealed partial class MkioEngine
             }
         }
 
+        WatchAccessTables(errors);
+    }
+
+    /// <summary>
+    /// On PostgreSQL: compiles every SQL access check on the server (errors name the config key) and watches the rights
+    /// and users tables through the journal tail, which delivers the writes of every node.
+    /// </summary>
+    private async Task StartPostgresAccessAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var errors = new List<string>();
+        foreach (var check in AccessControl.ChecksOf(Model.Options))
+        {
+            var sql = PreCheck.StatementFor(check.Check!);
+            if (await PostgresAccess.ValidateAsync(connection, sql, cancellationToken).ConfigureAwait(false) is { } error)
+            {
+                var at = Model.Options.Locations.Find(check.Path) is { } location ? $" ({location})" : string.Empty;
+                errors.Add($"{check.Path}{at}: SQL check of right '{check.Right}' does not compile on PostgreSQL: {error} (in: {sql})");
+            }
+        }
+
+        WatchAccessTables(errors);
+    }
+
+    /// <summary>Runs an SQL access check outside a write (subscribe, request, monitor) on the configured store.</summary>
+    public async ValueTask<bool> AccessCheckPassesAsync(PreCheck check, CancellationToken cancellationToken = default) =>
+        _pgSource is not null
+            ? await PostgresAccess.PassesAsync(_pgSource, check, cancellationToken).ConfigureAwait(false)
+            : await Database.ReadAsync(c => check.Passes(c.Handle!), cancellationToken).ConfigureAwait(false);
+
+    private void WatchAccessTables(List<string> errors)
+    {
         if (errors.Count > 0)
         {
             throw new MkioConfigurationException(string.Join(Environment.NewLine, errors));

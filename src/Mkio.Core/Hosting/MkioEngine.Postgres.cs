@@ -76,7 +76,8 @@ internal sealed partial class MkioEngine
         var connection = await _pgSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await PostgresSchema.EnsureCreatedAsync(connection, Model, cancellationToken).ConfigureAwait(false);
+            await PostgresSchema.EnsureCreatedAsync(connection, Model, cancellationToken, (tx, created) => PostgresSeeds.LoadAsync(this, connection, tx, created, cancellationToken)).ConfigureAwait(false);
+            await StartPostgresAccessAsync(connection, cancellationToken).ConfigureAwait(false);
             await ExecuteAsync(connection, "SELECT pg_advisory_lock_shared(" + PostgresWriter.JournalLockKey.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", cancellationToken).ConfigureAwait(false);
             var position = await PostgresJournal.PositionAsync(connection, null, cancellationToken).ConfigureAwait(false);
             _pgTail = new PostgresJournalTail(_pgSource, Model, Bus, Logger, TimeSpan.FromSeconds(1));

@@ -20,7 +20,7 @@ namespace Mkio.Later;
 /// (then <c>sqlite3_interrupt</c>). A request runs when the connection's earlier replies are done, so it sees the
 /// connection's earlier writes; replies keep request order.
 /// </summary>
-internal class ReqRepService(MkioEngine engine, ReqRepServiceModel model) : MkioService(model)
+internal partial class ReqRepService(MkioEngine engine, ReqRepServiceModel model) : MkioService(model)
 {
     protected MkioEngine Engine { get; } = engine;
 
@@ -71,7 +71,7 @@ internal class ReqRepService(MkioEngine engine, ReqRepServiceModel model) : Mkio
             }
 
             var binds = Binds(data);
-            var rows = Engine.Database.Read(c => Run(c, m.Sql, binds));
+            var rows = Engine.PostgresReads is { } pg ? RunPostgres(pg, m.Sql, binds) : Engine.Database.Read(c => Run(c, m.Sql, binds));
             if (m.ReplyValue is { } value)
             {
                 return LaterProtocol.Reply(Name, reqid, "value", rows.Count == 0 ? null : value.Evaluate(rows[0]));
@@ -84,9 +84,15 @@ internal class ReqRepService(MkioEngine engine, ReqRepServiceModel model) : Mkio
 
             return LaterProtocol.Reply(Name, reqid, "rows", rows);
         }
-        catch (Exception ex) when (ex is ExpressionException or ReqRepException or SqliteException)
+        catch (Exception ex) when (ex is ExpressionException or ReqRepException or SqliteException or Npgsql.NpgsqlException)
         {
-            return Error(ex is SqliteException se ? SqliteErrors.Unwrap(se) : ex.Message, reqid);
+            return Error(ex switch
+            {
+                SqliteException se => SqliteErrors.Unwrap(se),
+                Npgsql.PostgresException pe => pe.MessageText,
+                Npgsql.NpgsqlException ne => "database unavailable: " + ne.Message,
+                _ => ex.Message,
+            }, reqid);
         }
     }
 

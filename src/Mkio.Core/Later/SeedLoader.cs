@@ -65,7 +65,7 @@ internal static class SeedLoader
         }
     }
 
-    private static string? Seed(MkioEngine engine, TableModel table) =>
+    internal static string? Seed(MkioEngine engine, TableModel table) =>
         engine.Model.Options.Tables.FirstOrDefault(t => t.Name == table.Name)?.Seed;
 
     /// <summary><c>/…</c> absolute; <c>./…</c> from the working directory; otherwise from the config file's folder.</summary>
@@ -85,7 +85,7 @@ internal static class SeedLoader
         return Path.GetFullPath(Path.Combine(source ?? Directory.GetCurrentDirectory(), seed));
     }
 
-    private static List<(int Line, List<(string Column, object? Value)> Row)> Read(TableModel table, string path)
+    internal static List<(int Line, List<(string Column, object? Value)> Row)> Read(TableModel table, string path)
     {
         var where = $"tables.{table.Name}.seed";
         if (!File.Exists(path))

@@ -246,4 +246,10 @@ internal static class MkioSchema
     public const string RefColumn = "_mkio_ref";
 
     public static string RefIndexName(string table) => $"idx_{table}__mkio_ref";
+
+    /// <summary>
+    /// A configured table or column name as mkio writes it into SQL: unchanged when it has no upper-case letter,
+    /// else double-quoted, so PostgreSQL keeps its case (it folds unquoted names to lower case; SQLite treats both alike).
+    /// </summary>
+    public static string Id(string name) => !name.Any(char.IsAsciiLetterUpper) ? name : "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 }

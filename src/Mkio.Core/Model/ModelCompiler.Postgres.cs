@@ -33,19 +33,8 @@ internal sealed partial class ModelCompiler
                 Error($"tables.{t.Name}.versioned", $"table '{t.Name}': versioned tables are not available on PostgreSQL yet.");
             }
 
-            if (!IsLowerCase(t.Name))
-            {
-                Error($"tables.{t.Name}", $"table '{t.Name}': PostgreSQL folds unquoted names to lower case; use a lower-case table name.");
-            }
-
             foreach (var c in t.Columns)
             {
-                if (!IsLowerCase(c.Name))
-                {
-                    Error($"tables.{t.Name}.columns.{c.Name}", $"column {t.Name}.{c.Name}: PostgreSQL folds unquoted names to lower case; use a lower-case column name.");
-                    continue;
-                }
-
                 if (t.Versioned && c.Name.StartsWith("_mkio_", StringComparison.Ordinal))
                 {
                     continue;
@@ -62,30 +51,12 @@ internal sealed partial class ModelCompiler
             }
         }
 
-        foreach (var t in _options.Tables)
-        {
-            if (t.Seed is not null)
-            {
-                Error($"tables.{t.Name}.seed", $"table '{t.Name}': seed files are not available on PostgreSQL yet.");
-            }
-
-            if (t.Name is Security.AccessControl.UsersTable or Security.AccessControl.RightsTable)
-            {
-                Error($"tables.{t.Name}", $"table '{t.Name}': the mkio login is not available on PostgreSQL yet.");
-            }
-        }
-
         foreach (var s in services)
         {
-            if (s is ReqRepServiceModel { IsIdentity: false })
-            {
-                Error($"services.{s.Name}", $"service '{s.Name}': reqrep services are not available on PostgreSQL yet.");
-                continue;
-            }
-
             var sql = s switch
             {
                 ListenerServiceModel l when l.HasCustomSql => l.Sql,
+                ReqRepServiceModel { IsIdentity: false } r => r.Sql,
                 _ => null,
             };
             if (sql is null)
@@ -102,7 +73,17 @@ internal sealed partial class ModelCompiler
                 Error($"services.{s.Name}.sql", $"service '{s.Name}': its sql cannot run on PostgreSQL: {e.Message}");
             }
         }
-    }
 
-    private static bool IsLowerCase(string name) => !name.Any(char.IsAsciiLetterUpper);
+        foreach (var check in Security.AccessControl.ChecksOf(_options))
+        {
+            try
+            {
+                _ = PostgresSql.Translate(check.Check!, out _);
+            }
+            catch (PostgresDialectException e)
+            {
+                Error(check.Path, $"SQL check of right '{check.Right}' cannot run on PostgreSQL: {e.Message}");
+            }
+        }
+    }
 }

@@ -701,7 +701,7 @@ internal sealed partial class ModelCompiler
                 Kind = kind,
                 PrimaryTable = primary,
                 WatchTables = watch,
-                Sql = s.Sql ?? $"SELECT * FROM {primary.Name}",
+                Sql = s.Sql ?? $"SELECT * FROM {MkioSchema.Id(primary.Name)}",
                 Key = key,
                 ChangeLogSize = changeLog,
                 BufferSize = buffer,

@@ -9,24 +9,27 @@ namespace Mkio.Security;
 
 /// <summary>
 /// The built-in <c>_mkio_rights</c> (role → rights) and <c>_mkio_users</c> tables of one engine. Rights are cached and
-/// reloaded on the first check after a committed write to <c>_mkio_rights</c> (the writer publishes the change before
-/// it acknowledges the write, so the next request sees it); logged-in users re-read their row after a write to
+/// reloaded on the first check after a committed write to <c>_mkio_rights</c> (the change bus delivers it before the
+/// write is acknowledged, so the next request sees it; on PostgreSQL the journal tail delivers every node's writes, so
+/// a change written on another node applies once this node has followed the journal that far); logged-in users re-read their row after a write to
 /// <c>_mkio_users</c>, so a role change applies to their next request. <see cref="Changed"/> lets the engine re-check
 /// live subscriptions.
 /// </summary>
 internal sealed class AuthTables : IChangeListener
 {
     private static readonly string[] Watched = [AccessControl.RightsTable, AccessControl.UsersTable];
-    private readonly MkioDatabase _database;
+    private readonly Func<IStoreReads> _reads;
     private readonly Lock _lock = new();
     private long _rightsVersion;
     private long _usersVersion;
     private long _loadedRights = -1;
     private FrozenDictionary<string, FrozenSet<string>> _rights = FrozenDictionary<string, FrozenSet<string>>.Empty;
 
-    public AuthTables(MkioOptions options, MkioDatabase database)
+    /// <param name="options">The configuration (which of the tables are declared).</param>
+    /// <param name="reads">The store the tables are read from (SQLite or PostgreSQL), resolved at the first read.</param>
+    public AuthTables(MkioOptions options, Func<IStoreReads> reads)
     {
-        _database = database;
+        _reads = reads;
         HasRights = options.Tables.Any(t => t.Name == AccessControl.RightsTable);
         HasUsers = options.Tables.Any(t => t.Name == AccessControl.UsersTable);
     }
@@ -99,7 +102,7 @@ internal sealed class AuthTables : IChangeListener
         {
             if (version != _loadedRights)
             {
-                var rows = _database.Read(c => MkioDatabase.Query(c, $"SELECT \"role\", \"right\" FROM {AccessControl.RightsTable}"));
+                var rows = _reads().Query($"SELECT \"role\", \"right\" FROM {AccessControl.RightsTable}");
                 _rights = rows
                     .Select(r => (Role: Text(r[0]), Right: Text(r[1])))
                     .Where(r => r.Role is not null && r.Right is not null)
@@ -115,7 +118,7 @@ internal sealed class AuthTables : IChangeListener
     /// <summary>The <c>_mkio_users</c> row of <paramref name="username"/> as name → value, or null.</summary>
     public Dictionary<string, object?>? FindUser(string username)
     {
-        var rows = _database.Read(c => MkioDatabase.Query(c, $"SELECT * FROM {AccessControl.UsersTable} WHERE \"username\" = $p1", username));
+        var rows = _reads().Query($"SELECT * FROM {AccessControl.UsersTable} WHERE \"username\" = $p1", username);
         if (rows.Count == 0)
         {
             return null;

@@ -46,6 +46,9 @@ internal sealed class PreCheck
     /// <summary>The statement run: <c>SELECT 1 FROM &lt;fragment&gt; LIMIT 1</c>.</summary>
     public string Sql { get; }
 
+    /// <summary>The values the statement's named parameters are bound from (name without its <c>:</c>/<c>@</c>/<c>$</c>).</summary>
+    public IReadOnlyDictionary<string, object?> Values => _binds;
+
     /// <summary>The statement for a configured fragment.</summary>
     public static string StatementFor(string fragment) => $"SELECT 1 FROM {fragment} LIMIT 1";
 

@@ -663,7 +663,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
             return;
         }
 
-        var table = Model.PrimaryTable.Name;
+        var table = MkioSchema.Id(Model.PrimaryTable.Name);
         var rows = Engine.Reads.Query(
             $"SELECT * FROM (SELECT * FROM {table} WHERE _mkio_ref != '' ORDER BY _mkio_ref DESC LIMIT $p1) AS _q ORDER BY _mkio_ref ASC", log.Capacity);
         foreach (var row in rows)

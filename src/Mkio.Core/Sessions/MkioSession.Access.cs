@@ -43,7 +43,7 @@ internal sealed partial class MkioSession
                 return false;
             }
 
-            refusal = await _engine.Database.ReadAsync(c => check.Passes(c.Handle!), ct).ConfigureAwait(false) ? null : AccessControl.PermissionDenied;
+            refusal = await _engine.AccessCheckPassesAsync(check, ct).ConfigureAwait(false) ? null : AccessControl.PermissionDenied;
         }
 
         if (refusal is null)
@@ -109,7 +109,7 @@ internal sealed partial class MkioSession
             if (decision.CheckSql is { } sql)
             {
                 var check = new PreCheck(sql, Identity.Values);
-                refusal = await _engine.Database.ReadAsync(c => check.Passes(c.Handle!)).ConfigureAwait(false) ? null : AccessControl.PermissionDenied;
+                refusal = await _engine.AccessCheckPassesAsync(check).ConfigureAwait(false) ? null : AccessControl.PermissionDenied;
             }
         }
 

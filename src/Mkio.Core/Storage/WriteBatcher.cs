@@ -848,8 +848,8 @@ internal static class SqlText
             }
         }
 
-        string Name(int i) => op.Params[i].Name;
-        var t = op.Table.Name;
+        string Name(int i) => MkioSchema.Id(op.Params[i].Name);
+        var t = MkioSchema.Id(op.Table.Name);
         var sb = new StringBuilder();
         switch (op.Type)
         {
@@ -874,7 +874,7 @@ internal static class SqlText
                 var updates = included.Where(i => !op.Params[i].IsKey).Select(Name).ToList();
                 sb.Append("INSERT INTO ").Append(t).Append(" (").AppendJoin(", ", included.Select(Name))
                   .Append(") VALUES (").AppendJoin(", ", included.Select(_ => "?"))
-                  .Append(") ON CONFLICT(").AppendJoin(", ", op.Key).Append(") DO UPDATE SET ")
+                  .Append(") ON CONFLICT(").AppendJoin(", ", op.Key.Select(MkioSchema.Id)).Append(") DO UPDATE SET ")
                   .AppendJoin(", ", updates.Select(u => $"{u} = excluded.{u}")).Append(" RETURNING *");
                 break;
             }

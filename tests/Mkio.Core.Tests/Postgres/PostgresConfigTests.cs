@@ -51,11 +51,12 @@ public class PostgresConfigTests
     }
 
     [Test]
-    public void MixedCaseNamesAreAStartupError()
+    public void MixedCaseNamesCompileAndAreQuotedInGeneratedSql()
     {
-        var errors = ModelTestSupport.TomlErrors("postgres = \"Host=db\"\n[tables.Orders]\ncolumns = { id = \"TEXT PRIMARY KEY\", firstName = \"TEXT\" }\n");
-        Assert.That(errors, Has.One.Contains("table 'Orders': PostgreSQL folds unquoted names to lower case"));
-        Assert.That(errors, Has.One.Contains("column Orders.firstName: PostgreSQL folds unquoted names to lower case"));
+        var model = ModelTestSupport.CompileToml("postgres = \"Host=db\"\n[tables.Orders]\ncolumns = { id = \"TEXT PRIMARY KEY\", firstName = \"TEXT\" }\n");
+        var schema = Mkio.Storage.Postgres.PostgresSchema.Statements(model);
+        Assert.That(schema[0], Is.EqualTo("CREATE TABLE IF NOT EXISTS \"Orders\" (id TEXT PRIMARY KEY, \"firstName\" TEXT, _mkio_ref TEXT DEFAULT '')"));
+        Assert.That(schema, Has.One.EqualTo("CREATE INDEX IF NOT EXISTS \"idx_Orders__mkio_ref\" ON \"Orders\" (_mkio_ref)"));
     }
 
     [Test]
@@ -63,20 +64,43 @@ public class PostgresConfigTests
         Assert.That(ModelTestSupport.TomlErrors("postgres = \"Host=db\"\n[tables.docs]\nversioned = true\ncolumns = { id = \"TEXT PRIMARY KEY\", body = \"TEXT\" }\n"), Has.One.Contains("versioned tables are not available on PostgreSQL yet"));
 
     [Test]
-    public void FeaturesNotYetAvailableOnPostgresAreStartupErrors()
+    public void SeedsReqRepAndLoginTablesCompileOnPostgres()
     {
-        var errors = ModelTestSupport.TomlErrors("postgres = \"Host=db\"\n" + Tables + """
+        var model = ModelTestSupport.CompileToml("postgres = \"Host=db\"\n" + Tables + """
 
             [tables.prices]
             columns = { symbol = "TEXT PRIMARY KEY", price = "REAL" }
             seed = "prices.csv"
 
+            [tables._mkio_users]
+            columns = { username = "TEXT PRIMARY KEY", password = "TEXT NOT NULL", role = "TEXT" }
+
+            [tables._mkio_rights]
+            columns = { role = "TEXT NOT NULL", right = "TEXT NOT NULL" }
+
             [services.price]
             type = "reqrep"
             sql = "SELECT price FROM prices WHERE symbol = :symbol"
             """);
-        Assert.That(errors, Has.One.Contains("table 'prices': seed files are not available on PostgreSQL yet"));
-        Assert.That(errors, Has.One.Contains("service 'price': reqrep services are not available on PostgreSQL yet"));
+        Assert.That(model.Services.Select(s => s.Name), Does.Contain("price"));
+    }
+
+    [Test]
+    public void UnportableReqRepSqlAndAccessCheckSqlAreStartupErrors()
+    {
+        var errors = ModelTestSupport.TomlErrors("postgres = \"Host=db\"\n" + Tables + """
+
+            [services.price]
+            type = "reqrep"
+            sql = "SELECT ifnull(price, 0) FROM orders WHERE id = :id"
+
+            [services.book]
+            type = "query"
+            primary_table = "orders"
+            access = { "orders.read" = "orders WHERE datetime('now') > :user" }
+            """);
+        Assert.That(errors, Has.One.Contains("service 'price': its sql cannot run on PostgreSQL: 'ifnull'"));
+        Assert.That(errors, Has.One.Contains("SQL check of right 'orders.read' cannot run on PostgreSQL: 'datetime'"));
     }
 
     [Test]

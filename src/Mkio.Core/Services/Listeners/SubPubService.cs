@@ -75,7 +75,7 @@ internal sealed partial class SubPubService(MkioEngine engine, ListenerServiceMo
                 }
             }
 
-            foreach (var row in Engine.Reads.Query($"SELECT * FROM {primary}"))
+            foreach (var row in Engine.Reads.Query($"SELECT * FROM {MkioSchema.Id(primary)}"))
             {
                 if (!journaled.Contains(RowIdentity(row)) && PassesWhere(row))
                 {
@@ -193,7 +193,7 @@ internal sealed partial class SubPubService(MkioEngine engine, ListenerServiceMo
             }
             else
             {
-                var rows = Engine.Reads.Query($"SELECT * FROM ({Model.Sql}) AS _sub WHERE {Model.Key} = $p1", k.Value);
+                var rows = Engine.Reads.Query($"SELECT * FROM ({Model.Sql}) AS _sub WHERE {MkioSchema.Id(Model.Key!)} = $p1", k.Value);
                 if (rows.Count > 0 && PassesWhere(rows[0]))
                 {
                     _cache[k] = rows[0];

@@ -13,6 +13,9 @@ internal sealed class PostgresReads(NpgsqlDataSource source, MkioModel model) : 
 
     private const string RefAtOrBeforeSql = "SELECT ref FROM " + ChangeJournal.TableName + " WHERE seq <= $1 AND tbl = ANY($2) ORDER BY seq DESC LIMIT 1";
 
+    /// <summary>The data source (reqrep requests run on their own read-only transactions).</summary>
+    public NpgsqlDataSource Source => source;
+
     public List<Row> Query(string sql, params object?[] parameters)
     {
         using var connection = source.OpenConnection();
@@ -75,7 +78,7 @@ internal sealed class PostgresReads(NpgsqlDataSource source, MkioModel model) : 
     /// table has one (ids grow with inserts), else <c>_mkio_ref</c>, which grows in commit order.
     /// </summary>
     public static string InsertionOrderDescending(TableModel table) =>
-        table.PrimaryKey is [{ IsRowIdAlias: true } key] ? key.Name + " DESC" : MkioSchema.RefColumn + " DESC";
+        table.PrimaryKey is [{ IsRowIdAlias: true } key] ? MkioSchema.Id(key.Name) + " DESC" : MkioSchema.RefColumn + " DESC";
 
     /// <summary>A command for SQLite text: <c>$pN</c> parameters take <paramref name="parameters"/>[N-1].</summary>
     private static NpgsqlCommand Command(NpgsqlConnection connection, NpgsqlTransaction? tx, string sql, object?[] parameters)

@@ -27,21 +27,7 @@ internal static class PostgresSchema
         var list = new List<string>();
         foreach (var t in model.Tables)
         {
-            var sb = new StringBuilder("CREATE TABLE IF NOT EXISTS ").Append(t.Name).Append(" (");
-            foreach (var c in t.Columns)
-            {
-                sb.Append(c.Name).Append(' ').Append(PostgresColumnMapper.Map(c.Definition)).Append(", ");
-            }
-
-            sb.Append(MkioSchema.RefColumn).Append(" TEXT DEFAULT '')");
-            list.Add(sb.ToString());
-            foreach (var c in t.Columns)
-            {
-                list.Add($"ALTER TABLE {t.Name} ADD COLUMN IF NOT EXISTS {c.Name} {PostgresColumnMapper.Map(c.Definition)}");
-            }
-
-            list.Add($"ALTER TABLE {t.Name} ADD COLUMN IF NOT EXISTS {MkioSchema.RefColumn} TEXT DEFAULT ''");
-            list.Add($"CREATE INDEX IF NOT EXISTS {MkioSchema.RefIndexName(t.Name)} ON {t.Name} ({MkioSchema.RefColumn})");
+            list.AddRange(TableStatements(t));
         }
 
         list.Add(CreateJournalSql);
@@ -50,8 +36,35 @@ internal static class PostgresSchema
         return list;
     }
 
-    /// <summary>Creates or completes the schema in one transaction, under <see cref="SchemaLockKey"/>.</summary>
-    public static async Task EnsureCreatedAsync(NpgsqlConnection connection, MkioModel model, CancellationToken cancellationToken)
+    /// <summary>The statements that create (or complete) one configured table, its <c>_mkio_ref</c> column and index.</summary>
+    public static List<string> TableStatements(TableModel t)
+    {
+        var list = new List<string>();
+        var table = MkioSchema.Id(t.Name);
+        var sb = new StringBuilder("CREATE TABLE IF NOT EXISTS ").Append(table).Append(" (");
+        foreach (var c in t.Columns)
+        {
+            sb.Append(MkioSchema.Id(c.Name)).Append(' ').Append(PostgresColumnMapper.Map(c.Definition)).Append(", ");
+        }
+
+        sb.Append(MkioSchema.RefColumn).Append(" TEXT DEFAULT '')");
+        list.Add(sb.ToString());
+        foreach (var c in t.Columns)
+        {
+            list.Add($"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {MkioSchema.Id(c.Name)} {PostgresColumnMapper.Map(c.Definition)}");
+        }
+
+        list.Add($"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {MkioSchema.RefColumn} TEXT DEFAULT ''");
+        list.Add($"CREATE INDEX IF NOT EXISTS {MkioSchema.Id(MkioSchema.RefIndexName(t.Name))} ON {table} ({MkioSchema.RefColumn})");
+        return list;
+    }
+
+    /// <summary>
+    /// Creates or completes the schema in one transaction, under <see cref="SchemaLockKey"/>; <paramref name="created"/>
+    /// (seed files) runs in the same transaction with the configured tables this call created, so nodes starting
+    /// together seed a table once, and a failed seed creates nothing.
+    /// </summary>
+    public static async Task EnsureCreatedAsync(NpgsqlConnection connection, MkioModel model, CancellationToken cancellationToken, Func<NpgsqlTransaction, IReadOnlyList<TableModel>, Task>? created = null)
     {
         using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(" + SchemaLockKey.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", connection, tx))
@@ -59,10 +72,16 @@ internal static class PostgresSchema
             await lockCmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        var existing = created is null ? null : await PostgresSeeds.ExistingTablesAsync(connection, tx, cancellationToken).ConfigureAwait(false);
         foreach (var sql in Statements(model))
         {
             using var cmd = new NpgsqlCommand(sql, connection, tx);
             await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (created is not null)
+        {
+            await created(tx, [.. model.Tables.Where(t => !existing!.Contains(t.Name))]).ConfigureAwait(false);
         }
 
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);

@@ -283,9 +283,9 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
 
     private async Task ExecuteRequestAsync(NpgsqlConnection connection, NpgsqlTransaction tx, WriteRequest req, string @ref)
     {
-        if (req.PreCheck is not null)
+        if (req.PreCheck is { } check)
         {
-            throw new MkioWriteException("SQL access checks are not available on PostgreSQL yet");
+            await PreCheckAsync(connection, tx, req, check).ConfigureAwait(false);
         }
 
         var ops = req.OpSet.Ops;
