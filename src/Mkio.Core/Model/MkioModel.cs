@@ -245,11 +245,28 @@ internal static class MkioSchema
 {
     public const string RefColumn = "_mkio_ref";
 
+    /// <summary>PostgreSQL's reserved key words (those that cannot name a column unquoted), lower case.</summary>
+    private static readonly FrozenSet<string> Reserved = FrozenSet.Create(
+        StringComparer.OrdinalIgnoreCase,
+        "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization", "binary",
+        "both", "case", "cast", "check", "collate", "collation", "column", "concurrently", "constraint", "create",
+        "cross", "current_catalog", "current_date", "current_role", "current_schema", "current_time",
+        "current_timestamp", "current_user", "default", "deferrable", "desc", "distinct", "do", "else", "end",
+        "except", "false", "fetch", "for", "foreign", "freeze", "from", "full", "grant", "group", "having", "ilike",
+        "in", "initially", "inner", "intersect", "into", "is", "isnull", "join", "lateral", "leading", "left",
+        "like", "limit", "localtime", "localtimestamp", "natural", "not", "notnull", "null", "offset", "on", "only",
+        "or", "order", "outer", "overlaps", "placing", "primary", "references", "returning", "right", "select",
+        "session_user", "similar", "some", "symmetric", "system_user", "table", "tablesample", "then", "to",
+        "trailing", "true", "union", "unique", "user", "using", "variadic", "verbose", "when", "where", "window",
+        "with");
+
     public static string RefIndexName(string table) => $"idx_{table}__mkio_ref";
 
     /// <summary>
-    /// A configured table or column name as mkio writes it into SQL: unchanged when it has no upper-case letter,
-    /// else double-quoted, so PostgreSQL keeps its case (it folds unquoted names to lower case; SQLite treats both alike).
+    /// A configured table or column name as mkio writes it into SQL: unchanged when it is lower case and not a
+    /// PostgreSQL reserved word, else double-quoted, so PostgreSQL keeps its case (it folds unquoted names to lower
+    /// case) and takes a reserved word (<c>right</c>, <c>user</c>) as a name. SQLite treats both forms alike.
     /// </summary>
-    public static string Id(string name) => !name.Any(char.IsAsciiLetterUpper) ? name : "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+    public static string Id(string name) =>
+        !name.Any(char.IsAsciiLetterUpper) && !Reserved.Contains(name) ? name : "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 }
