@@ -35,6 +35,8 @@ public class PostgresColumnMapperTests
     [TestCase("INTEGER CHECK (qty > 0)", "BIGINT CHECK (qty > 0)")]
     [TestCase("TEXT CHECK (side IN ('buy', 'sell')) NOT NULL", "TEXT CHECK (side IN ('buy', 'sell')) NOT NULL")]
     [TestCase("INTEGER REFERENCES orders(id) ON DELETE CASCADE", "BIGINT REFERENCES orders(id) ON DELETE CASCADE")]
+    [TestCase("INTEGER REFERENCES OrderLines(Id)", "BIGINT REFERENCES \"OrderLines\"(\"Id\")")]
+    [TestCase("TEXT REFERENCES people(user, role)", "TEXT REFERENCES people(\"user\", role)")]
     [TestCase("TEXT COLLATE BINARY", "TEXT")]
     public void Maps(string sqlite, string postgres) =>
         Assert.That(PostgresColumnMapper.Map(sqlite), Is.EqualTo(postgres));

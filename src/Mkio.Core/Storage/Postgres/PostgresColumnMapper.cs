@@ -311,10 +311,12 @@ internal static class PostgresColumnMapper
             throw new PostgresDialectException("REFERENCES needs a table name.");
         }
 
-        sb.Append(' ').Append(tokens[i++]);
+        // Names as mkio writes them (a mixed-case or reserved name double-quoted), so they match the created tables.
+        sb.Append(' ').Append(Model.MkioSchema.Id(tokens[i++]));
         if (i < tokens.Count && tokens[i][0] == '(')
         {
-            sb.Append(tokens[i++]);
+            var columns = tokens[i++][1..^1].Split(',', StringSplitOptions.TrimEntries);
+            sb.Append('(').AppendJoin(", ", columns.Select(c => IsIdentifier(c) ? Model.MkioSchema.Id(c) : c)).Append(')');
         }
 
         while (i + 2 < tokens.Count && tokens[i].Equals("ON", StringComparison.OrdinalIgnoreCase)
