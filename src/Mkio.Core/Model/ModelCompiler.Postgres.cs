@@ -51,6 +51,7 @@ internal sealed partial class ModelCompiler
             }
         }
 
+        var mixed = MixedCaseNames(tables);
         foreach (var s in services)
         {
             var sql = s switch
@@ -67,6 +68,7 @@ internal sealed partial class ModelCompiler
             try
             {
                 _ = PostgresSql.Translate(sql, out _);
+                CheckQuoted(mixed, sql, $"services.{s.Name}.sql", $"service '{s.Name}': its sql");
             }
             catch (PostgresDialectException e)
             {
@@ -79,6 +81,7 @@ internal sealed partial class ModelCompiler
             try
             {
                 _ = PostgresSql.Translate(check.Check!, out _);
+                CheckQuoted(mixed, check.Check!, check.Path, $"SQL check of right '{check.Right}'");
             }
             catch (PostgresDialectException e)
             {
@@ -86,4 +89,34 @@ internal sealed partial class ModelCompiler
             }
         }
     }
+
+    /// <summary>Configured table and column names with upper-case letters.</summary>
+    private static HashSet<string> MixedCaseNames(List<TableModel> tables) =>
+        [.. tables.SelectMany(t => t.Columns.Select(c => c.Name).Prepend(t.Name)).Where(n => n.Any(char.IsAsciiLetterUpper))];
+
+    /// <summary>
+    /// SQL the user wrote is sent as written, and PostgreSQL folds an unquoted name to lower case: a word outside
+    /// literals, quoted names and comments that spells a mixed-case table or column exactly (not as a function call)
+    /// would not find it, so it is a start-up error naming the word and the quoted form to write.
+    /// </summary>
+    private void CheckQuoted(HashSet<string> mixed, string sql, string path, string what)
+    {
+        if (mixed.Count == 0)
+        {
+            return;
+        }
+
+        foreach (System.Text.RegularExpressions.Match m in UnquotedWord().Matches(sql))
+        {
+            if (m.Groups["word"].Success && mixed.Contains(m.Groups["word"].Value))
+            {
+                Error(path, $"{what} names {m.Groups["word"].Value} without double quotes; PostgreSQL folds unquoted names to lower case: write \"{m.Groups["word"].Value}\".");
+                return;
+            }
+        }
+    }
+
+    /// <summary>Literals, quoted names and comments (skipped), or a word that is neither a parameter name nor a function call.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"'(?:[^']|'')*'|""(?:[^""]|"""")*""|--[^\n]*|/\*.*?\*/|(?<![\w:@$])(?<word>[A-Za-z_]\w*)(?!\w|\s*\()", System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex UnquotedWord();
 }

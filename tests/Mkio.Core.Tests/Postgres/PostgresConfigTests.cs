@@ -60,6 +60,33 @@ public class PostgresConfigTests
     }
 
     [Test]
+    public void CustomSqlMustDoubleQuoteMixedCaseNames()
+    {
+        const string Table = "postgres = \"Host=db\"\n[tables.Orders]\ncolumns = { id = \"TEXT PRIMARY KEY\", firstName = \"TEXT\" }\n";
+        var errors = ModelTestSupport.TomlErrors(Table + """
+
+            [services.names]
+            type = "reqrep"
+            sql = "SELECT firstName FROM \"Orders\" WHERE id = :id"
+
+            [services.all]
+            type = "query"
+            primary_table = "Orders"
+            sql = "SELECT * FROM Orders -- Orders"
+            """);
+        Assert.That(errors, Has.One.Contains("service 'names': its sql names firstName without double quotes; PostgreSQL folds unquoted names to lower case: write \"firstName\"."));
+        Assert.That(errors, Has.One.Contains("service 'all': its sql names Orders without double quotes"));
+
+        var model = ModelTestSupport.CompileToml(Table + """
+
+            [services.names]
+            type = "reqrep"
+            sql = "SELECT \"firstName\", lower('Orders') AS firstname FROM \"Orders\" WHERE id = :firstName -- Orders"
+            """);
+        Assert.That(model.Services.Select(s => s.Name), Does.Contain("names"));
+    }
+
+    [Test]
     public void VersionedTablesAreAStartupError() =>
         Assert.That(ModelTestSupport.TomlErrors("postgres = \"Host=db\"\n[tables.docs]\nversioned = true\ncolumns = { id = \"TEXT PRIMARY KEY\", body = \"TEXT\" }\n"), Has.One.Contains("versioned tables are not available on PostgreSQL yet"));
 
