@@ -87,6 +87,19 @@ public class PostgresLoginTests
         await OkAsync(eve, """{"service":"amend","ref":"e3","data":{"id":"11","qty":2}}""", ct);
     }
 
+    [Test, CancelAfter(120_000)]
+    public async Task Sql_checks_that_do_not_compile_on_the_server_are_startup_errors_naming_the_key(CancellationToken ct)
+    {
+        var cs = await PostgresReqRepSeedTests.NewDatabaseAsync(ct);
+        var config = Config
+            .Replace("trade = \"orders WHERE id = :id AND owner = :user\"", "trade = \"nosuch WHERE id = :id\"", StringComparison.Ordinal)
+            .Replace("trade = \"orders WHERE id = :id AND desk = :desk\"", "trade = \"orders WHERE id = :id; DELETE FROM orders\"", StringComparison.Ordinal);
+        var failure = Assert.CatchAsync<MkioConfigurationException>(async () => await AuthMessageTests.StartAsync(ct, config: config, options: o => o.Postgres = cs));
+        Assert.That(failure!.Message, Does.Contain("services.amend.access").And.Contain("SQL check of right 'trade' does not compile on PostgreSQL: relation \"nosuch\" does not exist"));
+        Assert.That(failure.Message, Does.Contain("services.desk_amend.access").And.Contain("only one statement is allowed"));
+        Assert.That(await PostgresReqRepSeedTests.CountAsync(cs, "SELECT count(*) FROM orders", ct), Is.Zero, "nothing ran");
+    }
+
     private static MkioEngine Engine(MkioTestHost host) =>
         host.Services.GetRequiredService<Mkio.AspNetCore.Hosting.MkioEngineHost>().TryGetEngine()!;
 
