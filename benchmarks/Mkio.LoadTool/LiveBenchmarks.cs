@@ -22,7 +22,7 @@ namespace Mkio.LoadTool;
 /// broadcast loop) and <c>--snapshot</c> (10 concurrent 100,000-row snapshots, against
 /// Microsoft.Data.Sqlite + Utf8JsonWriter alone).
 /// </summary>
-internal static class LiveBenchmarks
+internal static partial class LiveBenchmarks
 {
     private const int RefWidth = 10;
     private const int RingSize = 1 << 22;

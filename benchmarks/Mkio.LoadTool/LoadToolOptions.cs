@@ -69,6 +69,9 @@ internal sealed class LoadToolOptions
                                 server on the same database, the first resume and 5 more); also times a
                                 Microsoft.Data.Sqlite + Utf8JsonWriter read of the same rows on a copy
           --resume-missed N     orders written while the client is away (default 1000)
+          --idle N              memory (issue 10): the server's RSS with N idle WebSocket connections, each
+                                subscribed to 'all_orders', against the same N connections not subscribed and a
+                                bare Kestrel WebSocket server (a child process of this tool, server GC as mkio)
         """;
 
     public List<Scenario> Scenarios { get; } = [];
@@ -127,6 +130,12 @@ internal sealed class LoadToolOptions
 
     public int ResumeMissed { get; set; } = 1000;
 
+    /// <summary>Idle connections for the memory mode; 0 = mode off.</summary>
+    public int Idle { get; set; }
+
+    /// <summary>Run as the bare Kestrel WebSocket server of the memory mode's baseline (internal).</summary>
+    public bool BareServer { get; set; }
+
     public static LoadToolOptions Parse(string[] args)
     {
         var o = new LoadToolOptions();
@@ -183,6 +192,10 @@ internal sealed class LoadToolOptions
                 case "--snapshot": o.Snapshot = true; break;
                 case "--resume": o.Resume = true; break;
                 case "--resume-missed": o.ResumeMissed = PositiveInt(a, Next()); break;
+                case "--idle":
+                    o.Idle = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? PositiveInt(a, Next()) : 10_000;
+                    break;
+                case "--bare-server": o.BareServer = true; break;
                 case "--snapshot-rows": o.SnapshotRows = PositiveInt(a, Next()); break;
                 case "--snapshot-rounds": o.SnapshotRounds = PositiveInt(a, Next()); break;
                 default: throw new ArgumentException($"Unknown option '{a}'. Try --help.");

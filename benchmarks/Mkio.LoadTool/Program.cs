@@ -19,6 +19,12 @@ if (options.Help)
     return 0;
 }
 
+if (options.BareServer)
+{
+    await LiveBenchmarks.BareServerAsync();
+    return 0;
+}
+
 var repo = FindRepoRoot();
 var serverDll = Path.GetFullPath(options.ServerDll ?? Path.Combine(repo, "src", "Mkio.Cli", "bin", "Release", "net10.0", "mkio.dll"));
 var config = Path.GetFullPath(options.Config ?? Path.Combine(repo, "samples", "OrderBook", "mkio.toml"));
@@ -34,6 +40,18 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     cts.Cancel();
 };
+
+if (options.Idle > 0)
+{
+    var idle = await LiveBenchmarks.IdleAsync(serverDll, config, options, cts.Token);
+    Console.WriteLine(idle);
+    if (options.MarkdownPath is not null)
+    {
+        await File.AppendAllTextAsync(options.MarkdownPath, idle + Environment.NewLine, cts.Token);
+    }
+
+    return 0;
+}
 
 if (options.Resume)
 {

@@ -17,11 +17,15 @@ internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : S
     /// <summary>Gathered messages are written out once they hold this many bytes; a larger message is written from its own memory.</summary>
     internal const int BatchBytes = 64 * 1024;
 
+    /// <summary>The smallest buffer rented (the shared pool's smallest useful bucket for a batch of updates).</summary>
+    private const int MinimumBytes = 1024;
+
     /// <summary>The longest frame header a server writes: 2 bytes + 8 bytes of length (no mask).</summary>
     private const int MaxHeader = 10;
 
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private byte[] _buffer = new byte[4096];
+    /// <summary>The gathering buffer, rented from the shared pool for one <see cref="WriteMessagesAsync"/> call (an idle connection holds none).</summary>
+    private byte[]? _buffer;
     private int _count;
 
     /// <summary>The WebSocket running over this stream.</summary>
@@ -56,6 +60,15 @@ internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : S
                 throw new System.Net.WebSockets.WebSocketException(System.Net.WebSockets.WebSocketError.InvalidState);
             }
 
+            // One buffer of the size this call needs (at most BatchBytes), so gathering never regrows it.
+            var needed = 0;
+            for (var i = 0; i < messages.Count && needed < BatchBytes; i++)
+            {
+                var length = messages[i].Length;
+                needed += MaxHeader + (length <= BatchBytes ? length : 0);
+            }
+
+            Reserve(Math.Min(needed, BatchBytes));
             foreach (var message in messages)
             {
                 if (_count + MaxHeader > BatchBytes)
@@ -83,6 +96,13 @@ internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : S
         }
         finally
         {
+            if (_buffer is { } rented)
+            {
+                _buffer = null;
+                _count = 0;
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            }
+
             _gate.Release();
         }
     }
@@ -182,11 +202,19 @@ internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : S
     }
 
     /// <summary>Makes room for <paramref name="bytes"/> more in the buffer (never beyond <see cref="BatchBytes"/>).</summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(_buffer))]
     private void Reserve(int bytes)
     {
-        if (_count + bytes > _buffer.Length)
+        if (_buffer is null)
         {
-            Array.Resize(ref _buffer, Math.Min(BatchBytes, Math.Max(_buffer.Length * 2, _count + bytes)));
+            _buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(MinimumBytes, _count + bytes));
+        }
+        else if (_count + bytes > _buffer.Length)
+        {
+            var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Min(BatchBytes, Math.Max(_buffer.Length * 2, _count + bytes)));
+            _buffer.AsSpan(0, _count).CopyTo(bigger);
+            System.Buffers.ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = bigger;
         }
     }
 
@@ -201,6 +229,6 @@ internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : S
         var n = _count;
         _count = 0;
         InnerWrites++;
-        await inner.WriteAsync(_buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+        await inner.WriteAsync(_buffer!.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
     }
 }

@@ -204,11 +204,11 @@ internal sealed partial class MkioWebSocketHandler(
 
                 var message = buffer.AsMemory(0, count).ToArray();
                 count = 0;
-                if (buffer.Length > InitialBuffer * 4)
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = null;
-                }
+
+                // Back to the pool after every message: a connection waiting for its next message holds no buffer
+                // (10,000 idle subscribers would otherwise keep 40 MB of them).
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = null;
 
                 await DispatchAsync(connection, session, message, aborted).ConfigureAwait(false);
             }
