@@ -28,11 +28,6 @@ internal sealed partial class ModelCompiler
 
         foreach (var t in tables)
         {
-            if (t.Versioned)
-            {
-                Error($"tables.{t.Name}.versioned", $"table '{t.Name}': versioned tables are not available on PostgreSQL yet.");
-            }
-
             if (!IsLowerCase(t.Name))
             {
                 Error($"tables.{t.Name}", $"table '{t.Name}': PostgreSQL folds unquoted names to lower case; use a lower-case table name.");

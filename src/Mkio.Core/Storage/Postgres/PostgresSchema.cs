@@ -1,5 +1,6 @@
 using System.Text;
 using Mkio.Model;
+using Mkio.Versioning;
 using Npgsql;
 
 namespace Mkio.Storage.Postgres;
@@ -33,8 +34,13 @@ internal static class PostgresSchema
                 sb.Append(c.Name).Append(' ').Append(PostgresColumnMapper.Map(c.Definition)).Append(", ");
             }
 
-            sb.Append(MkioSchema.RefColumn).Append(" TEXT DEFAULT '')");
-            list.Add(sb.ToString());
+            sb.Append(MkioSchema.RefColumn).Append(" TEXT DEFAULT ''");
+            if (t.TableKey is { } key)
+            {
+                sb.Append(", PRIMARY KEY (").AppendJoin(", ", key).Append(')');
+            }
+
+            list.Add(sb.Append(')').ToString());
             foreach (var c in t.Columns)
             {
                 list.Add($"ALTER TABLE {t.Name} ADD COLUMN IF NOT EXISTS {c.Name} {PostgresColumnMapper.Map(c.Definition)}");
@@ -42,12 +48,76 @@ internal static class PostgresSchema
 
             list.Add($"ALTER TABLE {t.Name} ADD COLUMN IF NOT EXISTS {MkioSchema.RefColumn} TEXT DEFAULT ''");
             list.Add($"CREATE INDEX IF NOT EXISTS {MkioSchema.RefIndexName(t.Name)} ON {t.Name} ({MkioSchema.RefColumn})");
+            if (t.Versioned)
+            {
+                list.AddRange(VersionedStatements(t));
+            }
         }
 
         list.Add(CreateJournalSql);
+        list.Add("ALTER TABLE " + ChangeJournal.TableName + " ADD COLUMN IF NOT EXISTS cause TEXT");
+        list.Add("ALTER TABLE " + ChangeJournal.TableName + " ADD COLUMN IF NOT EXISTS old TEXT");
         list.Add("CREATE INDEX IF NOT EXISTS idx__mkio_journal_tbl ON " + ChangeJournal.TableName + " (tbl, seq)");
         list.Add(CreateStateSql);
         return list;
+    }
+
+    /// <summary>
+    /// A versioned table's <c>_mkio_version</c> cursor, its history table (meta columns, then the recorded columns'
+    /// mapped types without constraints, keyed by primary key and version), history columns for recorded columns
+    /// added since, and the history's ref index — the same layout as on SQLite.
+    /// </summary>
+    public static IEnumerable<string> VersionedStatements(TableModel t)
+    {
+        var h = t.History!.Name;
+        yield return $"ALTER TABLE {t.Name} ADD COLUMN IF NOT EXISTS {VersionedSchema.VersionColumn} BIGINT NOT NULL DEFAULT 1";
+        var sb = new StringBuilder("CREATE TABLE IF NOT EXISTS ").Append(h).Append(" (")
+            .Append(VersionedSchema.VersionColumn).Append(" BIGINT NOT NULL, ")
+            .Append(VersionedSchema.OpColumn).Append(" TEXT NOT NULL, ")
+            .Append(MkioSchema.RefColumn).Append(" TEXT NOT NULL, ")
+            .Append(VersionedSchema.UserColumn).Append(" TEXT, ")
+            .Append(VersionedSchema.ServiceColumn).Append(" TEXT");
+        foreach (var c in t.Recorded)
+        {
+            sb.Append(", ").Append(c.Name).Append(' ').Append(HistoryType(c));
+        }
+
+        yield return sb.Append(", PRIMARY KEY (").AppendJoin(", ", t.PrimaryKey.Select(c => c.Name)).Append(", ").Append(VersionedSchema.VersionColumn).Append("))").ToString();
+        foreach (var c in t.Recorded)
+        {
+            yield return $"ALTER TABLE {h} ADD COLUMN IF NOT EXISTS {c.Name} {HistoryType(c)}";
+        }
+
+        yield return $"CREATE INDEX IF NOT EXISTS idx_{h}_ref ON {h} ({MkioSchema.RefColumn})";
+    }
+
+    /// <summary>The history column type of a recorded column: its mapped type without identity or constraints.</summary>
+    public static string HistoryType(ColumnInfo column) => PostgresColumnMapper.KindOf(column.Definition) switch
+    {
+        PostgresColumnKind.Integer or PostgresColumnKind.Boolean => "BIGINT",
+        PostgresColumnKind.Real => "DOUBLE PRECISION",
+        PostgresColumnKind.Numeric => "NUMERIC",
+        PostgresColumnKind.Blob => "BYTEA",
+        _ => "TEXT",
+    };
+
+    /// <summary>
+    /// Adds a <c>baseline</c> history row (at the row's cursor) for every row of a versioned table that has none:
+    /// rows present before the table became versioned. Rows without a ref get <paramref name="migrationRef"/>.
+    /// </summary>
+    public static async Task BaselineAsync(NpgsqlConnection connection, NpgsqlTransaction tx, MkioModel model, string migrationRef, CancellationToken cancellationToken)
+    {
+        foreach (var t in model.Tables.Where(t => t.Versioned))
+        {
+            var h = t.History!.Name;
+            var cols = string.Join(", ", t.Recorded.Select(c => c.Name));
+            var sql = $"INSERT INTO {h} ({string.Join(", ", VersionedSchema.MetaColumns)}, {cols}) "
+                + $"SELECT {VersionedSchema.VersionColumn}, '{VersionedSchema.BaselineOp}', CASE WHEN COALESCE({MkioSchema.RefColumn}, '') = '' THEN $1 ELSE {MkioSchema.RefColumn} END, NULL, NULL, {cols} "
+                + $"FROM {t.Name} AS b WHERE NOT EXISTS (SELECT 1 FROM {h} AS x WHERE {VersionedSchema.KeyJoin(t, "x", "b")})";
+            using var cmd = new NpgsqlCommand(sql, connection, tx);
+            cmd.Parameters.Add(new NpgsqlParameter { Value = migrationRef });
+            await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Creates or completes the schema in one transaction, under <see cref="SchemaLockKey"/>.</summary>
@@ -65,6 +135,7 @@ internal static class PostgresSchema
             await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        await BaselineAsync(connection, tx, model, new MkioRefGenerator(TimeProvider.System).Next(), cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 }
