@@ -8,8 +8,8 @@ namespace Mkio.Storage.Postgres;
 /// <summary>
 /// Creates mkio's tables in PostgreSQL: every configured table under its TOML name with mapped columns
 /// (<see cref="PostgresColumnMapper"/>) and <c>_mkio_ref TEXT DEFAULT ''</c> plus its index, the journal
-/// <c>_mkio_journal</c> and <c>_mkio_journal_state</c>. Migration is additive: a configured column missing
-/// from an existing table is added. Nodes starting together serialise this under an advisory lock.
+/// <c>_mkio_journal</c>, <c>_mkio_journal_state</c> and <c>_mkio_columns</c>. Schema changes beyond that are
+/// <see cref="PostgresMigration"/>'s; nodes starting together serialise both under an advisory lock.
 /// </summary>
 internal static class PostgresSchema
 {
@@ -28,19 +28,7 @@ internal static class PostgresSchema
         var list = new List<string>();
         foreach (var t in model.Tables)
         {
-            var sb = new StringBuilder("CREATE TABLE IF NOT EXISTS ").Append(t.Name).Append(" (");
-            foreach (var c in t.Columns)
-            {
-                sb.Append(c.Name).Append(' ').Append(PostgresColumnMapper.Map(c.Definition)).Append(", ");
-            }
-
-            sb.Append(MkioSchema.RefColumn).Append(" TEXT DEFAULT ''");
-            if (t.TableKey is { } key)
-            {
-                sb.Append(", PRIMARY KEY (").AppendJoin(", ", key).Append(')');
-            }
-
-            list.Add(sb.Append(')').ToString());
+            list.Add(CreateTableSql(t));
             foreach (var c in t.Columns)
             {
                 list.Add($"ALTER TABLE {t.Name} ADD COLUMN IF NOT EXISTS {c.Name} {PostgresColumnMapper.Map(c.Definition)}");
@@ -59,7 +47,63 @@ internal static class PostgresSchema
         list.Add("ALTER TABLE " + ChangeJournal.TableName + " ADD COLUMN IF NOT EXISTS old TEXT");
         list.Add("CREATE INDEX IF NOT EXISTS idx__mkio_journal_tbl ON " + ChangeJournal.TableName + " (tbl, seq)");
         list.Add(CreateStateSql);
+        list.Add(CreateColumnsSql);
         return list;
+    }
+
+    /// <summary>
+    /// The SQLite-level definition of every column mkio created (<c>_mkio_columns</c>): what migration compares the
+    /// configuration with (PostgreSQL's own types are the mapped ones), and which tables are mkio's.
+    /// </summary>
+    public const string CreateColumnsSql = "CREATE TABLE IF NOT EXISTS " + ColumnsTable + " (tbl TEXT NOT NULL, col TEXT NOT NULL, definition TEXT NOT NULL, PRIMARY KEY (tbl, col))";
+
+    /// <summary>The table of <see cref="CreateColumnsSql"/>.</summary>
+    public const string ColumnsTable = "_mkio_columns";
+
+    /// <summary><c>CREATE TABLE IF NOT EXISTS</c> for one configured table (mapped columns, <c>_mkio_ref</c>, a table-level key).</summary>
+    public static string CreateTableSql(TableModel t)
+    {
+        var sb = new StringBuilder("CREATE TABLE IF NOT EXISTS ").Append(t.Name).Append(" (");
+        foreach (var c in t.Columns)
+        {
+            sb.Append(c.Name).Append(' ').Append(PostgresColumnMapper.Map(c.Definition)).Append(", ");
+        }
+
+        sb.Append(MkioSchema.RefColumn).Append(" TEXT DEFAULT ''");
+        if (t.TableKey is { } key)
+        {
+            sb.Append(", PRIMARY KEY (").AppendJoin(", ", key).Append(')');
+        }
+
+        return sb.Append(')').ToString();
+    }
+
+    /// <summary>Records the configured definition of every column (the schema now matches the configuration).</summary>
+    public static async Task RecordColumnsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, MkioModel model, CancellationToken cancellationToken)
+    {
+        var tables = new List<string>();
+        var columns = new List<string>();
+        var definitions = new List<string>();
+        foreach (var t in model.Tables)
+        {
+            foreach (var c in t.Columns)
+            {
+                tables.Add(t.Name);
+                columns.Add(c.Name);
+                definitions.Add(c.Definition);
+            }
+        }
+
+        using var batch = new NpgsqlBatch(connection, tx);
+        var delete = new NpgsqlBatchCommand("DELETE FROM " + ColumnsTable + " WHERE tbl = ANY($1)");
+        delete.Parameters.Add(new NpgsqlParameter { Value = model.Tables.Select(t => t.Name).ToArray() });
+        batch.BatchCommands.Add(delete);
+        var insert = new NpgsqlBatchCommand("INSERT INTO " + ColumnsTable + " (tbl, col, definition) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])");
+        insert.Parameters.Add(new NpgsqlParameter { Value = tables.ToArray() });
+        insert.Parameters.Add(new NpgsqlParameter { Value = columns.ToArray() });
+        insert.Parameters.Add(new NpgsqlParameter { Value = definitions.ToArray() });
+        batch.BatchCommands.Add(insert);
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -120,15 +164,21 @@ internal static class PostgresSchema
         }
     }
 
-    /// <summary>Creates or completes the schema in one transaction, under <see cref="SchemaLockKey"/>.</summary>
+    /// <summary>Creates or completes the schema in its own transaction, under <see cref="SchemaLockKey"/> (no migration).</summary>
     public static async Task EnsureCreatedAsync(NpgsqlConnection connection, MkioModel model, CancellationToken cancellationToken)
     {
         using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(" + SchemaLockKey.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", connection, tx))
-        {
-            await lockCmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
+        await PostgresMigration.LockAsync(connection, tx, cancellationToken).ConfigureAwait(false);
+        await EnsureCreatedAsync(connection, tx, model, cancellationToken).ConfigureAwait(false);
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
 
+    /// <summary>
+    /// Creates or completes the schema inside <paramref name="tx"/> (which holds <see cref="SchemaLockKey"/>):
+    /// every statement of <see cref="Statements"/>, baseline history and the recorded column definitions.
+    /// </summary>
+    public static async Task EnsureCreatedAsync(NpgsqlConnection connection, NpgsqlTransaction tx, MkioModel model, CancellationToken cancellationToken)
+    {
         foreach (var sql in Statements(model))
         {
             using var cmd = new NpgsqlCommand(sql, connection, tx);
@@ -136,6 +186,6 @@ internal static class PostgresSchema
         }
 
         await BaselineAsync(connection, tx, model, new MkioRefGenerator(TimeProvider.System).Next(), cancellationToken).ConfigureAwait(false);
-        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await RecordColumnsAsync(connection, tx, model, cancellationToken).ConfigureAwait(false);
     }
 }
