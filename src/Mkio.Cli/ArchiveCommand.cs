@@ -293,6 +293,10 @@ internal static partial class ArchiveCommand
     }
 
     /// <summary>Loads the config, takes ownership of the database file (refused while a server uses it) and runs <paramref name="action"/>.</summary>
+    /// <summary>The refusal of <c>mkio archive</c>/<c>restore</c> for a PostgreSQL config.</summary>
+    public const string PostgresNotSupported =
+        "Error: mkio archive and mkio restore work on SQLite database files only; this config uses 'postgres'. Copy history out of PostgreSQL with psql \\copy or pg_dump instead.";
+
     private static int Offline(string configPath, TextWriter stderr, Func<MkioModel, SqliteConnection, int> action)
     {
         if (!File.Exists(configPath))
@@ -304,6 +308,12 @@ internal static partial class ArchiveCommand
         try
         {
             var model = ModelCompiler.Compile(DbUpdateCommand.LoadOptions(configPath));
+            if (model.Options.Postgres is not null)
+            {
+                stderr.WriteLine(PostgresNotSupported);
+                return 1;
+            }
+
             if (model.InMemory)
             {
                 stderr.WriteLine("Error: db_path is \":memory:\": there is no database file.");

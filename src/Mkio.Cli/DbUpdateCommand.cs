@@ -62,6 +62,12 @@ internal static class DbUpdateCommand
             return 1;
         }
 
+        if (model.Options.Postgres is not null)
+        {
+            var allowedPg = allowDestructive ? MkioAutoMigrate.Destructive : allowRisky ? MkioAutoMigrate.Risky : MkioAutoMigrate.Safe;
+            return DbUpdatePostgres.Run(model, allowedPg, dryRun, stdout, stderr, dropHistory, keepRedo);
+        }
+
         var db = model.Options.DbPath;
         if (model.InMemory)
         {
@@ -197,7 +203,7 @@ internal static class DbUpdateCommand
     }
 
     /// <summary>The flags the changes need beyond <paramref name="allowed"/>: <c>--allow-risky</c> and/or <c>--allow-destructive</c>.</summary>
-    private static string Needs(SchemaDiff diff, MkioAutoMigrate allowed)
+    internal static string Needs(SchemaDiff diff, MkioAutoMigrate allowed)
     {
         var blocked = diff.Changes.Where(c => !SchemaMigration.Allows(allowed, c.Level)).Select(c => c.Level).ToHashSet();
         return blocked.Contains(ChangeLevel.Destructive) ? "--allow-destructive"
@@ -205,7 +211,7 @@ internal static class DbUpdateCommand
             : string.Empty;
     }
 
-    private static string UpToDate(string db) => $"  Database \"{db}\" matches the config; no schema changes.";
+    internal static string UpToDate(string db) => $"  Database \"{db}\" matches the config; no schema changes.";
 
     internal static SqliteConnection Open(string file, SqliteOpenMode mode)
     {

@@ -193,7 +193,17 @@ internal sealed class MkioInProcess(Func<MkioEngine> engine, Func<IMkioAuthorize
         ArgumentException.ThrowIfNullOrEmpty(table);
         var e = engine();
         var history = Versioning.HistoryReader.Resolve(e.Model, table);
-        var rows = await e.Database.ReadAsync(c => Versioning.HistoryReader.Read(c, history, key, since, until, limit, newestFirst), cancellationToken).ConfigureAwait(false);
+        List<Data.Row> rows;
+        if (e.PostgresReads is { } pg)
+        {
+            var (sql, args) = Versioning.HistoryReader.Select(history, key, since, until, limit, newestFirst);
+            rows = await Task.Run(() => pg.Query(sql, args), cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            rows = await e.Database.ReadAsync(c => Versioning.HistoryReader.Read(c, history, key, since, until, limit, newestFirst), cancellationToken).ConfigureAwait(false);
+        }
+
         return [.. rows.Select(r => (IReadOnlyDictionary<string, object?>)MkioChange.ToDictionary(r))];
     }
 

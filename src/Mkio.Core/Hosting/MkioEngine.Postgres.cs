@@ -65,7 +65,7 @@ internal sealed partial class MkioEngine
     }
 
     /// <summary>
-    /// Creates or completes the schema, then loads every service with the journal held still: a session-level
+    /// Migrates, creates or completes the schema, then loads every service with the journal held still: a session-level
     /// shared advisory lock on the journal key excludes every node's writer (each batch takes the same key
     /// exclusively), so the rows the services load and the journal position agree; the tail starts there.
     /// </summary>
@@ -76,7 +76,9 @@ internal sealed partial class MkioEngine
         var connection = await _pgSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await PostgresSchema.EnsureCreatedAsync(connection, Model, cancellationToken, (tx, created) => PostgresSeeds.LoadAsync(this, connection, tx, created, cancellationToken)).ConfigureAwait(false);
+            // Schema migration (auto_migrate decides; a node never asks), the additive schema and the seed files of the
+            // tables this start created, in one transaction holding the schema and journal locks: other nodes' batches wait for it.
+            await PostgresMigration.RunAtStartupAsync(connection, Model, MigrationOutput ?? Storage.Migration.SchemaMigration.LogOutput(Logger), cancellationToken, (tx, created) => PostgresSeeds.LoadAsync(this, connection, tx, created, cancellationToken)).ConfigureAwait(false);
             await StartPostgresAccessAsync(connection, cancellationToken).ConfigureAwait(false);
             await ExecuteAsync(connection, "SELECT pg_advisory_lock_shared(" + PostgresWriter.JournalLockKey.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", cancellationToken).ConfigureAwait(false);
             var position = await PostgresJournal.PositionAsync(connection, null, cancellationToken).ConfigureAwait(false);

@@ -28,11 +28,6 @@ internal sealed partial class ModelCompiler
 
         foreach (var t in tables)
         {
-            if (t.Versioned)
-            {
-                Error($"tables.{t.Name}.versioned", $"table '{t.Name}': versioned tables are not available on PostgreSQL yet.");
-            }
-
             foreach (var c in t.Columns)
             {
                 if (t.Versioned && c.Name.StartsWith("_mkio_", StringComparison.Ordinal))

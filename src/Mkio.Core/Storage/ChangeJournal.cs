@@ -489,4 +489,11 @@ internal sealed class JournalConflictException(long found, long position)
 }
 
 /// <summary>One journal entry read back at start-up.</summary>
-internal sealed record JournalEntry(long Sequence, TableModel Table, string Op, string Ref, Row Row);
+internal sealed record JournalEntry(long Sequence, TableModel Table, string Op, string Ref, Row Row)
+{
+    /// <summary>The undo/redo cause (PostgreSQL journal only; null otherwise).</summary>
+    public string? Cause { get; init; }
+
+    /// <summary>The undo/redo pre-image (PostgreSQL journal only; null otherwise).</summary>
+    public Row? Old { get; init; }
+}

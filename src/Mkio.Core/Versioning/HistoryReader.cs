@@ -66,6 +66,13 @@ internal static class HistoryReader
 
     public static List<Row> Read(Microsoft.Data.Sqlite.SqliteConnection connection, TableModel history, object? key, string? since, string? until, int limit, bool newestFirst)
     {
+        var (sql, args) = Select(history, key, since, until, limit, newestFirst);
+        return MkioDatabase.Query(connection, sql, args);
+    }
+
+    /// <summary>The history read as SQLite text with <c>$pN</c> parameters (PostgreSQL translates it).</summary>
+    public static (string Sql, object?[] Args) Select(TableModel history, object? key, string? since, string? until, int limit, bool newestFirst)
+    {
         var pk = history.HistoryOf!.PrimaryKey.Select(c => c.Name).ToArray();
         var sql = new StringBuilder("SELECT * FROM ").Append(history.Name).Append(" WHERE 1 = 1");
         var args = new List<object?>();
@@ -98,6 +105,6 @@ internal static class HistoryReader
         sql.Append(" ORDER BY ").AppendJoin(", ", pk.Select(k => k + order)).Append(", ").Append(VersionedSchema.VersionColumn).Append(order);
         args.Add((long)Math.Max(0, limit));
         sql.Append(" LIMIT $p").Append(args.Count);
-        return MkioDatabase.Query(connection, sql.ToString(), [.. args]);
+        return (sql.ToString(), [.. args]);
     }
 }

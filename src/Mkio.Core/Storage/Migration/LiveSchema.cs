@@ -86,6 +86,9 @@ internal sealed class LiveSchema
         _byName = tables.ToDictionary(t => t.Name, StringComparer.OrdinalIgnoreCase);
     }
 
+    /// <summary>A schema read from another store (PostgreSQL).</summary>
+    public static LiveSchema Create(IReadOnlyList<LiveTable> tables, IReadOnlySet<string> objectNames, bool hasJournal) => new(tables, objectNames, hasJournal);
+
     /// <summary>An empty database (or a file that does not exist yet).</summary>
     public static LiveSchema Empty { get; } = new([], new HashSet<string>(StringComparer.OrdinalIgnoreCase), false);
 

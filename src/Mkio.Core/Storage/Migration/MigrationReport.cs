@@ -16,6 +16,12 @@ internal static class MigrationReport
 
     public const string RunInteractively = "  Run interactively or set auto_migrate=true in config.";
 
+    /// <summary>The refusal hint on PostgreSQL, where a starting node never asks (it would hold the cluster's journal lock while waiting).</summary>
+    public const string RunDbUpdate = "  Run mkio dbupdate (with --allow-risky or --allow-destructive) or set auto_migrate in config.";
+
+    /// <summary>What mkio says instead of a backup on PostgreSQL.</summary>
+    public const string NoPostgresBackup = "  No backup taken: mkio does not back up PostgreSQL databases (take a pg_dump first).";
+
     /// <summary>
     /// The summary table: an empty line, the header line, an empty line, the column header, the
     /// dash row, one row per change (all of them, in diff order) and an empty line. Columns are

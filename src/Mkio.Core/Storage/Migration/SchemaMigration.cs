@@ -53,6 +53,9 @@ internal static partial class SchemaMigration
         : canAsk ? MigrationAction.Ask
         : MigrationAction.Refuse;
 
+    /// <summary>An output that logs each message (hosts without <see cref="MigrationHooks"/>).</summary>
+    public static Action<string> LogOutput(ILogger logger) => text => Log.Output(logger, text);
+
     /// <summary>True for the exception of a refused or cancelled migration whose report was already written to the output.</summary>
     public static bool IsRefusal(Exception exception) => exception.Data.Contains(RefusedKey);
 
@@ -93,14 +96,23 @@ internal static partial class SchemaMigration
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(output);
         var diff = SchemaDiff.Compute(connection, model.Tables);
-        var action = Decide(diff, model.Options.AutoMigrate, confirm is not null);
-        var db = model.Options.DbPath;
+        return Run(diff, model.Options.AutoMigrate, model.Options.DbPath, output, confirm, d => Migrator.Apply(connection, MigrationPlan.Create(d), model.Options.DbPath).DeduplicatedRows, MigrationReport.RunInteractively);
+    }
+
+    /// <summary>
+    /// Decides, prints and applies <paramref name="diff"/> with <paramref name="apply"/> (which returns the rows
+    /// deduplicated); throws when the migration is refused or cancelled. <paramref name="refusalHint"/> is the line
+    /// after <see cref="MigrationReport.ConfirmationRequired"/> in a refusal.
+    /// </summary>
+    public static MigrationAction Run(SchemaDiff diff, MkioAutoMigrate mode, string db, Action<string> output, Func<string, bool>? confirm, Func<SchemaDiff, long> apply, string refusalHint)
+    {
+        var action = Decide(diff, mode, confirm is not null);
         switch (action)
         {
             case MigrationAction.None:
                 break;
             case MigrationAction.ApplySafe:
-                Migrator.Apply(connection, MigrationPlan.Create(diff), db);
+                apply(diff);
                 foreach (var change in diff.Changes)
                 {
                     output(MigrationReport.AppliedSafe(change));
@@ -109,8 +121,8 @@ internal static partial class SchemaMigration
                 break;
             case MigrationAction.ApplyAll:
                 output(MigrationReport.SummaryTable(db, diff.Changes));
-                output(MigrationReport.AutoApplying(model.Options.AutoMigrate));
-                ApplyAndNote(connection, diff, db, output);
+                output(MigrationReport.AutoApplying(mode));
+                ApplyAndNote(apply, diff, output);
                 break;
             case MigrationAction.Ask:
                 var table = MigrationReport.SummaryTable(db, diff.Changes);
@@ -121,28 +133,28 @@ internal static partial class SchemaMigration
                     throw Refused($"Schema migration of database \"{db}\" was cancelled; nothing was applied.", table, MigrationReport.Cancelled);
                 }
 
-                ApplyAndNote(connection, diff, db, output);
+                ApplyAndNote(apply, diff, output);
                 output(MigrationReport.AppliedSuccessfully);
                 break;
             default:
                 var report = MigrationReport.SummaryTable(db, diff.Changes);
                 output(report);
-                output(MigrationReport.ConfirmationRequired + Environment.NewLine + MigrationReport.RunInteractively);
+                output(MigrationReport.ConfirmationRequired + Environment.NewLine + refusalHint);
                 throw Refused(
                     $"Schema migration of database \"{db}\" refused: destructive or potentially destructive changes need confirmation; nothing was applied.",
                     report,
-                    MigrationReport.ConfirmationRequired + Environment.NewLine + MigrationReport.RunInteractively);
+                    MigrationReport.ConfirmationRequired + Environment.NewLine + refusalHint);
         }
 
         return action;
     }
 
-    private static void ApplyAndNote(SqliteConnection connection, SchemaDiff diff, string db, Action<string> output)
+    private static void ApplyAndNote(Func<SchemaDiff, long> apply, SchemaDiff diff, Action<string> output)
     {
-        var result = Migrator.Apply(connection, MigrationPlan.Create(diff), db);
-        if (result.DeduplicatedRows > 0)
+        var deduplicated = apply(diff);
+        if (deduplicated > 0)
         {
-            output(MigrationReport.DeduplicatedNote(result.DeduplicatedRows));
+            output(MigrationReport.DeduplicatedNote(deduplicated));
         }
     }
 

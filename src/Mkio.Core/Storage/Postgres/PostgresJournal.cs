@@ -7,7 +7,7 @@ namespace Mkio.Storage.Postgres;
 /// <summary>Reads of the PostgreSQL journal (the tail, seeding) and snapshot reads that carry their journal position.</summary>
 internal static class PostgresJournal
 {
-    private const string AfterSql = "SELECT seq, tbl, op, ref, row FROM " + ChangeJournal.TableName + " WHERE seq > $1 ORDER BY seq LIMIT $2";
+    private const string AfterSql = "SELECT seq, tbl, op, ref, row, cause, old FROM " + ChangeJournal.TableName + " WHERE seq > $1 ORDER BY seq LIMIT $2";
 
     private const string NewestSql = "SELECT seq, tbl, op, ref, row FROM (SELECT seq, tbl, op, ref, row FROM " + ChangeJournal.TableName
         + " WHERE tbl = ANY($1) ORDER BY seq DESC LIMIT $2) AS newest ORDER BY seq";
@@ -75,7 +75,13 @@ internal static class PostgresJournal
             seen?.Invoke(r.GetInt64(0));
             if (model.TablesByName.TryGetValue(r.GetString(1), out var table))
             {
-                result.Add(new JournalEntry(r.GetInt64(0), table, r.GetString(2), r.GetString(3), ChangeJournal.ParseRow(r.GetString(4), schemas)));
+                // The tail's read also carries an undo/redo's cause and pre-image (seeding reads leave them out).
+                var withCause = r.FieldCount > 5;
+                result.Add(new JournalEntry(r.GetInt64(0), table, r.GetString(2), r.GetString(3), ChangeJournal.ParseRow(r.GetString(4), schemas))
+                {
+                    Cause = withCause && !r.IsDBNull(5) ? r.GetString(5) : null,
+                    Old = withCause && !r.IsDBNull(6) ? ChangeJournal.ParseRow(r.GetString(6), schemas) : null,
+                });
             }
         }
 

@@ -160,7 +160,7 @@ internal sealed partial class PostgresJournalTail : IAsyncDisposable
             var events = new List<ChangeEvent>(entries.Count);
             foreach (var e in entries)
             {
-                events.Add(new ChangeEvent(e.Table, e.Op, e.Row, e.Ref, e.Sequence));
+                events.Add(new ChangeEvent(e.Table, e.Op, e.Row, e.Ref, e.Sequence, e.Cause, e.Old));
             }
 
             try

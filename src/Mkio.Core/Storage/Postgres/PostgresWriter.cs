@@ -46,7 +46,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
 
     private static readonly string LockSql = "SELECT pg_advisory_xact_lock(" + JournalLockKey.ToString(CultureInfo.InvariantCulture) + ")";
 
-    private const string AppendSql = "INSERT INTO " + ChangeJournal.TableName + " (seq, tbl, op, ref, row) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])";
+    private const string AppendSql = "INSERT INTO " + ChangeJournal.TableName + " (seq, tbl, op, ref, row, cause, old) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])";
 
     private const string PruneSql = "DELETE FROM " + ChangeJournal.TableName + " WHERE seq IN (SELECT seq FROM " + ChangeJournal.TableName + " WHERE tbl = $1 ORDER BY seq DESC OFFSET $2)";
 
@@ -61,7 +61,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     private readonly int _maxBatch;
     private readonly Channel<WriteRequest> _queue = Channel.CreateBounded<WriteRequest>(new BoundedChannelOptions(10_000) { SingleReader = true });
     private readonly Dictionary<(OpModel, ulong), (string Sql, int[] Indexes)> _statements = [];
-    private readonly List<(TableModel Table, string Op, Row Row)> _pending = [];
+    private readonly List<PendingChange> _pending = [];
     private NpgsqlConnection? _connection;
     private Task? _loop;
     private long _sequence;
@@ -194,9 +194,9 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
                 try
                 {
                     await ExecuteRequestAsync(connection, tx, req, @ref).ConfigureAwait(false);
-                    foreach (var (table, op, row) in _pending)
+                    foreach (var p in _pending)
                     {
-                        events.Add(new ChangeEvent(table, op, row, @ref, ++sequence));
+                        events.Add(new ChangeEvent(p.Table, p.Op, p.Row, @ref, ++sequence, p.Cause, p.Old));
                     }
 
                     outcomes[i] = new WriteOutcome(true, @ref, null);
@@ -294,6 +294,12 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         {
             var op = ops[j];
             var mask = req.Omitted.Length > j ? req.Omitted[j] : 0UL;
+            if (op.Table.Versioned)
+            {
+                recorded[j] = await ExecuteVersionedAsync(connection, tx, req, @ref, j, mask, recorded).ConfigureAwait(false);
+                continue;
+            }
+
             var (sql, indexes) = Statement(op, mask);
             var cmd = new NpgsqlBatchCommand(sql);
             foreach (var pi in indexes)
@@ -331,7 +337,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
 
             foreach (var row in rows)
             {
-                _pending.Add((op.Table, op.OpTypeName, row));
+                _pending.Add(new(op.Table, op.OpTypeName, row));
             }
 
             recorded[j] = op.Type == OpType.Delete || rows.Count == 0 ? null : rows[0];
@@ -357,6 +363,8 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         var op = new string[events.Count];
         var refs = new string[events.Count];
         var rows = new string[events.Count];
+        var causes = new string?[events.Count];
+        var olds = new string?[events.Count];
         for (var i = 0; i < events.Count; i++)
         {
             var e = events[i];
@@ -365,6 +373,8 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             op[i] = e.Op;
             refs[i] = e.Ref;
             rows[i] = System.Text.Encoding.UTF8.GetString(WireJson.Serialize(e.Row, static (w, r) => WireJson.WriteRow(w, r)));
+            causes[i] = e.Cause;
+            olds[i] = e.Old is null ? null : System.Text.Encoding.UTF8.GetString(WireJson.Serialize(e.Old, static (w, r) => WireJson.WriteRow(w, r)));
         }
 
         // The append and the NOTIFY waking the other nodes' tails travel as one round trip.
@@ -375,6 +385,8 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = op });
         cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = refs });
         cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = rows });
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = causes });
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, Value = olds });
         batch.BatchCommands.Add(cmd);
         var notify = new NpgsqlBatchCommand(NotifySql);
         notify.Parameters.Add(new NpgsqlParameter { Value = sequence.ToString(CultureInfo.InvariantCulture) });

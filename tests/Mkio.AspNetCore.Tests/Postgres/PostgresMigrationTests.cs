@@ -1,0 +1,100 @@
+using Microsoft.Extensions.DependencyInjection;
+using Mkio.TestUtilities;
+
+namespace Mkio.AspNetCore.Tests.Postgres;
+
+/// <summary>
+/// Node start on PostgreSQL migrates with the SQLite rules: safe changes always, others only as <c>auto_migrate</c>
+/// allows (refused otherwise, nothing applied, the message naming <c>mkio dbupdate</c>); after a type change and a
+/// removed column, a client resumes with its ref and gets exactly the changes it missed.
+/// </summary>
+public sealed class PostgresMigrationTests
+{
+    private static Action<MkioOptions> Node(string cs, bool v2, MkioAutoMigrate mode = MkioAutoMigrate.Off) => o =>
+    {
+        o.Postgres = cs;
+        o.BatchMaxWaitMs = 1.0;
+        o.AutoMigrate = mode;
+        o.Table("orders", t =>
+        {
+            t.Column("id", "INTEGER PRIMARY KEY").Column("symbol", "TEXT NOT NULL");
+            if (v2)
+            {
+                t.Column("qty", "REAL").Column("note", "TEXT");
+            }
+            else
+            {
+                t.Column("qty", "INTEGER").Column("price", "REAL");
+            }
+        });
+        o.Transaction("orders_tx", tx => tx.Op("add", ops => ops.Insert("orders", ["id", "symbol", "qty"])))
+            .SubPub("book", s => s.From("orders").Key("id"));
+    };
+
+    private static async Task AddAsync(TestSocket ws, string @ref, int id, CancellationToken ct)
+    {
+        var reply = await ws.RequestAsync($$$"""{"service":"orders_tx","op":"add","ref":"{{{@ref}}}","data":{"id":{{{id}}},"symbol":"S{{{id}}}","qty":{{{id}}}}}""", ct);
+        Assert.That(reply.GetProperty("type").GetString(), Is.EqualTo("result"), reply.GetRawText());
+    }
+
+    [Test, CancelAfter(180_000)]
+    public async Task A_node_refuses_unsafe_changes_unless_auto_migrate_allows_them_and_resume_stays_exact(CancellationToken ct)
+    {
+        var server = await PostgresServer.SharedAsync();
+        var cs = await server.CreateDatabaseAsync(cancellationToken: ct);
+        await using (var v1 = await MkioTestHost.StartAsync(Node(cs, v2: false), ct))
+        {
+            await using var ws = await v1.ConnectAsync("ws", ct);
+            await AddAsync(ws, "m1", 1, ct);
+            await AddAsync(ws, "m2", 2, ct);
+        }
+
+        // Off: a removed column and a type change are refused; nothing is applied (a later start still sees them).
+        var refused = Assert.ThrowsAsync<MkioConfigurationException>(() => MkioTestHost.StartAsync(Node(cs, v2: true), ct))!;
+        Assert.That(refused.Message, Does.Contain("Remove column \"price\"").And.Contain("Change column \"qty\" type from INTEGER to REAL").And.Contain("mkio dbupdate"));
+        var stillRefused = Assert.ThrowsAsync<MkioConfigurationException>(() => MkioTestHost.StartAsync(Node(cs, v2: true, MkioAutoMigrate.Risky), ct))!;
+        Assert.That(stillRefused.Message, Does.Contain("Remove column \"price\""), "risky does not allow a destructive change");
+
+        // Destructive: applied; the rows keep their refs, so a resume from m1 is a delta with exactly m2's change.
+        await using var v2 = await MkioTestHost.StartAsync(Node(cs, v2: true, MkioAutoMigrate.Destructive), ct);
+        await using var client = await v2.ConnectAsync("ws", ct);
+        var delta = await client.RequestAsync("""{"type":"subscribe","service":"book","ref":"m1"}""", ct);
+        Assert.That(delta.GetProperty("type").GetString(), Is.EqualTo("delta"), delta.GetRawText());
+        Assert.That(delta.GetProperty("changes").EnumerateArray().Select(c => c.GetProperty("row").GetProperty("_mkio_ref").GetString()), Is.EqualTo(new[] { "m2" }), delta.GetRawText());
+
+        await using var writer = await v2.ConnectAsync("ws", ct);
+        await AddAsync(writer, "m3", 3, ct);
+        var update = await client.ReceiveUntilAsync(m => m.GetRawText().Contains("\"m3\"", StringComparison.Ordinal), ct);
+        Assert.That(update.GetProperty("row").GetProperty("qty").GetDouble(), Is.EqualTo(3.0));
+        Assert.That(update.GetProperty("row").TryGetProperty("price", out _), Is.False, update.GetRawText());
+
+        var snapshot = await writer.RequestAsync("""{"type":"subscribe","service":"book"}""", ct);
+        var rows = snapshot.GetProperty("rows").EnumerateArray().Select(r => $"{r.GetProperty("id").GetInt64()}:{r.GetProperty("qty").GetRawText()}:{r.GetProperty("_mkio_ref").GetString()}").Order();
+        Assert.That(rows, Is.EqualTo(new[] { "1:1.0:m1", "2:2.0:m2", "3:3.0:m3" }), snapshot.GetRawText());
+    }
+
+    [Test, CancelAfter(180_000)]
+    public async Task A_safe_change_is_applied_at_start_with_auto_migrate_off_and_a_versioned_table_gets_its_history(CancellationToken ct)
+    {
+        var server = await PostgresServer.SharedAsync();
+        var cs = await server.CreateDatabaseAsync(cancellationToken: ct);
+        await using (var v1 = await MkioTestHost.StartAsync(Node(cs, v2: false), ct))
+        {
+            await using var ws = await v1.ConnectAsync("ws", ct);
+            await AddAsync(ws, "s1", 1, ct);
+        }
+
+        // Adding a column (safe) and making the table versioned: rows present get a baseline version.
+        await using var host = await MkioTestHost.StartAsync(o =>
+        {
+            Node(cs, v2: false)(o);
+            o.Tables[0].Columns["extra"] = "TEXT DEFAULT 'x'";
+            o.Tables[0].Versioned = true;
+        }, ct);
+        await using var client = await host.ConnectAsync("ws", ct);
+        var snapshot = await client.RequestAsync("""{"type":"subscribe","service":"book"}""", ct);
+        Assert.That(snapshot.GetProperty("rows")[0].GetProperty("extra").GetString(), Is.EqualTo("x"), snapshot.GetRawText());
+        var history = await host.Services.GetRequiredService<IMkio>().HistoryAsync("orders", cancellationToken: ct);
+        Assert.That(history.Select(r => $"{r["id"]}:{r["_mkio_version"]}:{r["_mkio_op"]}:{r["_mkio_ref"]}"), Is.EqualTo(new[] { "1:1:baseline:s1" }));
+    }
+}
