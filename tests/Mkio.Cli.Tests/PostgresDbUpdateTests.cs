@@ -118,6 +118,43 @@ public sealed class PostgresDbUpdateTests
         Assert.That(output, Does.Contain("matches the config; no schema changes."));
     }
 
+    [Test, CancelAfter(240_000)]
+    public async Task Dbupdate_on_postgres_discards_redo_state_unless_kept_and_drops_history_on_request(CancellationToken ct)
+    {
+        var server = await PostgresServer.SharedAsync();
+        var cs = await server.CreateDatabaseAsync(cancellationToken: ct);
+        using var dir = new TempDirectory();
+        var table = $$"""
+            postgres = "{{cs}}"
+
+            [tables.docs]
+            columns = { id = "TEXT PRIMARY KEY", body = "TEXT" }
+            """;
+        await File.WriteAllTextAsync(dir.File("versioned.toml"), table + "\nversioned = true\n", ct);
+        await File.WriteAllTextAsync(dir.File("plain.toml"), table, ct);
+        var (code, output) = await RunAsync(dir, ct, "dbupdate", "versioned.toml");
+        Assert.That(code, Is.Zero, output);
+
+        // d1 is at version 1 with an undone version 2 above it: redo state.
+        await ExecAsync(cs, "INSERT INTO docs (id, body, _mkio_ref, _mkio_version) VALUES ('d1', 'one', 'r1', 1); "
+            + "INSERT INTO docs__history (_mkio_version, _mkio_op, _mkio_ref, id, body) VALUES (1, 'insert', 'r1', 'd1', 'one'), (2, 'update', 'r2', 'd1', 'two')", ct);
+        (code, output) = await RunAsync(dir, ct, "dbupdate", "versioned.toml", "--keep-redo");
+        Assert.That(code, Is.Zero, output);
+        Assert.That(output, Does.Not.Contain("Discarded redo history"));
+        (code, output) = await RunAsync(dir, ct, "dbupdate", "versioned.toml");
+        Assert.That(code, Is.Zero, output);
+        Assert.That(output, Does.Contain("Discarded redo history from docs__history: 1 undone version(s), 0 version(s) of rows undone past their first version")
+            .And.Contain("These are no longer redo-able. Use --keep-redo to keep them."));
+
+        (code, output) = await RunAsync(dir, ct, "dbupdate", "plain.toml");
+        Assert.That(code, Is.Zero, output);
+        Assert.That(await ColumnsAsync(cs, "docs__history", ct), Is.Not.Empty, "history stays without --drop-history");
+        (code, output) = await RunAsync(dir, ct, "dbupdate", "plain.toml", "--drop-history");
+        Assert.That(code, Is.Zero, output);
+        Assert.That(output, Does.Contain("Dropped history table docs__history"));
+        Assert.That(await ColumnsAsync(cs, "docs__history", ct), Is.Empty);
+    }
+
     [Test, CancelAfter(120_000)]
     public async Task Archive_and_restore_refuse_a_postgres_config(CancellationToken ct)
     {

@@ -97,4 +97,45 @@ public sealed class PostgresMigrationTests
         var history = await host.Services.GetRequiredService<IMkio>().HistoryAsync("orders", cancellationToken: ct);
         Assert.That(history.Select(r => $"{r["id"]}:{r["_mkio_version"]}:{r["_mkio_op"]}:{r["_mkio_ref"]}"), Is.EqualTo(new[] { "1:1:baseline:s1" }));
     }
+
+    [Test, CancelAfter(180_000)]
+    public async Task A_primary_key_change_drops_rows_colliding_under_the_new_key_and_keeps_refs(CancellationToken ct)
+    {
+        var server = await PostgresServer.SharedAsync();
+        var cs = await server.CreateDatabaseAsync(cancellationToken: ct);
+        Action<MkioOptions> Positions(bool bySymbol) => o =>
+        {
+            o.Postgres = cs;
+            o.BatchMaxWaitMs = 1.0;
+            o.AutoMigrate = MkioAutoMigrate.Risky;
+            o.Table("positions", t =>
+            {
+                t.Column("book", bySymbol ? "TEXT NOT NULL" : "TEXT PRIMARY KEY").Column("symbol", "TEXT NOT NULL").Column("qty", "INTEGER");
+                if (bySymbol)
+                {
+                    t.PrimaryKey("symbol");
+                }
+            });
+            o.Transaction("tx", tx => tx.Op("add", ops => ops.Insert("positions", ["book", "symbol", "qty"])))
+                .SubPub("all", s => s.From("positions").Key(bySymbol ? "symbol" : "book"));
+        };
+
+        await using (var v1 = await MkioTestHost.StartAsync(Positions(bySymbol: false), ct))
+        {
+            await using var ws = await v1.ConnectAsync("ws", ct);
+            foreach (var (r, book, symbol, qty) in new[] { ("k1", "b1", "A", 1), ("k2", "b2", "A", 2), ("k3", "b3", "B", 3) })
+            {
+                var reply = await ws.RequestAsync($$$"""{"service":"tx","op":"add","ref":"{{{r}}}","data":{"book":"{{{book}}}","symbol":"{{{symbol}}}","qty":{{{qty}}}}}""", ct);
+                Assert.That(reply.GetProperty("type").GetString(), Is.EqualTo("result"), reply.GetRawText());
+            }
+        }
+
+        await using var v2 = await MkioTestHost.StartAsync(Positions(bySymbol: true), ct);
+        await using var client = await v2.ConnectAsync("ws", ct);
+        var snapshot = await client.RequestAsync("""{"type":"subscribe","service":"all"}""", ct);
+        var rows = snapshot.GetProperty("rows").EnumerateArray().Select(r => $"{r.GetProperty("symbol").GetString()}:{r.GetProperty("book").GetString()}:{r.GetProperty("_mkio_ref").GetString()}").Order();
+        Assert.That(rows, Is.EqualTo(new[] { "A:b1:k1", "B:b3:k3" }), "the first stored row of each new key stays, with its ref");
+        var duplicate = await client.RequestAsync("""{"service":"tx","op":"add","data":{"book":"b9","symbol":"B","qty":9}}""", ct);
+        Assert.That(duplicate.GetRawText(), Does.Contain("duplicate key"), "the new key is enforced");
+    }
 }

@@ -72,6 +72,7 @@ public sealed class PostgresVersionedTests
             Assert.That(await SendAsync(onA, "redo", """{"id":1}""", ct), Is.EqualTo("ok"));
             Assert.That(await SendAsync(onA, "redo", """{"id":1}""", ct), Is.EqualTo("ok"));
             Assert.That(await SendAsync(onA, "redo", """{"id":1}""", ct), Is.EqualTo("nothing to redo"));
+            Assert.That(await SendAsync(onA, "undo", """{"id":"one"}""", ct), Does.Contain("orders.id is INTEGER in PostgreSQL and cannot store 'one'"));
         }
 
         string[] expected = ["insert:-:1", "update:-:2", "update:undo:1", "delete:undo:1", "insert:redo:1", "update:redo:2"];

@@ -88,7 +88,7 @@ public class PostgresConfigTests
 
     [Test]
     public void VersionedTablesCompileOnPostgres() =>
-        Assert.That(ModelTestSupport.CompileToml("postgres = \"Host=db\"\n[tables.docs]\nversioned = true\ncolumns = { id = \"TEXT PRIMARY KEY\", body = \"TEXT\" }\n").TablesByName["docs"].Versioned, Is.True);
+        Assert.That(ModelTestSupport.CompileToml("postgres = \"Host=db\"\n[tables.docs]\nversioned = true\ncolumns = { id = \"TEXT PRIMARY KEY\", body = \"TEXT\" }\n").TablesByName["docs"].History!.Name, Is.EqualTo("docs__history"));
 
     [Test]
     public void SeedsReqRepAndLoginTablesCompileOnPostgres()

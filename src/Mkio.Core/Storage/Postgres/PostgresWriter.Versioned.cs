@@ -47,7 +47,8 @@ internal sealed partial class PostgresWriter
             var key = new object?[op.Key.Length];
             for (var k = 0; k < key.Length; k++)
             {
-                key[k] = WriteBatcher.ParamValue(op, k, values, @ref, recorded, req);
+                var column = table.PrimaryKey[k];
+                key[k] = PostgresValues.Coerce(WriteBatcher.ParamValue(op, k, values, @ref, recorded, req), PostgresColumnMapper.KindOf(column.Definition), table.Name + "." + column.Name);
             }
 
             var change = op.Type == OpType.Undo ? await UndoAsync(db, s, key, context).ConfigureAwait(false) : await RedoAsync(db, s, key, context).ConfigureAwait(false);
