@@ -27,6 +27,13 @@ internal sealed partial class MkioEngine
     /// </summary>
     public long Position => _pgTail?.Position ?? Writer.Sequence;
 
+    /// <summary>Requests waiting in whichever writer is configured.</summary>
+    public int WriteQueueLength => _pgWriter?.QueueLength ?? Writer.QueueLength;
+
+    /// <summary>Test hook: parks whichever writer is configured between batches (see <see cref="WriteBatcher.HoldAsync"/>).</summary>
+    internal Task<IDisposable> HoldWritesAsync(CancellationToken cancellationToken = default) =>
+        _pgWriter?.HoldAsync(cancellationToken) ?? Writer.HoldAsync(cancellationToken);
+
     /// <summary>Why writes (or, on PostgreSQL, the journal tail) are failing, or null.</summary>
     public string? StorageFault => _pgSource is null ? Writer.Fault : _pgWriter?.Fault ?? _pgTail?.Fault;
 

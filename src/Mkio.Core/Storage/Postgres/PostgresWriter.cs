@@ -125,6 +125,46 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         }
     }
 
+    /// <summary>Requests waiting in the queue.</summary>
+    public int QueueLength => _queue.Reader.CanCount ? _queue.Reader.Count : 0;
+
+    /// <summary>
+    /// Test hook, as <see cref="WriteBatcher.HoldAsync"/>: parks the writer between batches until the returned handle
+    /// is disposed; requests submitted meanwhile stay queued and, once released, share one batch (up to the batch size).
+    /// </summary>
+    internal async Task<IDisposable> HoldAsync(CancellationToken cancellationToken = default)
+    {
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var item = new WriteRequest(_ =>
+        {
+            held.TrySetResult();
+            release.Task.Wait(CancellationToken.None);
+        });
+        await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+        await held.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new Hold(release);
+    }
+
+    /// <summary>Runs a maintenance item between batches (PostgreSQL has no SQLite database: the action gets null).</summary>
+    private static void RunMaintenance(WriteRequest item)
+    {
+        try
+        {
+            item.Maintenance!(null!);
+            item.TrySetResult(new WriteOutcome(true, string.Empty, null));
+        }
+        catch (Exception ex)
+        {
+            item.TrySetException(ex);
+        }
+    }
+
+    private sealed class Hold(TaskCompletionSource release) : IDisposable
+    {
+        public void Dispose() => release.TrySetResult();
+    }
+
     /// <summary>Stops accepting requests and drains the queue within <paramref name="timeout"/>.</summary>
     public async Task StopAsync(TimeSpan timeout)
     {
@@ -154,6 +194,19 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             batch.Clear();
             while (batch.Count < _maxBatch && reader.TryRead(out var r))
             {
+                if (r.Maintenance is not null)
+                {
+                    // A test hold (HoldAsync): what was taken before it commits first, what follows waits.
+                    if (batch.Count > 0)
+                    {
+                        await RunBatchAsync(batch).ConfigureAwait(false);
+                        batch.Clear();
+                    }
+
+                    RunMaintenance(r);
+                    continue;
+                }
+
                 batch.Add(r);
             }
 
