@@ -75,7 +75,11 @@ public sealed class MkioTestHost : IAsyncDisposable
 
     private static Task<string> PostgresDatabaseFor(string directory) =>
         PostgresDatabases.GetOrAdd(directory, static _ => new Lazy<Task<string>>(static async () =>
-            await (await PostgresServer.SharedAsync().ConfigureAwait(false)).CreateDatabaseAsync().ConfigureAwait(false))).Value;
+        {
+            var cs = await (await PostgresServer.SharedAsync().ConfigureAwait(false)).CreateDatabaseAsync().ConfigureAwait(false);
+            PostgresQuery.InstallSqliteShims(cs);
+            return cs;
+        })).Value;
 
     public HttpClient CreateHttpClient() => new() { BaseAddress = BaseUri, Timeout = TimeSpan.FromSeconds(30) };
 

@@ -222,6 +222,8 @@ public class ResumeAcrossRestartTests
     }
 
     [Test, CancelAfter(90_000)]
+    // A database without a journal is one written by the original (SQLite only).
+    [Category(StoreCategories.SqliteOnly)]
     public async Task QuerySnapshot_DatabaseWithoutJournal_RefFromTheSeededLog(CancellationToken ct)
     {
         // No journal position to take the snapshot's ref from: it comes from the change log seeded from
@@ -389,6 +391,8 @@ public class ResumeAcrossRestartTests
     }
 
     [Test, CancelAfter(90_000)]
+    // Stores Infinity in an INTEGER column, which only SQLite's dynamic typing allows.
+    [Category(StoreCategories.SqliteOnly)]
     public async Task Restart_JournalHoldsNonFiniteFloat_ServerStartsAndDeltaCarriesIt(CancellationToken ct)
     {
         // 1e999 decodes to +Infinity; the wire (and the journal) write it as a bare Infinity token.

@@ -170,6 +170,8 @@ public class OptionalFieldTests
 
     /// <summary>F16: a non-key TEXT primary key without default is required; an INTEGER primary key is not.</summary>
     [Test, CancelAfter(30_000)]
+    // An explicit id does not advance a PostgreSQL identity sequence (documented), so the next generated id differs.
+    [Category(StoreCategories.SqliteOnly)]
     public async Task Insert_PrimaryKeyField_TextRequiredIntegerOptional(CancellationToken ct)
     {
         await using var host = await MkioTestHost.StartAsync(Fixture, ct);

@@ -75,8 +75,8 @@ public class TransactionErrorTests
         using (Assert.EnterMultipleScope())
         {
             Assert.That(replies[0].Text, Is.EqualTo("""{"type":"result","service":"add_order","ref":"r1","ok":true}"""));
-            Assert.That(replies[1].Text, Is.EqualTo("""{"type":"error","message":"UNIQUE constraint failed: orders.id","ref":"r1b"}"""));
-            Assert.That(replies[2].Text, Is.EqualTo("""{"type":"error","message":"NOT NULL constraint failed: orders.symbol","ref":"r2"}"""));
+            Assert.That(replies[1].Text, Is.EqualTo($$"""{"type":"error","message":"{{StoreErrors.UniqueJson("orders", "id")}}","ref":"r1b"}"""));
+            Assert.That(replies[2].Text, Is.EqualTo($$"""{"type":"error","message":"{{StoreErrors.NotNullJson("orders", "symbol")}}","ref":"r2"}"""));
             Assert.That(replies[3].Text, Is.EqualTo("""{"type":"result","service":"add_order","ref":"r3","ok":true}"""), "SQLite allows a NULL TEXT primary key (reference behaviour)");
             Assert.That(replies[4].Text, Is.EqualTo("""{"type":"result","service":"update_order","ref":"r4","ok":true}"""));
             Assert.That(TxTest.Query(host, "SELECT id, qty, _mkio_ref FROM orders ORDER BY _mkio_ref"), Is.EqualTo(new[]

@@ -38,6 +38,8 @@ public class ValueBindingTests
     [TestCase("\"100\"", "text", "100")]
     [TestCase("\"\\u00dcn\\u00ef\"", "text", "Ünï")]
     [CancelAfter(30_000)]
+    // PostgreSQL columns are typed: SQLite's dynamic typing (a BLOB column keeps any storage class, an INTEGER column keeps 2.5) is a datatype mismatch there.
+    [Category(StoreCategories.SqliteOnly)]
     public async Task Bind_JsonValue_StoredWithMatchingStorageClass(string json, string storageClass, object? stored, CancellationToken ct)
     {
         await using var host = await MkioTestHost.StartAsync(Fixture, ct);
@@ -58,6 +60,8 @@ public class ValueBindingTests
     }
 
     [Test, CancelAfter(30_000)]
+    // PostgreSQL columns are typed: SQLite's dynamic typing (a BLOB column keeps any storage class, an INTEGER column keeps 2.5) is a datatype mismatch there.
+    [Category(StoreCategories.SqliteOnly)]
     public async Task Bind_BooleansAndNumbers_ColumnAffinityApplies(CancellationToken ct)
     {
         await using var host = await MkioTestHost.StartAsync(Fixture, ct);
@@ -82,6 +86,8 @@ public class ValueBindingTests
     }
 
     [Test, CancelAfter(30_000)]
+    // PostgreSQL columns are typed: SQLite's dynamic typing (a BLOB column keeps any storage class, an INTEGER column keeps 2.5) is a datatype mismatch there.
+    [Category(StoreCategories.SqliteOnly)]
     public async Task Bind_OpDefaults_BindByTomlType(CancellationToken ct)
     {
         await using var host = await MkioTestHost.StartAsync(Fixture, ct);

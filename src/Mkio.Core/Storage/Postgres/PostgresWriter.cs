@@ -91,6 +91,9 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     /// </summary>
     public IReadOnlyDictionary<string, int>? Retention { get; set; }
 
+    /// <summary>Where batch sizes, outcomes and failed writes are counted (<c>mkio.writer.*</c>, as for the SQLite writer), or null.</summary>
+    public Diagnostics.MkioMetrics? Metrics { get; init; }
+
     /// <summary>The journal position of this node's last commit.</summary>
     public long Sequence => Interlocked.Read(ref _sequence);
 
@@ -222,6 +225,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         var outcomes = new WriteOutcome[batch.Count];
         var events = new List<ChangeEvent>(batch.Count * 2);
         var committing = false;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             var connection = await ConnectionAsync().ConfigureAwait(false);
@@ -275,12 +279,23 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             await tx.CommitAsync().ConfigureAwait(false);
             Interlocked.Exchange(ref _sequence, sequence);
             Volatile.Write(ref _fault, null);
+            if (Metrics is { } metrics)
+            {
+                var ok = 0;
+                foreach (var o in outcomes)
+                {
+                    ok += o.Ok ? 1 : 0;
+                }
+
+                metrics.BatchCommitted(batch.Count, ok, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            }
         }
         catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
         {
             var message = (committing ? "database unavailable, the commit's outcome is unknown: " : "database unavailable: ") + ex.Message;
             Volatile.Write(ref _fault, message);
             Log.BatchFailed(_logger, ex, batch.Count);
+            Metrics?.WritesFailed(batch.Count);
             await DropConnectionAsync().ConfigureAwait(false);
             for (var i = 0; i < batch.Count; i++)
             {
@@ -349,11 +364,12 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             var mask = req.Omitted.Length > j ? req.Omitted[j] : 0UL;
             var (sql, indexes) = Statement(op, mask);
             var cmd = new NpgsqlBatchCommand(sql);
+            var position = 0;
             foreach (var pi in indexes)
             {
                 var name = op.Params[pi].Name;
                 var kind = op.Table.Find(name) is { } column ? PostgresColumnMapper.KindOf(column.Definition) : PostgresColumnKind.Text;
-                cmd.Parameters.Add(PostgresValues.Parameter(WriteBatcher.ParamValue(op, pi, req.Values[j], @ref, recorded, req), kind, op.Table.Name + "." + name));
+                cmd.Parameters.Add(PostgresValues.Parameter(WriteBatcher.ParamValue(op, pi, req.Values[j], @ref, recorded, req), kind, op.Table.Name + "." + name, ++position));
             }
 
             // One round trip per op: the request's SAVEPOINT rides with its first op, its RELEASE with its last.
