@@ -49,7 +49,7 @@ public class PostgresSchemaRequestTests
         var answers = new List<(string Sqlite, string Postgres)>();
         foreach (var table in (string[])["items", "kinds", "nope"])
         {
-            var request = $$"""{"type":"request","service":"_mkio","reqid":"s","data":{"table":"{{table}}"}}""";
+            var request = $$$"""{"type":"request","service":"_mkio","reqid":"s","data":{"table":"{{{table}}}"}}""";
             answers.Add((await onSqlite.AskAsync(request, ct), await onPostgres.AskAsync(request, ct)));
         }
 
