@@ -158,7 +158,8 @@ internal static class PostgresValues
     public static object? FromDatabase(object? value) => value switch
     {
         null or DBNull => null,
-        decimal m => m == decimal.Truncate(m) && m >= long.MinValue && m <= long.MaxValue ? (long)m : (double)m,
+        // (object) on the integer side: a conditional of long and double would be a double, and a whole NUMERIC must read as an integer.
+        decimal m => m == decimal.Truncate(m) && m >= long.MinValue && m <= long.MaxValue ? (object)(long)m : (double)m,
         int i => (long)i,
         short s => (long)s,
         float f => (double)f,
