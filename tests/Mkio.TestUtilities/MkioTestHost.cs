@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -10,14 +11,31 @@ using Mkio.AspNetCore;
 
 namespace Mkio.TestUtilities;
 
+/// <summary>The store every <see cref="MkioTestHost"/> of a test process runs on.</summary>
+public enum TestStore
+{
+    /// <summary>The configuration's own <c>db_path</c> (SQLite), as written.</summary>
+    Sqlite,
+
+    /// <summary>
+    /// A PostgreSQL database of <see cref="PostgresServer.SharedAsync"/> instead of the configured <c>db_path</c>:
+    /// one database per host folder, so a host restarted on the same <see cref="TempDirectory"/> finds its data again.
+    /// </summary>
+    Postgres,
+}
+
 /// <summary>
 /// A real Kestrel server on 127.0.0.1 with a free port, running mkio from code-first or TOML
 /// config, with its working directory's files (database, static folders) in a temp folder.
+/// With <see cref="Store"/> set to <see cref="TestStore.Postgres"/> (the PostgreSQL conformance run),
+/// every host without its own <c>postgres</c> setting runs on a PostgreSQL database instead of <c>db_path</c>.
 /// </summary>
 public sealed class MkioTestHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private bool _stopped;
+
+    private static readonly ConcurrentDictionary<string, Lazy<Task<string>>> PostgresDatabases = new(StringComparer.Ordinal);
 
     private MkioTestHost(WebApplication app, Uri baseUri, TempDirectory dir, bool ownsDirectory)
     {
@@ -39,6 +57,30 @@ public sealed class MkioTestHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>
+    /// The store of every host started from now on in this process (set once, by the PostgreSQL conformance
+    /// project's set-up fixture); <see cref="TestStore.Sqlite"/> unless changed.
+    /// </summary>
+    public static TestStore Store { get; set; } = TestStore.Sqlite;
+
+    /// <summary>The connection string of the PostgreSQL database this host runs on, or null on SQLite.</summary>
+    public string? PostgresConnectionString => PostgresDatabaseOf(Directory.Path);
+
+    /// <summary>
+    /// The PostgreSQL database that <see cref="Store"/> gave to hosts of the folder <paramref name="directory"/>
+    /// (a host's <see cref="TempDirectory.Path"/>), or null (SQLite, or no host ran there yet).
+    /// </summary>
+    public static string? PostgresDatabaseOf(string directory) =>
+        PostgresDatabases.TryGetValue(directory, out var db) && db.Value.IsCompletedSuccessfully ? db.Value.Result : null;
+
+    private static Task<string> PostgresDatabaseFor(string directory) =>
+        PostgresDatabases.GetOrAdd(directory, static _ => new Lazy<Task<string>>(static async () =>
+        {
+            var cs = await (await PostgresServer.SharedAsync().ConfigureAwait(false)).CreateDatabaseAsync().ConfigureAwait(false);
+            PostgresQuery.InstallSqliteShims(cs);
+            return cs;
+        })).Value;
+
     public HttpClient CreateHttpClient() => new() { BaseAddress = BaseUri, Timeout = TimeSpan.FromSeconds(30) };
 
     /// <summary>Starts a host. <paramref name="configure"/> fills the options (paths relative to the temp folder are made absolute).</summary>
@@ -53,6 +95,7 @@ public sealed class MkioTestHost : IAsyncDisposable
     {
         var owns = directory is null;
         var dir = directory ?? new TempDirectory();
+        var postgres = Store == TestStore.Postgres ? await PostgresDatabaseFor(dir.Path).ConfigureAwait(false) : null;
         // No appsettings.json watcher: every watcher holds an inotify instance, and the machine allows 128 per user across all test processes.
         var b = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dir.Path, Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         b.Logging.ClearProviders();
@@ -61,6 +104,12 @@ public sealed class MkioTestHost : IAsyncDisposable
         void Configure(MkioOptions o)
         {
             configure(o);
+            if (postgres is not null && o.Postgres is null)
+            {
+                o.ResetDbPath();
+                o.Postgres = postgres;
+            }
+
             if (o.Postgres is null && o.DbPath != ":memory:" && !Path.IsPathRooted(o.DbPath))
             {
                 o.DbPath = Path.Combine(dir.Path, o.DbPath);
@@ -120,9 +169,9 @@ public sealed class MkioTestHost : IAsyncDisposable
     /// </summary>
     public Task<IDisposable> HoldWriterAsync(CancellationToken cancellationToken = default) => HoldWriterAsync(Services, cancellationToken);
 
-    /// <summary><see cref="HoldWriterAsync(CancellationToken)"/> for any host running mkio.</summary>
+    /// <summary><see cref="HoldWriterAsync(CancellationToken)"/> for any host running mkio (SQLite or PostgreSQL writer).</summary>
     public static Task<IDisposable> HoldWriterAsync(IServiceProvider services, CancellationToken cancellationToken = default) =>
-        services.GetRequiredService<Mkio.AspNetCore.Hosting.MkioEngineHost>().Engine.Writer.HoldAsync(cancellationToken);
+        services.GetRequiredService<Mkio.AspNetCore.Hosting.MkioEngineHost>().Engine.HoldWritesAsync(cancellationToken);
 
     /// <summary>Waits until at least <paramref name="count"/> writes are queued in the (held) writer.</summary>
     public Task WaitForQueuedWritesAsync(int count, CancellationToken cancellationToken) => WaitForQueuedWritesAsync(Services, count, cancellationToken);
@@ -130,8 +179,8 @@ public sealed class MkioTestHost : IAsyncDisposable
     /// <summary><see cref="WaitForQueuedWritesAsync(int, CancellationToken)"/> for any host running mkio.</summary>
     public static Task WaitForQueuedWritesAsync(IServiceProvider services, int count, CancellationToken cancellationToken)
     {
-        var writer = services.GetRequiredService<Mkio.AspNetCore.Hosting.MkioEngineHost>().Engine.Writer;
-        return Eventually.WaitUntilAsync(() => writer.QueueLength >= count, $"{count} writes queued in the writer", cancellationToken);
+        var engine = services.GetRequiredService<Mkio.AspNetCore.Hosting.MkioEngineHost>().Engine;
+        return Eventually.WaitUntilAsync(() => engine.WriteQueueLength >= count, $"{count} writes queued in the writer", cancellationToken);
     }
 
     /// <summary>Runs the host's graceful shutdown (as on SIGTERM).</summary>

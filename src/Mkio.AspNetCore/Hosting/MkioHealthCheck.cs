@@ -6,7 +6,8 @@ namespace Mkio.AspNetCore.Hosting;
 /// Healthy while the engine runs, its writer accepts requests and the database answers a read; degraded while
 /// write batches fail as a whole (cannot begin: another connection holds the write lock; cannot commit: e.g. the
 /// disk is full) until one commits again; unhealthy when stopped or unreadable, and once the writer stopped after
-/// another process wrote to its change journal.
+/// another process wrote to its change journal; on PostgreSQL also while the node's journal tail cannot follow the
+/// journal (the description names the tail).
 /// </summary>
 internal sealed class MkioHealthCheck(MkioEngineHost host) : IHealthCheck
 {
@@ -23,9 +24,9 @@ internal sealed class MkioHealthCheck(MkioEngineHost host) : IHealthCheck
             return HealthCheckResult.Unhealthy("mkio is shutting down.");
         }
 
-        if (engine.StorageFault is { } fault)
+        if (engine.StorageFaultDescription is { } fault)
         {
-            return HealthCheckResult.Unhealthy($"mkio stopped writing: {fault}.");
+            return HealthCheckResult.Unhealthy(fault);
         }
 
         try

@@ -40,6 +40,13 @@ public sealed partial class MkioOptions
 
     private string _dbPath = "mkio.db";
 
+    /// <summary>Forgets an assigned <see cref="DbPath"/> (back to the default, not set): a test host moving a configuration onto PostgreSQL.</summary>
+    internal void ResetDbPath()
+    {
+        _dbPath = "mkio.db";
+        DbPathSet = false;
+    }
+
     /// <summary>Maximum number of transactions committed together (<c>batch_max_size</c>).</summary>
     public int BatchMaxSize { get; set; } = 500;
 

@@ -27,8 +27,28 @@ internal sealed partial class MkioEngine
     /// </summary>
     public long Position => _pgTail?.Position ?? Writer.Sequence;
 
+    /// <summary>On PostgreSQL, the <c>_mkio</c> table-schema columns of <paramref name="table"/> (<see cref="PostgresTableInfo"/>); null on SQLite.</summary>
+    public List<object?>? PostgresTableColumns(Model.TableModel table) => _pgSource is null ? null : PostgresTableInfo.Columns(_pgSource, table);
+
+    /// <summary>Requests waiting in whichever writer is configured.</summary>
+    public int WriteQueueLength => _pgWriter?.QueueLength ?? Writer.QueueLength;
+
+    /// <summary>Test hook: parks whichever writer is configured between batches (see <see cref="WriteBatcher.HoldAsync"/>).</summary>
+    internal Task<IDisposable> HoldWritesAsync(CancellationToken cancellationToken = default) =>
+        _pgWriter?.HoldAsync(cancellationToken) ?? Writer.HoldAsync(cancellationToken);
+
     /// <summary>Why writes (or, on PostgreSQL, the journal tail) are failing, or null.</summary>
     public string? StorageFault => _pgSource is null ? Writer.Fault : _pgWriter?.Fault ?? _pgTail?.Fault;
+
+    /// <summary>
+    /// What is failing, as the health check says it, or null: the writer (<c>mkio stopped writing: …</c>) or, on
+    /// PostgreSQL, this node's journal tail (<c>mkio stopped following the PostgreSQL journal (journal tail): …</c>:
+    /// its subscribers get no changes until it reads again; after a gap it never does).
+    /// </summary>
+    public string? StorageFaultDescription => _pgSource is null
+        ? Writer.Fault is { } f ? $"mkio stopped writing: {f}." : null
+        : _pgWriter?.Fault is { } w ? $"mkio stopped writing: {w}."
+        : _pgTail?.Fault is { } t ? $"mkio stopped following the PostgreSQL journal (journal tail): {t}." : null;
 
     /// <summary>Checks that the store answers (health).</summary>
     public async Task PingAsync(CancellationToken cancellationToken)
@@ -83,7 +103,7 @@ internal sealed partial class MkioEngine
             await ExecuteAsync(connection, "SELECT pg_advisory_lock_shared(" + PostgresWriter.JournalLockKey.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", cancellationToken).ConfigureAwait(false);
             var position = await PostgresJournal.PositionAsync(connection, null, cancellationToken).ConfigureAwait(false);
             _pgTail = new PostgresJournalTail(_pgSource, Model, Bus, Logger, TimeSpan.FromSeconds(1));
-            _pgWriter = new PostgresWriter(_pgSource, null, Refs, Logger, Model.Options.BatchMaxSize) { AcknowledgeAfter = p => _pgTail.WaitForAsync(p), Retention = ClusterRetention() };
+            _pgWriter = new PostgresWriter(_pgSource, null, Refs, Logger, Model.Options.BatchMaxSize) { Metrics = Metrics, AcknowledgeAfter = p => _pgTail.WaitForAsync(p), Retention = ClusterRetention() };
             await StartServicesAsync(cancellationToken).ConfigureAwait(false);
             await ExecuteAsync(connection, "SELECT pg_advisory_unlock_shared(" + PostgresWriter.JournalLockKey.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", cancellationToken).ConfigureAwait(false);
             _pgTail.Start(position);
@@ -116,6 +136,9 @@ internal sealed partial class MkioEngine
         using var cmd = new NpgsqlCommand(sql, connection);
         await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Stops whichever writer is configured (new writes get the stopping error), draining within <paramref name="timeout"/>.</summary>
+    internal Task StopWriterAsync(TimeSpan timeout) => _pgWriter?.StopAsync(timeout) ?? Writer.StopAsync(timeout);
 
     /// <summary>Stops the PostgreSQL writer (draining within the shutdown timeout).</summary>
     private async Task StopPostgresWriterAsync()

@@ -168,12 +168,18 @@ internal sealed class IdentityService : ReqRepService
         return true;
     }
 
-    /// <summary><c>{"table":T,"columns":[…]}</c> from <c>PRAGMA table_info</c> of a configured table.</summary>
+    /// <summary><c>{"table":T,"columns":[…]}</c> from <c>PRAGMA table_info</c> of a configured table (on PostgreSQL: <see cref="Storage.Postgres.PostgresTableInfo"/>).</summary>
     private byte[] Schema(string table, JsonElement reqid)
     {
         if (!Engine.Model.TablesByName.TryGetValue(table, out var model))
         {
             return Error($"Unknown table: {PyRepr.OfString(table)} (available: {string.Join(", ", Engine.Model.Tables.Select(t => t.Name))})", reqid);
+        }
+
+        if (Engine.PostgresTableColumns(model) is { } live)
+        {
+            var answer = new OrderedDictionary<string, object?>(StringComparer.Ordinal) { ["table"] = table, ["columns"] = live };
+            return LaterProtocol.Reply(Name, reqid, "row", answer);
         }
 
         var columns = Engine.Database.Read(c => MkioDatabase.Query(c, $"PRAGMA table_info({table})"));

@@ -165,7 +165,11 @@ public class FuzzedInputTests
         acknowledged.Add(await OkAsync(ws, """{"service":"add_order","ref":"final","data":{"id":"final","symbol":"Z"}}""", ct));
         var stored = ReadDb(host.Directory.File(DbFile), "SELECT _mkio_ref FROM orders").Select(r => (string)r["_mkio_ref"]!).ToHashSet(StringComparer.Ordinal);
         Assert.That(stored, Is.EquivalentTo(acknowledged));
-        Assert.That(ReadDb(host.Directory.File(DbFile), "PRAGMA integrity_check").Single()["integrity_check"], Is.EqualTo("ok"));
+        if (host.PostgresConnectionString is null)
+        {
+            // The SQLite file's own check (the PostgreSQL conformance run has no file to check).
+            Assert.That(ReadDb(host.Directory.File(DbFile), "PRAGMA integrity_check").Single()["integrity_check"], Is.EqualTo("ok"));
+        }
     }
 
     [Test, CancelAfter(300_000)]

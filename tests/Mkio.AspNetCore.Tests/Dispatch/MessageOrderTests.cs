@@ -82,7 +82,7 @@ public class MessageOrderTests
                 Assert.That(@ref, Does.Match(TxTest.RefFormat()));
                 if (Fails(i))
                 {
-                    Assert.That(replies[i].Text, Is.EqualTo($$$"""{"type":"error","message":"UNIQUE constraint failed: orders.id","ref":"{{{@ref}}}","msgid":{{{i}}}}"""));
+                    Assert.That(replies[i].Text, Is.EqualTo($$$"""{"type":"error","message":"{{{StoreErrors.UniqueJson("orders", "id")}}}","ref":"{{{@ref}}}","msgid":{{{i}}}}"""));
                 }
                 else
                 {

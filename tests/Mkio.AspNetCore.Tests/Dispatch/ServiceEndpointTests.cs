@@ -23,7 +23,7 @@ public class ServiceEndpointTests
         {
             Assert.That(replies[0].Text, Is.EqualTo("""{"type":"result","service":"add_order","ref":"u1","ok":true}"""));
             Assert.That(replies[1].Text, Is.EqualTo("""{"type":"result","service":"add_order","ref":"u1","msgid":"c","ok":true}"""));
-            Assert.That(replies[2].Text, Is.EqualTo("""{"type":"error","message":"UNIQUE constraint failed: orders.id","ref":"u2"}"""));
+            Assert.That(replies[2].Text, Is.EqualTo($$"""{"type":"error","message":"{{StoreErrors.UniqueJson("orders", "id")}}","ref":"u2"}"""));
             Assert.That(TxTest.Query(host, "SELECT id, symbol, qty, _mkio_ref FROM orders"), Is.EqualTo(new[] { new object[] { "1", "AAPL", 100L, "u1" } }));
         }
     }

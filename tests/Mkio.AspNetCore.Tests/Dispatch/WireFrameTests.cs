@@ -38,7 +38,7 @@ public class WireFrameTests
 
             Assert.That(textResult.Text, Is.EqualTo("""{"type":"result","service":"add_order","ref":"t1","ok":true}"""));
             Assert.That(binaryResult.Text, Is.EqualTo("""{"type":"result","service":"add_order","ref":"b1","ok":true}"""));
-            Assert.That(txError.Text, Is.EqualTo("""{"type":"error","message":"UNIQUE constraint failed: orders.id","ref":"b2"}"""));
+            Assert.That(txError.Text, Is.EqualTo($$"""{"type":"error","message":"{{StoreErrors.UniqueJson("orders", "id")}}","ref":"b2"}"""));
             Assert.That(dispatchError.Text, Is.EqualTo("""{"type":"error","message":"Unknown service: nosuch","ref":"b3"}"""));
             Assert.That(check.Text, Is.EqualTo("""{"type":"result","service":"add_order","ref":"t1","ok":true}"""));
             Assert.That(notObject.Text, Is.EqualTo("""{"type":"error","message":"Message must be a JSON object"}"""));

@@ -8,6 +8,8 @@ namespace Mkio.AspNetCore.Tests.Docs;
 /// docs/deployment.md "Backup and restore": the documented online backup statement, run against the
 /// live database of a running server, yields a file that a new server resumes from exactly.
 /// </summary>
+// The documented backup is SQLite's VACUUM INTO on the database file.
+[Category(StoreCategories.SqliteOnly)]
 public class BackupProcedureTests
 {
     [Test, CancelAfter(90_000)]

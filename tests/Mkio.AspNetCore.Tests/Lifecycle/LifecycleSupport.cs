@@ -16,6 +16,11 @@ internal static class LifecycleSupport
     /// <summary>Rows of <paramref name="sql"/> read from the database file itself, on a connection of its own (no pooling).</summary>
     public static List<object?[]> QueryFile(string path, string sql)
     {
+        if (MkioTestHost.PostgresDatabaseOf(Path.GetDirectoryName(path)!) is { } pg)
+        {
+            return [.. PostgresQuery.Rows(pg, sql).Select(r => r.Select(c => c.Value).ToArray())];
+        }
+
         var cs = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString();
         using var c = new SqliteConnection(cs);
         c.Open();

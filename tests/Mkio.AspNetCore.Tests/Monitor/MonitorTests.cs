@@ -59,7 +59,7 @@ public class MonitorTests
         Assert.That((await mon.ReceiveAsync(ct)).GetRawText(),
             Is.EqualTo("""{"direction":"in","service":"add_order","message":{"service":"add_order","ref":"tx2","msgid":"m","data":{"id":"1","symbol":"AAPL","qty":1}}}"""));
         Assert.That((await mon.ReceiveAsync(ct)).GetRawText(),
-            Is.EqualTo("""{"direction":"out","service":"add_order","message":{"type":"error","message":"UNIQUE constraint failed: orders.id","ref":"tx2","msgid":"m"}}"""));
+            Is.EqualTo($$$"""{"direction":"out","service":"add_order","message":{"type":"error","message":"{{{StoreErrors.UniqueJson("orders", "id")}}}","ref":"tx2","msgid":"m"}}"""));
 
         // A check and its answer.
         await ws.RequestAsync("""{"service":"add_order","type":"check","ref":"tx1"}""", ct);

@@ -212,7 +212,7 @@ public class RandomizedResumeTests
                 }
                 else
                 {
-                    Assert.That(reply.GetProperty("message").GetString(), Does.StartWith("UNIQUE constraint failed"), reply.GetRawText());
+                    Assert.That(reply.GetProperty("message").GetString(), Does.StartWith(StoreErrors.UniquePrefix), reply.GetRawText());
                     failed++;
                 }
             }

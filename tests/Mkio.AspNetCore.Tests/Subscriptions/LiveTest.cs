@@ -100,6 +100,11 @@ internal static class LiveTest
     /// <summary>Rows of <paramref name="sql"/> from the database file, each as compact JSON text keyed by column name (values by storage class).</summary>
     public static List<Dictionary<string, object?>> ReadDb(string dbPath, string sql)
     {
+        if (MkioTestHost.PostgresDatabaseOf(Path.GetDirectoryName(dbPath)!) is { } pg)
+        {
+            return [.. PostgresQuery.Rows(pg, sql).Select(r => r.ToDictionary(c => c.Key, c => c.Value, StringComparer.Ordinal))];
+        }
+
         var cs = new SqliteConnectionStringBuilder { DataSource = dbPath, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString();
         using var c = new SqliteConnection(cs);
         c.Open();
@@ -124,6 +129,12 @@ internal static class LiveTest
     /// <summary>Runs one statement on the database file (the host must be stopped).</summary>
     public static void ExecDb(string dbPath, string sql)
     {
+        if (MkioTestHost.PostgresDatabaseOf(Path.GetDirectoryName(dbPath)!) is { } pg)
+        {
+            PostgresQuery.Execute(pg, sql);
+            return;
+        }
+
         var cs = new SqliteConnectionStringBuilder { DataSource = dbPath, Pooling = false }.ToString();
         using var c = new SqliteConnection(cs);
         c.Open();

@@ -55,7 +55,7 @@ public class CheckTests
 
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(replies[1].Text, Is.EqualTo("""{"type":"error","message":"UNIQUE constraint failed: orders.id","ref":"bad1"}"""));
+            Assert.That(replies[1].Text, Is.EqualTo($$"""{"type":"error","message":"{{StoreErrors.UniqueJson("orders", "id")}}","ref":"bad1"}"""));
             Assert.That(replies[2].Text, Is.EqualTo("""{"type":"result","service":"add_order","ref":"19700101 00:00:00.000000000000","status":"unknown","ok":true}"""));
             Assert.That(replies[3].Text, Is.EqualTo("""{"type":"result","service":"add_order","ref":"nope","msgid":"c1","status":"unknown","ok":true}"""));
             Assert.That(replies[4].Text, Is.EqualTo("""{"type":"result","service":"add_order","ref":"bad1","status":"unknown","ok":true}"""), "failed transactions are not cached");
@@ -146,7 +146,7 @@ public class CheckTests
             """{"type":"result","service":"add_order","ref":"f1","ok":true}""",
             """{"type":"result","service":"add_order","ref":"f1","msgid":"k","ok":true}""",
             """{"type":"result","service":"add_order","ref":"f2","ok":true}""",
-            """{"type":"error","message":"UNIQUE constraint failed: orders.id","ref":"f3"}""",
+            $$"""{"type":"error","message":"{{StoreErrors.UniqueJson("orders", "id")}}","ref":"f3"}""",
             """{"type":"result","service":"add_order","ref":"f3","status":"unknown","ok":true}""",
             """{"type":"result","service":"add_order","ref":"f2","ok":true}""",
         }));

@@ -45,7 +45,7 @@ public class ConcurrencyTests
         using (Assert.EnterMultipleScope())
         {
             Assert.That(seed.Select(r => r.Json.GetProperty("ok").GetBoolean()), Is.All.True);
-            Assert.That(failed.Text, Is.EqualTo("""{"type":"error","message":"UNIQUE constraint failed: orders.id","ref":"dup"}"""));
+            Assert.That(failed.Text, Is.EqualTo($$"""{"type":"error","message":"{{StoreErrors.UniqueJson("orders", "id")}}","ref":"dup"}"""));
             Assert.That(succeeded.Text, Is.EqualTo("""{"type":"result","service":"add_order","ref":"new","ok":true}"""));
             Assert.That(sizes.GetMeasurementSnapshot().Select(m => m.Value), Is.EqualTo(new[] { 2, 2 }), "both pairs ran as one batch each");
             Assert.That(TxTest.Query(host, "SELECT id, symbol, qty, _mkio_ref FROM orders ORDER BY id"), Is.EqualTo(new[]
@@ -140,10 +140,10 @@ public class ConcurrencyTests
                         switch (Kind(i))
                         {
                             case "dup":
-                                Assert.That(text, Is.EqualTo($$$"""{"type":"error","message":"UNIQUE constraint failed: orders.id","ref":"r{{{s}}}-{{{i}}}"}"""));
+                                Assert.That(text, Is.EqualTo($$$"""{"type":"error","message":"{{{StoreErrors.UniqueJson("orders", "id")}}}","ref":"r{{{s}}}-{{{i}}}"}"""));
                                 break;
                             case "null":
-                                Assert.That(text, Is.EqualTo($$$"""{"type":"error","message":"NOT NULL constraint failed: orders.symbol","ref":"r{{{s}}}-{{{i}}}"}"""));
+                                Assert.That(text, Is.EqualTo($$$"""{"type":"error","message":"{{{StoreErrors.NotNullJson("orders", "symbol")}}}","ref":"r{{{s}}}-{{{i}}}"}"""));
                                 break;
                             default:
                                 Assert.That(text, Is.EqualTo($$$"""{"type":"result","service":"add_order","ref":"r{{{s}}}-{{{i}}}","ok":true}"""));

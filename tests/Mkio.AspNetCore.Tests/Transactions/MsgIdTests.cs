@@ -35,7 +35,7 @@ public class MsgIdTests
         using (Assert.EnterMultipleScope())
         {
             Assert.That(replies[0].Text, Is.EqualTo($$$"""{"type":"result","service":"add_order","ref":"m1","msgid":{{{msgid}}},"ok":true}"""));
-            Assert.That(replies[1].Text, Is.EqualTo($$$"""{"type":"error","message":"UNIQUE constraint failed: orders.id","ref":"m2","msgid":{{{msgid}}}}"""));
+            Assert.That(replies[1].Text, Is.EqualTo($$$"""{"type":"error","message":"{{{StoreErrors.UniqueJson("orders", "id")}}}","ref":"m2","msgid":{{{msgid}}}}"""));
             Assert.That(replies[2].Text, Is.EqualTo($$$"""{"type":"error","message":"Missing field: 'symbol'","ref":"m3","msgid":{{{msgid}}}}"""));
             Assert.That(replies[3].Text, Is.EqualTo($$$"""{"type":"result","service":"add_order","ref":"m1","msgid":{{{msgid}}},"ok":true}"""));
             Assert.That(replies[4].Text, Is.EqualTo($$$"""{"type":"error","message":"Unknown service: nosuch","ref":"m5","msgid":{{{msgid}}}}"""));
@@ -61,7 +61,7 @@ public class MsgIdTests
         {
             """{"type":"result","service":"add_order","ref":"n1","ok":true}""",
             """{"type":"result","service":"add_order","ref":"n2","ok":true}""",
-            """{"type":"error","message":"UNIQUE constraint failed: orders.id","ref":"n3"}""",
+            $$"""{"type":"error","message":"{{StoreErrors.UniqueJson("orders", "id")}}","ref":"n3"}""",
             """{"type":"result","service":"add_order","ref":"n2","ok":true}""",
         }));
     }

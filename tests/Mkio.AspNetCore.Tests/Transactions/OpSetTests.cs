@@ -247,7 +247,7 @@ public class OpSetTests
 
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(replies[0].Text, Is.EqualTo("""{"type":"error","message":"NOT NULL constraint failed: taudit.event","ref":"a1"}"""));
+            Assert.That(replies[0].Text, Is.EqualTo($$"""{"type":"error","message":"{{StoreErrors.NotNullJson("taudit", "event")}}","ref":"a1"}"""));
             Assert.That(replies[1].Text, Is.EqualTo("""{"type":"result","service":"orders","ref":"a2","ok":true}"""));
             Assert.That(replies[2].Text, Is.EqualTo("""{"type":"result","service":"text_orders","ref":"a3","ok":true}"""), "the failed attempt left no ORD1 behind");
             Assert.That(TxTest.Query(host, "SELECT id, _mkio_ref FROM torders"), Is.EqualTo(new[] { new object?[] { "ORD1", "a3" } }));

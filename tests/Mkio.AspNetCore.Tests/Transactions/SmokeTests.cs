@@ -16,7 +16,7 @@ public class SmokeTests
         Assert.That(missing.GetProperty("message").GetString(), Is.EqualTo("Missing field: 'symbol'"));
         Assert.That(missing.GetProperty("msgid").GetInt32(), Is.EqualTo(7));
         var dup = await ws.RequestAsync("""{"service":"add_order","ref":"r1b","data":{"id":"1","symbol":"AAPL","qty":1}}""", ct);
-        Assert.That(dup.GetRawText(), Is.EqualTo("""{"type":"error","message":"UNIQUE constraint failed: orders.id","ref":"r1b"}"""));
+        Assert.That(dup.GetRawText(), Is.EqualTo($$"""{"type":"error","message":"{{StoreErrors.UniqueJson("orders", "id")}}","ref":"r1b"}"""));
         var check = await ws.RequestAsync("""{"service":"add_order","type":"check","ref":"ref1"}""", ct);
         Assert.That(check.GetRawText(), Is.EqualTo("""{"type":"result","service":"add_order","ref":"ref1","ok":true}"""));
     }

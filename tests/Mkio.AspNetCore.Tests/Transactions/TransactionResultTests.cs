@@ -81,7 +81,7 @@ public class TransactionResultTests
         {
             Assert.That(generated, Does.Match(TxTest.RefFormat()));
             Assert.That(replies[0].Text, Is.EqualTo($$"""{"type":"result","service":"add_order","ref":"{{generated}}","ok":true}"""));
-            Assert.That(replies[1].Text, Is.EqualTo("""{"type":"error","message":"UNIQUE constraint failed: orders.id","ref":""}"""));
+            Assert.That(replies[1].Text, Is.EqualTo($$"""{"type":"error","message":"{{StoreErrors.UniqueJson("orders", "id")}}","ref":""}"""));
             Assert.That(replies[2].Text, Is.EqualTo("""{"type":"error","message":"Missing field: 'symbol'","ref":"","msgid":"m"}"""));
             Assert.That(replies[3].Text, Is.EqualTo("""{"type":"error","message":"Unknown op: 'x'","ref":""}"""));
             Assert.That(TxTest.Query(host, "SELECT id, _mkio_ref FROM orders"), Is.EqualTo(new[] { new object[] { "1", generated } }));

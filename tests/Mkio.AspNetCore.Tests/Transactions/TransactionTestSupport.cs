@@ -51,6 +51,11 @@ internal static partial class TxTest
     /// <summary>Rows of <paramref name="sql"/> read through a separate read-only connection (values by storage class).</summary>
     public static List<object?[]> Query(MkioTestHost host, string sql)
     {
+        if (host.PostgresConnectionString is { } pg)
+        {
+            return [.. PostgresQuery.Rows(pg, sql).Select(r => r.Select(c => c.Value).ToArray())];
+        }
+
         var cs = new SqliteConnectionStringBuilder
         {
             DataSource = host.Directory.File(DbFile),
@@ -93,7 +98,9 @@ internal static partial class TxTest
 
     /// <summary>Rows read by the server's own read path (<see cref="MkioDatabase.Query"/>), as used for query snapshots.</summary>
     public static async Task<List<Row>> ServerReadAsync(MkioTestHost host, string sql, CancellationToken ct) =>
-        await Engine(host).Database.ReadAsync(c => Mkio.Storage.MkioDatabase.Query(c, sql), ct);
+        host.PostgresConnectionString is null
+            ? await Engine(host).Database.ReadAsync(c => Mkio.Storage.MkioDatabase.Query(c, sql), ct)
+            : await Task.Run(() => Engine(host).Reads.Query(sql), ct);
 
     /// <summary>Sends every message, then reads one reply per message (pipelined, F17).</summary>
     public static async Task<List<TestSocket.Received>> PipelineAsync(TestSocket ws, IReadOnlyList<string> messages, CancellationToken ct)

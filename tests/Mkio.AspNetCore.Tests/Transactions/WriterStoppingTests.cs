@@ -13,7 +13,7 @@ public class WriterStoppingTests
         await using var ws = await host.ConnectAsync("ws", ct);
         var before = await ws.RequestAsync("""{"service":"add_order","ref":"b","data":{"id":"0","symbol":"A","qty":1}}""", ct);
 
-        await TxTest.Engine(host).Writer.StopAsync(TimeSpan.FromSeconds(5));
+        await TxTest.Engine(host).StopWriterAsync(TimeSpan.FromSeconds(5));
         var replies = await TxTest.PipelineAsync(ws,
         [
             """{"service":"add_order","ref":"r69","msgid":69,"data":{"id":"1","symbol":"A","qty":1}}""",

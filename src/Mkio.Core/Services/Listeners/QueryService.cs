@@ -219,7 +219,7 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
 
     /// <summary>A snapshot read as rows (later subscriptions tag and shape every row), from either store.</summary>
     private (List<Row> Rows, long Sequence, string? Ref) RowSnapshot() => Engine.PostgresReads is { } pg
-        ? pg.Snapshot(Model.Sql, Model.SqlHasJoin ? [Model.PrimaryTable.Name] : Model.WatchTables)
+        ? pg.Snapshot(Model.Sql, Model.SqlHasJoin ? [Model.PrimaryTable.Name] : Model.WatchTables, SnapshotPositionRead)
         : Engine.Database.Read(c =>
         {
             var (rows, _, sequence, @ref) = ReadSnapshot(c, allowDirect: false);

@@ -49,7 +49,10 @@ internal sealed class PostgresReads(NpgsqlDataSource source, MkioModel model) : 
     /// A query snapshot: the rows of <paramref name="sql"/>, the journal position they include and the ref of the
     /// newest entry of <paramref name="tables"/> at or before it, in one REPEATABLE READ transaction.
     /// </summary>
-    public (List<Row> Rows, long Sequence, string? Ref) Snapshot(string sql, IReadOnlyCollection<string> tables)
+    /// <param name="sql">The service's SQL (SQLite text).</param>
+    /// <param name="tables">The tables whose newest ref the snapshot carries.</param>
+    /// <param name="positionRead">Test hook, called once the position is read (as on SQLite, <c>QueryService.SnapshotPositionRead</c>).</param>
+    public (List<Row> Rows, long Sequence, string? Ref) Snapshot(string sql, IReadOnlyCollection<string> tables, Action? positionRead = null)
     {
         using var connection = source.OpenConnection();
         using var tx = connection.BeginTransaction(System.Data.IsolationLevel.RepeatableRead);
@@ -61,6 +64,7 @@ internal sealed class PostgresReads(NpgsqlDataSource source, MkioModel model) : 
         }
 
         var sequence = PostgresJournal.PositionAsync(connection, tx, CancellationToken.None).GetAwaiter().GetResult();
+        positionRead?.Invoke();
         string? @ref;
         using (var cmd = new NpgsqlCommand(RefAtOrBeforeSql, connection, tx))
         {

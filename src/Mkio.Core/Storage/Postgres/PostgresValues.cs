@@ -14,9 +14,13 @@ namespace Mkio.Storage.Postgres;
 internal static class PostgresValues
 {
     /// <summary>A parameter for a value bound to a column of <paramref name="kind"/>.</summary>
-    public static NpgsqlParameter Parameter(object? value, PostgresColumnKind kind, string column)
+    /// <param name="value">The request value.</param>
+    /// <param name="kind">The column's kind.</param>
+    /// <param name="column"><c>table.column</c>, for errors.</param>
+    /// <param name="position">The parameter's 1-based position in its statement (named in binding errors, as on SQLite), or 0.</param>
+    public static NpgsqlParameter Parameter(object? value, PostgresColumnKind kind, string column, int position = 0)
     {
-        var v = Coerce(value, kind, column);
+        var v = Coerce(value, kind, column, position);
         return kind switch
         {
             PostgresColumnKind.Integer or PostgresColumnKind.Boolean => new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = v ?? DBNull.Value },
@@ -27,17 +31,27 @@ internal static class PostgresValues
         };
     }
 
-    /// <summary>Converts <paramref name="value"/> as SQLite's affinity for <paramref name="kind"/> would.</summary>
-    public static object? Coerce(object? value, PostgresColumnKind kind, string column)
+    /// <summary>
+    /// Converts <paramref name="value"/> as SQLite's affinity for <paramref name="kind"/> would. As SQLite's binding
+    /// does, a NaN becomes NULL, and an integer beyond 64 bits or an object/array value fails with SQLite's text.
+    /// </summary>
+    public static object? Coerce(object? value, PostgresColumnKind kind, string column, int position = 0)
     {
-        if (value is null or DBNull)
+        if (value is null or DBNull || value is double.NaN)
         {
             return null;
         }
 
         if (value is UnbindableValue u)
         {
-            throw new MkioWriteException($"Error binding parameter: type '{u.PythonType}' is not supported");
+            throw new MkioWriteException(position > 0
+                ? $"Error binding parameter {position.ToString(CultureInfo.InvariantCulture)}: type '{u.PythonType}' is not supported"
+                : $"Error binding parameter: type '{u.PythonType}' is not supported");
+        }
+
+        if (value is TooLargeInteger)
+        {
+            throw new MkioWriteException("Python int too large to convert to SQLite INTEGER");
         }
 
         switch (kind)
@@ -67,6 +81,8 @@ internal static class PostgresValues
                         return d;
                     case long l:
                         return (double)l;
+                    case bool b:
+                        return b ? 1.0 : 0.0;
                     case int i:
                         return (double)i;
                     case string s when double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed):
@@ -79,6 +95,8 @@ internal static class PostgresValues
                 {
                     case long l:
                         return (decimal)l;
+                    case bool b:
+                        return b ? 1m : 0m;
                     case double d when double.IsFinite(d):
                         return (decimal)d;
                     case string s when decimal.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed):
@@ -98,12 +116,32 @@ internal static class PostgresValues
                 {
                     string s => s,
                     long l => l.ToString(CultureInfo.InvariantCulture),
-                    double d => d.ToString("R", CultureInfo.InvariantCulture),
+                    bool b => b ? "1" : "0", // SQLite binds a boolean as the integer 1 or 0
+                    double d => RealText(d),
                     _ => value.ToString(),
                 };
         }
 
         throw Mismatch(value, column, kind.ToString().ToUpperInvariant());
+    }
+
+    /// <summary>A float as SQLite's TEXT affinity writes it (<c>%!.15g</c>: 15 significant digits, a whole number keeps <c>.0</c>).</summary>
+    internal static string RealText(double d)
+    {
+        if (!double.IsFinite(d))
+        {
+            return d > 0 ? "Inf" : d < 0 ? "-Inf" : "NaN";
+        }
+
+        var text = d.ToString("G15", CultureInfo.InvariantCulture);
+        var e = text.IndexOf('E', StringComparison.Ordinal);
+        var mantissa = e < 0 ? text : text[..e];
+        if (!mantissa.Contains('.', StringComparison.Ordinal))
+        {
+            mantissa += ".0";
+        }
+
+        return e < 0 ? mantissa : mantissa + "e" + text[(e + 1)..];
     }
 
     private static MkioWriteException Mismatch(object value, string column, string type) =>
@@ -120,7 +158,8 @@ internal static class PostgresValues
     public static object? FromDatabase(object? value) => value switch
     {
         null or DBNull => null,
-        decimal m => m == decimal.Truncate(m) && m >= long.MinValue && m <= long.MaxValue ? (long)m : (double)m,
+        // (object) on the integer side: a conditional of long and double would be a double, and a whole NUMERIC must read as an integer.
+        decimal m => m == decimal.Truncate(m) && m >= long.MinValue && m <= long.MaxValue ? (object)(long)m : (double)m,
         int i => (long)i,
         short s => (long)s,
         float f => (double)f,

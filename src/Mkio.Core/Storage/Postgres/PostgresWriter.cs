@@ -91,6 +91,9 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     /// </summary>
     public IReadOnlyDictionary<string, int>? Retention { get; set; }
 
+    /// <summary>Where batch sizes, outcomes and failed writes are counted (<c>mkio.writer.*</c>, as for the SQLite writer), or null.</summary>
+    public Diagnostics.MkioMetrics? Metrics { get; init; }
+
     /// <summary>The journal position of this node's last commit.</summary>
     public long Sequence => Interlocked.Read(ref _sequence);
 
@@ -125,6 +128,46 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         }
     }
 
+    /// <summary>Requests waiting in the queue.</summary>
+    public int QueueLength => _queue.Reader.CanCount ? _queue.Reader.Count : 0;
+
+    /// <summary>
+    /// Test hook, as <see cref="WriteBatcher.HoldAsync"/>: parks the writer between batches until the returned handle
+    /// is disposed; requests submitted meanwhile stay queued and, once released, share one batch (up to the batch size).
+    /// </summary>
+    internal async Task<IDisposable> HoldAsync(CancellationToken cancellationToken = default)
+    {
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var item = new WriteRequest(_ =>
+        {
+            held.TrySetResult();
+            release.Task.Wait(CancellationToken.None);
+        });
+        await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+        await held.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new Hold(release);
+    }
+
+    /// <summary>Runs a maintenance item between batches (PostgreSQL has no SQLite database: the action gets null).</summary>
+    private static void RunMaintenance(WriteRequest item)
+    {
+        try
+        {
+            item.Maintenance!(null!);
+            item.TrySetResult(new WriteOutcome(true, string.Empty, null));
+        }
+        catch (Exception ex)
+        {
+            item.TrySetException(ex);
+        }
+    }
+
+    private sealed class Hold(TaskCompletionSource release) : IDisposable
+    {
+        public void Dispose() => release.TrySetResult();
+    }
+
     /// <summary>Stops accepting requests and drains the queue within <paramref name="timeout"/>.</summary>
     public async Task StopAsync(TimeSpan timeout)
     {
@@ -154,6 +197,19 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             batch.Clear();
             while (batch.Count < _maxBatch && reader.TryRead(out var r))
             {
+                if (r.Maintenance is not null)
+                {
+                    // A test hold (HoldAsync): what was taken before it commits first, what follows waits.
+                    if (batch.Count > 0)
+                    {
+                        await RunBatchAsync(batch).ConfigureAwait(false);
+                        batch.Clear();
+                    }
+
+                    RunMaintenance(r);
+                    continue;
+                }
+
                 batch.Add(r);
             }
 
@@ -169,6 +225,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         var outcomes = new WriteOutcome[batch.Count];
         var events = new List<ChangeEvent>(batch.Count * 2);
         var committing = false;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             var connection = await ConnectionAsync().ConfigureAwait(false);
@@ -222,12 +279,23 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             await tx.CommitAsync().ConfigureAwait(false);
             Interlocked.Exchange(ref _sequence, sequence);
             Volatile.Write(ref _fault, null);
+            if (Metrics is { } metrics)
+            {
+                var ok = 0;
+                foreach (var o in outcomes)
+                {
+                    ok += o.Ok ? 1 : 0;
+                }
+
+                metrics.BatchCommitted(batch.Count, ok, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            }
         }
         catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
         {
             var message = (committing ? "database unavailable, the commit's outcome is unknown: " : "database unavailable: ") + ex.Message;
             Volatile.Write(ref _fault, message);
             Log.BatchFailed(_logger, ex, batch.Count);
+            Metrics?.WritesFailed(batch.Count);
             await DropConnectionAsync().ConfigureAwait(false);
             for (var i = 0; i < batch.Count; i++)
             {
@@ -302,11 +370,12 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
 
             var (sql, indexes) = Statement(op, mask);
             var cmd = new NpgsqlBatchCommand(sql);
+            var position = 0;
             foreach (var pi in indexes)
             {
                 var name = op.Params[pi].Name;
                 var kind = op.Table.Find(name) is { } column ? PostgresColumnMapper.KindOf(column.Definition) : PostgresColumnKind.Text;
-                cmd.Parameters.Add(PostgresValues.Parameter(WriteBatcher.ParamValue(op, pi, req.Values[j], @ref, recorded, req), kind, op.Table.Name + "." + name));
+                cmd.Parameters.Add(PostgresValues.Parameter(WriteBatcher.ParamValue(op, pi, req.Values[j], @ref, recorded, req), kind, op.Table.Name + "." + name, ++position));
             }
 
             // One round trip per op: the request's SAVEPOINT rides with its first op, its RELEASE with its last.

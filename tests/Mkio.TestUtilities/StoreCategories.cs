@@ -1,0 +1,14 @@
+namespace Mkio.TestUtilities;
+
+/// <summary>
+/// Categories the PostgreSQL conformance run (tests/Mkio.Postgres.Tests, Postgres.runsettings) leaves out; on SQLite
+/// they run as always. Every use names its reason next to it, and docs/postgres.md lists them.
+/// </summary>
+public static class StoreCategories
+{
+    /// <summary>The test checks something only SQLite has: the database file, its lock/WAL, SQLite's dynamic typing, databases written by the original.</summary>
+    public const string SqliteOnly = "SqliteOnly";
+
+    /// <summary>The test needs a feature not yet available on PostgreSQL (seed files, reqrep services, the mkio login, versioned tables, dbupdate).</summary>
+    public const string PgPending = "PgPending";
+}
