@@ -454,6 +454,12 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         }
 
         var clientRef = envelope.RefKind == RefKind.String && envelope.Ref is { Length: > 0 } r && (later is null || LaterKeepsRef) ? r : null;
+        if (clientRef is not null)
+        {
+            // PostgreSQL cluster: the ref may come from another node; follow the journal that far first.
+            await Engine.CatchUpAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         var subscriber = new Subscriber(session, filter) { Later = later };
         await SubscribeCoreAsync(subscriber, clientRef, cancellationToken).ConfigureAwait(false);
     }
