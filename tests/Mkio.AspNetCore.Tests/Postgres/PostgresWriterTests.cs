@@ -258,10 +258,13 @@ public sealed class PostgresWriterTests
         Assert.That(writer.Fault, Is.Null);
         Assert.That(seen.Snapshot().Select(e => $"{e.Sequence} {e.Table.Name} {(e.Table.Name == "orders" ? V(e.Row, "symbol") : e.Op)}"), Is.EqualTo(new[] { "1 orders before", "2 audit_log insert", "3 orders after", "4 audit_log insert" }), "no gap, nothing twice, nothing of the failed write");
         Assert.That(V(seen.Snapshot()[3].Row, "order_id"), Is.EqualTo(V(seen.Snapshot()[2].Row, "id")), "ids may jump after a crash (PostgreSQL sequences), binds still follow them");
-        Assert.That(tail.Fault, Is.Null);
+
+        // The writer hands its own batch over, so the ack does not wait for the tail's own reconnect; the tail
+        // recovers by itself all the same.
+        await Eventually.WaitUntilAsync(() => tail.Fault is null, "the tail reconnected", CancellationToken.None);
     }
 
-    [Test, CancelAfter(60_000)]
+    [Test]
     public async Task A_connection_lost_before_the_commit_reached_the_server_is_answered_as_not_committed()
     {
         var (model, source) = await DatabaseAsync();
@@ -298,7 +301,7 @@ public sealed class PostgresWriterTests
         Assert.That(writer.Fault, Is.Null);
     }
 
-    [Test, CancelAfter(120_000)]
+    [Test]
     public async Task A_commit_whose_answer_was_lost_is_looked_up_and_answered_ok_and_an_unreachable_database_leaves_it_unknown()
     {
         await using var server = await PostgresServer.StartNewAsync();
