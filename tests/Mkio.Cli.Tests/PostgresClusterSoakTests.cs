@@ -208,7 +208,7 @@ public partial class PostgresClusterTests
             }
 
             // Nothing committed that nobody asked for: every committed change is an acknowledged or unknown write.
-            var mayHaveCommitted = acked.Concat(unknown).Select(w => w.V).Append(0).ToHashSet();
+            var mayHaveCommitted = acked.Concat(unknown).Select(w => (long)w.V).Append(0L).ToHashSet();
             Assert.That(journal.Where(j => !mayHaveCommitted.Contains(j.V)).Select(j => $"{j.Seq} {j.Table} {j.K}={j.V}"), Is.Empty, "journal entries of failed writes");
 
             // The final table is the replay of the committed writes in journal order.
@@ -282,7 +282,7 @@ public partial class PostgresClusterTests
                     var value = w.Bad ? "\"many\"" : w.V.ToString(CultureInfo.InvariantCulture);
                     try
                     {
-                        var reply = await socket.RequestAsync($$"""{"service":"w","op":"{{w.Op}}","msgid":{{w.V}},"data":{"k":"{{w.K}}","v":{{value}}}}""", CancellationToken.None);
+                        var reply = await socket.RequestAsync($$$"""{"service":"w","op":"{{{w.Op}}}","msgid":{{{w.V}}},"data":{"k":"{{{w.K}}}","v":{{{value}}}}}""", CancellationToken.None);
                         Assert.That(reply.GetProperty("msgid").GetInt32(), Is.EqualTo(w.V), reply.GetRawText());
                         w.Ref = reply.GetProperty("ref").GetString();
                         if (reply.TryGetProperty("ok", out var ok) && ok.GetBoolean())
