@@ -77,7 +77,7 @@ public partial class PostgresClusterTests
     {
         private const int Nodes = 3;
         private const int Writers = 4;
-        private const int MaxWrites = 4000;
+        private const int MaxWrites = 6000;
         private const int MaxKills = 5;
         private static readonly TimeSpan Duration = TimeSpan.FromSeconds(40);
 
@@ -110,6 +110,21 @@ public partial class PostgresClusterTests
             }
             finally
             {
+                if (_stopSubscribers is not null)
+                {
+                    await _stopSubscribers.CancelAsync();
+                    try
+                    {
+                        await Task.WhenAll(_subscriberTasks ?? []);
+                    }
+                    catch (Exception ex) when (ex is OperationCanceledException or AssertionException)
+                    {
+                        // Already reported by the checks.
+                    }
+
+                    _stopSubscribers.Dispose();
+                }
+
                 foreach (var s in _subscribers)
                 {
                     if (s.Socket is { } socket)
@@ -154,7 +169,7 @@ public partial class PostgresClusterTests
             using var stopChaos = CancellationTokenSource.CreateLinkedTokenSource(ct);
             using var stopWrites = CancellationTokenSource.CreateLinkedTokenSource(ct);
             using var stopHops = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            using var stopSubscribers = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var stopSubscribers = _stopSubscribers = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var writers = Enumerable.Range(0, Writers).Select(w => Task.Run(() => WriterAsync(w, new Random(_random.Next()), stopWrites.Token), ct)).ToList();
             var subscribers = _subscribers.Select(s => Task.Run(() => SubscriberAsync(s, stopHops.Token, stopSubscribers.Token), ct)).ToList();
             var chaos = Task.Run(() => ChaosAsync(new Random(_random.Next()), stopChaos.Token), ct);
@@ -175,7 +190,6 @@ public partial class PostgresClusterTests
                 }
             }
 
-            _stopSubscribers = stopSubscribers;
             _subscriberTasks = subscribers;
         }
 
@@ -244,8 +258,6 @@ public partial class PostgresClusterTests
                 Assert.That(s.Received(), Is.EqualTo(expected), $"{s}: every change once, in journal order, across {s.Hops} hops");
             }
 
-            await _stopSubscribers!.CancelAsync();
-            await Task.WhenAll(_subscriberTasks!);
         }
 
         private async Task WriterAsync(int id, Random random, CancellationToken stop)
@@ -263,6 +275,7 @@ public partial class PostgresClusterTests
                         continue;
                     }
 
+                    await Task.Delay(random.Next(0, 12), stop);
                     Write w;
                     lock (_lock)
                     {
