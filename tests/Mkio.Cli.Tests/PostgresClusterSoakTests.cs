@@ -255,7 +255,18 @@ public partial class PostgresClusterTests
                 }
 
                 Assert.That(s.Failure, Is.Null, $"{s}");
-                Assert.That(s.Received(), Is.EqualTo(expected), $"{s}: every change once, in journal order, across {s.Hops} hops");
+                var received = s.Received();
+                if (!received.SequenceEqual(expected))
+                {
+                    var at = Enumerable.Range(0, Math.Min(received.Count, expected.Count)).FirstOrDefault(i => received[i] != expected[i], Math.Min(received.Count, expected.Count));
+                    var seqOf = journal.GroupBy(j => j.Ref).ToDictionary(g => g.Key, g => g.Last().Seq, StringComparer.Ordinal);
+                    string Around(List<string> list) => string.Join(", ", list.Skip(Math.Max(0, at - 3)).Take(7).Select(r => $"{r}@{seqOf.GetValueOrDefault(r)}"));
+                    Assert.Fail($"{s}: every change once, in journal order, across {s.Hops} hops; {received.Count} received, {expected.Count} expected; first difference at {at}:\n"
+                        + $"expected {Around(expected)}\nreceived {Around(received)}\n"
+                        + $"duplicates: {string.Join(", ", received.GroupBy(r => r).Where(g => g.Count() > 1).Select(g => g.Key).Take(10))}\n"
+                        + $"missing: {string.Join(", ", expected.Except(received).Take(10))}\n"
+                        + $"history: {string.Join("; ", s.History.Where(h => h.Index >= at - 200 && h.Index <= at + 50).Select(h => $"[{h.Index}] {h.What}"))}");
+                }
             }
 
         }
@@ -269,7 +280,7 @@ public partial class PostgresClusterTests
             {
                 while (!stop.IsCancellationRequested)
                 {
-                    socket ??= await ConnectAnyAsync(random, stop);
+                    socket ??= (await ConnectAnyAsync(random, stop)).Socket;
                     if (socket is null)
                     {
                         continue;
@@ -344,13 +355,14 @@ public partial class PostgresClusterTests
                 {
                     if (s.Socket is null)
                     {
-                        s.Socket = await ConnectAnyAsync(s.Random, stop);
+                        (s.Socket, var node) = await ConnectAnyAsync(s.Random, stop);
                         if (s.Socket is null)
                         {
                             continue;
                         }
 
                         s.Hops++;
+                        s.Note($"hop {s.Hops} to node {node} with {s.LastRef}");
                         try
                         {
                             var reply = await s.Socket.RequestAsync($$"""{"service":"{{s.Service}}","type":"subscribe","ref":"{{s.LastRef}}"}""", stop);
@@ -362,6 +374,7 @@ public partial class PostgresClusterTests
                                 return;
                             }
 
+                            s.Note($"{type} of {(type == "delta" ? reply.GetProperty("changes").GetArrayLength() : reply.GetProperty("rows").GetArrayLength())}");
                             foreach (var row in type == "delta" ? reply.GetProperty("changes").EnumerateArray().Select(c => c.GetProperty("row")) : reply.GetProperty("rows").EnumerateArray())
                             {
                                 s.Add(row.GetProperty("_mkio_ref").GetString()!);
@@ -453,7 +466,7 @@ public partial class PostgresClusterTests
             }
         }
 
-        private async Task<TestSocket?> ConnectAnyAsync(Random random, CancellationToken stop)
+        private async Task<(TestSocket? Socket, int Node)> ConnectAnyAsync(Random random, CancellationToken stop)
         {
             int node;
             lock (_lock)
@@ -466,7 +479,7 @@ public partial class PostgresClusterTests
             {
                 if (node >= 0)
                 {
-                    return await TestSocket.ConnectAsync(Ws(_ports[node]), stop);
+                    return (await TestSocket.ConnectAsync(Ws(_ports[node]), stop), node);
                 }
             }
             catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or OperationCanceledException && !stop.IsCancellationRequested)
@@ -475,7 +488,7 @@ public partial class PostgresClusterTests
             }
 
             await Task.Delay(100, stop);
-            return null;
+            return (null, node);
         }
 
         private static async Task<List<JournalRow>> ReadJournalAsync(string cs, CancellationToken ct)
@@ -569,6 +582,16 @@ public partial class PostgresClusterTests
                 {
                     return _received.Count;
                 }
+            }
+        }
+
+        public List<(int Index, string What)> History { get; } = [];
+
+        public void Note(string what)
+        {
+            lock (_lock)
+            {
+                History.Add((_received.Count, what));
             }
         }
 

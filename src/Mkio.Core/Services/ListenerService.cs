@@ -412,6 +412,13 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
 
     public override async ValueTask SubscribeAsync(MkioSession session, Envelope envelope, CancellationToken cancellationToken)
     {
+        if (envelope.RefKind == RefKind.String && envelope.Ref is { Length: > 0 })
+        {
+            // PostgreSQL cluster: the ref may come from another node; this node follows the journal that far
+            // first (then the service applies what its tail published, below).
+            await Engine.CatchUpAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await CatchUpAsync(cancellationToken).ConfigureAwait(false);
         CompiledExpression? filter = null;
         var later = LaterSubscription.Parse(envelope.Root);
@@ -454,12 +461,6 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         }
 
         var clientRef = envelope.RefKind == RefKind.String && envelope.Ref is { Length: > 0 } r && (later is null || LaterKeepsRef) ? r : null;
-        if (clientRef is not null)
-        {
-            // PostgreSQL cluster: the ref may come from another node; follow the journal that far first.
-            await Engine.CatchUpAsync(cancellationToken).ConfigureAwait(false);
-        }
-
         var subscriber = new Subscriber(session, filter) { Later = later };
         await SubscribeCoreAsync(subscriber, clientRef, cancellationToken).ConfigureAwait(false);
     }
