@@ -69,6 +69,43 @@ internal sealed partial class MkioEngine
     }
 
     /// <summary>
+    /// On PostgreSQL, before a subscription resumes from a client's ref: waits (at most <see cref="CatchUpTimeout"/>)
+    /// until this node's journal tail has published everything committed before now, so a client that saw a change
+    /// on another node resumes here after it, and does not get it again as a live update. No-op on SQLite.
+    /// </summary>
+    public async ValueTask CatchUpAsync(CancellationToken cancellationToken)
+    {
+        if (_pgTail is null || _pgSource is null)
+        {
+            return;
+        }
+
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(CatchUpTimeout);
+        try
+        {
+            long head;
+            using (var cmd = _pgSource.CreateCommand("SELECT " + PostgresJournal.HeadExpression))
+            {
+                head = (long)(await cmd.ExecuteScalarAsync(bound.Token).ConfigureAwait(false))!;
+            }
+
+            await _pgTail.WaitForAsync(head, bound.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Bounded: the subscription goes ahead with what this node has.
+        }
+        catch (NpgsqlException)
+        {
+            // The database is unreachable: the subscription goes ahead with what this node has.
+        }
+    }
+
+    /// <summary>The bound of <see cref="CatchUpAsync"/>.</summary>
+    internal static TimeSpan CatchUpTimeout { get; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// The user's connection string with automatic preparation on (unless it sets <c>Max Auto Prepare</c>
     /// itself): the writer's statements repeat on every request, so preparing them saves the server's parse
     /// and plan each time.
@@ -103,7 +140,7 @@ internal sealed partial class MkioEngine
             await ExecuteAsync(connection, "SELECT pg_advisory_lock_shared(" + PostgresWriter.JournalLockKey.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", cancellationToken).ConfigureAwait(false);
             var position = await PostgresJournal.PositionAsync(connection, null, cancellationToken).ConfigureAwait(false);
             _pgTail = new PostgresJournalTail(_pgSource, Model, Bus, Logger, TimeSpan.FromSeconds(1));
-            _pgWriter = new PostgresWriter(_pgSource, null, Refs, Logger, Model.Options.BatchMaxSize) { Metrics = Metrics, AcknowledgeAfter = p => _pgTail.WaitForAsync(p), Retention = ClusterRetention() };
+            _pgWriter = new PostgresWriter(_pgSource, null, Refs, Logger, Model.Options.BatchMaxSize) { Metrics = Metrics, Tail = _pgTail, Retention = ClusterRetention() };
             await StartServicesAsync(cancellationToken).ConfigureAwait(false);
             await ExecuteAsync(connection, "SELECT pg_advisory_unlock_shared(" + PostgresWriter.JournalLockKey.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", cancellationToken).ConfigureAwait(false);
             _pgTail.Start(position);

@@ -412,6 +412,13 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
 
     public override async ValueTask SubscribeAsync(MkioSession session, Envelope envelope, CancellationToken cancellationToken)
     {
+        if (envelope.RefKind == RefKind.String && envelope.Ref is { Length: > 0 })
+        {
+            // PostgreSQL cluster: the ref may come from another node; this node follows the journal that far
+            // first (then the service applies what its tail published, below).
+            await Engine.CatchUpAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await CatchUpAsync(cancellationToken).ConfigureAwait(false);
         CompiledExpression? filter = null;
         var later = LaterSubscription.Parse(envelope.Root);

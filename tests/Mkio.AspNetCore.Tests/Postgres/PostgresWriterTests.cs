@@ -167,7 +167,7 @@ public sealed class PostgresWriterTests
             bus.Subscribe(seen);
             var tail = new PostgresJournalTail(source, model, bus, NullLogger.Instance, TimeSpan.FromSeconds(1));
             tail.Start(0);
-            var writer = new PostgresWriter(source, null, new MkioRefGenerator(TimeProvider.System), NullLogger.Instance, 500) { AcknowledgeAfter = p => tail.WaitForAsync(p) };
+            var writer = new PostgresWriter(source, null, new MkioRefGenerator(TimeProvider.System), NullLogger.Instance, 500) { Tail = tail };
             writer.Start(0);
             disposables.Add(writer);
             disposables.Add(tail);
@@ -195,6 +195,9 @@ public sealed class PostgresWriterTests
             {
                 await Eventually.WaitUntilAsync(() => node.Seen.Snapshot().Count >= Total, "every node's tail has published every commit", CancellationToken.None);
                 Assert.That(node.Seen.Snapshot().Select(e => e.Sequence), Is.EqualTo(Enumerable.Range(1, Total).Select(i => (long)i)), "exactly once, in position order");
+                Assert.That(node.Tail.HandedOff + node.Tail.ReadBack, Is.EqualTo(Total), "every entry published once, handed over or read");
+                Assert.That(node.Tail.HandedOff, Is.GreaterThan(0), "own batches are handed over by the writer, not read back");
+                Assert.That(node.Tail.ReadBack, Is.GreaterThanOrEqualTo(2 * ((5 / 2) + PerNode)), "the other node's entries are read");
             }
 
             // A tail started at a position publishes only what follows it.
@@ -226,7 +229,7 @@ public sealed class PostgresWriterTests
         bus.Subscribe(seen);
         await using var tail = new PostgresJournalTail(source, model, bus, NullLogger.Instance, TimeSpan.FromMilliseconds(200));
         tail.Start(0);
-        await using var writer = new PostgresWriter(source, null, new MkioRefGenerator(TimeProvider.System), NullLogger.Instance, 500) { AcknowledgeAfter = p => tail.WaitForAsync(p) };
+        await using var writer = new PostgresWriter(source, null, new MkioRefGenerator(TimeProvider.System), NullLogger.Instance, 500) { Tail = tail };
         writer.Start(0);
         var orders = Service(model, writer);
         Task<WriteOutcome> New(string symbol) => orders.ExecuteAsync(Json($$$"""{"op": "new", "data": {"side": "Buy", "symbol": "{{{symbol}}}", "qty": 1, "price": 1}}"""), CancellationToken.None).AsTask();
@@ -255,7 +258,109 @@ public sealed class PostgresWriterTests
         Assert.That(writer.Fault, Is.Null);
         Assert.That(seen.Snapshot().Select(e => $"{e.Sequence} {e.Table.Name} {(e.Table.Name == "orders" ? V(e.Row, "symbol") : e.Op)}"), Is.EqualTo(new[] { "1 orders before", "2 audit_log insert", "3 orders after", "4 audit_log insert" }), "no gap, nothing twice, nothing of the failed write");
         Assert.That(V(seen.Snapshot()[3].Row, "order_id"), Is.EqualTo(V(seen.Snapshot()[2].Row, "id")), "ids may jump after a crash (PostgreSQL sequences), binds still follow them");
-        Assert.That(tail.Fault, Is.Null);
+
+        // The writer hands its own batch over, so the ack does not wait for the tail's own reconnect; the tail
+        // recovers by itself all the same.
+        await Eventually.WaitUntilAsync(() => tail.Fault is null, "the tail reconnected", CancellationToken.None);
+    }
+
+    [Test]
+    public async Task A_connection_lost_before_the_commit_reached_the_server_is_answered_as_not_committed()
+    {
+        var (model, source) = await DatabaseAsync();
+        await using var _ = source;
+        var bus = new ChangeBus();
+        var seen = new Recorder();
+        bus.Subscribe(seen);
+        await using var writer = Writer(source, bus);
+        var orders = Service(model, writer);
+        var broken = 0;
+        writer.BeforeCommit = async () =>
+        {
+            if (Interlocked.Exchange(ref broken, 1) == 0)
+            {
+                // Another connection ends the writer's backend while its transaction waits for COMMIT.
+                var pid = await ScalarAsync<int>(source, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'");
+                await ScalarAsync<bool>(source, $"SELECT pg_terminate_backend({pid})");
+                await Eventually.WaitUntilAsync(() => ScalarAsync<long>(source, $"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}").GetAwaiter().GetResult() == 0, "the backend is gone", CancellationToken.None);
+            }
+        };
+
+        var lost = await orders.ExecuteAsync(Json("""{"op": "new", "data": {"side": "Buy", "symbol": "LOST", "qty": 1, "price": 1}}"""), CancellationToken.None);
+
+        Assert.That(lost.Ok, Is.False);
+        Assert.That(lost.Error, Does.StartWith("database unavailable: "), "the lookup found the batch absent: a definite failure");
+        Assert.That(lost.Error, Does.Not.Contain("unknown"));
+        Assert.That(await RowsAsync(source, "SELECT symbol FROM orders"), Is.Empty);
+        Assert.That(await RowsAsync(source, "SELECT seq::text FROM _mkio_journal"), Is.Empty);
+        Assert.That(seen.Snapshot(), Is.Empty, "nothing published");
+
+        var next = await orders.ExecuteAsync(Json("""{"op": "new", "data": {"side": "Buy", "symbol": "NEXT", "qty": 1, "price": 1}}"""), CancellationToken.None);
+        Assert.That(next.Ok, Is.True, next.Error);
+        Assert.That(seen.Snapshot().Select(e => e.Sequence), Is.EqualTo(new long[] { 1, 2 }), "the positions of the failed batch are reused, no gap");
+        Assert.That(writer.Fault, Is.Null);
+    }
+
+    [Test]
+    public async Task A_commit_whose_answer_was_lost_is_looked_up_and_answered_ok_and_an_unreachable_database_leaves_it_unknown()
+    {
+        await using var server = await PostgresServer.StartNewAsync();
+        await using (var admin = NpgsqlDataSource.Create(server.AdminConnectionString))
+        {
+            // Commits of sessions with synchronous_commit = on wait for a standby that never comes: such a
+            // COMMIT is durable and waits, invisible, until its backend is terminated — then it stands, and
+            // its client never hears so. Everyone else commits locally.
+            foreach (var sql in new[] { "ALTER SYSTEM SET synchronous_standby_names = 'mkio_nobody'", "ALTER SYSTEM SET synchronous_commit = 'local'" })
+            {
+                await using var cmd = admin.CreateCommand(sql);
+                await cmd.ExecuteNonQueryAsync();
+            }
+        }
+
+        await server.RestartAsync();
+        var (model, source) = await DatabaseAsync(server);
+        await using var _ = source;
+        var waiting = new NpgsqlConnectionStringBuilder(source.ConnectionString) { Options = "-c synchronous_commit=on" }.ConnectionString;
+        await using var waitingSource = NpgsqlDataSource.Create(waiting);
+        var bus = new ChangeBus();
+        var seen = new Recorder();
+        bus.Subscribe(seen);
+        await using (var writer = new PostgresWriter(waitingSource, bus, new MkioRefGenerator(TimeProvider.System), NullLogger.Instance, 500))
+        {
+            writer.Start(0);
+            var orders = Service(model, writer);
+            var write = orders.ExecuteAsync(Json("""{"op": "new", "data": {"side": "Buy", "symbol": "KEPT", "qty": 1, "price": 1}}"""), CancellationToken.None).AsTask();
+            var pid = 0;
+            await Eventually.WaitUntilAsync(
+                () => (pid = ScalarAsync<int?>(source, "SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'").GetAwaiter().GetResult() ?? 0) != 0,
+                "the writer's COMMIT waits for the standby",
+                CancellationToken.None);
+            Assert.That(await ScalarAsync<bool>(source, $"SELECT pg_terminate_backend({pid})"), Is.True);
+
+            var kept = await write;
+            Assert.That(kept.Ok, Is.True, kept.Error);
+            Assert.That(writer.Fault, Is.Null);
+            Assert.That(await RowsAsync(source, "SELECT symbol FROM orders"), Is.EqualTo(new[] { "KEPT" }));
+            Assert.That(await RowsAsync(source, "SELECT ref FROM _mkio_journal ORDER BY seq"), Is.EqualTo(new[] { kept.Ref, kept.Ref }));
+            Assert.That(seen.Snapshot().Select(e => e.Sequence), Is.EqualTo(new long[] { 1, 2 }), "published once the commit was found");
+        }
+
+        // The database goes away between the batch and its COMMIT and stays away past the bound: unknown.
+        await using (var writer = new PostgresWriter(source, bus, new MkioRefGenerator(TimeProvider.System), NullLogger.Instance, 500) { ResolveTimeout = TimeSpan.FromSeconds(1) })
+        {
+            writer.BeforeCommit = () => server.StopAsync(immediate: true);
+            writer.Start(2);
+            var orders = Service(model, writer);
+            var unknown = await orders.ExecuteAsync(Json("""{"op": "new", "data": {"side": "Buy", "symbol": "UNKNOWN", "qty": 1, "price": 1}}"""), CancellationToken.None);
+            Assert.That(unknown.Ok, Is.False);
+            Assert.That(unknown.Error, Does.StartWith(PostgresWriter.UnknownOutcome));
+            Assert.That(writer.Fault, Does.StartWith(PostgresWriter.UnknownOutcome));
+            writer.BeforeCommit = null;
+        }
+
+        await server.StartAsync();
+        Assert.That(await RowsAsync(source, "SELECT symbol FROM orders"), Is.EqualTo(new[] { "KEPT" }), "the stopped server rolled the unknown one back");
+        Assert.That(seen.Snapshot(), Has.Count.EqualTo(2));
     }
 
     [Test]
@@ -316,6 +421,13 @@ public sealed class PostgresWriterTests
         await using var c = await source.OpenConnectionAsync();
         await PostgresSchema.EnsureCreatedAsync(c, model!, CancellationToken.None);
         return (model!, source);
+    }
+
+    private static async Task<T> ScalarAsync<T>(NpgsqlDataSource source, string sql)
+    {
+        await using var cmd = source.CreateCommand(sql);
+        var value = await cmd.ExecuteScalarAsync();
+        return value is null or DBNull ? default! : (T)value;
     }
 
     private static async Task<List<string>> RowsAsync(NpgsqlDataSource source, string sql)

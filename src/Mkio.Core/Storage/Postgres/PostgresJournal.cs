@@ -7,23 +7,31 @@ namespace Mkio.Storage.Postgres;
 /// <summary>Reads of the PostgreSQL journal (the tail, seeding) and snapshot reads that carry their journal position.</summary>
 internal static class PostgresJournal
 {
-    private const string AfterSql = "SELECT seq, tbl, op, ref, row, cause, old FROM " + ChangeJournal.TableName + " WHERE seq > $1 ORDER BY seq LIMIT $2";
+    /// <summary>
+    /// The journal's head as one SQL expression: its newest position, or the high water kept when entries were
+    /// pruned (the one definition the writer, snapshots and start-up all read).
+    /// </summary>
+    public const string HeadExpression = "GREATEST(COALESCE((SELECT max(seq) FROM " + ChangeJournal.TableName + "), 0), COALESCE((SELECT value FROM "
+        + ChangeJournal.StateTableName + " WHERE key = '" + ChangeJournal.HighWaterKey + "'), 0))";
+
+    private const string AfterSql = "SELECT seq, tbl, op, ref, row, cause, old FROM " + ChangeJournal.TableName + " WHERE seq > $1 AND seq < $3 ORDER BY seq LIMIT $2";
 
     private const string NewestSql = "SELECT seq, tbl, op, ref, row FROM (SELECT seq, tbl, op, ref, row FROM " + ChangeJournal.TableName
         + " WHERE tbl = ANY($1) ORDER BY seq DESC LIMIT $2) AS newest ORDER BY seq";
 
-    private const string PositionSql = "SELECT GREATEST(COALESCE((SELECT max(seq) FROM " + ChangeJournal.TableName + "), 0), COALESCE((SELECT value FROM "
-        + ChangeJournal.StateTableName + " WHERE key = '" + ChangeJournal.HighWaterKey + "'), 0))";
+    private const string PositionSql = "SELECT " + HeadExpression;
 
     /// <summary>
-    /// Up to <paramref name="limit"/> entries after <paramref name="position"/>, in position order, and the position
-    /// of the last entry read (entries of tables this node does not configure are skipped but still passed).
+    /// Up to <paramref name="limit"/> entries after <paramref name="position"/> and before <paramref name="before"/> (long.MaxValue: no bound),
+    /// in position order, and the position of the last entry read (entries of tables this node does not configure
+    /// are skipped but still passed).
     /// </summary>
-    public static async Task<(List<JournalEntry> Entries, long Last)> ReadAfterAsync(NpgsqlConnection connection, MkioModel model, long position, int limit, CancellationToken cancellationToken)
+    public static async Task<(List<JournalEntry> Entries, long Last)> ReadAfterAsync(NpgsqlConnection connection, MkioModel model, long position, long before, int limit, CancellationToken cancellationToken)
     {
         using var cmd = new NpgsqlCommand(AfterSql, connection);
         cmd.Parameters.Add(new NpgsqlParameter { Value = position });
         cmd.Parameters.Add(new NpgsqlParameter { Value = (long)limit });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = before });
         var last = position;
         var entries = await ReadEntriesAsync(cmd, model, seq => last = seq == last + 1 ? seq : throw new JournalGapException(last, seq), cancellationToken).ConfigureAwait(false);
         return (entries, last);

@@ -21,8 +21,11 @@ namespace Mkio.Storage.Postgres;
 /// in the same transaction; the lock is released by COMMIT, so the next batch sees every earlier entry.
 /// </para>
 /// <para>
-/// Connection failures fail the batch with <c>database unavailable: …</c> (a COMMIT whose answer was lost is
-/// reported as an unknown outcome) and set <see cref="Fault"/> until a later batch reconnects and commits.
+/// Connection failures fail the batch with <c>database unavailable: …</c> and set <see cref="Fault"/> until a
+/// later batch reconnects and commits. When the connection drops during COMMIT, the writer reconnects and looks
+/// the batch's last journal entry up (under the journal lock, so the old transaction has ended either way) and
+/// answers every request with its real outcome; only when the database stays unreachable for
+/// <see cref="ResolveTimeout"/> is the answer an unknown outcome.
 /// </para>
 /// </summary>
 internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
@@ -33,8 +36,12 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     /// <summary>The NOTIFY channel a commit wakes the other nodes' tails with.</summary>
     public const string NotifyChannel = "mkio_journal";
 
-    private const string HeadSql = "SELECT GREATEST(COALESCE((SELECT max(seq) FROM " + ChangeJournal.TableName + "), 0), COALESCE((SELECT value FROM "
-        + ChangeJournal.StateTableName + " WHERE key = '" + ChangeJournal.HighWaterKey + "'), 0)), (SELECT ref FROM " + ChangeJournal.TableName + " ORDER BY seq DESC LIMIT 1)";
+    /// <summary>The answer when a COMMIT's outcome could not be learnt (the prefix of the message).</summary>
+    public const string UnknownOutcome = "database unavailable, the commit's outcome is unknown: ";
+
+    private const string HeadSql = "SELECT " + PostgresJournal.HeadExpression + ", (SELECT ref FROM " + ChangeJournal.TableName + " ORDER BY seq DESC LIMIT 1)";
+
+    private const string LookupSql = "SELECT (SELECT ref FROM " + ChangeJournal.TableName + " WHERE seq = $1), (SELECT min(seq) FROM " + ChangeJournal.TableName + ")";
 
     private const string SavepointSql = "SAVEPOINT req";
 
@@ -43,6 +50,8 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     private const string RollbackSql = "ROLLBACK TO SAVEPOINT req; RELEASE SAVEPOINT req";
 
     private const string NotifySql = "SELECT pg_notify('" + NotifyChannel + "', $1)";
+
+    private static readonly TimeSpan ResolveRetry = TimeSpan.FromMilliseconds(200);
 
     private static readonly string LockSql = "SELECT pg_advisory_xact_lock(" + JournalLockKey.ToString(CultureInfo.InvariantCulture) + ")";
 
@@ -79,11 +88,17 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     }
 
     /// <summary>
-    /// When set (cluster mode: the bus passed to the constructor is null and the journal tail publishes every
-    /// node's commits), a batch's requests complete only once the returned task — the tail reaching the batch's
-    /// last position — completes.
+    /// The node's journal tail (cluster mode: the bus passed to the constructor is null and the tail publishes
+    /// every node's commits). The writer hands each committed batch to it (<see cref="PostgresJournalTail.PublishOwn"/>,
+    /// no read back) and completes the batch's requests only once the tail has published the batch's last position.
     /// </summary>
-    public Func<long, Task>? AcknowledgeAfter { get; set; }
+    public PostgresJournalTail? Tail { get; set; }
+
+    /// <summary>How long the writer tries to learn a COMMIT's outcome after its connection dropped (default 10 s).</summary>
+    public TimeSpan ResolveTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Test hook: awaited right before each COMMIT (internal; lets a test break the connection there).</summary>
+    internal Func<Task>? BeforeCommit { get; set; }
 
     /// <summary>
     /// Journal entries kept per table (<see cref="ChangeJournal.Retention"/>); every 256 appended entries the
@@ -226,11 +241,11 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         var events = new List<ChangeEvent>(batch.Count * 2);
         var committing = false;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        long sequence = 0;
         try
         {
             var connection = await ConnectionAsync().ConfigureAwait(false);
             using var tx = await connection.BeginTransactionAsync().ConfigureAwait(false);
-            long sequence;
             using (var head = new NpgsqlBatch(connection, tx))
             {
                 head.BatchCommands.Add(new NpgsqlBatchCommand(LockSql));
@@ -276,33 +291,57 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             }
 
             committing = true;
-            await tx.CommitAsync().ConfigureAwait(false);
-            Interlocked.Exchange(ref _sequence, sequence);
-            Volatile.Write(ref _fault, null);
-            if (Metrics is { } metrics)
+            if (BeforeCommit is { } hook)
             {
-                var ok = 0;
-                foreach (var o in outcomes)
-                {
-                    ok += o.Ok ? 1 : 0;
-                }
-
-                metrics.BatchCommitted(batch.Count, ok, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+                await hook().ConfigureAwait(false);
             }
+
+            await tx.CommitAsync().ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
         {
-            var message = (committing ? "database unavailable, the commit's outcome is unknown: " : "database unavailable: ") + ex.Message;
-            Volatile.Write(ref _fault, message);
             Log.BatchFailed(_logger, ex, batch.Count);
-            Metrics?.WritesFailed(batch.Count);
             await DropConnectionAsync().ConfigureAwait(false);
-            for (var i = 0; i < batch.Count; i++)
+
+            // A batch without journal entries changed nothing, so it has the same outcome committed or not.
+            bool? committed = false;
+            if (committing)
             {
-                batch[i].TrySetResult(new WriteOutcome(false, outcomes[i].Ref ?? batch[i].Ref ?? string.Empty, message));
+                committed = events.Count == 0 ? true : await ResolveCommitAsync(events[^1]).ConfigureAwait(false);
             }
 
-            return;
+            if (committed is not true)
+            {
+                var message = (committed is null ? UnknownOutcome : "database unavailable: ") + ex.Message;
+                Volatile.Write(ref _fault, message);
+                Metrics?.WritesFailed(batch.Count);
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    // Known not committed after COMMIT was sent: a request that failed on its own keeps its own error.
+                    var own = committing && committed is false && !outcomes[i].Ok ? outcomes[i].Error : null;
+                    batch[i].TrySetResult(new WriteOutcome(false, outcomes[i].Ref ?? batch[i].Ref ?? string.Empty, own ?? message));
+                }
+
+                return;
+            }
+
+            if (events.Count > 0)
+            {
+                Log.CommitResolved(_logger, batch.Count, events[^1].Sequence);
+            }
+        }
+
+        Interlocked.Exchange(ref _sequence, sequence);
+        Volatile.Write(ref _fault, null);
+        if (Metrics is { } metrics)
+        {
+            var ok = 0;
+            foreach (var o in outcomes)
+            {
+                ok += o.Ok ? 1 : 0;
+            }
+
+            metrics.BatchCommitted(batch.Count, ok, System.Diagnostics.Stopwatch.GetElapsedTime(started));
         }
 
         if (_bus is not null)
@@ -318,13 +357,70 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         }
 
         var requests = batch.ToArray();
-        if (AcknowledgeAfter is { } after && events.Count > 0)
+        if (Tail is { } tail && events.Count > 0)
         {
-            _ = CompleteAfterAsync(after(events[^1].Sequence), requests, outcomes);
+            tail.PublishOwn(events);
+            _ = CompleteAfterAsync(tail.WaitForAsync(events[^1].Sequence), requests, outcomes);
             return;
         }
 
         Complete(requests, outcomes);
+    }
+
+    /// <summary>
+    /// After a connection drop during COMMIT: true when the batch's last journal entry is in the journal (it
+    /// committed), false when it is not, null when the database stayed unreachable for <see cref="ResolveTimeout"/>
+    /// (or the journal no longer reaches back that far). The lookup takes the journal lock first, so the old
+    /// transaction has ended — committed or rolled back — before the journal is read.
+    /// </summary>
+    private async Task<bool?> ResolveCommitAsync(ChangeEvent last)
+    {
+        using var deadline = new CancellationTokenSource(ResolveTimeout);
+        while (true)
+        {
+            try
+            {
+                using var connection = await _source.OpenConnectionAsync(deadline.Token).ConfigureAwait(false);
+                using var tx = await connection.BeginTransactionAsync(deadline.Token).ConfigureAwait(false);
+                using var lookup = new NpgsqlBatch(connection, tx);
+                lookup.BatchCommands.Add(new NpgsqlBatchCommand(LockSql));
+                var find = new NpgsqlBatchCommand(LookupSql);
+                find.Parameters.Add(new NpgsqlParameter { Value = last.Sequence });
+                lookup.BatchCommands.Add(find);
+                bool? found;
+                using (var r = await lookup.ExecuteReaderAsync(deadline.Token).ConfigureAwait(false))
+                {
+                    await r.NextResultAsync(deadline.Token).ConfigureAwait(false);
+                    await r.ReadAsync(deadline.Token).ConfigureAwait(false);
+                    found = !r.IsDBNull(0) && r.GetString(0) == last.Ref ? true
+                        : r.IsDBNull(1) || r.GetInt64(1) <= last.Sequence ? false
+                        : null;
+                }
+
+                await tx.CommitAsync(deadline.Token).ConfigureAwait(false);
+                return found;
+            }
+            catch (OperationCanceledException)
+            {
+                return null;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
+            {
+                if (deadline.IsCancellationRequested)
+                {
+                    return null;
+                }
+
+                try
+                {
+                    await Task.Delay(ResolveRetry, deadline.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return null;
+                }
+            }
+        }
     }
 
     private static async Task CompleteAfterAsync(Task tailed, WriteRequest[] requests, WriteOutcome[] outcomes)
@@ -504,6 +600,11 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
 
         await DropConnectionAsync().ConfigureAwait(false);
         _connection = await _source.OpenConnectionAsync().ConfigureAwait(false);
+        if (Tail is { } tail)
+        {
+            tail.OwnBackend = _connection.ProcessID;
+        }
+
         return _connection;
     }
 
@@ -528,6 +629,9 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     {
         [LoggerMessage(EventId = 2120, Level = LogLevel.Error, Message = "PostgreSQL batch of {BatchSize} request(s) failed; the connection is reopened for the next batch")]
         public static partial void BatchFailed(ILogger logger, Exception exception, int batchSize);
+
+        [LoggerMessage(EventId = 2125, Level = LogLevel.Warning, Message = "The connection dropped during the COMMIT of a batch of {BatchSize} request(s); after reconnecting, its journal entry {Position} was found: it committed")]
+        public static partial void CommitResolved(ILogger logger, int batchSize, long position);
 
         [LoggerMessage(EventId = 2121, Level = LogLevel.Error, Message = "Publishing committed PostgreSQL changes failed")]
         public static partial void PublishFailed(ILogger logger, Exception exception);
