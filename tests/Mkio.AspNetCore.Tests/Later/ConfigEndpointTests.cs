@@ -6,8 +6,6 @@ using Mkio.TestUtilities;
 namespace Mkio.AspNetCore.Tests.Later;
 
 /// <summary><c>[config]</c> routes end to end: TOML served as JSON, the literal JSON fallback, other files, and no way out of the folder.</summary>
-// PostgreSQL: its server (LaterHost.Config) has a seed file and reqrep services, not on PostgreSQL yet.
-[Category(StoreCategories.PgPending)]
 [Parallelizable(ParallelScope.Children)]
 public sealed class ConfigEndpointTests
 {

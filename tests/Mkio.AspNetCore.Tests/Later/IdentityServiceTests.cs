@@ -5,8 +5,6 @@ using Mkio.TestUtilities;
 namespace Mkio.AspNetCore.Tests.Later;
 
 /// <summary>The built-in <c>_mkio</c> service end to end: identity, compatibility, table schema, hidden from discovery.</summary>
-// PostgreSQL: its server (LaterHost.Config) has a seed file and reqrep services, not on PostgreSQL yet. (The schema answer on PostgreSQL: Postgres/PostgresSchemaRequestTests.)
-[Category(StoreCategories.PgPending)]
 [Parallelizable(ParallelScope.Children)]
 public sealed class IdentityServiceTests
 {

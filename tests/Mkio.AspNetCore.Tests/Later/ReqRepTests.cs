@@ -4,8 +4,6 @@ using Mkio.TestUtilities;
 namespace Mkio.AspNetCore.Tests.Later;
 
 /// <summary>ReqRep services end to end over real Kestrel: every reply form, every error, the read-only connection, row and time bounds.</summary>
-// PostgreSQL: reqrep services (and LaterHost.Config's seed file) are not on PostgreSQL yet.
-[Category(StoreCategories.PgPending)]
 [Parallelizable(ParallelScope.Children)]
 public sealed class ReqRepTests
 {
@@ -181,8 +179,6 @@ public sealed class ReqRepTests
 }
 
 /// <summary>Monitoring every service: only with the later-protocol option; 0.1.0 monitor errors otherwise.</summary>
-// PostgreSQL: its server (LaterHost.Config) has a seed file and reqrep services, not on PostgreSQL yet.
-[Category(StoreCategories.PgPending)]
 [Parallelizable(ParallelScope.Children)]
 public sealed class MonitorAllTests
 {

@@ -4,8 +4,6 @@ using Mkio.TestUtilities;
 namespace Mkio.AspNetCore.Tests.Later;
 
 /// <summary>Table <c>seed</c> files: loaded when the table is created (CSV, JSON, JSONL), never again; errors stop start-up.</summary>
-// PostgreSQL: seed files are not on PostgreSQL yet.
-[Category(StoreCategories.PgPending)]
 [Parallelizable(ParallelScope.Children)]
 public sealed class SeedTests
 {

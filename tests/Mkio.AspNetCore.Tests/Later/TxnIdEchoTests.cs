@@ -7,8 +7,6 @@ namespace Mkio.AspNetCore.Tests.Later;
 /// Later clients send <c>txnid</c> where 0.1.0 clients send <c>msgid</c>: every reply to a transaction or check echoes
 /// each of them under its own name (never one translated into the other), results and errors alike.
 /// </summary>
-// PostgreSQL: its server (LaterHost.Config) has a seed file and reqrep services, not on PostgreSQL yet.
-[Category(StoreCategories.PgPending)]
 [Parallelizable(ParallelScope.Children)]
 public sealed class TxnIdEchoTests
 {
