@@ -183,6 +183,24 @@ public sealed class MkioTestHost : IAsyncDisposable
         return Eventually.WaitUntilAsync(() => engine.WriteQueueLength >= count, $"{count} writes queued in the writer", cancellationToken);
     }
 
+    /// <summary>
+    /// Rows of <paramref name="sql"/> read from the store this host runs on, as (column name, value) pairs in column
+    /// order with SQLite's storage classes: through the engine's own read connections on SQLite (so <c>:memory:</c>
+    /// works), through <see cref="PostgresQuery.Rows(string, string, object?[])"/> on PostgreSQL. Parameters are
+    /// written <c>$p1</c>, <c>$p2</c>, … on both.
+    /// </summary>
+    public async Task<List<KeyValuePair<string, object?>[]>> QueryStoreAsync(string sql, object?[]? parameters = null, CancellationToken cancellationToken = default)
+    {
+        if (PostgresConnectionString is { } pg)
+        {
+            return PostgresQuery.Rows(pg, sql, parameters ?? []);
+        }
+
+        var engine = Services.GetRequiredService<Mkio.AspNetCore.Hosting.MkioEngineHost>().Engine;
+        var rows = await engine.Database.ReadAsync(c => Mkio.Storage.MkioDatabase.Query(c, sql, parameters ?? []), cancellationToken).ConfigureAwait(false);
+        return [.. rows.Select(r => Enumerable.Range(0, r.Count).Select(i => new KeyValuePair<string, object?>(r.Name(i), r[i])).ToArray())];
+    }
+
     /// <summary>Runs the host's graceful shutdown (as on SIGTERM).</summary>
     public async Task StopAsync()
     {

@@ -30,12 +30,27 @@ public static partial class PostgresQuery
     [System.Text.RegularExpressions.GeneratedRegex(@"\browid\b", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
     private static partial System.Text.RegularExpressions.Regex RowId();
 
+    [System.Text.RegularExpressions.GeneratedRegex(@"\$p([0-9]+)\b")]
+    private static partial System.Text.RegularExpressions.Regex SqliteParameter();
+
     /// <summary>Rows of <paramref name="sql"/> as (column name, value) pairs in column order.</summary>
-    public static List<KeyValuePair<string, object?>[]> Rows(string connectionString, string sql)
+    public static List<KeyValuePair<string, object?>[]> Rows(string connectionString, string sql) => Rows(connectionString, sql, []);
+
+    /// <summary>
+    /// Rows of <paramref name="sql"/> as (column name, value) pairs in column order, with <paramref name="parameters"/>
+    /// bound to the SQLite-style <c>$p1</c>, <c>$p2</c>, … of the text (PostgreSQL's <c>$1</c>, <c>$2</c>, …).
+    /// </summary>
+    public static List<KeyValuePair<string, object?>[]> Rows(string connectionString, string sql, object?[] parameters)
     {
+        ArgumentNullException.ThrowIfNull(parameters);
         using var connection = new NpgsqlConnection(connectionString);
         connection.Open();
-        using var command = new NpgsqlCommand(RowId().Replace(sql, "ctid"), connection);
+        using var command = new NpgsqlCommand(SqliteParameter().Replace(RowId().Replace(sql, "ctid"), "$$$1"), connection);
+        foreach (var p in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = p ?? DBNull.Value });
+        }
+
         using var reader = command.ExecuteReader();
         var rows = new List<KeyValuePair<string, object?>[]>();
         while (reader.Read())

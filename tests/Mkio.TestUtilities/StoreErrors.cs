@@ -21,6 +21,11 @@ public static class StoreErrors
         ? $"null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
         : $"NOT NULL constraint failed: {table}.{column}";
 
+    /// <summary>A missing table in SQL mkio compiles: SQLite's <c>no such table: t</c>, PostgreSQL's <c>relation "t" does not exist</c>.</summary>
+    public static string NoSuchTable(string table) => MkioTestHost.Store == TestStore.Postgres
+        ? $"relation \"{table}\" does not exist"
+        : $"no such table: {table}";
+
     /// <summary>The start of every duplicate-key text of the current store.</summary>
     public static string UniquePrefix => MkioTestHost.Store == TestStore.Postgres ? "duplicate key value violates unique constraint" : "UNIQUE constraint failed";
 

@@ -71,10 +71,11 @@ public static class MkioTelemetry
     }
 
     /// <summary>
-    /// Starts the writer's <c>mkio.batch</c> span: one SQLite transaction, a new trace of its own; the writer adds a
-    /// link to each transaction it executes. Null when nothing listens.
+    /// Starts the writer's <c>mkio.batch</c> span: one database transaction, a new trace of its own; the writer adds a
+    /// link to each transaction it executes. <paramref name="system"/> is the <c>db.system.name</c> (<c>sqlite</c>, or
+    /// <c>postgresql</c> for the PostgreSQL writer). Null when nothing listens.
     /// </summary>
-    internal static Activity? StartBatch()
+    internal static Activity? StartBatch(string system = "sqlite")
     {
         if (!Source.HasListeners())
         {
@@ -85,7 +86,7 @@ public static class MkioTelemetry
         var activity = Source.StartActivity(BatchSpan, ActivityKind.Client);
         if (activity is { IsAllDataRequested: true })
         {
-            activity.SetTag("db.system.name", "sqlite");
+            activity.SetTag("db.system.name", system);
         }
 
         return activity;

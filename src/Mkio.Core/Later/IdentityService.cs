@@ -179,6 +179,7 @@ internal sealed class IdentityService : ReqRepService
         if (Engine.PostgresTableColumns(model) is { } live)
         {
             var answer = new OrderedDictionary<string, object?>(StringComparer.Ordinal) { ["table"] = table, ["columns"] = live };
+            Versioning.VersionedIdentity.AddSchema(answer, model);
             return LaterProtocol.Reply(Name, reqid, "row", answer);
         }
 

@@ -81,6 +81,11 @@ public sealed class SeedTests
 
         var config = LaterHost.Config.Replace("items.csv", file, StringComparison.Ordinal);
         var ex = Assert.ThrowsAsync<MkioConfigurationException>(async () => await LaterHost.StartAsync(ct, config, dir: dir));
+        if (expected == "UNIQUE constraint failed: items.id")
+        {
+            expected = StoreErrors.Unique("items", "id"); // the store's own wording of the duplicate key
+        }
+
         Assert.That(ex!.Message, Does.Contain(expected).And.Contain("tables.items.seed"));
 
         var good = Path.GetExtension(file) switch

@@ -42,13 +42,9 @@ internal static class LifecycleSupport
         return rows;
     }
 
-    /// <summary>Rows of <paramref name="sql"/> read through the running host's own read connections (works for <c>:memory:</c>).</summary>
-    public static async Task<List<object?[]>> QueryHostAsync(MkioTestHost host, string sql, CancellationToken ct)
-    {
-        var engine = host.Services.GetRequiredService<MkioEngineHost>().Engine;
-        var rows = await engine.Database.ReadAsync(c => MkioDatabase.Query(c, sql), ct);
-        return [.. rows.Select(r => r.Values.ToArray())];
-    }
+    /// <summary>Rows of <paramref name="sql"/> read from the running host's store (its own read connections on SQLite, so <c>:memory:</c> works).</summary>
+    public static async Task<List<object?[]>> QueryHostAsync(MkioTestHost host, string sql, CancellationToken ct) =>
+        [.. (await host.QueryStoreAsync(sql, cancellationToken: ct)).Select(r => r.Select(c => c.Value).ToArray())];
 
     /// <summary>The <c>-wal</c> / <c>-shm</c> companions of <paramref name="dbPath"/> that exist.</summary>
     public static string[] WalFiles(string dbPath) =>

@@ -390,14 +390,13 @@ public sealed class AuthMessageTests
     {
         var bad = Config.Replace("orders WHERE id = :id AND owner = :user", "nosuch WHERE id = :id", StringComparison.Ordinal);
         var ex = Assert.ThrowsAsync<MkioConfigurationException>(async () => await (await StartAsync(CancellationToken.None, config: bad)).DisposeAsync());
-        Assert.That(ex!.Message, Does.Contain("services.amend.access.trade").And.Contain("no such table: nosuch"));
+        Assert.That(ex!.Message, Does.Contain("services.amend.access.trade").And.Contain(StoreErrors.NoSuchTable("nosuch")));
     }
 
     private static async Task<string[]> RowsAsync(MkioTestHost host, string sql)
     {
-        var engine = host.Services.GetRequiredService<Mkio.AspNetCore.Hosting.MkioEngineHost>().Engine;
-        var rows = await engine.Database.ReadAsync(c => Storage.MkioDatabase.Query(c, sql));
-        return [.. rows.Select(r => $"{r[0]}={r[1]}")];
+        var rows = await host.QueryStoreAsync(sql);
+        return [.. rows.Select(r => $"{r[0].Value}={r[1].Value}")];
     }
 
     /// <summary>A token login: <c>user/role/desk</c>; <c>bad</c> or anything else is refused.</summary>

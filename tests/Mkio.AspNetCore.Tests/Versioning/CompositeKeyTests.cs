@@ -81,12 +81,12 @@ public sealed class CompositeKeyTests
 
         await using (var host = await MkioTestHost.StartAsync(Positions(composite: true), ct, dir))
         {
-            var pk = await VersionedMigrationTests.ReadAsync(host, "SELECT name, pk FROM pragma_table_info('positions') WHERE pk > 0 ORDER BY pk", ct);
+            var pk = await VersionedMigrationTests.PrimaryKeyAsync(host, "positions", ct);
             var rows = await VersionedMigrationTests.ReadAsync(host, "SELECT book, symbol, qty, _mkio_version FROM positions", ct);
             var history = await host.Services.GetRequiredService<IMkio>().HistoryAsync("positions", new[] { "B1", "A" }, cancellationToken: ct);
             using (Assert.EnterMultipleScope())
             {
-                Assert.That(pk.Select(c => c["name"]), Is.EqualTo(new[] { "book", "symbol" }));
+                Assert.That(pk, Is.EqualTo(new[] { "book", "symbol" }));
                 Assert.That(rows.Select(r => $"{r["book"]}:{r["symbol"]}:{r["qty"]}:{r["_mkio_version"]}"), Is.EqualTo(new[] { "B1:A:5:1" }));
                 Assert.That(history.Select(h => h["_mkio_op"]), Is.EqualTo(new[] { "baseline" }));
             }
@@ -119,9 +119,9 @@ public sealed class CompositeKeyTests
 
         await using (var host = await MkioTestHost.StartAsync(o => { Keyless(o); o.Tables[0].PrimaryKey = ["a", "b"]; }, ct, dir))
         {
-            var pk = await VersionedMigrationTests.ReadAsync(host, "SELECT name FROM pragma_table_info('t') WHERE pk > 0 ORDER BY pk", ct);
+            var pk = await VersionedMigrationTests.PrimaryKeyAsync(host, "t", ct);
             var rows = await VersionedMigrationTests.ReadAsync(host, "SELECT a, b FROM t ORDER BY b", ct);
-            Assert.That(pk.Select(c => c["name"]), Is.EqualTo(new[] { "a", "b" }));
+            Assert.That(pk, Is.EqualTo(new[] { "a", "b" }));
             Assert.That(rows.Select(r => $"{r["a"]}{r["b"]}"), Is.EqualTo(new[] { "x1", "x2" }), "rows colliding under the new key are dropped");
         }
     }

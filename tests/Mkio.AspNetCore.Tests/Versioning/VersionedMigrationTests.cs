@@ -29,11 +29,31 @@ public sealed class VersionedMigrationTests
             .Op("set", ops => ops.Update("orders", ["id"], fields[1..])));
     };
 
-    /// <summary>Rows of <paramref name="sql"/> on the host's database, as dictionaries.</summary>
-    internal static async Task<List<Dictionary<string, object?>>> ReadAsync(MkioTestHost host, string sql, CancellationToken ct)
+    /// <summary>Rows of <paramref name="sql"/> on the host's store, as dictionaries.</summary>
+    internal static async Task<List<Dictionary<string, object?>>> ReadAsync(MkioTestHost host, string sql, CancellationToken ct) =>
+        [.. (await host.QueryStoreAsync(sql, cancellationToken: ct)).Select(r => r.ToDictionary(c => c.Key, c => c.Value, StringComparer.Ordinal))];
+
+    /// <summary>The primary-key columns of <paramref name="table"/> in key order, as the store declares them.</summary>
+    internal static async Task<string[]> PrimaryKeyAsync(MkioTestHost host, string table, CancellationToken ct)
     {
-        var rows = await Subscriptions.LiveTest.Engine(host).Database.ReadAsync(c => Storage.MkioDatabase.Query(c, sql), ct);
-        return [.. rows.Select(MkioChange.ToDictionary)];
+        var sql = host.PostgresConnectionString is null
+            ? "SELECT name FROM pragma_table_info($p1) WHERE pk > 0 ORDER BY pk"
+            : "SELECT a.attname::text AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+              + "WHERE i.indrelid = to_regclass($p1) AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)";
+        return [.. (await host.QueryStoreAsync(sql, [table], ct)).Select(r => (string)r[0].Value!)];
+    }
+
+    /// <summary>
+    /// Each column of <paramref name="table"/> as <c>name type notnull</c>: SQLite's declared type, PostgreSQL's
+    /// column type (a <c>REAL</c> column is <c>double precision</c> there); notnull 1 or 0.
+    /// </summary>
+    internal static async Task<string[]> ColumnsAsync(MkioTestHost host, string table, CancellationToken ct)
+    {
+        var sql = host.PostgresConnectionString is null
+            ? "SELECT name, type, \"notnull\" FROM pragma_table_info($p1) ORDER BY cid"
+            : "SELECT column_name::text, data_type::text, CASE is_nullable WHEN 'NO' THEN 1 ELSE 0 END FROM information_schema.columns "
+              + "WHERE table_schema = current_schema() AND table_name = $p1 ORDER BY ordinal_position";
+        return [.. (await host.QueryStoreAsync(sql, [table], ct)).Select(r => $"{r[0].Value} {r[1].Value} {r[2].Value}")];
     }
 
     [Test, CancelAfter(90_000)]
@@ -62,8 +82,8 @@ public sealed class VersionedMigrationTests
         {
             var ok = await host.Services.GetRequiredService<IMkio>().ExecuteAsync("tx", new { id = 1, symbol = "A", qty = 6, price = 9.5 }, "set", cancellationToken: ct);
             Assert.That(ok.Ok, Is.True, ok.Error);
-            var columns = (await ReadAsync(host, "PRAGMA table_info(orders__history)", ct)).Select(c => $"{c["name"]} {c["type"]} {c["notnull"]}");
-            Assert.That(columns, Does.Contain("price REAL 0"));
+            var columns = await ColumnsAsync(host, "orders__history", ct);
+            Assert.That(columns, Does.Contain(host.PostgresConnectionString is null ? "price REAL 0" : "price double precision 0"));
         }
 
         // 3. Dropping a base column rebuilds the base (cursor kept) and never drops history columns or rows.

@@ -47,17 +47,15 @@ public sealed class VersionedTableTests
 
     private static async Task<IReadOnlyDictionary<string, object?>?> RowAsync(MkioTestHost host, long id, CancellationToken ct)
     {
-        var engine = Subscriptions.LiveTest.Engine(host);
-        var rows = await engine.Database.ReadAsync(c => Storage.MkioDatabase.Query(c, "SELECT * FROM orders WHERE id = $p1", id), ct);
-        return rows.Count == 0 ? null : MkioChange.ToDictionary(rows[0]);
+        var rows = await host.QueryStoreAsync("SELECT * FROM orders WHERE id = $p1", [id], ct);
+        return rows.Count == 0 ? null : rows[0].ToDictionary(c => c.Key, c => c.Value, StringComparer.Ordinal);
     }
 
     /// <summary>Journal rows per table name after some writes: history changes are journaled only when a service follows them.</summary>
     private static async Task<Dictionary<string, long>> JournalByTableAsync(MkioTestHost host, CancellationToken ct)
     {
-        var engine = Subscriptions.LiveTest.Engine(host);
-        var rows = await engine.Database.ReadAsync(c => Storage.MkioDatabase.Query(c, "SELECT tbl, count(*) AS n FROM _mkio_journal GROUP BY tbl"), ct);
-        return rows.ToDictionary(r => (string)r[0]!, r => (long)r[1]!);
+        var rows = await host.QueryStoreAsync("SELECT tbl, count(*) AS n FROM _mkio_journal GROUP BY tbl", cancellationToken: ct);
+        return rows.ToDictionary(r => (string)r[0].Value!, r => (long)r[1].Value!);
     }
 
     [TestCase(true)]

@@ -242,6 +242,9 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         var committing = false;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         long sequence = 0;
+
+        // The batch span is Activity.Current from here on, so the fan-out spans of the published changes are its children.
+        var activity = MkioTelemetry.StartBatch("postgresql");
         try
         {
             var connection = await ConnectionAsync().ConfigureAwait(false);
@@ -260,6 +263,11 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             for (var i = 0; i < batch.Count; i++)
             {
                 var req = batch[i];
+                if (req.Activity is { } transaction)
+                {
+                    activity?.AddLink(new System.Diagnostics.ActivityLink(transaction.Context));
+                }
+
                 var @ref = string.IsNullOrEmpty(req.Ref) ? _refs.Next() : req.Ref;
                 _pending.Clear();
                 _savepointOpen = false;
@@ -322,6 +330,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
                     batch[i].TrySetResult(new WriteOutcome(false, outcomes[i].Ref ?? batch[i].Ref ?? string.Empty, own ?? message));
                 }
 
+                MkioTelemetry.EndBatch(activity, batch.Count, message);
                 return;
             }
 
@@ -356,6 +365,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             }
         }
 
+        MkioTelemetry.EndBatch(activity, batch.Count, null);
         var requests = batch.ToArray();
         if (Tail is { } tail && events.Count > 0)
         {
