@@ -87,6 +87,10 @@ internal static class PostgresSeeds
                 throw new MkioConfigurationException($"{where}: {ex.MessageText}");
             }
         }
+
+        // Seeded rows of a versioned table get their baseline history (each at its own ref), as on SQLite: the
+        // schema's baselines ran before the seed, when the new tables were still empty.
+        await PostgresSchema.BaselineAsync(connection, tx, engine.Model, refs.Next(), cancellationToken).ConfigureAwait(false);
     }
 
     private static NpgsqlBatchCommand Insert(TableModel table, List<(string Column, object? Value)> row, string @ref, string path, int line)

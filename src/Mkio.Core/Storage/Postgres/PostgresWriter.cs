@@ -365,15 +365,16 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             }
         }
 
-        MkioTelemetry.EndBatch(activity, batch.Count, null);
         var requests = batch.ToArray();
         if (Tail is { } tail && events.Count > 0)
         {
             tail.PublishOwn(events);
+            MkioTelemetry.EndBatch(activity, batch.Count, null);
             _ = CompleteAfterAsync(tail.WaitForAsync(events[^1].Sequence), requests, outcomes);
             return;
         }
 
+        MkioTelemetry.EndBatch(activity, batch.Count, null);
         Complete(requests, outcomes);
     }
 
