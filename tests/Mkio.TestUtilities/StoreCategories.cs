@@ -9,6 +9,6 @@ public static class StoreCategories
     /// <summary>The test checks something only SQLite has: the database file, its lock/WAL, SQLite's dynamic typing, databases written by the original.</summary>
     public const string SqliteOnly = "SqliteOnly";
 
-    /// <summary>The test needs a feature not yet available on PostgreSQL (seed files, reqrep services, the mkio login, versioned tables, dbupdate).</summary>
+    /// <summary>The test needs a feature not yet available on PostgreSQL (none at present: seed files, reqrep, the login and versioned tables landed).</summary>
     public const string PgPending = "PgPending";
 }
