@@ -108,8 +108,11 @@ public sealed class AdminEndpointsTests
 
         await using var ws = await host.ConnectAsync("ws", ct);
         await ws.RequestAsync("""{"service":"all_orders","type":"subscribe"}""", ct);
-        var result = await ws.RequestAsync(NewOrder, ct);
-        Assert.That(result.GetProperty("ok").GetBoolean(), Is.True);
+
+        // The subscription's update may arrive before the result (no order between them is guaranteed).
+        await ws.SendAsync(NewOrder, cancellationToken: ct);
+        var result = await ws.ReceiveUntilAsync(m => m.GetProperty("type").GetString() is "result" or "error", ct);
+        Assert.That(result.GetProperty("ok").GetBoolean(), Is.True, result.GetRawText());
 
         JsonElement after = default;
         await Eventually.WaitUntilAsync(
