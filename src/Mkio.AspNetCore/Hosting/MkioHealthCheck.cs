@@ -19,7 +19,7 @@ internal sealed class MkioHealthCheck(MkioEngineHost host) : IHealthCheck
             return HealthCheckResult.Unhealthy("mkio is not running.");
         }
 
-        if (engine.Writer.IsStopping)
+        if (engine.IsWriterStopping)
         {
             return HealthCheckResult.Unhealthy("mkio is shutting down.");
         }
@@ -41,10 +41,10 @@ internal sealed class MkioHealthCheck(MkioEngineHost host) : IHealthCheck
         var data = new Dictionary<string, object>
         {
             ["connections"] = engine.SessionCount,
-            ["write_queue"] = engine.Writer.QueueLength,
+            ["write_queue"] = engine.WriteQueueLength,
             ["services"] = engine.Model.Services.Length,
         };
-        if (engine.Writer.LastBatchError is { } error)
+        if (engine.WriterBatchError is { } error)
         {
             var hint = error.Contains("locked", StringComparison.OrdinalIgnoreCase) ? " (is another connection holding the database's write lock?)" : string.Empty;
             return HealthCheckResult.Degraded($"mkio cannot write: {error}{hint}. Reads and subscriptions still work.", data: data);

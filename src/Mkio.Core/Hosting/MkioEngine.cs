@@ -229,8 +229,7 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         var timeout = TimeSpan.FromSeconds(Model.Options.ShutdownTimeout);
         try
         {
-            await Writer.StopAsync(timeout).ConfigureAwait(false);
-            await StopPostgresWriterAsync().ConfigureAwait(false);
+            await StopWriterAsync(timeout).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -322,11 +321,11 @@ internal sealed partial class MkioEngine : IAsyncDisposable
 
     private async Task DrainIfNeededAsync()
     {
-        if (!Writer.IsStopping)
+        if (!IsWriterStopping)
         {
             try
             {
-                await Writer.StopAsync(TimeSpan.FromSeconds(Model.Options.ShutdownTimeout)).ConfigureAwait(false);
+                await StopWriterAsync(TimeSpan.FromSeconds(Model.Options.ShutdownTimeout)).ConfigureAwait(false);
             }
             catch (Exception ex)
             {

@@ -1,5 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
+using Mkio.AspNetCore.Hosting;
+using Mkio.Storage.Postgres;
 using Mkio.TestUtilities;
+using Npgsql;
 
 namespace Mkio.AspNetCore.Tests.Postgres;
 
@@ -137,5 +140,90 @@ public sealed class PostgresMigrationTests
         Assert.That(rows, Is.EqualTo(new[] { "A:b1:k1", "B:b3:k3" }), "the first stored row of each new key stays, with its ref");
         var duplicate = await client.RequestAsync("""{"service":"tx","op":"add","data":{"book":"b9","symbol":"B","qty":9}}""", ct);
         Assert.That(duplicate.GetRawText(), Does.Contain("duplicate key"), "the new key is enforced");
+    }
+
+    /// <summary>
+    /// A migration holds the journal lock until it commits: a write sent to running node A while node B's start-up
+    /// migration (a safe added column) is open is taken into A's batch, which waits for the lock — not acknowledged —
+    /// until the migration commits; it is then acknowledged, lands in the migrated table and takes the next journal
+    /// position (gap-free), and node B, started after the migration, serves it.
+    /// </summary>
+    [Test, CancelAfter(180_000)]
+    public async Task A_write_to_a_running_node_waits_for_another_nodes_migration_and_lands_in_the_migrated_table(CancellationToken ct)
+    {
+        var server = await PostgresServer.SharedAsync();
+        var cs = await server.CreateDatabaseAsync(cancellationToken: ct);
+        var database = new NpgsqlConnectionStringBuilder(cs).Database!;
+        await using var nodeA = await MkioTestHost.StartAsync(Node(cs, v2: false), ct);
+        await using var onA = await nodeA.ConnectAsync("ws", ct);
+        await AddAsync(onA, "w1", 1, ct);
+        await AddAsync(onA, "w2", 2, ct);
+        var writerA = nodeA.Services.GetRequiredService<MkioEngineHost>().Engine.PostgresWriter!;
+
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        PostgresMigration.BeforeCommit = async connection =>
+        {
+            // Process-wide hook: only this test's database is held.
+            if (connection.Database == database && entered.TrySetResult())
+            {
+                await release.Task.ConfigureAwait(false);
+            }
+        };
+        Task<MkioTestHost>? startB = null;
+        try
+        {
+            startB = MkioTestHost.StartAsync(o =>
+            {
+                Node(cs, v2: false)(o);
+                o.Tables[0].Columns["note"] = "TEXT DEFAULT 'n/a'";
+            }, ct);
+            await entered.Task.WaitAsync(ct);
+
+            // Node B's migration is applied and uncommitted, holding the schema and journal locks.
+            await onA.SendAsync("""{"service":"orders_tx","op":"add","ref":"w3","data":{"id":3,"symbol":"S3","qty":3}}""", cancellationToken: ct);
+            await Eventually.WaitUntilAsync(() => writerA.InFlight == 1 && writerA.QueueLength == 0, "node A's writer took w3 into a batch", ct);
+            await Eventually.WaitUntilAsync(
+                () => Convert.ToInt64(PostgresQuery.Rows(cs, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'")[0][0].Value, System.Globalization.CultureInfo.InvariantCulture) == 1,
+                "node A's batch waits for the journal lock",
+                ct);
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(onA.Pending, Is.Zero, "w3 is not acknowledged while the migration is open");
+                Assert.That(startB.IsCompleted, Is.False, "node B is still migrating");
+                Assert.That(writerA.InFlight, Is.EqualTo(1));
+            }
+
+            release.TrySetResult();
+            await using var nodeB = await startB.WaitAsync(ct);
+            var ack = await onA.ReceiveAsync(ct);
+            Assert.That(ack.GetRawText(), Is.EqualTo("""{"type":"result","service":"orders_tx","ref":"w3","ok":true}"""));
+            Assert.That(writerA.InFlight, Is.Zero);
+            Assert.That(PostgresQuery.Rows(cs, "SELECT id, note, _mkio_ref FROM orders ORDER BY id").Select(r => $"{r[0].Value}:{r[1].Value}:{r[2].Value}"), Is.EqualTo(new[] { "1:n/a:w1", "2:n/a:w2", "3:n/a:w3" }), "w3 is in the migrated table");
+            Assert.That(PostgresQuery.Rows(cs, "SELECT seq, ref FROM _mkio_journal ORDER BY seq").Select(r => $"{r[0].Value}:{r[1].Value}"), Is.EqualTo(new[] { "1:w1", "2:w2", "3:w3" }), "gap-free positions, w3 after the migration");
+
+            // Node B (started at the journal position the migration left) serves w3 with the new column.
+            await using var onB = await nodeB.ConnectAsync("ws", ct);
+            await Eventually.WaitUntilAsync(() => nodeB.Services.GetRequiredService<MkioEngineHost>().Engine.Position >= 3, "node B has w3", ct);
+            var snapshot = await onB.RequestAsync("""{"type":"subscribe","service":"book"}""", ct);
+            var rows = snapshot.GetProperty("rows").EnumerateArray().Select(r => $"{r.GetProperty("id").GetInt64()}:{r.GetProperty("note").GetString()}:{r.GetProperty("_mkio_ref").GetString()}").Order();
+            Assert.That(rows, Is.EqualTo(new[] { "1:n/a:w1", "2:n/a:w2", "3:n/a:w3" }), snapshot.GetRawText());
+        }
+        finally
+        {
+            release.TrySetResult();
+            PostgresMigration.BeforeCommit = null;
+            if (startB is not null && !startB.IsCompleted)
+            {
+                try
+                {
+                    await (await startB).DisposeAsync();
+                }
+                catch (MkioConfigurationException)
+                {
+                    // The start failed; the assertion above reports why.
+                }
+            }
+        }
     }
 }
