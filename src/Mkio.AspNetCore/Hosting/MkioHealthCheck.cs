@@ -14,14 +14,14 @@ internal sealed class MkioHealthCheck(MkioEngineHost host) : IHealthCheck
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var engine = host.TryGetEngine();
+        if (engine is not null && engine.IsShuttingDown)
+        {
+            return HealthCheckResult.Unhealthy("mkio is shutting down.");
+        }
+
         if (engine is null || !engine.IsStarted)
         {
             return HealthCheckResult.Unhealthy("mkio is not running.");
-        }
-
-        if (engine.IsWriterStopping)
-        {
-            return HealthCheckResult.Unhealthy("mkio is shutting down.");
         }
 
         if (engine.StorageFaultDescription is { } fault)
