@@ -326,26 +326,40 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             {
                 var req = batch[i];
                 var @ref = string.IsNullOrEmpty(req.Ref) ? _refs.Next() : req.Ref;
-                _pending.Clear();
-                _savepointOpen = false;
-                try
+                for (var attempt = 0; ; attempt++)
                 {
-                    await ExecuteRequestAsync(connection, tx, req, @ref).ConfigureAwait(false);
-                    foreach (var p in _pending)
+                    _pending.Clear();
+                    _savepointOpen = false;
+                    try
                     {
-                        events.Add(new ChangeEvent(p.Table, p.Op, p.Row, @ref, ++sequence, p.Cause, p.Old));
-                    }
+                        await ExecuteRequestAsync(connection, tx, req, @ref).ConfigureAwait(false);
+                        foreach (var p in _pending)
+                        {
+                            events.Add(new ChangeEvent(p.Table, p.Op, p.Row, @ref, ++sequence, p.Cause, p.Old));
+                        }
 
-                    outcomes[i] = new WriteOutcome(true, @ref, null);
-                }
-                catch (Exception ex) when (ex is MkioWriteException or PostgresException)
-                {
-                    if (_savepointOpen)
+                        outcomes[i] = new WriteOutcome(true, @ref, null);
+                        break;
+                    }
+                    catch (Exception ex) when (ex is MkioWriteException or PostgresException)
                     {
-                        await ExecuteAsync(connection, tx, RollbackSql).ConfigureAwait(false);
-                    }
+                        if (_savepointOpen)
+                        {
+                            await ExecuteAsync(connection, tx, RollbackSql).ConfigureAwait(false);
+                        }
 
-                    outcomes[i] = new WriteOutcome(false, @ref, ex is PostgresException pg ? pg.MessageText : ex.Message);
+                        if (attempt == 0 && IsStalePlan(ex))
+                        {
+                            // A migration (another node's, or mkio dbupdate) changed a table's columns after this
+                            // connection prepared its statements: forget them and run the request again.
+                            Log.StalePlans(_logger);
+                            connection.UnprepareAll();
+                            continue;
+                        }
+
+                        outcomes[i] = new WriteOutcome(false, @ref, ex is PostgresException pg ? pg.MessageText : ex.Message);
+                        break;
+                    }
                 }
             }
 
@@ -487,6 +501,14 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             }
         }
     }
+
+    /// <summary>
+    /// PostgreSQL's refusal to run a prepared statement (Npgsql prepares repeated statements automatically) whose result
+    /// columns changed since it was prepared: <c>RETURNING *</c> after a migration added, dropped or retyped a column.
+    /// </summary>
+    private static bool IsStalePlan(Exception ex) =>
+        ex is PostgresException { SqlState: PostgresErrorCodes.FeatureNotSupported } pg
+        && pg.MessageText.StartsWith("cached plan must not change result type", StringComparison.Ordinal);
 
     private static async Task CompleteAfterAsync(Task tailed, WriteRequest[] requests, WriteOutcome[] outcomes)
     {
@@ -700,6 +722,9 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
 
         [LoggerMessage(EventId = 2126, Level = LogLevel.Warning, Message = "Draining the PostgreSQL write queue took longer than {TimeoutSeconds} s; remaining requests are answered with the stopping error.")]
         public static partial void DrainTimedOut(ILogger logger, double timeoutSeconds);
+
+        [LoggerMessage(EventId = 2127, Level = LogLevel.Information, Message = "A table's columns changed since the writer prepared its statements (a migration); they are prepared again")]
+        public static partial void StalePlans(ILogger logger);
 
         [LoggerMessage(EventId = 2121, Level = LogLevel.Error, Message = "Publishing committed PostgreSQL changes failed")]
         public static partial void PublishFailed(ILogger logger, Exception exception);
