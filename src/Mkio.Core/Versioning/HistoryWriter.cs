@@ -190,7 +190,7 @@ internal sealed class HistoryWriter(sqlite3 db, List<PendingChange> events) : ID
     }
 
     /// <summary>The row's primary-key values, in key order.</summary>
-    private static object?[] Key(TableModel table, Row row)
+    internal static object?[] Key(TableModel table, Row row)
     {
         var key = new object?[table.PrimaryKey.Length];
         for (var i = 0; i < key.Length; i++)
@@ -201,11 +201,12 @@ internal sealed class HistoryWriter(sqlite3 db, List<PendingChange> events) : ID
         return key;
     }
 
-    private static long Version(Row row) =>
+    /// <summary>The row's version (1 when it has none).</summary>
+    internal static long Version(Row row) =>
         row.TryGetValue(VersionedSchema.VersionColumn, out var v) && v is long l ? l : 1L;
 
     /// <summary>True when every recorded column of <paramref name="row"/> equals the history row (recorded columns first, in order).</summary>
-    private static bool SameRecorded(TableModel table, Row history, Row row)
+    internal static bool SameRecorded(TableModel table, Row history, Row row)
     {
         for (var i = 0; i < table.Recorded.Length; i++)
         {

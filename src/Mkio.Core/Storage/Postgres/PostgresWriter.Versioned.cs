@@ -84,13 +84,13 @@ internal sealed partial class PostgresWriter
             if (op.Type == OpType.Delete)
             {
                 _pending.Add(new(table, op.OpTypeName, row));
-                await ChangeHistoryAsync(db, s, s.DeleteHistory, "delete", Key(table, row)).ConfigureAwait(false);
+                await ChangeHistoryAsync(db, s, s.DeleteHistory, "delete", HistoryWriter.Key(table, row)).ConfigureAwait(false);
             }
             else if (inserts)
             {
                 _pending.Add(new(table, op.OpTypeName, row));
-                await ChangeHistoryAsync(db, s, s.DeleteHistory, "delete", Key(table, row)).ConfigureAwait(false);
-                await RecordAsync(db, s, row, Version(row), "insert", context).ConfigureAwait(false);
+                await ChangeHistoryAsync(db, s, s.DeleteHistory, "delete", HistoryWriter.Key(table, row)).ConfigureAwait(false);
+                await RecordAsync(db, s, row, HistoryWriter.Version(row), "insert", context).ConfigureAwait(false);
             }
             else
             {
@@ -109,10 +109,10 @@ internal sealed partial class PostgresWriter
     /// <summary>An updated row: a recorded change moves the cursor up one, cuts the redo branch and records the version.</summary>
     private async Task<Row> UpdatedAsync(Db db, HistorySql s, Row row, HistoryContext context)
     {
-        var key = Key(s.Table, row);
-        var cursor = Version(row);
+        var key = HistoryWriter.Key(s.Table, row);
+        var cursor = HistoryWriter.Version(row);
         var current = await RunAsync(db, s.SelectVersion, [.. key, cursor]).ConfigureAwait(false);
-        if (current.Count == 1 && SameRecorded(s.Table, current[0], row))
+        if (current.Count == 1 && HistoryWriter.SameRecorded(s.Table, current[0], row))
         {
             return row;
         }
@@ -133,7 +133,7 @@ internal sealed partial class PostgresWriter
         }
 
         var old = live[0];
-        var cursor = Version(old);
+        var cursor = HistoryWriter.Version(old);
         if (cursor > 1 && await RunAsync(db, s.SelectVersion, [.. key, cursor - 1]).ConfigureAwait(false) is [var previous])
         {
             return new(s.Table, "update", await RestoreAsync(db, s, key, previous, cursor - 1, context).ConfigureAwait(false), ChangeEvent.Undo, old);
@@ -152,7 +152,7 @@ internal sealed partial class PostgresWriter
         var live = await RunAsync(db, s.SelectBase, key).ConfigureAwait(false);
         if (live.Count == 1)
         {
-            var cursor = Version(live[0]);
+            var cursor = HistoryWriter.Version(live[0]);
             if (await RunAsync(db, s.SelectVersion, [.. key, cursor + 1]).ConfigureAwait(false) is [var next])
             {
                 return new(s.Table, "update", await RestoreAsync(db, s, key, next, cursor + 1, context).ConfigureAwait(false), ChangeEvent.Redo, live[0]);
@@ -224,34 +224,6 @@ internal sealed partial class PostgresWriter
         {
             _pending.Add(new(history, op, r));
         }
-    }
-
-    private static object?[] Key(TableModel table, Row row)
-    {
-        var key = new object?[table.PrimaryKey.Length];
-        for (var i = 0; i < key.Length; i++)
-        {
-            row.TryGetValue(table.PrimaryKey[i].Name, out key[i]);
-        }
-
-        return key;
-    }
-
-    private static long Version(Row row) =>
-        row.TryGetValue(VersionedSchema.VersionColumn, out var v) && v is long l ? l : 1L;
-
-    private static bool SameRecorded(TableModel table, Row history, Row row)
-    {
-        for (var i = 0; i < table.Recorded.Length; i++)
-        {
-            row.TryGetValue(table.Recorded[i].Name, out var value);
-            if (!HistoryWriter.SameValue(history[i], value))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     /// <summary>Runs <paramref name="s"/> with <paramref name="args"/> (converted to the statement's column kinds) and returns its rows.</summary>
