@@ -92,6 +92,20 @@ public partial class PostgresClusterTests
             {
                 await s.DisposeAsync();
             }
+
+            // SIGTERM: every node stops gracefully, and no node ever created a SQLite file in its working folder
+            // (with postgres set, db_path's default mkio.db is neither created nor opened).
+            foreach (var n in nodes)
+            {
+                await n.TerminateAsync(ct);
+            }
+
+            foreach (var n in nodes)
+            {
+                Assert.That(await n.WaitForExitAsync(ct), Is.Zero, n.Output);
+            }
+
+            Assert.That(Directory.GetFiles(dir.Path, "*.db*", SearchOption.AllDirectories), Is.Empty, "no SQLite file in PostgreSQL mode");
         }
         finally
         {

@@ -65,7 +65,7 @@ internal static class AdminEndpoints
         {
             w.WriteStartObject();
             w.WriteBoolean("started", engine?.IsStarted == true);
-            w.WriteString("database", engine is null ? null : engine.Database.FilePath ?? ":memory:");
+            w.WriteString("database", engine?.DatabaseDescription);
             w.WriteStartArray("services");
             foreach (var s in engine?.ServicesInOrder ?? [])
             {

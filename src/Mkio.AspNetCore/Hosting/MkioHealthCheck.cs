@@ -14,14 +14,14 @@ internal sealed class MkioHealthCheck(MkioEngineHost host) : IHealthCheck
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var engine = host.TryGetEngine();
+        if (engine is not null && engine.IsShuttingDown)
+        {
+            return HealthCheckResult.Unhealthy("mkio is shutting down.");
+        }
+
         if (engine is null || !engine.IsStarted)
         {
             return HealthCheckResult.Unhealthy("mkio is not running.");
-        }
-
-        if (engine.Writer.IsStopping)
-        {
-            return HealthCheckResult.Unhealthy("mkio is shutting down.");
         }
 
         if (engine.StorageFaultDescription is { } fault)
@@ -41,10 +41,10 @@ internal sealed class MkioHealthCheck(MkioEngineHost host) : IHealthCheck
         var data = new Dictionary<string, object>
         {
             ["connections"] = engine.SessionCount,
-            ["write_queue"] = engine.Writer.QueueLength,
+            ["write_queue"] = engine.WriteQueueLength,
             ["services"] = engine.Model.Services.Length,
         };
-        if (engine.Writer.LastBatchError is { } error)
+        if (engine.WriterBatchError is { } error)
         {
             var hint = error.Contains("locked", StringComparison.OrdinalIgnoreCase) ? " (is another connection holding the database's write lock?)" : string.Empty;
             return HealthCheckResult.Degraded($"mkio cannot write: {error}{hint}. Reads and subscriptions still work.", data: data);

@@ -30,12 +30,34 @@ internal sealed partial class MkioEngine
     /// <summary>On PostgreSQL, the <c>_mkio</c> table-schema columns of <paramref name="table"/> (<see cref="PostgresTableInfo"/>); null on SQLite.</summary>
     public List<object?>? PostgresTableColumns(Model.TableModel table) => _pgSource is null ? null : PostgresTableInfo.Columns(_pgSource, table);
 
+    /// <summary>True when the configuration sets <c>postgres</c>: the SQLite database and its <see cref="Writer"/> are never used.</summary>
+    public bool UsesPostgres => Model.Options.Postgres is not null;
+
+    /// <summary>The PostgreSQL writer (null on SQLite, and before a PostgreSQL start created it).</summary>
+    internal PostgresWriter? PostgresWriter => _pgWriter;
+
     /// <summary>Requests waiting in whichever writer is configured.</summary>
-    public int WriteQueueLength => _pgWriter?.QueueLength ?? Writer.QueueLength;
+    public int WriteQueueLength => UsesPostgres ? _pgWriter?.QueueLength ?? 0 : Writer.QueueLength;
+
+    /// <summary>True once the configured writer stopped accepting requests (shutdown began).</summary>
+    public bool IsWriterStopping => UsesPostgres ? _pgWriter?.IsStopping == true : Writer.IsStopping;
+
+    /// <summary>
+    /// The SQLite writer's last failed batch (<see cref="WriteBatcher.LastBatchError"/>, health reports Degraded), or null;
+    /// always null on PostgreSQL, whose failures are <see cref="StorageFaultDescription"/>.
+    /// </summary>
+    public string? WriterBatchError => UsesPostgres ? null : Writer.LastBatchError;
+
+    /// <summary>What the admin page shows as the database: the SQLite file, <c>:memory:</c>, or the PostgreSQL database's name.</summary>
+    public string DatabaseDescription => UsesPostgres
+        ? "PostgreSQL database " + PostgresMigration.DisplayName(Model.Options.Postgres!)
+        : Database.FilePath ?? ":memory:";
 
     /// <summary>Test hook: parks whichever writer is configured between batches (see <see cref="WriteBatcher.HoldAsync"/>).</summary>
     internal Task<IDisposable> HoldWritesAsync(CancellationToken cancellationToken = default) =>
-        _pgWriter?.HoldAsync(cancellationToken) ?? Writer.HoldAsync(cancellationToken);
+        UsesPostgres
+            ? (_pgWriter ?? throw new InvalidOperationException("The PostgreSQL writer has not started.")).HoldAsync(cancellationToken)
+            : Writer.HoldAsync(cancellationToken);
 
     /// <summary>Why writes (or, on PostgreSQL, the journal tail) are failing, or null.</summary>
     public string? StorageFault => _pgSource is null ? Writer.Fault : _pgWriter?.Fault ?? _pgTail?.Fault;
@@ -174,17 +196,13 @@ internal sealed partial class MkioEngine
         await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Stops whichever writer is configured (new writes get the stopping error), draining within <paramref name="timeout"/>.</summary>
-    internal Task StopWriterAsync(TimeSpan timeout) => _pgWriter?.StopAsync(timeout) ?? Writer.StopAsync(timeout);
-
-    /// <summary>Stops the PostgreSQL writer (draining within the shutdown timeout).</summary>
-    private async Task StopPostgresWriterAsync()
-    {
-        if (_pgWriter is not null)
-        {
-            await _pgWriter.StopAsync(TimeSpan.FromSeconds(Model.Options.ShutdownTimeout)).ConfigureAwait(false);
-        }
-    }
+    /// <summary>
+    /// Stops whichever writer is configured (new writes get the stopping error), draining within <paramref name="timeout"/>
+    /// and answering what is left with the stopping error. On PostgreSQL the SQLite writer is never touched.
+    /// </summary>
+    internal Task StopWriterAsync(TimeSpan timeout) => UsesPostgres
+        ? _pgWriter?.StopAsync(timeout) ?? Task.CompletedTask
+        : Writer.StopAsync(timeout);
 
     private async Task DisposePostgresAsync()
     {

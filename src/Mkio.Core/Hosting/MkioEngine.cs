@@ -77,6 +77,17 @@ internal sealed partial class MkioEngine : IAsyncDisposable
 
     public bool IsStarted => Volatile.Read(ref _state) == 1;
 
+    /// <summary>
+    /// True from the start of the shutdown (<see cref="DrainWritesAsync"/>, or the configured writer stopped) until the
+    /// engine is disposed: the writer — the PostgreSQL writer on PostgreSQL — refuses new requests and drains.
+    /// </summary>
+    public bool IsShuttingDown => Volatile.Read(ref _state) switch
+    {
+        2 => true,
+        1 => IsWriterStopping,
+        _ => false,
+    };
+
     public bool TryGetService(string name, [MaybeNullWhen(false)] out MkioService service) => _services.TryGetValue(name, out service);
 
     public MkioService[] ServicesInOrder { get; private set; } = [];
@@ -229,8 +240,7 @@ internal sealed partial class MkioEngine : IAsyncDisposable
         var timeout = TimeSpan.FromSeconds(Model.Options.ShutdownTimeout);
         try
         {
-            await Writer.StopAsync(timeout).ConfigureAwait(false);
-            await StopPostgresWriterAsync().ConfigureAwait(false);
+            await StopWriterAsync(timeout).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -322,11 +332,11 @@ internal sealed partial class MkioEngine : IAsyncDisposable
 
     private async Task DrainIfNeededAsync()
     {
-        if (!Writer.IsStopping)
+        if (!IsWriterStopping)
         {
             try
             {
-                await Writer.StopAsync(TimeSpan.FromSeconds(Model.Options.ShutdownTimeout)).ConfigureAwait(false);
+                await StopWriterAsync(TimeSpan.FromSeconds(Model.Options.ShutdownTimeout)).ConfigureAwait(false);
             }
             catch (Exception ex)
             {

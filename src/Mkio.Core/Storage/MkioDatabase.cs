@@ -30,7 +30,13 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
     {
         _model = model;
         _logger = logger;
-        if (model.InMemory)
+        if (model.Options.Postgres is not null)
+        {
+            // PostgreSQL mode: no SQLite file is named, created or opened (Open and every connection refuse).
+            _connectionString = string.Empty;
+            DisplayName = "PostgreSQL";
+        }
+        else if (model.InMemory)
         {
             var name = "mkio_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
             _connectionString = new SqliteConnectionStringBuilder { DataSource = name, Mode = SqliteOpenMode.Memory, Cache = SqliteCacheMode.Shared, Pooling = false }.ToString();
@@ -65,6 +71,7 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
     /// </summary>
     public void Open()
     {
+        ThrowIfPostgres();
         if (FilePath is not null)
         {
             var dir = Path.GetDirectoryName(FilePath);
@@ -87,6 +94,18 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
         }
 
         SchemaManager.Apply(_writer, _model, _logger);
+    }
+
+    /// <summary>
+    /// In PostgreSQL mode (<c>postgres</c> set) nothing may open a SQLite database: a code path that would has a bug,
+    /// and failing here keeps it from silently creating a <c>mkio.db</c> next to the process.
+    /// </summary>
+    private void ThrowIfPostgres()
+    {
+        if (_model.Options.Postgres is not null)
+        {
+            throw new InvalidOperationException("This mkio stores its data in PostgreSQL (postgres is set): the SQLite database is not used.");
+        }
     }
 
     private SqliteConnection? _checkpointer;
@@ -118,6 +137,7 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
 
     public SqliteConnection OpenConnection()
     {
+        ThrowIfPostgres();
         var c = new SqliteConnection(_connectionString);
         c.Open();
         using var cmd = c.CreateCommand();

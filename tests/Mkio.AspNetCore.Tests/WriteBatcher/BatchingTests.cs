@@ -92,7 +92,7 @@ public class BatchingTests
                 pending = [.. documents.Select(d => tx.ExecuteAsync(d.RootElement, ct).AsTask())];
                 Assert.That(pending.Any(p => p.IsCompleted), Is.False, "the held writer keeps every write queued until the stop");
                 stop = host.StopAsync();
-                await Eventually.WaitUntilAsync(() => engine.Writer.IsStopping, "the writer is stopping", ct);
+                await Eventually.WaitUntilAsync(() => engine.IsWriterStopping, "the writer is stopping", ct);
             }
 
             await stop;

@@ -24,6 +24,13 @@ internal static class PostgresMigration
     public static string DisplayName(string connectionString) =>
         new NpgsqlConnectionStringBuilder(connectionString).Database is { Length: > 0 } db ? db : "postgres";
 
+    /// <summary>
+    /// Test hook: awaited by <see cref="RunAtStartupAsync"/> right before its COMMIT, with the schema and journal locks
+    /// held and the migration applied (internal, process-wide: a hook should act only on its own database, e.g. by
+    /// <see cref="NpgsqlConnection.Database"/>).
+    /// </summary>
+    internal static Func<NpgsqlConnection, Task>? BeforeCommit { get; set; }
+
     /// <summary>Takes the schema lock and the journal lock for <paramref name="tx"/>: other nodes' batches and starts wait.</summary>
     public static async Task LockAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
     {
@@ -60,6 +67,11 @@ internal static class PostgresMigration
         if (created is not null)
         {
             await created(tx, [.. model.Tables.Where(t => !existing!.Contains(t.Name))]).ConfigureAwait(false);
+        }
+
+        if (BeforeCommit is { } hook)
+        {
+            await hook(connection).ConfigureAwait(false);
         }
 
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);

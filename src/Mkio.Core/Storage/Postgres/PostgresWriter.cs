@@ -77,6 +77,8 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     private string? _fault;
     private bool _savepointOpen;
     private volatile bool _stopping;
+    private volatile bool _abandon;
+    private int _inFlight;
 
     public PostgresWriter(NpgsqlDataSource source, ChangeBus? bus, MkioRefGenerator refs, ILogger logger, int maxBatch)
     {
@@ -183,15 +185,58 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         public void Dispose() => release.TrySetResult();
     }
 
-    /// <summary>Stops accepting requests and drains the queue within <paramref name="timeout"/>.</summary>
+    /// <summary>True once <see cref="StopAsync"/> began: new requests fail with <see cref="WriteBatcher.StoppingMessage"/>.</summary>
+    public bool IsStopping => _stopping;
+
+    /// <summary>True once the shutdown drain timed out: requests still queued are answered with the stopping error.</summary>
+    internal bool Abandoned => _abandon;
+
+    /// <summary>Requests of the batch being executed (taken from the queue, not yet committed or failed); 0 between batches.</summary>
+    internal int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>
+    /// As <see cref="WriteBatcher.StopAsync"/>: stops accepting requests (they fail with <see cref="WriteBatcher.StoppingMessage"/>),
+    /// drains what is queued for at most <paramref name="timeout"/>, then lets the batch being executed finish (its
+    /// statements are bounded by the connection's command timeout) and answers every request still queued with the
+    /// stopping error. Nothing accepted is left unanswered.
+    /// </summary>
     public async Task StopAsync(TimeSpan timeout)
     {
         _stopping = true;
         _queue.Writer.TryComplete();
-        if (_loop is not null)
+        if (_loop is null)
         {
-            await Task.WhenAny(_loop, Task.Delay(timeout)).ConfigureAwait(false);
+            FailQueued();
+            return;
         }
+
+        var finished = await Task.WhenAny(_loop, Task.Delay(timeout)).ConfigureAwait(false);
+        if (finished != _loop)
+        {
+            Log.DrainTimedOut(_logger, timeout.TotalSeconds);
+            _abandon = true;
+            await _loop.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A writer that never started (its start failed): answers what was queued with the stopping error.</summary>
+    private void FailQueued()
+    {
+        while (_queue.Reader.TryRead(out var r))
+        {
+            Fail(r);
+        }
+    }
+
+    private void Fail(WriteRequest r)
+    {
+        if (r.Maintenance is not null)
+        {
+            RunMaintenance(r);
+            return;
+        }
+
+        r.TrySetResult(new WriteOutcome(false, r.Ref ?? _refs.Next(), WriteBatcher.StoppingMessage));
     }
 
     public async ValueTask DisposeAsync()
@@ -212,6 +257,13 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             batch.Clear();
             while (batch.Count < _maxBatch && reader.TryRead(out var r))
             {
+                if (_abandon)
+                {
+                    // The shutdown drain timed out: what is still queued gets the stopping error, as on SQLite.
+                    Fail(r);
+                    continue;
+                }
+
                 if (r.Maintenance is not null)
                 {
                     // A test hold (HoldAsync): what was taken before it commits first, what follows waits.
@@ -236,6 +288,19 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     }
 
     private async Task RunBatchAsync(List<WriteRequest> batch)
+    {
+        Volatile.Write(ref _inFlight, batch.Count);
+        try
+        {
+            await ExecuteBatchAsync(batch).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _inFlight, 0);
+        }
+    }
+
+    private async Task ExecuteBatchAsync(List<WriteRequest> batch)
     {
         var outcomes = new WriteOutcome[batch.Count];
         var events = new List<ChangeEvent>(batch.Count * 2);
@@ -269,26 +334,40 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
                 }
 
                 var @ref = string.IsNullOrEmpty(req.Ref) ? _refs.Next() : req.Ref;
-                _pending.Clear();
-                _savepointOpen = false;
-                try
+                for (var attempt = 0; ; attempt++)
                 {
-                    await ExecuteRequestAsync(connection, tx, req, @ref).ConfigureAwait(false);
-                    foreach (var p in _pending)
+                    _pending.Clear();
+                    _savepointOpen = false;
+                    try
                     {
-                        events.Add(new ChangeEvent(p.Table, p.Op, p.Row, @ref, ++sequence, p.Cause, p.Old));
-                    }
+                        await ExecuteRequestAsync(connection, tx, req, @ref).ConfigureAwait(false);
+                        foreach (var p in _pending)
+                        {
+                            events.Add(new ChangeEvent(p.Table, p.Op, p.Row, @ref, ++sequence, p.Cause, p.Old));
+                        }
 
-                    outcomes[i] = new WriteOutcome(true, @ref, null);
-                }
-                catch (Exception ex) when (ex is MkioWriteException or PostgresException)
-                {
-                    if (_savepointOpen)
+                        outcomes[i] = new WriteOutcome(true, @ref, null);
+                        break;
+                    }
+                    catch (Exception ex) when (ex is MkioWriteException or PostgresException)
                     {
-                        await ExecuteAsync(connection, tx, RollbackSql).ConfigureAwait(false);
-                    }
+                        if (_savepointOpen)
+                        {
+                            await ExecuteAsync(connection, tx, RollbackSql).ConfigureAwait(false);
+                        }
 
-                    outcomes[i] = new WriteOutcome(false, @ref, ex is PostgresException pg ? pg.MessageText : ex.Message);
+                        if (attempt == 0 && IsStalePlan(ex))
+                        {
+                            // A migration (another node's, or mkio dbupdate) changed a table's columns after this
+                            // connection prepared its statements: forget them and run the request again.
+                            Log.StalePlans(_logger);
+                            connection.UnprepareAll();
+                            continue;
+                        }
+
+                        outcomes[i] = new WriteOutcome(false, @ref, ex is PostgresException pg ? pg.MessageText : ex.Message);
+                        break;
+                    }
                 }
             }
 
@@ -433,6 +512,14 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             }
         }
     }
+
+    /// <summary>
+    /// PostgreSQL's refusal to run a prepared statement (Npgsql prepares repeated statements automatically) whose result
+    /// columns changed since it was prepared: <c>RETURNING *</c> after a migration added, dropped or retyped a column.
+    /// </summary>
+    private static bool IsStalePlan(Exception ex) =>
+        ex is PostgresException { SqlState: PostgresErrorCodes.FeatureNotSupported } pg
+        && pg.MessageText.StartsWith("cached plan must not change result type", StringComparison.Ordinal);
 
     private static async Task CompleteAfterAsync(Task tailed, WriteRequest[] requests, WriteOutcome[] outcomes)
     {
@@ -643,6 +730,12 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
 
         [LoggerMessage(EventId = 2125, Level = LogLevel.Warning, Message = "The connection dropped during the COMMIT of a batch of {BatchSize} request(s); after reconnecting, its journal entry {Position} was found: it committed")]
         public static partial void CommitResolved(ILogger logger, int batchSize, long position);
+
+        [LoggerMessage(EventId = 2126, Level = LogLevel.Warning, Message = "Draining the PostgreSQL write queue took longer than {TimeoutSeconds} s; remaining requests are answered with the stopping error.")]
+        public static partial void DrainTimedOut(ILogger logger, double timeoutSeconds);
+
+        [LoggerMessage(EventId = 2127, Level = LogLevel.Information, Message = "A table's columns changed since the writer prepared its statements (a migration); they are prepared again")]
+        public static partial void StalePlans(ILogger logger);
 
         [LoggerMessage(EventId = 2121, Level = LogLevel.Error, Message = "Publishing committed PostgreSQL changes failed")]
         public static partial void PublishFailed(ILogger logger, Exception exception);
