@@ -417,9 +417,9 @@ internal static partial class LiveBenchmarks
             var outstanding = 0;
             try
             {
-                for (var i = 0; i < _inFlight; i++)
+                for (var i = 0; i < _inFlight && TryReserve(out var first); i++)
                 {
-                    await SendAsync(ct);
+                    await SendAsync(first, ct);
                     outstanding++;
                 }
 
@@ -445,9 +445,9 @@ internal static partial class LiveBenchmarks
                         Acks++;
                     }
 
-                    if (!_state.Stopped && Interlocked.Read(ref _state.NextRef) < Limit)
+                    if (!_state.Stopped && TryReserve(out var next))
                     {
-                        await SendAsync(ct);
+                        await SendAsync(next, ct);
                         outstanding++;
                     }
                 }
@@ -458,9 +458,37 @@ internal static partial class LiveBenchmarks
             }
         }
 
-        private ValueTask SendAsync(CancellationToken ct)
+        /// <summary>
+        /// Takes the next ref number, never past <see cref="Limit"/>: publishers share the counter, so a check
+        /// followed by an increment could let two of them take the last number and write one order too many.
+        /// </summary>
+        private bool TryReserve(out long seq)
         {
-            var seq = Interlocked.Increment(ref _state.NextRef);
+            if (Limit == long.MaxValue)
+            {
+                seq = Interlocked.Increment(ref _state.NextRef);
+                return true;
+            }
+
+            while (true)
+            {
+                var current = Interlocked.Read(ref _state.NextRef);
+                if (current >= Limit)
+                {
+                    seq = 0;
+                    return false;
+                }
+
+                if (Interlocked.CompareExchange(ref _state.NextRef, current + 1, current) == current)
+                {
+                    seq = current + 1;
+                    return true;
+                }
+            }
+        }
+
+        private ValueTask SendAsync(long seq, CancellationToken ct)
+        {
             var v = seq;
             var digits = _send.AsSpan(_refAt, RefWidth);
             for (var i = RefWidth - 1; i >= 0; i--)
@@ -978,7 +1006,7 @@ internal static partial class LiveBenchmarks
                 var root = reply.RootElement;
                 if (root.GetProperty("type").GetString() != "delta" || root.GetProperty("changes").GetArrayLength() != missed)
                 {
-                    throw new InvalidOperationException($"Expected a delta of {missed} changes, got a {root.GetProperty("type").GetString()}.");
+                    throw new InvalidOperationException($"Expected a delta of {missed} changes, got a {root.GetProperty("type").GetString()}" + (root.TryGetProperty("changes", out var ch) ? $" of {ch.GetArrayLength()} changes" : string.Empty) + $" (round {i + 1}).");
                 }
             }
 
