@@ -53,6 +53,9 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
 
     private static readonly TimeSpan ResolveRetry = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>How often a faulted writer with nothing to write checks whether the database answers again.</summary>
+    internal static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(1);
+
     private static readonly string LockSql = "SELECT pg_advisory_xact_lock(" + JournalLockKey.ToString(CultureInfo.InvariantCulture) + ")";
 
     private const string AppendSql = "INSERT INTO " + ChangeJournal.TableName + " (seq, tbl, op, ref, row, cause, old) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])";
@@ -252,7 +255,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     {
         var reader = _queue.Reader;
         var batch = new List<WriteRequest>(_maxBatch);
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (await WaitForWorkAsync(reader).ConfigureAwait(false))
         {
             batch.Clear();
             while (batch.Count < _maxBatch && reader.TryRead(out var r))
@@ -284,6 +287,50 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             {
                 await RunBatchAsync(batch).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// Waits for requests. While the writer is faulted (the database was unreachable), it also probes the database
+    /// every <see cref="ProbeInterval"/> and clears the fault once it answers, so a node without write traffic reports
+    /// healthy again by itself when PostgreSQL returns (a load balancer that took it out of rotation would otherwise
+    /// never send the write that clears it).
+    /// </summary>
+    private async Task<bool> WaitForWorkAsync(ChannelReader<WriteRequest> reader)
+    {
+        if (Volatile.Read(ref _fault) is null)
+        {
+            return await reader.WaitToReadAsync().ConfigureAwait(false);
+        }
+
+        var wait = reader.WaitToReadAsync().AsTask();
+        while (Volatile.Read(ref _fault) is not null)
+        {
+            if (await Task.WhenAny(wait, Task.Delay(ProbeInterval)).ConfigureAwait(false) == wait)
+            {
+                break;
+            }
+
+            await ProbeAsync().ConfigureAwait(false);
+        }
+
+        return await wait.ConfigureAwait(false);
+    }
+
+    /// <summary>One round trip on the writer's connection (reopened if needed): success clears the fault.</summary>
+    private async Task ProbeAsync()
+    {
+        try
+        {
+            var connection = await ConnectionAsync().ConfigureAwait(false);
+            using var cmd = new NpgsqlCommand("SELECT 1", connection);
+            await cmd.ExecuteScalarAsync().ConfigureAwait(false);
+            Volatile.Write(ref _fault, null);
+            Log.Recovered(_logger);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            await DropConnectionAsync().ConfigureAwait(false);
         }
     }
 
@@ -736,6 +783,9 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
 
         [LoggerMessage(EventId = 2127, Level = LogLevel.Information, Message = "A table's columns changed since the writer prepared its statements (a migration); they are prepared again")]
         public static partial void StalePlans(ILogger logger);
+
+        [LoggerMessage(EventId = 2128, Level = LogLevel.Information, Message = "The PostgreSQL database answers again; the writer's fault is cleared")]
+        public static partial void Recovered(ILogger logger);
 
         [LoggerMessage(EventId = 2121, Level = LogLevel.Error, Message = "Publishing committed PostgreSQL changes failed")]
         public static partial void PublishFailed(ILogger logger, Exception exception);
