@@ -161,7 +161,13 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
     /// stay queued and, once released, run as one batch (up to <c>batch_max_size</c>) — the deterministic way to make
     /// writes share a batch, or to keep them queued across a shutdown, now that a batch no longer waits for more.
     /// </summary>
-    internal async Task<IDisposable> HoldAsync(CancellationToken cancellationToken = default)
+    internal Task<IDisposable> HoldAsync(CancellationToken cancellationToken = default) => HoldQueueAsync(_queue.Writer, cancellationToken);
+
+    /// <summary>
+    /// Queues a hold item on <paramref name="queue"/> (either store's writer): once the writer runs it, it parks until
+    /// the returned handle is disposed.
+    /// </summary>
+    internal static async Task<IDisposable> HoldQueueAsync(ChannelWriter<WriteRequest> queue, CancellationToken cancellationToken)
     {
         var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -170,9 +176,9 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
             held.TrySetResult();
             release.Task.Wait(CancellationToken.None);
         });
-        if (!_queue.Writer.TryWrite(item))
+        if (!queue.TryWrite(item))
         {
-            await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+            await queue.WriteAsync(item, cancellationToken).ConfigureAwait(false);
         }
 
         await held.Task.WaitAsync(cancellationToken).ConfigureAwait(false);

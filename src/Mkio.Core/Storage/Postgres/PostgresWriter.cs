@@ -155,19 +155,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     /// Test hook, as <see cref="WriteBatcher.HoldAsync"/>: parks the writer between batches until the returned handle
     /// is disposed; requests submitted meanwhile stay queued and, once released, share one batch (up to the batch size).
     /// </summary>
-    internal async Task<IDisposable> HoldAsync(CancellationToken cancellationToken = default)
-    {
-        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var item = new WriteRequest(_ =>
-        {
-            held.TrySetResult();
-            release.Task.Wait(CancellationToken.None);
-        });
-        await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
-        await held.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return new Hold(release);
-    }
+    internal Task<IDisposable> HoldAsync(CancellationToken cancellationToken = default) => WriteBatcher.HoldQueueAsync(_queue.Writer, cancellationToken);
 
     /// <summary>Runs a maintenance item between batches (PostgreSQL has no SQLite database: the action gets null).</summary>
     private static void RunMaintenance(WriteRequest item)
@@ -181,11 +169,6 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
         {
             item.TrySetException(ex);
         }
-    }
-
-    private sealed class Hold(TaskCompletionSource release) : IDisposable
-    {
-        public void Dispose() => release.TrySetResult();
     }
 
     /// <summary>True once <see cref="StopAsync"/> began: new requests fail with <see cref="WriteBatcher.StoppingMessage"/>.</summary>
