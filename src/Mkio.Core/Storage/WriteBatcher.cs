@@ -240,7 +240,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
 
             if (first.Maintenance is not null)
             {
-                RunMaintenance(first);
+                first.RunMaintenance(_db);
                 continue;
             }
 
@@ -277,7 +277,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
             CommitBatch();
             if (deferred is not null)
             {
-                RunMaintenance(deferred);
+                deferred.RunMaintenance(_db);
             }
         }
 
@@ -300,19 +300,6 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
         var result = await wait.ConfigureAwait(false);
         _pendingWait = null;
         return result;
-    }
-
-    private void RunMaintenance(WriteRequest item)
-    {
-        try
-        {
-            item.Maintenance!(_db);
-            item.TrySetResult(new WriteOutcome(true, string.Empty, null));
-        }
-        catch (Exception ex)
-        {
-            item.TrySetException(ex);
-        }
     }
 
     /// <summary>Fails a request; a ref-less one gets the ref generated for the attempt (PROTOCOL.md §6.3).</summary>

@@ -43,6 +43,23 @@ internal sealed class WriteRequest : TaskCompletionSource<WriteOutcome>
         Omitted = [];
     }
 
+    /// <summary>
+    /// Runs this maintenance item on <paramref name="database"/> (null on PostgreSQL, which has no SQLite database)
+    /// and completes it: ok, or with the action's exception.
+    /// </summary>
+    public void RunMaintenance(MkioDatabase? database)
+    {
+        try
+        {
+            Maintenance!(database!);
+            TrySetResult(new WriteOutcome(true, string.Empty, null));
+        }
+        catch (Exception ex)
+        {
+            TrySetException(ex);
+        }
+    }
+
     public OpSetModel OpSet { get; }
 
     public object?[][] Values { get; }

@@ -157,20 +157,6 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     /// </summary>
     internal Task<IDisposable> HoldAsync(CancellationToken cancellationToken = default) => WriteBatcher.HoldQueueAsync(_queue.Writer, cancellationToken);
 
-    /// <summary>Runs a maintenance item between batches (PostgreSQL has no SQLite database: the action gets null).</summary>
-    private static void RunMaintenance(WriteRequest item)
-    {
-        try
-        {
-            item.Maintenance!(null!);
-            item.TrySetResult(new WriteOutcome(true, string.Empty, null));
-        }
-        catch (Exception ex)
-        {
-            item.TrySetException(ex);
-        }
-    }
-
     /// <summary>True once <see cref="StopAsync"/> began: new requests fail with <see cref="WriteBatcher.StoppingMessage"/>.</summary>
     public bool IsStopping => _stopping;
 
@@ -218,7 +204,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     {
         if (r.Maintenance is not null)
         {
-            RunMaintenance(r);
+            r.RunMaintenance(null);
             return;
         }
 
@@ -259,7 +245,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
                         batch.Clear();
                     }
 
-                    RunMaintenance(r);
+                    r.RunMaintenance(null);
                     continue;
                 }
 
