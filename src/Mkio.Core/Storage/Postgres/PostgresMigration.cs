@@ -55,8 +55,8 @@ internal static class PostgresMigration
     {
         using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await LockAsync(connection, tx, cancellationToken).ConfigureAwait(false);
-        var existing = created is null ? null : await PostgresSeeds.ExistingTablesAsync(connection, tx, cancellationToken).ConfigureAwait(false);
-        var diff = Diff(connection, tx, model);
+        var tables = TableNames(connection, tx);
+        var diff = Diff(connection, tx, model, tables);
         if (!diff.OnlySafe && model.Options.BackupOnStartup)
         {
             output(MigrationReport.NoPostgresBackup);
@@ -66,7 +66,7 @@ internal static class PostgresMigration
         await CompleteAsync(connection, tx, model, cancellationToken).ConfigureAwait(false);
         if (created is not null)
         {
-            await created(tx, [.. model.Tables.Where(t => !existing!.Contains(t.Name))]).ConfigureAwait(false);
+            await created(tx, [.. model.Tables.Where(t => !tables.Contains(t.Name))]).ConfigureAwait(false);
         }
 
         if (BeforeCommit is { } hook)
@@ -87,9 +87,13 @@ internal static class PostgresMigration
     }
 
     /// <summary>Reads the live schema and diffs it with the configuration (row counts of removed tables included).</summary>
-    public static SchemaDiff Diff(NpgsqlConnection connection, NpgsqlTransaction? tx, MkioModel model)
+    /// <param name="connection">An open connection.</param>
+    /// <param name="tx">The transaction, or null.</param>
+    /// <param name="model">The configuration.</param>
+    /// <param name="tables">The current schema's tables when the caller read them already (<see cref="TableNames"/>).</param>
+    public static SchemaDiff Diff(NpgsqlConnection connection, NpgsqlTransaction? tx, MkioModel model, List<string>? tables = null)
     {
-        var live = ReadLive(connection, tx, model);
+        var live = ReadLive(connection, tx, model, tables);
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var t in live.Tables.Where(t => !model.TablesByName.ContainsKey(t.Name)))
         {
@@ -100,22 +104,28 @@ internal static class PostgresMigration
         return SchemaDiff.Compute(live, model.Tables, name => counts.GetValueOrDefault(name));
     }
 
+    /// <summary>The tables of the connection's current schema, in creation order.</summary>
+    public static List<string> TableNames(NpgsqlConnection connection, NpgsqlTransaction? tx)
+    {
+        var names = new List<string>();
+        using var cmd = new NpgsqlCommand("SELECT relname FROM pg_class WHERE relkind IN ('r', 'p') AND relnamespace = current_schema()::regnamespace ORDER BY oid", connection, tx);
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            names.Add(r.GetString(0));
+        }
+
+        return names;
+    }
+
     /// <summary>
     /// The live schema: mkio's tables of the current schema (those recorded in <c>_mkio_columns</c> or configured),
     /// in creation order, each column with its configured definition when recorded, else a type derived from
     /// PostgreSQL's (a column whose configured definition maps to the same PostgreSQL type counts as unchanged).
     /// </summary>
-    public static LiveSchema ReadLive(NpgsqlConnection connection, NpgsqlTransaction? tx, MkioModel model)
+    public static LiveSchema ReadLive(NpgsqlConnection connection, NpgsqlTransaction? tx, MkioModel model, List<string>? tableNames = null)
     {
-        var names = new List<string>();
-        using (var cmd = new NpgsqlCommand("SELECT relname FROM pg_class WHERE relkind IN ('r', 'p') AND relnamespace = current_schema()::regnamespace ORDER BY oid", connection, tx))
-        using (var r = cmd.ExecuteReader())
-        {
-            while (r.Read())
-            {
-                names.Add(r.GetString(0));
-            }
-        }
+        var names = tableNames ?? TableNames(connection, tx);
 
         var recorded = new Dictionary<(string, string), string>();
         if (names.Contains(PostgresSchema.ColumnsTable))

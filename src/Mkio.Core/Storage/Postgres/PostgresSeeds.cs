@@ -19,23 +19,7 @@ internal static class PostgresSeeds
 {
     private const int RowsPerRoundTrip = 500;
 
-    private const string TablesSql = "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema()";
-
     private const string NewestRefSql = "SELECT ref FROM " + ChangeJournal.TableName + " ORDER BY seq DESC LIMIT 1";
-
-    /// <summary>The names of the tables in the connection's current schema.</summary>
-    public static async Task<HashSet<string>> ExistingTablesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
-    {
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        using var cmd = new NpgsqlCommand(TablesSql, connection, tx);
-        using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            names.Add(reader.GetString(0));
-        }
-
-        return names;
-    }
 
     /// <summary>Inserts the seed file of every table of <paramref name="created"/> that has one.</summary>
     public static async Task LoadAsync(MkioEngine engine, NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<TableModel> created, CancellationToken cancellationToken)
