@@ -11,20 +11,9 @@ namespace Mkio.Cli;
 /// </summary>
 internal static partial class AuthCommands
 {
-    private static async Task<int> RunPostgresAddUserAsync(MkioModel model, TableModel table, string user, string role, bool pbkdf2)
+    /// <summary>Creates the users table when missing and replaces the user's row; the error line, or null.</summary>
+    private static async Task<string?> AddPostgresUserAsync(MkioModel model, TableModel table, string user, string hash, string role)
     {
-        var @out = CliConsole.Out;
-        if (string.IsNullOrEmpty(user))
-        {
-            await @out.WriteLineAsync("Error: the user name is empty.").ConfigureAwait(false);
-            return 1;
-        }
-
-        if (await CliLogin.PasswordAsync(confirm: true).ConfigureAwait(false) is not { } password)
-        {
-            return 1;
-        }
-
         var name = MkioSchema.Id(table.Name);
         try
         {
@@ -48,7 +37,7 @@ internal static partial class AuthCommands
                 delete.Parameters.Add(new NpgsqlParameter { Value = user });
                 var insert = new NpgsqlBatchCommand($"INSERT INTO {name} (username, password, role) VALUES ($1, $2, $3)");
                 insert.Parameters.Add(new NpgsqlParameter { Value = user });
-                insert.Parameters.Add(new NpgsqlParameter { Value = Hash(password, pbkdf2) });
+                insert.Parameters.Add(new NpgsqlParameter { Value = hash });
                 insert.Parameters.Add(new NpgsqlParameter { Value = role });
                 replace.BatchCommands.Add(delete);
                 replace.BatchCommands.Add(insert);
@@ -56,14 +45,11 @@ internal static partial class AuthCommands
             }
 
             await tx.CommitAsync().ConfigureAwait(false);
+            return null;
         }
         catch (Exception ex) when (ex is NpgsqlException or ArgumentException or InvalidOperationException)
         {
-            await @out.WriteLineAsync($"Error: {(ex is PostgresException pe ? pe.MessageText : ex.Message)}").ConfigureAwait(false);
-            return 1;
+            return $"Error: {(ex is PostgresException pe ? pe.MessageText : ex.Message)}";
         }
-
-        await @out.WriteLineAsync($"User '{user}' added with role '{role}'").ConfigureAwait(false);
-        return 0;
     }
 }

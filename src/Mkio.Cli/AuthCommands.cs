@@ -69,12 +69,7 @@ internal static partial class AuthCommands
             return 1;
         }
 
-        if (model.Options.Postgres is not null)
-        {
-            return await RunPostgresAddUserAsync(model, table, user, role, pbkdf2).ConfigureAwait(false);
-        }
-
-        if (model.InMemory)
+        if (model.Options.Postgres is null && model.InMemory)
         {
             await @out.WriteLineAsync($"Error: db_path is \"{model.Options.DbPath}\": adduser needs a database file.").ConfigureAwait(false);
             return 1;
@@ -91,6 +86,23 @@ internal static partial class AuthCommands
             return 1;
         }
 
+        var hash = Hash(password, pbkdf2);
+        var error = model.Options.Postgres is not null
+            ? await AddPostgresUserAsync(model, table, user, hash, role).ConfigureAwait(false)
+            : AddSqliteUser(model, table, user, hash, role);
+        if (error is not null)
+        {
+            await @out.WriteLineAsync(error).ConfigureAwait(false);
+            return 1;
+        }
+
+        await @out.WriteLineAsync($"User '{user}' added with role '{role}'").ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>Creates the users table when missing and replaces the user's row in the SQLite file; the error line, or null.</summary>
+    private static string? AddSqliteUser(MkioModel model, TableModel table, string user, string hash, string role)
+    {
         var file = Path.GetFullPath(model.Options.DbPath);
         try
         {
@@ -110,21 +122,18 @@ internal static partial class AuthCommands
                 insert.Transaction = tx;
                 insert.CommandText = $"INSERT OR REPLACE INTO {table.Name} (username, password, role) VALUES ($u, $p, $r)";
                 insert.Parameters.AddWithValue("$u", user);
-                insert.Parameters.AddWithValue("$p", Hash(password, pbkdf2));
+                insert.Parameters.AddWithValue("$p", hash);
                 insert.Parameters.AddWithValue("$r", role);
                 insert.ExecuteNonQuery();
             }
 
             tx.Commit();
+            return null;
         }
         catch (Exception ex) when (ex is MkioDatabaseInUseException or SqliteException or IOException or UnauthorizedAccessException)
         {
-            await @out.WriteLineAsync(ex is MkioDatabaseInUseException ? ex.Message : $"Error: {ex.Message}").ConfigureAwait(false);
-            return 1;
+            return ex is MkioDatabaseInUseException ? ex.Message : $"Error: {ex.Message}";
         }
-
-        await @out.WriteLineAsync($"User '{user}' added with role '{role}'").ConfigureAwait(false);
-        return 0;
     }
 
     private static bool HasColumn(SqliteConnection c, SqliteTransaction tx, string column)
