@@ -45,26 +45,12 @@ internal partial class ReqRepService
         batch.BatchCommands.Add(cmd);
         try
         {
-            var rows = new List<Row>();
+            List<Row> rows;
             using (var reader = batch.ExecuteReader())
             {
-                var columns = SqliteReads.ColumnNames(reader);
-                var schema = new RowSchema(columns);
-                while (reader.Read())
-                {
-                    if (rows.Count == maxRows)
-                    {
-                        throw new ReqRepException(string.Create(CultureInfo.InvariantCulture, $"Service '{Name}': the result has more than {maxRows} rows (ReqRepMaxRows)"));
-                    }
-
-                    var values = new object?[columns.Length];
-                    for (var i = 0; i < values.Length; i++)
-                    {
-                        values[i] = PostgresValues.FromDatabase(reader.GetValue(i));
-                    }
-
-                    rows.Add(new Row(schema, values));
-                }
+                // A synchronous reader: the awaited reads complete at once (as PostgresReads reads).
+                rows = PostgresValues.ReadRowsAsync(reader, CancellationToken.None, maxRows, () => new ReqRepException(
+                    string.Create(CultureInfo.InvariantCulture, $"Service '{Name}': the result has more than {maxRows} rows (ReqRepMaxRows)"))).GetAwaiter().GetResult();
             }
 
             tx.Commit();

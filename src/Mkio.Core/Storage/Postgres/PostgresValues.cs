@@ -167,14 +167,19 @@ internal static class PostgresValues
         _ => value,
     };
 
-    /// <summary>Reads every row of <paramref name="reader"/>; the schema is shared by the rows.</summary>
-    public static async Task<List<Row>> ReadRowsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    /// <summary>Reads every row of <paramref name="reader"/>, the schema shared by the rows; a row past <paramref name="limit"/> throws <paramref name="tooMany"/>'s exception.</summary>
+    public static async Task<List<Row>> ReadRowsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken, int limit = int.MaxValue, Func<Exception>? tooMany = null)
     {
         var names = SqliteReads.ColumnNames(reader);
         var schema = new RowSchema(names);
         var rows = new List<Row>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
+            if (rows.Count == limit)
+            {
+                throw tooMany?.Invoke() ?? new InvalidOperationException($"more than {limit} rows");
+            }
+
             var values = new object?[names.Length];
             for (var i = 0; i < values.Length; i++)
             {
