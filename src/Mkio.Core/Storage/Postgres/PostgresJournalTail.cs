@@ -30,7 +30,7 @@ internal sealed partial class PostgresJournalTail : IAsyncDisposable
     private readonly Lock _waitersLock = new();
     private readonly List<(long Position, TaskCompletionSource Done)> _waiters = [];
     private readonly Lock _publishLock = new();
-    private readonly SortedDictionary<long, (long Last, List<ChangeEvent> Events)> _handed = new();
+    private readonly SortedList<long, (long Last, List<ChangeEvent> Events)> _handed = [];
     private Task? _loop;
     private long _position;
     private long _notified;
@@ -260,12 +260,7 @@ internal sealed partial class PostgresJournalTail : IAsyncDisposable
         lock (_publishLock)
         {
             from = _position;
-            before = long.MaxValue;
-            foreach (var first in _handed.Keys)
-            {
-                before = first;
-                break;
-            }
+            before = _handed.Count > 0 ? _handed.Keys[0] : long.MaxValue;
         }
 
         if (before == from + 1)
@@ -347,13 +342,14 @@ internal sealed partial class PostgresJournalTail : IAsyncDisposable
     {
         while (_handed.Count > 0)
         {
-            var (first, (last, events)) = _handed.First();
+            var first = _handed.Keys[0];
             if (first > _position + 1)
             {
                 return;
             }
 
-            _handed.Remove(first);
+            var (last, events) = _handed.Values[0];
+            _handed.RemoveAt(0);
             if (last > _position)
             {
                 PublishLocked(events);
