@@ -36,11 +36,14 @@ internal sealed partial class MkioEngine
     /// <summary>The PostgreSQL writer (null on SQLite, and before a PostgreSQL start created it).</summary>
     internal PostgresWriter? PostgresWriter => _pgWriter;
 
+    /// <summary>The configured writer: the SQLite one, or the PostgreSQL one once its start created it (null before).</summary>
+    private IWriteQueue? ActiveWriter => UsesPostgres ? _pgWriter : Writer;
+
     /// <summary>Requests waiting in whichever writer is configured.</summary>
-    public int WriteQueueLength => UsesPostgres ? _pgWriter?.QueueLength ?? 0 : Writer.QueueLength;
+    public int WriteQueueLength => ActiveWriter?.QueueLength ?? 0;
 
     /// <summary>True once the configured writer stopped accepting requests (shutdown began).</summary>
-    public bool IsWriterStopping => UsesPostgres ? _pgWriter?.IsStopping == true : Writer.IsStopping;
+    public bool IsWriterStopping => ActiveWriter?.IsStopping == true;
 
     /// <summary>
     /// The SQLite writer's last failed batch (<see cref="WriteBatcher.LastBatchError"/>, health reports Degraded), or null;
@@ -55,9 +58,7 @@ internal sealed partial class MkioEngine
 
     /// <summary>Test hook: parks whichever writer is configured between batches (see <see cref="WriteBatcher.HoldAsync"/>).</summary>
     internal Task<IDisposable> HoldWritesAsync(CancellationToken cancellationToken = default) =>
-        UsesPostgres
-            ? (_pgWriter ?? throw new InvalidOperationException("The PostgreSQL writer has not started.")).HoldAsync(cancellationToken)
-            : Writer.HoldAsync(cancellationToken);
+        (ActiveWriter ?? throw new InvalidOperationException("The PostgreSQL writer has not started.")).HoldAsync(cancellationToken);
 
     /// <summary>Why writes (or, on PostgreSQL, the journal tail) are failing, or null.</summary>
     public string? StorageFault => _pgSource is null ? Writer.Fault : _pgWriter?.Fault ?? _pgTail?.Fault;
@@ -200,9 +201,7 @@ internal sealed partial class MkioEngine
     /// Stops whichever writer is configured (new writes get the stopping error), draining within <paramref name="timeout"/>
     /// and answering what is left with the stopping error. On PostgreSQL the SQLite writer is never touched.
     /// </summary>
-    internal Task StopWriterAsync(TimeSpan timeout) => UsesPostgres
-        ? _pgWriter?.StopAsync(timeout) ?? Task.CompletedTask
-        : Writer.StopAsync(timeout);
+    internal Task StopWriterAsync(TimeSpan timeout) => ActiveWriter?.StopAsync(timeout) ?? Task.CompletedTask;
 
     private async Task DisposePostgresAsync()
     {

@@ -161,7 +161,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
     /// stay queued and, once released, run as one batch (up to <c>batch_max_size</c>) — the deterministic way to make
     /// writes share a batch, or to keep them queued across a shutdown, now that a batch no longer waits for more.
     /// </summary>
-    internal Task<IDisposable> HoldAsync(CancellationToken cancellationToken = default) => HoldQueueAsync(_queue.Writer, cancellationToken);
+    public Task<IDisposable> HoldAsync(CancellationToken cancellationToken = default) => HoldQueueAsync(_queue.Writer, cancellationToken);
 
     /// <summary>
     /// Queues a hold item on <paramref name="queue"/> (either store's writer): once the writer runs it, it parks until

@@ -155,7 +155,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
     /// Test hook, as <see cref="WriteBatcher.HoldAsync"/>: parks the writer between batches until the returned handle
     /// is disposed; requests submitted meanwhile stay queued and, once released, share one batch (up to the batch size).
     /// </summary>
-    internal Task<IDisposable> HoldAsync(CancellationToken cancellationToken = default) => WriteBatcher.HoldQueueAsync(_queue.Writer, cancellationToken);
+    public Task<IDisposable> HoldAsync(CancellationToken cancellationToken = default) => WriteBatcher.HoldQueueAsync(_queue.Writer, cancellationToken);
 
     /// <summary>True once <see cref="StopAsync"/> began: new requests fail with <see cref="WriteBatcher.StoppingMessage"/>.</summary>
     public bool IsStopping => _stopping;
