@@ -183,6 +183,7 @@ internal sealed class MkioConfigurationOverrides(IServiceProvider services) : IP
             if (long.TryParse(v, System.Globalization.NumberStyles.Integer, inv, out var l)) { options.MaxSendQueueBytes = l; } else { errors.Add($"Mkio:MaxSendQueueBytes: '{v}' is not an integer"); }
         });
         Int("MaxConnections", "max_connections", v => options.MaxConnections = v);
+        Bool("WarmUp", "warm_up", v => options.WarmUp = v);
         Dbl("WsHeartbeatS", "ws_heartbeat_s", v => options.WsHeartbeatS = v);
         Bool("LaterProtocol", "later_protocol", v => options.LaterProtocol = v);
         Int("ReqRepMaxRows", "reqrep_max_rows", v => options.ReqRepMaxRows = v);

@@ -21,7 +21,6 @@ internal sealed partial class MkioWebSocketHandler(
     MkioEngineHost host,
     MkioConnectionTracker tracker,
     IOptions<MkioOptions> options,
-    MkioMetrics metrics,
     ILogger<MkioWebSocketHandler> logger)
 {
     private const int InitialBuffer = 4096;
@@ -32,7 +31,7 @@ internal sealed partial class MkioWebSocketHandler(
     /// <see cref="CoalescingStream"/>: the send loop then writes several queued frames with one socket write.
     /// Other requests (HTTP/2, test servers) go through the middleware's accept.
     /// </summary>
-    private static async Task<(WebSocket Socket, CoalescingStream? Stream)> AcceptAsync(HttpContext context, TimeSpan keepAlive, TimeSpan keepAliveTimeout)
+    internal static async Task<(WebSocket Socket, CoalescingStream? Stream)> AcceptAsync(HttpContext context, TimeSpan keepAlive, TimeSpan keepAliveTimeout)
     {
         var upgrade = context.Features.Get<IHttpUpgradeFeature>();
         var key = context.Request.Headers.SecWebSocketKey.ToString();
@@ -98,6 +97,17 @@ internal sealed partial class MkioWebSocketHandler(
         var keepAliveTimeout = heartbeat > TimeSpan.Zero ? heartbeat : Timeout.InfiniteTimeSpan;
         var (socket, stream) = await AcceptAsync(context, heartbeat, keepAliveTimeout).ConfigureAwait(false);
         using var ownedSocket = socket;
+        await ServeAsync(engine, socket, stream, urlService, Security.HostAuthorizer.IdentityOf(context), o, tracker, logger, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs one accepted WebSocket: registers its connection, opens its protocol session, feeds it every message
+    /// until the peer leaves or the server closes, then answers what is pending and closes. Also used by the
+    /// start-up warm-up (<see cref="Hosting.MkioWarmUp"/>) on its private server, with its own engine, tracker and logger.
+    /// </summary>
+    internal static async Task ServeAsync(MkioEngine engine, WebSocket socket, CoalescingStream? stream, string? urlService, Mkio.Security.MkioIdentity identity, MkioOptions o, MkioConnectionTracker tracker, ILogger logger, CancellationToken aborted)
+    {
+        var metrics = engine.Metrics;
         using var connection = new MkioConnection(socket, o.MaxSendQueueBytes, metrics, logger, stream);
         if (!tracker.TryAdd(connection, o.MaxConnections))
         {
@@ -109,11 +119,11 @@ internal sealed partial class MkioWebSocketHandler(
 
         metrics.ConnectionOpened();
         var session = engine.OpenSession(connection, string.IsNullOrEmpty(urlService) ? null : urlService);
-        session.Identity = Security.HostAuthorizer.IdentityOf(context);
+        session.Identity = identity;
         connection.Session = session;
         try
         {
-            await ReceiveLoopAsync(socket, connection, session, o.MaxMessageBytes, context.RequestAborted).ConfigureAwait(false);
+            await ReceiveLoopAsync(socket, connection, session, o.MaxMessageBytes, metrics, logger, aborted).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ConnectionAbortedException)
         {
@@ -138,7 +148,7 @@ internal sealed partial class MkioWebSocketHandler(
         }
     }
 
-    private async Task ReceiveLoopAsync(WebSocket socket, MkioConnection connection, Mkio.Sessions.MkioSession session, int maxBytes, CancellationToken aborted)
+    private static async Task ReceiveLoopAsync(WebSocket socket, MkioConnection connection, Mkio.Sessions.MkioSession session, int maxBytes, MkioMetrics metrics, ILogger logger, CancellationToken aborted)
     {
         byte[]? buffer = null;
         var count = 0;

@@ -32,8 +32,19 @@ internal sealed class MkioMetrics : IDisposable
     private readonly Counter<long> _logins;
 
     public MkioMetrics(IMeterFactory? factory = null)
+        : this(factory?.Create(MeterName) ?? new Meter(MeterName))
     {
-        _meter = factory?.Create(MeterName) ?? new Meter(MeterName);
+    }
+
+    /// <summary>Instruments on a meter of another name (the start-up warm-up's private engine: never seen by the host's listeners).</summary>
+    internal MkioMetrics(string meterName)
+        : this(new Meter(meterName))
+    {
+    }
+
+    private MkioMetrics(Meter meter)
+    {
+        _meter = meter;
         _committed = _meter.CreateCounter<long>("mkio.writer.transactions.committed", "{transaction}", "Transactions committed.");
         _failed = _meter.CreateCounter<long>("mkio.writer.transactions.failed", "{transaction}", "Transactions that failed and were rolled back.");
         _batchSize = _meter.CreateHistogram<int>("mkio.writer.batch.size", "{write}", "Requests per committed batch.");

@@ -22,6 +22,12 @@ public static class MkioTelemetry
 
     internal const string TransactionSpan = "mkio.transaction";
     internal const string BatchSpan = "mkio.batch";
+    /// <summary>
+    /// True in the flow of the start-up warm-up (and the tasks it starts): its private engine's requests, batches and
+    /// fan-outs produce no spans, so a host's tracing shows only its clients' work.
+    /// </summary>
+    internal static readonly AsyncLocal<bool> Suppressed = new();
+
     internal const string SubscribeSpan = "mkio.subscribe";
     internal const string FanOutSpan = "mkio.fanout";
 
@@ -36,7 +42,7 @@ public static class MkioTelemetry
     /// </summary>
     internal static Activity? StartRequest(string name, ActivityContext? connection, string service, string serviceType)
     {
-        if (!Source.HasListeners())
+        if (!Source.HasListeners() || Suppressed.Value)
         {
             return null;
         }
@@ -77,7 +83,7 @@ public static class MkioTelemetry
     /// </summary>
     internal static Activity? StartBatch(string system = "sqlite")
     {
-        if (!Source.HasListeners())
+        if (!Source.HasListeners() || Suppressed.Value)
         {
             return null;
         }
@@ -119,7 +125,7 @@ public static class MkioTelemetry
     /// </summary>
     internal static Activity? StartFanOut(ActivityContext batch, string service, string serviceType, int changes)
     {
-        if (!Source.HasListeners())
+        if (!Source.HasListeners() || Suppressed.Value)
         {
             return null;
         }

@@ -217,13 +217,20 @@ internal static class SubscriptionFrames
                 w.WritePropertyName(Op);
                 WireJson.WriteString(w, op);
                 w.WritePropertyName(RowName);
-                WireJson.WriteRow(w, row);
+                w.WriteRawValue(RowJson(row), skipInputValidation: true);
                 w.WriteEndObject();
             }
 
             w.WriteEndArray();
             w.WriteEndObject();
         });
+
+    /// <summary>
+    /// The row's JSON in its final (Python-style) form, serialised once per <see cref="Mkio.Data.Row"/> and kept on it:
+    /// updates, deltas and every service that sends the row splice the same bytes.
+    /// </summary>
+    public static byte[] RowJson(Mkio.Data.Row row) =>
+        row.EncodedJson ??= WireJson.Serialize(row, static (w, r) => WireJson.WriteRow(w, r));
 
     /// <summary>
     /// <c>{"type":"update","service":S,"ref":R,"op":O,"row":{…}}</c>. The row's JSON is serialised once per
@@ -233,7 +240,7 @@ internal static class SubscriptionFrames
     {
         // The row's bytes are already in the final (Python-style) form; the frame's own rewrite, when its service
         // name or ref needs one, leaves them unchanged.
-        var json = row.EncodedJson ??= WireJson.Serialize(row, static (w, r) => WireJson.WriteRow(w, r));
+        var json = RowJson(row);
         return WireJson.Serialize((service, @ref, op, json), static (w, s) =>
         {
             w.WriteStartObject();

@@ -199,7 +199,8 @@ internal sealed class ChangeJournal : IDisposable
             for (var k = 0; k < rows; k++)
             {
                 var e = events[start + k];
-                var json = WireJson.Serialize(e.Row, static (w, r) => WireJson.WriteRow(w, r));
+                // The row's wire JSON, kept on the row: fan-out splices the same bytes into its frames.
+                var json = SubscriptionFrames.RowJson(e.Row);
                 var p = (k * 5) + 1;
                 raw.sqlite3_bind_int64(stmt, p, e.Sequence);
                 raw.sqlite3_bind_text(stmt, p + 1, e.Table.Name);

@@ -45,4 +45,24 @@ public class UpdateFrameTests
             Assert.That(row.EncodedJson, Is.SameAs(encoded));
         }
     }
+
+    [Test]
+    public void DeltaFrame_SplicesTheRowsBytes_SameFrameWhetherTheRowWasEncodedBeforeOrNot()
+    {
+        var fresh = new Row(Schema, ["é\"1", 7L, 2.25, null]);
+        var encoded = new Row(Schema, ["é\"1", 7L, 2.25, null]);
+        _ = SubscriptionFrames.RowJson(encoded);
+        var kept = encoded.EncodedJson;
+
+        var fromFresh = Encoding.UTF8.GetString(SubscriptionFrames.DeltaFrame("all_orders", "r2", [("insert", fresh), ("update", fresh)]));
+        var fromEncoded = Encoding.UTF8.GetString(SubscriptionFrames.DeltaFrame("all_orders", "r2", [("insert", encoded), ("update", encoded)]));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(fromFresh, Is.EqualTo("""{"type":"delta","service":"all_orders","ref":"r2","changes":[{"op":"insert","row":{"id":"\u00e9\"1","qty":7,"price":2.25,"note":null}},{"op":"update","row":{"id":"\u00e9\"1","qty":7,"price":2.25,"note":null}}]}"""));
+            Assert.That(fromEncoded, Is.EqualTo(fromFresh));
+            Assert.That(fresh.EncodedJson, Is.Not.Null, "a delta keeps the bytes it encoded, for the next resume and for updates");
+            Assert.That(encoded.EncodedJson, Is.SameAs(kept), "bytes encoded before are reused, not encoded again");
+        }
+    }
 }

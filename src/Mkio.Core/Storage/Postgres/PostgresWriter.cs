@@ -651,7 +651,7 @@ internal sealed partial class PostgresWriter : IAsyncDisposable, IWriteQueue
             tbl[i] = e.Table.Name;
             op[i] = e.Op;
             refs[i] = e.Ref;
-            rows[i] = System.Text.Encoding.UTF8.GetString(WireJson.Serialize(e.Row, static (w, r) => WireJson.WriteRow(w, r)));
+            rows[i] = System.Text.Encoding.UTF8.GetString(SubscriptionFrames.RowJson(e.Row));
             causes[i] = e.Cause;
             olds[i] = e.Old is null ? null : System.Text.Encoding.UTF8.GetString(WireJson.Serialize(e.Old, static (w, r) => WireJson.WriteRow(w, r)));
         }

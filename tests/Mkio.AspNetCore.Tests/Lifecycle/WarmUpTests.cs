@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Mkio.AspNetCore.Hosting;
+using Mkio.TestUtilities;
+
+namespace Mkio.AspNetCore.Tests.Lifecycle;
+
+/// <summary>
+/// The start-up warm-up (issue 10, catch-up after a restart): it runs a subscribe, writes, a live resume and a resume
+/// after a restart on a private engine behind a private loopback Kestrel, before the host listens, and leaves nothing
+/// of itself in the host's meter, traces, logs or files.
+/// </summary>
+public sealed class WarmUpTests
+{
+    [Test, CancelAfter(60_000)]
+    public async Task RunAsync_WritesSeesUpdatesAndResumesAfterARestart_ThenRemovesItsFolder(CancellationToken ct)
+    {
+        var result = await MkioWarmUp.RunAsync(ct);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(result.Error, Is.Null);
+            Assert.That(result.Results, Is.EqualTo(MkioWarmUp.Writes), "every write answered with a result");
+            Assert.That(result.Updates, Is.EqualTo(MkioWarmUp.Writes), "the live subscriber saw every write");
+            Assert.That(result.DeltaChanges, Is.EqualTo(MkioWarmUp.Writes), "the resume after the restart got them all as one delta");
+            Assert.That(result.Complete, Is.True);
+            Assert.That(Directory.Exists(result.Folder), Is.False, "its temporary database folder is gone");
+        }
+    }
+
+    [Test, CancelAfter(60_000)]
+    public async Task Host_WarmsUpBeforeListening_AndItsOwnMetricsStartAtZero(CancellationToken ct)
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var host = await MkioTestHost.StartAsync(Fixtures.FixtureA, ct, builder: b => b.Logging.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
+
+        var entries = logs.Entries;
+        var warmed = entries.ToList().FindIndex(e => e.Message.StartsWith("Start-up warm-up done in ", StringComparison.Ordinal));
+        var listening = entries.ToList().FindIndex(e => e.Message.StartsWith("mkio is listening on ", StringComparison.Ordinal));
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(warmed, Is.GreaterThanOrEqualTo(0), "the warm-up ran and completed: " + string.Join(" | ", entries.Where(e => e.Message.Contains("warm-up", StringComparison.Ordinal)).Select(e => e.Message)));
+            Assert.That(listening, Is.GreaterThan(warmed), "before the host listens");
+            Assert.That(host.Services.GetRequiredService<MkioEngineHost>().Engine.SessionCount, Is.Zero, "no session of the warm-up on the host's engine");
+            Assert.That(entries.Where(e => e.Message.Contains("warmup_", StringComparison.Ordinal)), Is.Empty, "nothing of the private engine in the host's logs");
+        }
+
+        await using var ws = await host.ConnectAsync("ws", ct);
+        var snapshot = await ws.RequestAsync("""{"service":"all_orders","type":"subscribe"}""", ct);
+        Assert.That(snapshot.GetProperty("rows").GetArrayLength(), Is.Zero, "the host's database holds none of the warm-up's rows");
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    [CancelAfter(60_000)]
+    public async Task WarmUpOff_CodeFirstOrConfiguration_NoWarmUp(bool fromConfiguration, CancellationToken ct)
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var host = await MkioTestHost.StartAsync(
+            o =>
+            {
+                Fixtures.FixtureA(o);
+                if (!fromConfiguration)
+                {
+                    o.WarmUp = false;
+                }
+            },
+            ct,
+            builder: b =>
+            {
+                b.Logging.AddProvider(logs).SetMinimumLevel(LogLevel.Debug);
+                if (fromConfiguration)
+                {
+                    b.Configuration["Mkio:WarmUp"] = "false";
+                }
+            });
+
+        Assert.That(logs.Entries.Where(e => e.Message.Contains("warm-up", StringComparison.Ordinal)), Is.Empty);
+    }
+}
+
+/// <summary>
+/// The warm-up against the process-wide <c>Mkio</c> meter and activity source: not run in parallel with other tests, so
+/// that any measurement or span seen while it runs is its own.
+/// </summary>
+[NonParallelizable]
+public sealed class WarmUpTelemetryTests
+{
+    [Test, CancelAfter(60_000)]
+    public async Task RunAsync_RecordsNothingOnTheMkioMeterOrActivitySource(CancellationToken ct)
+    {
+        long onMkio = 0;
+        long onWarmUpMeter = 0;
+        using var meters = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name is MkioTelemetry.MeterName or MkioWarmUp.MeterName)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        meters.SetMeasurementEventCallback<long>((instrument, _, _, _) =>
+            Interlocked.Increment(ref instrument.Meter.Name == MkioTelemetry.MeterName ? ref onMkio : ref onWarmUpMeter));
+        meters.Start();
+
+        var spans = new System.Collections.Concurrent.ConcurrentQueue<Activity>();
+        using var activities = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == MkioTelemetry.ActivitySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(activities);
+
+        var result = await MkioWarmUp.RunAsync(ct);
+
+        Assert.That(result.Complete, Is.True, result.Error?.ToString());
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(Interlocked.Read(ref onWarmUpMeter), Is.GreaterThan(0), "the warm-up's own meter saw its messages (the listener works)");
+            Assert.That(Interlocked.Read(ref onMkio), Is.Zero, "nothing on the Mkio meter");
+            Assert.That(spans.Select(a => a.OperationName), Is.Empty, "no mkio spans (requests, batches, fan-outs)");
+        }
+    }
+}
