@@ -43,6 +43,9 @@ internal static partial class MkioWarmUp
     /// <summary>The whole warm-up's bound.</summary>
     internal static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>Test seam: called with the private server's WebSocket URI once it listens.</summary>
+    internal static Action<Uri>? ServerListening { get; set; }
+
     private const string Table = "warmup_items";
     private const string WriteService = "warmup_add";
     private const string QueryService = "warmup_items";
@@ -80,6 +83,7 @@ internal static partial class MkioWarmUp
             try
             {
                 var uri = new Uri(server.Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("http://", "ws://", StringComparison.Ordinal) + "/ws");
+                ServerListening?.Invoke(uri);
 
                 // A subscriber takes the snapshot and keeps its ref; a writer then adds rows the subscriber gets as
                 // updates; a second subscriber resumes from the ref and gets them as one delta (larger than one
@@ -111,7 +115,9 @@ internal static partial class MkioWarmUp
             }
             finally
             {
-                await server.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                // Bounded: a connection still open after a second (nothing of the warm-up's own) is aborted.
+                using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                await server.StopAsync(stop.Token).ConfigureAwait(false);
             }
         }
         catch (Exception ex)

@@ -81,12 +81,53 @@ public sealed class WarmUpTests
 }
 
 /// <summary>
-/// The warm-up against the process-wide <c>Mkio</c> meter and activity source: not run in parallel with other tests, so
-/// that any measurement or span seen while it runs is its own.
+/// The warm-up against process-wide state — the <c>Mkio</c> meter and activity source, its server's test seam: not run in
+/// parallel with other tests, so that any measurement, span or private server seen while it runs is its own.
 /// </summary>
 [NonParallelizable]
-public sealed class WarmUpTelemetryTests
+public sealed class WarmUpIsolationTests
 {
+    [Test, CancelAfter(60_000)]
+    public async Task RunAsync_AStrayClientOnItsPort_IsCutOffAndDoesNotHoldIt(CancellationToken ct)
+    {
+        // A local process that connects to the private server's port and never finishes its request headers.
+        using var stray = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        var port = 0;
+        MkioWarmUp.ServerListening = uri =>
+        {
+            port = uri.Port;
+            stray.Connect(System.Net.IPAddress.Loopback, uri.Port);
+            stray.Send("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n"u8);
+        };
+        WarmUpResult result;
+        try
+        {
+            // WaitAsync: a warm-up held by the stray client fails the test at its time limit instead of hanging it.
+            result = await MkioWarmUp.RunAsync(ct).WaitAsync(ct);
+        }
+        finally
+        {
+            MkioWarmUp.ServerListening = null;
+        }
+
+        Assert.That(port, Is.GreaterThan(0), "the stray client connected");
+        Assert.That(result.Complete, Is.True, result.Error?.ToString());
+
+        // The server cut it off when it stopped: the stray client reads to the end of its connection (a hang here
+        // would end the test at its time limit).
+        var buffer = new byte[256];
+        try
+        {
+            while (await stray.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, ct) > 0)
+            {
+            }
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            // Reset: closed as well.
+        }
+    }
+
     [Test, CancelAfter(60_000)]
     public async Task RunAsync_RecordsNothingOnTheMkioMeterOrActivitySource(CancellationToken ct)
     {
