@@ -201,16 +201,46 @@ internal static partial class MkioWarmUp
             return delta.RootElement.GetProperty("type").ValueEquals("delta"u8) ? delta.RootElement.GetProperty("changes").GetArrayLength() : -1;
         }, ct);
 
-    /// <summary>Connects a WebSocket client to <paramref name="uri"/>, runs <paramref name="client"/>, then closes it.</summary>
+    /// <summary>
+    /// Connects a WebSocket client to <paramref name="uri"/>, runs <paramref name="client"/>, then closes it. The client
+    /// does its own RFC 6455 handshake over a plain socket rather than use <see cref="ClientWebSocket"/>, whose HTTP
+    /// stack would report the warm-up's connections in the host's <c>System.Net.Http</c> traces and metrics.
+    /// </summary>
     private static async Task<T> WithClientAsync<T>(Uri uri, Func<WebSocket, Task<T>> client, CancellationToken ct)
     {
-        using var socket = new ClientWebSocket();
-        socket.Options.KeepAliveInterval = TimeSpan.Zero;
-        socket.Options.Proxy = null;
-        await socket.ConnectAsync(uri, ct).ConfigureAwait(false);
-        var result = await client(socket).ConfigureAwait(false);
-        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, ct).ConfigureAwait(false);
-        return result;
+        using var tcp = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+        await tcp.ConnectAsync(IPAddress.Loopback, uri.Port, ct).ConfigureAwait(false);
+        var stream = new System.Net.Sockets.NetworkStream(tcp, ownsSocket: false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var key = Convert.ToBase64String(Guid.NewGuid().ToByteArray());
+            var request = $"GET {uri.AbsolutePath} HTTP/1.1\r\nHost: 127.0.0.1:{uri.Port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n";
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(request), ct).ConfigureAwait(false);
+
+            // The response head, byte by byte up to its blank line: nothing may be read past it (the WebSocket's first frame).
+            var head = new List<byte>(256);
+            var one = new byte[1];
+            while (head.Count < 4096 && !(head.Count >= 4 && head[^4] == '\r' && head[^3] == '\n' && head[^2] == '\r' && head[^1] == '\n'))
+            {
+                if (await stream.ReadAsync(one, ct).ConfigureAwait(false) == 0)
+                {
+                    throw new IOException("The warm-up server closed the connection during the handshake.");
+                }
+
+                head.Add(one[0]);
+            }
+
+            var status = Encoding.ASCII.GetString([.. head]);
+            if (!status.StartsWith("HTTP/1.1 101", StringComparison.Ordinal))
+            {
+                throw new IOException("The warm-up server refused the WebSocket: " + status.Split('\r')[0]);
+            }
+
+            using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = false, KeepAliveInterval = TimeSpan.Zero });
+            var result = await client(socket).ConfigureAwait(false);
+            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, ct).ConfigureAwait(false);
+            return result;
+        }
     }
 
     private static async Task<JsonDocument> RequestAsync(WebSocket ws, string message, CancellationToken ct)

@@ -129,6 +129,48 @@ public sealed class WarmUpIsolationTests
     }
 
     [Test, CancelAfter(60_000)]
+    public async Task RunAsync_NoSpanOfAnySourceAndNoMeasurementOfAnyOtherMeter(CancellationToken ct)
+    {
+        // Not only mkio's: the warm-up's own clients and server stay out of the host's HTTP telemetry too.
+        var measured = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var meters = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name != MkioWarmUp.MeterName)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        meters.SetMeasurementEventCallback<long>((instrument, _, _, _) => measured.Enqueue(instrument.Meter.Name + "/" + instrument.Name));
+        meters.SetMeasurementEventCallback<int>((instrument, _, _, _) => measured.Enqueue(instrument.Meter.Name + "/" + instrument.Name));
+        meters.SetMeasurementEventCallback<double>((instrument, _, _, _) => measured.Enqueue(instrument.Meter.Name + "/" + instrument.Name));
+        meters.Start();
+        var spans = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var activities = new ActivityListener
+        {
+            ShouldListenTo = _ => true,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStarted = a => spans.Enqueue(a.Source.Name + "/" + a.OperationName),
+        };
+        ActivitySource.AddActivityListener(activities);
+
+        var result = await MkioWarmUp.RunAsync(ct);
+
+        // What it cannot keep to itself (docs/observability.md): its private Kestrel's connections on Kestrel's meter,
+        // the cancelled accept of that server in dotnet.exceptions, its client sockets' connects on the experimental
+        // sockets source.
+        string[] allowedMeters = ["Microsoft.AspNetCore.Server.Kestrel", "System.Runtime"];
+        Assert.That(result.Complete, Is.True, result.Error?.ToString());
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(spans.Where(s => !s.StartsWith("Experimental.", StringComparison.Ordinal)), Is.Empty, "no spans (no HTTP client, no mkio)");
+            Assert.That(measured.Distinct().Where(m => !allowedMeters.Contains(m[..m.IndexOf('/', StringComparison.Ordinal)])), Is.Empty, "no measurements on other meters (no HTTP client, no mkio)");
+        }
+    }
+
+    [Test, CancelAfter(60_000)]
     public async Task RunAsync_RecordsNothingOnTheMkioMeterOrActivitySource(CancellationToken ct)
     {
         long onMkio = 0;
