@@ -22,14 +22,9 @@ public sealed class PostgresOutageTests
         var cs = await server.CreateDatabaseAsync(cancellationToken: ct);
         await using var host = await MkioTestHost.StartAsync(o =>
         {
+            Fixtures.FixtureA(o);
             o.ResetDbPath();
             o.Postgres = cs;
-            o.Table("orders", t => t
-                    .Column("id", "TEXT PRIMARY KEY")
-                    .Column("symbol", "TEXT NOT NULL")
-                    .Column("qty", "INTEGER"))
-                .Transaction("add_order", tx => tx.Insert("orders", ["id", "symbol", "qty"]))
-                .Query("all_orders", q => q.From("orders"));
         }, ct);
         var health = host.Services.GetRequiredService<HealthCheckService>();
         using var http = host.CreateHttpClient();

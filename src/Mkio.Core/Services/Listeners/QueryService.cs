@@ -36,21 +36,15 @@ internal sealed partial class QueryService(MkioEngine engine, ListenerServiceMod
         // As live (Apply): with a JOIN, changes of the secondary tables are not logged.
         SeedLog(_log, null, Model.SqlHasJoin ? [Model.PrimaryTable.Name] : null);
 
-        // Rows seeded from the journal get their JSON now, as live rows get it when they are committed: a resume after
-        // a restart then splices bytes instead of encoding every missed row while its client waits.
-        for (var i = 0; i < _log.Count; i++)
+        // Rows seeded from the journal get their JSON now, as live rows get it when the journal stores them: a resume
+        // after a restart then splices bytes instead of encoding every missed row while its client waits. (With a
+        // publish formatter each delta formats new rows, which carry no kept bytes.)
+        if (Model.Publish is null)
         {
-            if (Format(_log[i].Row) is { } row)
+            for (var i = 0; i < _log.Count; i++)
             {
-                SubscriptionFrames.RowJson(row);
+                SubscriptionFrames.RowJson(_log[i].Row);
             }
-        }
-
-        // The first resume after a start would otherwise compile the delta path (log search, frame writer) while its
-        // client waits: take that path once now, over the newest change.
-        if (_log.Count >= 2 && _log.ResumeFrom(_log[_log.Count - 2].Ref) is { Count: > 0 } newest)
-        {
-            _ = SubscriptionFrames.DeltaFrame(Name, _log.LastRef, [.. newest.Select(e => (e.Op, e.Row))]);
         }
     }
 
