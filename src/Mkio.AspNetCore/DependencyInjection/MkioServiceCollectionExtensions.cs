@@ -184,6 +184,7 @@ internal sealed class MkioConfigurationOverrides(IServiceProvider services) : IP
         });
         Int("MaxConnections", "max_connections", v => options.MaxConnections = v);
         Bool("WarmUp", "warm_up", v => options.WarmUp = v);
+        Int("WriterCacheSizeKib", "writer_cache_size_kib", v => options.WriterCacheSizeKib = v);
         Dbl("WsHeartbeatS", "ws_heartbeat_s", v => options.WsHeartbeatS = v);
         Bool("LaterProtocol", "later_protocol", v => options.LaterProtocol = v);
         Int("ReqRepMaxRows", "reqrep_max_rows", v => options.ReqRepMaxRows = v);

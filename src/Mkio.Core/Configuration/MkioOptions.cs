@@ -123,6 +123,16 @@ public sealed partial class MkioOptions
     public bool WarmUp { get; set; } = true;
 
     /// <summary>
+    /// SQLite page cache of the write connection of a file database, in KiB; read connections keep 64,000. After a
+    /// B-tree page split renumbers pages, SQLite walks the writer's whole cache at the next COMMIT, so a big writer
+    /// cache slows every such commit of an insert-heavy server; a writer that updates rows at random over a table
+    /// much larger than this reads more pages from the operating system's file cache instead. Raise it (64,000 is
+    /// the original mkio's) for random updates over big tables. Host option (<c>Mkio:WriterCacheSizeKib</c>, not a
+    /// TOML key); at least 256; default 8,000.
+    /// </summary>
+    public int WriterCacheSizeKib { get; set; } = 8_000;
+
+    /// <summary>
     /// Bound of each connection's outbound queue in bytes. A connection whose queue would exceed it
     /// is closed with 1013 and resumes by ref after reconnecting. Host option; default 16 MiB.
     /// </summary>

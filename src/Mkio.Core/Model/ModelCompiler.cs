@@ -166,6 +166,11 @@ internal sealed partial class ModelCompiler
             TopError("ws_heartbeat_s", "WsHeartbeatS", $"must be a finite number of seconds ≥ 0 (0 disables pings), got {o.WsHeartbeatS.ToString(CultureInfo.InvariantCulture)}.");
         }
 
+        if (o.WriterCacheSizeKib < 256)
+        {
+            Error("Mkio:WriterCacheSizeKib", $"must be at least 256 (KiB), got {o.WriterCacheSizeKib}.");
+        }
+
         if (o.MaxConnections < 0)
         {
             Error("Mkio:MaxConnections", $"must be ≥ 0 (0 = unlimited), got {o.MaxConnections}.");

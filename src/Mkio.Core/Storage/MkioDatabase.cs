@@ -16,18 +16,6 @@ namespace Mkio.Storage;
 internal sealed partial class MkioDatabase : IAsyncDisposable
 {
     private const int MaxReaders = 4;
-
-    /// <summary>
-    /// The write connection's page cache of a file database, in KiB (<c>PRAGMA cache_size</c> = minus this);
-    /// read connections keep SERVICES.md §3.1's 64,000. When a B-tree page split renumbers pages, SQLite
-    /// moves a page through the lock-byte page's number (far above any real page), and the COMMIT that
-    /// follows then walks the writer's whole page cache to drop pages above the database's size: with
-    /// 64 MB that walk was 4–5 % of the server's CPU at 8 connections × 16 in flight (~0.75 ms per such
-    /// commit with 6,000 pages cached, more as the cache fills). 8 MB holds the interior pages and recent
-    /// leaves a writer works on; other pages come from the operating system's file cache.
-    /// </summary>
-    internal const int WriterCacheKib = 8000;
-
     private readonly MkioModel _model;
     private readonly ILogger _logger;
     private readonly string _connectionString;
@@ -100,9 +88,10 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
         {
             // Checkpoints never run inside the writer's commits (their fsync would stall a batch):
             // a background connection runs passive checkpoints instead (see PassiveCheckpoint). The
-            // writer's page cache is smaller than the readers' (see WriterCacheKib).
+            // writer's page cache is smaller than the readers' (MkioOptions.WriterCacheSizeKib: after a page split
+            // renumbered pages, SQLite walks the writer's whole cache at the next COMMIT).
             using var cmd = _writer.CreateCommand();
-            cmd.CommandText = "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-" + WriterCacheKib.ToString(CultureInfo.InvariantCulture) + ";";
+            cmd.CommandText = "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-" + _model.Options.WriterCacheSizeKib.ToString(CultureInfo.InvariantCulture) + ";";
             cmd.ExecuteNonQuery();
         }
 

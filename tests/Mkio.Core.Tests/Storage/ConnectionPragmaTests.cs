@@ -9,7 +9,7 @@ namespace Mkio.Core.Tests.Storage;
 /// <summary>
 /// The pragmas of each connection (SERVICES.md §3.1): WAL, <c>synchronous=NORMAL</c>, a 64 MB page cache on the
 /// read connections; the write connection of a file database runs no automatic checkpoints and keeps an 8 MB
-/// page cache (<see cref="MkioDatabase.WriterCacheKib"/>).
+/// page cache (<see cref="MkioOptions.WriterCacheSizeKib"/>).
 /// </summary>
 [Parallelizable(ParallelScope.All)]
 public sealed class ConnectionPragmaTests
@@ -38,6 +38,23 @@ public sealed class ConnectionPragmaTests
             Assert.That(database.Read(c => Pragma(c, "journal_mode")), Is.EqualTo("wal"));
             Assert.That(database.Read(c => Pragma(c, "synchronous")), Is.EqualTo("1"), "NORMAL");
         });
+    }
+
+    [Test]
+    public async Task Open_FileDatabase_WriterCacheSizeKibSetsTheWritersCacheOnly()
+    {
+        using var db = new MigrationTestDb();
+        var model = db.Model(SchemaMigrationTests.Orders);
+        model.Options.WriterCacheSizeKib = 64000;
+        await using var database = new MkioDatabase(model, NullLogger.Instance);
+        database.Open();
+
+        Assert.That(Pragma(database.Writer, "cache_size"), Is.EqualTo("-64000"));
+        Assert.That(database.Read(c => Pragma(c, "cache_size")), Is.EqualTo("-64000"));
+        model.Options.WriterCacheSizeKib = 300;
+        await using var small = new MkioDatabase(model, NullLogger.Instance);
+        small.Open();
+        Assert.That(Pragma(small.Writer, "cache_size"), Is.EqualTo("-300"));
     }
 
     [Test]
