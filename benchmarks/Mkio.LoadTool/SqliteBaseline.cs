@@ -16,7 +16,7 @@ internal sealed record BaselineResult(int BatchSize, double Seconds, long Reques
 /// <summary>
 /// The same rows as the server's <c>orders.new</c>, written straight through Microsoft.Data.Sqlite on
 /// one thread: a temp WAL database with the order-book schema (plus the <c>_mkio_ref</c> column and
-/// index mkio adds), the server's pragmas, and per request
+/// index mkio adds), the original mkio's pragmas (64 MB page cache; the server's writer keeps 8 MB), and per request
 /// <c>SAVEPOINT; INSERT INTO orders … RETURNING *; INSERT INTO audit_log … RETURNING *; RELEASE</c>
 /// with one COMMIT per batch. No network, no JSON, no queues: the ceiling the server is compared to.
 /// </summary>

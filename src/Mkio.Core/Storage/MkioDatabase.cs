@@ -16,6 +16,10 @@ namespace Mkio.Storage;
 internal sealed partial class MkioDatabase : IAsyncDisposable
 {
     private const int MaxReaders = 4;
+
+    /// <summary>Page cache of each read connection (and of every connection to an in-memory database), in KiB.</summary>
+    private const int ReadCacheKib = 64_000;
+
     private readonly MkioModel _model;
     private readonly ILogger _logger;
     private readonly string _connectionString;
@@ -83,15 +87,15 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
             Migration.SchemaMigration.RunAtStartup(_connectionString, FilePath, _model, MigrationOutput, ConfirmMigration, _logger);
         }
 
-        _writer = OpenConnection();
+        // A file database's writer has a page cache of its own size (MkioOptions.WriterCacheSizeKib: after a page
+        // split renumbered pages, SQLite walks the writer's whole cache at the next COMMIT).
+        _writer = OpenConnection(FilePath is null ? ReadCacheKib : _model.Options.WriterCacheSizeKib);
         if (FilePath is not null)
         {
             // Checkpoints never run inside the writer's commits (their fsync would stall a batch):
-            // a background connection runs passive checkpoints instead (see PassiveCheckpoint). The
-            // writer's page cache is smaller than the readers' (MkioOptions.WriterCacheSizeKib: after a page split
-            // renumbered pages, SQLite walks the writer's whole cache at the next COMMIT).
+            // a background connection runs passive checkpoints instead (see PassiveCheckpoint).
             using var cmd = _writer.CreateCommand();
-            cmd.CommandText = "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-" + _model.Options.WriterCacheSizeKib.ToString(CultureInfo.InvariantCulture) + ";";
+            cmd.CommandText = "PRAGMA wal_autocheckpoint=0;";
             cmd.ExecuteNonQuery();
         }
 
@@ -137,15 +141,19 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
         }
     }
 
-    public SqliteConnection OpenConnection()
+    /// <summary>Opens a connection with the pragmas of a read connection (SERVICES.md §3.1).</summary>
+    public SqliteConnection OpenConnection() => OpenConnection(ReadCacheKib);
+
+    private SqliteConnection OpenConnection(int cacheKib)
     {
         ThrowIfPostgres();
         var c = new SqliteConnection(_connectionString);
         c.Open();
         using var cmd = c.CreateCommand();
+        var cache = "PRAGMA cache_size=-" + cacheKib.ToString(CultureInfo.InvariantCulture) + ";";
         cmd.CommandText = _model.InMemory
-            ? "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-64000;"
-            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-64000; PRAGMA busy_timeout=5000;";
+            ? "PRAGMA synchronous=NORMAL; " + cache
+            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; " + cache + " PRAGMA busy_timeout=5000;";
         cmd.ExecuteNonQuery();
         return c;
     }
