@@ -367,6 +367,6 @@ public partial class DbUpdateCommandTests
         await p.TerminateAsync(ct);
         Assert.That(await p.WaitForExitAsync(ct), Is.Zero, p.Output);
         Assert.That(Query(dir, "SELECT COUNT(*), MIN(note) FROM orders"), Is.EqualTo(new[] { "100|n" }));
-        Assert.That(Query(dir, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"), Is.EqualTo(new[] { "_mkio_journal", "_mkio_journal_state", "extra", "orders" }));
+        Assert.That(Query(dir, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"), Is.EqualTo(new[] { "_mkio_journal_batch", "_mkio_journal_state", "extra", "orders" }));
     }
 }

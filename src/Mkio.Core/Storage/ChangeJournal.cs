@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
@@ -12,16 +13,30 @@ namespace Mkio.Storage;
 
 /// <summary>
 /// The durable change journal of fix F18: every committed change (table, op, full row, ref) is
-/// written to <c>_mkio_journal</c> inside the same transaction as the change, with its commit
-/// sequence number, so change logs can be rebuilt exactly — deletes and intermediate states
-/// included — after a restart. Pruned per table to what the services reading that table can still
-/// serve (<see cref="Retention"/>). <c>_mkio_journal_state</c> keeps the highest sequence ever
-/// committed once journal rows are deleted (pruning, a dropped table's migration), so a sequence is
-/// never handed out twice, and whether the journal was ever pruned.
+/// written inside the same transaction as the change, with its commit sequence number, so change logs
+/// can be rebuilt exactly — deletes and intermediate states included — after a restart.
+/// <para>
+/// Storage: one record per table per committed batch in <c>_mkio_journal_batch</c> (<c>last</c> — the
+/// record's newest sequence, the rowid —, <c>first</c>, <c>tbl</c>, <c>n</c>, and <c>events</c>, a JSON
+/// array of <c>[seq, op, ref, row]</c> whose <c>row</c> is the row's wire JSON as a string: the same
+/// bytes fan-out sends). One record per batch instead of one row per change halves the journal's cost
+/// on the writer. <c>_mkio_journal</c> is a read-only view with one row per change
+/// (<c>seq, tbl, op, ref, row</c>), for people and tools; a journal of one row per change written by
+/// an earlier version is converted at start-up (<see cref="EnsureCreated"/>).
+/// </para>
+/// Pruned per table to what the services reading that table can still serve (<see cref="Retention"/>),
+/// a whole record at a time: a table keeps at least its size and less than one more batch.
+/// <c>_mkio_journal_state</c> keeps the highest sequence ever committed once journal records are
+/// deleted (pruning, a dropped table's migration), so a sequence is never handed out twice, and
+/// whether the journal was ever pruned.
 /// </summary>
 internal sealed class ChangeJournal : IDisposable
 {
+    /// <summary>The one-row-per-change view (a table in journals written before per-batch records).</summary>
     public const string TableName = "_mkio_journal";
+
+    /// <summary>The journal's storage: one record per table per committed batch.</summary>
+    public const string BatchTableName = "_mkio_journal_batch";
 
     /// <summary>Journal bookkeeping: <see cref="HighWaterKey"/> and <see cref="PrunedKey"/>.</summary>
     public const string StateTableName = "_mkio_journal_state";
@@ -38,16 +53,32 @@ internal sealed class ChangeJournal : IDisposable
     /// <summary>Creates the state table (also run by migrations before they delete journal rows).</summary>
     public const string CreateStateSql = "CREATE TABLE IF NOT EXISTS " + StateTableName + " (key TEXT PRIMARY KEY, value INTEGER NOT NULL)";
 
-    /// <summary>Raises the high-water mark to the journal's current maximum (run before deleting journal rows).</summary>
+    /// <summary>Raises the high-water mark to the journal's current maximum (run before deleting journal rows; reads the view or a legacy table).</summary>
     public const string SaveHighWaterSql = "INSERT INTO " + StateTableName + " (key, value) SELECT '" + HighWaterKey + "', COALESCE(MAX(seq), 0) FROM " + TableName
         + " WHERE true ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)";
 
-    private const string CreateSql = "CREATE TABLE IF NOT EXISTS _mkio_journal (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op TEXT NOT NULL, ref TEXT NOT NULL, row TEXT NOT NULL)";
-    private const int ChunkRows = 32;
+    private const string CreateBatchSql = "CREATE TABLE IF NOT EXISTS " + BatchTableName
+        + " (last INTEGER PRIMARY KEY, first INTEGER NOT NULL, tbl TEXT NOT NULL, n INTEGER NOT NULL, events TEXT NOT NULL)";
+
+    private const string CreateViewSql = "CREATE VIEW IF NOT EXISTS " + TableName
+        + " AS SELECT e.value ->> 0 AS seq, b.tbl AS tbl, e.value ->> 1 AS op, e.value ->> 2 AS ref, e.value ->> 3 AS row FROM "
+        + BatchTableName + " AS b, json_each(b.events) AS e";
+
+    /// <summary>A journal of one row per change (before per-batch records) becomes one record per change.</summary>
+    private const string ConvertLegacySql = "INSERT INTO " + BatchTableName + " (last, first, tbl, n, events) SELECT seq, seq, tbl, 1, json_array(json_array(seq, op, ref, row)) FROM "
+        + TableName + " ORDER BY seq; DROP TABLE " + TableName;
+
     private const int PruneEvery = 256;
+
+    // Only `"`, `\` and control characters are escaped: the row's JSON stays readable inside the record.
+    private static readonly JsonWriterOptions RecordWriterOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
+
     private readonly IReadOnlyDictionary<string, int> _keep;
-    private readonly Dictionary<int, sqlite3_stmt> _inserts = [];
-    private readonly Dictionary<string, SequenceQueue> _retained = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RecordQueue> _retained = new(StringComparer.Ordinal);
+    private readonly ArrayBufferWriter<byte> _buffer = new(16 * 1024);
+    private readonly List<TableModel> _batchTables = [];
+    private Utf8JsonWriter? _writer;
+    private sqlite3_stmt? _insert;
     private sqlite3_stmt? _prune;
     private sqlite3_stmt? _saveState;
     private sqlite3_stmt? _max;
@@ -83,11 +114,25 @@ internal sealed class ChangeJournal : IDisposable
         return keep;
     }
 
+    /// <summary>
+    /// Creates the journal (records, view, state). A journal of one row per change written by an earlier
+    /// version is converted in one transaction: every entry kept, with its sequence, so resume stays exact.
+    /// </summary>
     public static void EnsureCreated(SqliteConnection connection)
     {
+        bool legacy;
+        using (var probe = connection.CreateCommand())
+        {
+            probe.CommandText = "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '" + TableName + "')";
+            legacy = Convert.ToInt64(probe.ExecuteScalar(), CultureInfo.InvariantCulture) == 1;
+        }
+
+        using var tx = connection.BeginTransaction();
         using var cmd = connection.CreateCommand();
-        cmd.CommandText = CreateSql + "; " + CreateStateSql;
+        cmd.Transaction = tx;
+        cmd.CommandText = CreateBatchSql + "; " + CreateStateSql + (legacy ? "; " + ConvertLegacySql : string.Empty) + "; " + CreateViewSql;
         cmd.ExecuteNonQuery();
+        tx.Commit();
     }
 
     /// <summary>
@@ -98,25 +143,47 @@ internal sealed class ChangeJournal : IDisposable
     {
         using var cmd = connection.CreateCommand();
         cmd.Transaction = transaction;
-        cmd.CommandText = "SELECT MAX((SELECT COALESCE(MAX(seq), 0) FROM _mkio_journal), COALESCE((SELECT value FROM _mkio_journal_state WHERE key = '" + HighWaterKey + "'), 0))";
+        cmd.CommandText = "SELECT MAX((SELECT COALESCE(MAX(last), 0) FROM " + BatchTableName + "), COALESCE((SELECT value FROM _mkio_journal_state WHERE key = '" + HighWaterKey + "'), 0))";
         return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
 
     /// <summary>The ref of the newest journal entry of <paramref name="tables"/> with a sequence ≤ <paramref name="sequence"/>, or null.</summary>
     public static string? RefAtOrBefore(SqliteConnection connection, SqliteTransaction? transaction, IReadOnlyCollection<string> tables, long sequence)
     {
-        using var cmd = connection.CreateCommand();
+        using var cmd = RecordsCommand(connection, tables, "first <= $seq");
         cmd.Transaction = transaction;
-        var names = tables.Select((t, i) => "$t" + i.ToString(CultureInfo.InvariantCulture)).ToList();
-        cmd.CommandText = $"SELECT ref FROM _mkio_journal WHERE seq <= $seq AND tbl IN ({string.Join(", ", names)}) ORDER BY seq DESC LIMIT 1";
-        var k = 0;
-        foreach (var t in tables)
+        cmd.Parameters.AddWithValue("$seq", sequence);
+        using var r = cmd.ExecuteReader();
+        long best = -1;
+        string? found = null;
+
+        // Newest records first. A record that ends after the sequence but began at or before it (a table's
+        // record of the batch the sequence is in) is searched; the first record that ends at or before it
+        // ends the search.
+        while (r.Read())
         {
-            cmd.Parameters.AddWithValue(names[k++], t);
+            var last = r.GetInt64(0);
+            if (last <= best)
+            {
+                break;
+            }
+
+            foreach (var (seq, _, @ref, _) in Events(r.GetString(2)))
+            {
+                if (seq <= sequence && seq > best)
+                {
+                    best = seq;
+                    found = @ref;
+                }
+            }
+
+            if (last <= sequence)
+            {
+                break;
+            }
         }
 
-        cmd.Parameters.AddWithValue("$seq", sequence);
-        return cmd.ExecuteScalar() as string;
+        return found;
     }
 
     /// <summary>
@@ -126,21 +193,21 @@ internal sealed class ChangeJournal : IDisposable
     public static bool IsComplete(SqliteConnection connection)
     {
         using var cmd = connection.CreateCommand();
-        cmd.CommandText = "SELECT COALESCE((SELECT MIN(seq) FROM _mkio_journal) = 1, 0) AND NOT EXISTS (SELECT 1 FROM _mkio_journal_state WHERE key = '" + PrunedKey + "')";
+        cmd.CommandText = "SELECT COALESCE((SELECT MIN(first) FROM " + BatchTableName + ") = 1, 0) AND NOT EXISTS (SELECT 1 FROM _mkio_journal_state WHERE key = '" + PrunedKey + "')";
         return Convert.ToInt64(cmd.ExecuteScalar() ?? 0L, CultureInfo.InvariantCulture) == 1;
     }
 
-    /// <summary>Reads which sequences each table holds (start-up, and after a batch whose COMMIT failed).</summary>
+    /// <summary>Reads which records each table holds (start-up, and after a batch whose COMMIT failed).</summary>
     public void Load(sqlite3 db)
     {
         _retained.Clear();
-        SqliteErrors.Check(db, raw.sqlite3_prepare_v2(db, "SELECT seq, tbl FROM _mkio_journal ORDER BY seq", out var stmt));
+        SqliteErrors.Check(db, raw.sqlite3_prepare_v2(db, "SELECT last, tbl, n FROM " + BatchTableName + " ORDER BY last", out var stmt));
         using (stmt)
         {
             int rc;
             while ((rc = raw.sqlite3_step(stmt)) == raw.SQLITE_ROW)
             {
-                Track(raw.sqlite3_column_text(stmt, 1).utf8_to_string(), raw.sqlite3_column_int64(stmt, 0));
+                Track(raw.sqlite3_column_text(stmt, 1).utf8_to_string(), raw.sqlite3_column_int64(stmt, 0), raw.sqlite3_column_int(stmt, 2));
             }
 
             if (rc != raw.SQLITE_DONE)
@@ -152,20 +219,20 @@ internal sealed class ChangeJournal : IDisposable
         _lastAppended = -1;
     }
 
-    private void Track(string table, long sequence)
+    private void Track(string table, long last, int count)
     {
         if (!_retained.TryGetValue(table, out var q))
         {
-            q = new SequenceQueue();
+            q = new RecordQueue();
             _retained[table] = q;
         }
 
-        q.Enqueue(sequence);
+        q.Enqueue(last, count);
     }
 
     /// <summary>
-    /// Writer hook: appends the batch's events before COMMIT (same transaction). Throws
-    /// <see cref="JournalConflictException"/> when another connection wrote journal entries: the
+    /// Writer hook: appends the batch's events before COMMIT (same transaction), one record per table.
+    /// Throws <see cref="JournalConflictException"/> when another connection wrote journal entries: the
     /// journal then holds a sequence at or above the batch's first one.
     /// </summary>
     public void Append(sqlite3 db, IReadOnlyList<ChangeEvent> events)
@@ -189,41 +256,19 @@ internal sealed class ChangeJournal : IDisposable
             throw new JournalConflictException(found, first - 1);
         }
 
-        // Multi-row INSERTs (up to ChunkRows events per statement): one statement execution per
-        // chunk instead of one per change keeps the journal's cost on the writer low.
-        for (var start = 0; start < events.Count; start += ChunkRows)
+        // The tables of this batch, in order of first appearance (almost always one).
+        _batchTables.Clear();
+        foreach (var e in events)
         {
-            var rows = Math.Min(ChunkRows, events.Count - start);
-            var stmt = InsertFor(db, rows);
-            raw.sqlite3_reset(stmt);
-            for (var k = 0; k < rows; k++)
+            if (!_batchTables.Exists(t => string.Equals(t.Name, e.Table.Name, StringComparison.Ordinal)))
             {
-                var e = events[start + k];
-                // The row's wire JSON, kept on the row: fan-out splices the same bytes into its frames.
-                var json = SubscriptionFrames.RowJson(e.Row);
-                var p = (k * 5) + 1;
-                raw.sqlite3_bind_int64(stmt, p, e.Sequence);
-                raw.sqlite3_bind_text(stmt, p + 1, e.Table.Name);
-                raw.sqlite3_bind_text(stmt, p + 2, e.Op);
-                raw.sqlite3_bind_text(stmt, p + 3, e.Ref);
-                raw.sqlite3_bind_text(stmt, p + 4, json);
-            }
-
-            if (Step(stmt) != raw.SQLITE_DONE)
-            {
-                var message = SqliteErrors.LastMessage(db);
-                if (message.Contains("UNIQUE constraint failed: _mkio_journal.seq", StringComparison.Ordinal))
-                {
-                    throw new JournalConflictException(Math.Max(CurrentMax(db), events[start].Sequence), first - 1);
-                }
-
-                throw new MkioWriteException(message);
+                _batchTables.Add(e.Table);
             }
         }
 
-        foreach (var e in events)
+        foreach (var table in _batchTables)
         {
-            Track(e.Table.Name, e.Sequence);
+            WriteRecord(db, events, table, first);
         }
 
         _lastAppended = events[^1].Sequence;
@@ -233,6 +278,72 @@ internal sealed class ChangeJournal : IDisposable
             _sincePrune = 0;
             Prune(db, events[^1].Sequence);
         }
+    }
+
+    private void WriteRecord(sqlite3 db, IReadOnlyList<ChangeEvent> events, TableModel table, long batchFirst)
+    {
+        _buffer.ResetWrittenCount();
+        if (_writer is null)
+        {
+            _writer = new Utf8JsonWriter(_buffer, RecordWriterOptions);
+        }
+        else
+        {
+            _writer.Reset(_buffer);
+        }
+
+        var w = _writer;
+        long low = -1, high = -1;
+        var count = 0;
+        w.WriteStartArray();
+        foreach (var e in events)
+        {
+            if (!string.Equals(e.Table.Name, table.Name, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            low = low < 0 ? e.Sequence : low;
+            high = e.Sequence;
+            count++;
+            w.WriteStartArray();
+            w.WriteNumberValue(e.Sequence);
+            w.WriteStringValue(e.Op);
+            w.WriteStringValue(e.Ref);
+
+            // The row's wire JSON, kept on the row: fan-out splices the same bytes into its frames.
+            w.WriteStringValue(SubscriptionFrames.RowJson(e.Row));
+            w.WriteEndArray();
+        }
+
+        w.WriteEndArray();
+        w.Flush();
+
+        if (_insert is null)
+        {
+            SqliteErrors.Check(db, raw.sqlite3_prepare_v2(db, "INSERT INTO " + BatchTableName + " (last, first, tbl, n, events) VALUES (?, ?, ?, ?, ?)", out var ins));
+            _insert = ins;
+        }
+
+        raw.sqlite3_bind_int64(_insert, 1, high);
+        raw.sqlite3_bind_int64(_insert, 2, low);
+        raw.sqlite3_bind_text(_insert, 3, table.Name);
+        raw.sqlite3_bind_int(_insert, 4, count);
+        raw.sqlite3_bind_text(_insert, 5, _buffer.WrittenSpan);
+        var rc = Step(_insert);
+        raw.sqlite3_clear_bindings(_insert);
+        if (rc != raw.SQLITE_DONE)
+        {
+            var message = SqliteErrors.LastMessage(db);
+            if (message.Contains("UNIQUE constraint failed: " + BatchTableName + ".last", StringComparison.Ordinal))
+            {
+                throw new JournalConflictException(Math.Max(CurrentMax(db), high), batchFirst - 1);
+            }
+
+            throw new MkioWriteException(message);
+        }
+
+        Track(table.Name, high, count);
     }
 
     private static int Step(sqlite3_stmt stmt)
@@ -252,7 +363,7 @@ internal sealed class ChangeJournal : IDisposable
     {
         if (_max is null)
         {
-            SqliteErrors.Check(db, raw.sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(seq), 0) FROM _mkio_journal", out var m));
+            SqliteErrors.Check(db, raw.sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(last), 0) FROM " + BatchTableName, out var m));
             _max = m;
         }
 
@@ -274,14 +385,14 @@ internal sealed class ChangeJournal : IDisposable
     }
 
     /// <summary>
-    /// Deletes, per table, the entries beyond what its services keep (each table's oldest: one range
+    /// Deletes, per table, its oldest records while the rest still hold what its services keep (one range
     /// statement per table), and records the high-water mark and that the journal was pruned.
     /// </summary>
     private void Prune(sqlite3 db, long last)
     {
         if (_prune is null)
         {
-            SqliteErrors.Check(db, raw.sqlite3_prepare_v2(db, "DELETE FROM _mkio_journal WHERE seq >= ? AND seq <= ? AND tbl = ?", out var pr));
+            SqliteErrors.Check(db, raw.sqlite3_prepare_v2(db, "DELETE FROM " + BatchTableName + " WHERE last >= ? AND last <= ? AND tbl = ?", out var pr));
             _prune = pr;
             SqliteErrors.Check(db, raw.sqlite3_prepare_v2(db, "INSERT INTO " + StateTableName + " (key, value) VALUES ('" + HighWaterKey + "', ?), ('" + PrunedKey + "', 1) ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)", out var st));
             _saveState = st;
@@ -290,21 +401,21 @@ internal sealed class ChangeJournal : IDisposable
         var pruned = false;
         foreach (var (table, q) in _retained)
         {
-            var excess = q.Count - _keep.GetValueOrDefault(table);
-            if (excess <= 0)
+            var records = q.Droppable(_keep.GetValueOrDefault(table));
+            if (records == 0)
             {
                 continue;
             }
 
-            raw.sqlite3_bind_int64(_prune, 1, q.Peek(0));
-            raw.sqlite3_bind_int64(_prune, 2, q.Peek(excess - 1));
+            raw.sqlite3_bind_int64(_prune, 1, q.Last(0));
+            raw.sqlite3_bind_int64(_prune, 2, q.Last(records - 1));
             raw.sqlite3_bind_text(_prune, 3, table);
             if (Step(_prune) != raw.SQLITE_DONE)
             {
                 throw new MkioWriteException(SqliteErrors.LastMessage(db));
             }
 
-            q.Drop(excess);
+            q.Drop(records);
             pruned = true;
         }
 
@@ -318,102 +429,155 @@ internal sealed class ChangeJournal : IDisposable
         }
     }
 
-    /// <summary>The journal sequences of one table, oldest first.</summary>
-    private sealed class SequenceQueue
+    /// <summary>The journal records of one table (newest sequence and entry count), oldest first.</summary>
+    private sealed class RecordQueue
     {
-        private long[] _items = new long[16];
+        private (long Last, int Count)[] _items = new (long, int)[16];
         private int _head;
+        private int _records;
+        private long _entries;
 
-        public int Count { get; private set; }
+        public long Last(int index) => _items[_head + index].Last;
 
-        public long Peek(int index) => _items[_head + index];
-
-        public void Enqueue(long sequence)
+        /// <summary>How many of the oldest records can go while at least <paramref name="keep"/> entries stay.</summary>
+        public int Droppable(int keep)
         {
-            if (_head + Count == _items.Length)
+            var left = _entries;
+            var k = 0;
+            while (k < _records && left - _items[_head + k].Count >= keep)
             {
-                if (_head > 0 && Count <= _items.Length / 2)
+                left -= _items[_head + k].Count;
+                k++;
+            }
+
+            return k;
+        }
+
+        public void Enqueue(long last, int count)
+        {
+            if (_head + _records == _items.Length)
+            {
+                if (_head > 0 && _records <= _items.Length / 2)
                 {
-                    Array.Copy(_items, _head, _items, 0, Count);
+                    Array.Copy(_items, _head, _items, 0, _records);
                 }
                 else
                 {
-                    var grown = new long[_items.Length * 2];
-                    Array.Copy(_items, _head, grown, 0, Count);
+                    var grown = new (long, int)[_items.Length * 2];
+                    Array.Copy(_items, _head, grown, 0, _records);
                     _items = grown;
                 }
 
                 _head = 0;
             }
 
-            _items[_head + Count] = sequence;
-            Count++;
+            _items[_head + _records] = (last, count);
+            _records++;
+            _entries += count;
         }
 
-        public void Drop(int count)
+        public void Drop(int records)
         {
-            _head += count;
-            Count -= count;
-            if (Count == 0)
+            for (var k = 0; k < records; k++)
+            {
+                _entries -= _items[_head + k].Count;
+            }
+
+            _head += records;
+            _records -= records;
+            if (_records == 0)
             {
                 _head = 0;
             }
         }
     }
 
-    private sqlite3_stmt InsertFor(sqlite3 db, int rows)
-    {
-        if (!_inserts.TryGetValue(rows, out var stmt))
-        {
-            var sql = "INSERT INTO _mkio_journal (seq, tbl, op, ref, row) VALUES " + string.Join(", ", Enumerable.Repeat("(?, ?, ?, ?, ?)", rows));
-            SqliteErrors.Check(db, raw.sqlite3_prepare_v2(db, sql, out stmt));
-            _inserts[rows] = stmt;
-        }
-
-        return stmt;
-    }
-
     public void Dispose()
     {
-        foreach (var s in _inserts.Values)
-        {
-            s.Dispose();
-        }
-
-        _inserts.Clear();
+        _insert?.Dispose();
         _prune?.Dispose();
         _saveState?.Dispose();
         _max?.Dispose();
+        _writer?.Dispose();
     }
 
-    /// <summary>The newest <paramref name="limit"/> journal entries of <paramref name="tables"/>, oldest first.</summary>
-    public static List<JournalEntry> Read(SqliteConnection connection, MkioModel model, IReadOnlyCollection<string> tables, int limit)
+    /// <summary>The records of <paramref name="tables"/> matching <paramref name="where"/>, newest first: <c>last, tbl, events</c>.</summary>
+    private static SqliteCommand RecordsCommand(SqliteConnection connection, IReadOnlyCollection<string> tables, string where)
     {
-        using var cmd = connection.CreateCommand();
+        var cmd = connection.CreateCommand();
         var names = tables.Select((t, i) => "$t" + i.ToString(CultureInfo.InvariantCulture)).ToList();
-        cmd.CommandText = $"SELECT seq, tbl, op, ref, row FROM _mkio_journal WHERE tbl IN ({string.Join(", ", names)}) ORDER BY seq DESC LIMIT $limit";
+        cmd.CommandText = $"SELECT last, tbl, events FROM {BatchTableName} WHERE tbl IN ({string.Join(", ", names)}){(where.Length > 0 ? " AND " + where : string.Empty)} ORDER BY last DESC";
         var k = 0;
         foreach (var t in tables)
         {
             cmd.Parameters.AddWithValue(names[k++], t);
         }
 
-        cmd.Parameters.AddWithValue("$limit", limit);
-        var result = new List<JournalEntry>();
-        var schemas = new Dictionary<string, RowSchema>(StringComparer.Ordinal);
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
-        {
-            var table = r.GetString(1);
-            if (!model.TablesByName.TryGetValue(table, out var tm))
-            {
-                continue;
-            }
+        return cmd;
+    }
 
-            result.Add(new JournalEntry(r.GetInt64(0), tm, r.GetString(2), r.GetString(3), ParseRow(r.GetString(4), schemas)));
+    /// <summary>The events of one record: <c>[seq, op, ref, row]</c> each.</summary>
+    private static List<(long Sequence, string Op, string Ref, string Row)> Events(string record)
+    {
+        var list = new List<(long, string, string, string)>();
+        using var doc = JsonDocument.Parse(record);
+        foreach (var e in doc.RootElement.EnumerateArray())
+        {
+            list.Add((e[0].GetInt64(), e[1].GetString()!, e[2].GetString()!, e[3].GetString()!));
         }
 
-        result.Reverse();
+        return list;
+    }
+
+    /// <summary>The newest <paramref name="limit"/> journal entries of <paramref name="tables"/>, oldest first.</summary>
+    public static List<JournalEntry> Read(SqliteConnection connection, MkioModel model, IReadOnlyCollection<string> tables, int limit)
+    {
+        var result = new List<JournalEntry>();
+        if (limit <= 0)
+        {
+            return result;
+        }
+
+        using var cmd = RecordsCommand(connection, tables, string.Empty);
+        var schemas = new Dictionary<string, RowSchema>(StringComparer.Ordinal);
+        var found = new List<(long Sequence, TableModel Table, string Op, string Ref, string Row)>();
+        long floor = -1;
+        using (var r = cmd.ExecuteReader())
+        {
+            // Newest records first; records of different tables from one batch interleave, so reading goes
+            // on until a record ends below the oldest of the newest `limit` entries found so far.
+            while (r.Read())
+            {
+                if (r.GetInt64(0) < floor)
+                {
+                    break;
+                }
+
+                if (!model.TablesByName.TryGetValue(r.GetString(1), out var tm))
+                {
+                    continue;
+                }
+
+                foreach (var (seq, op, @ref, row) in Events(r.GetString(2)))
+                {
+                    found.Add((seq, tm, op, @ref, row));
+                }
+
+                if (found.Count >= limit)
+                {
+                    found.Sort(static (a, b) => b.Sequence.CompareTo(a.Sequence));
+                    found.RemoveRange(limit, found.Count - limit);
+                    floor = found[^1].Sequence;
+                }
+            }
+        }
+
+        found.Sort(static (a, b) => a.Sequence.CompareTo(b.Sequence));
+        foreach (var (seq, table, op, @ref, row) in found)
+        {
+            result.Add(new JournalEntry(seq, table, op, @ref, ParseRow(row, schemas)));
+        }
+
         return result;
     }
 

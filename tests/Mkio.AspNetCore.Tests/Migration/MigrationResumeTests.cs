@@ -142,7 +142,7 @@ public class MigrationResumeTests
         {
             Assert.That(Strings(db, "SELECT name FROM pragma_table_info('orders')"), Is.EqualTo(new[] { "id", "symbol", "qty", "created", "_mkio_ref" }));
             Assert.That(Strings(db, "SELECT name FROM pragma_table_info('audit_log')"), Is.EqualTo(new[] { "id", "event", "note", "_mkio_ref" }));
-            Assert.That(Strings(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"), Is.EqualTo(new[] { "_mkio_journal", "_mkio_journal_state", "audit_log", "orders", "sqlite_sequence" }));
+            Assert.That(Strings(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"), Is.EqualTo(new[] { "_mkio_journal_batch", "_mkio_journal_state", "audit_log", "orders", "sqlite_sequence" }));
             Assert.That(Strings(db, "SELECT COUNT(*) FROM orders WHERE _mkio_ref = '' OR created IS NULL"), Is.EqualTo(new[] { "0" }), "refs carried over; the new column filled");
         }
 

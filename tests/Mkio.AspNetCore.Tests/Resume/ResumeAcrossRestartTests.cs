@@ -210,7 +210,7 @@ public partial class ResumeAcrossRestartTests
         Assert.That(snapshotRef, Is.EqualTo(refs[0]));
 
         // A database written by the original mkio has no journal: only _mkio_ref survives.
-        ExecDb(dir.File(DbFile), "DELETE FROM _mkio_journal");
+        ClearJournal(dir.File(DbFile));
 
         await using var host = await MkioTestHost.StartAsync(FixtureAPlusOnFile, ct, directory: dir);
         await using var sub2 = await host.ConnectAsync("ws", ct);
@@ -310,7 +310,7 @@ public partial class ResumeAcrossRestartTests
         }
 
         // As if written by the original mkio: rows and _mkio_ref, no journal.
-        ExecDb(dir.File(DbFile), "DELETE FROM _mkio_journal");
+        ClearJournal(dir.File(DbFile));
         var expected = $$$"""{"type":"delta","service":"filled","ref":"r7","changes":[{{{Change("delete", Row("1", "AAPL", 1, "cancelled", "r7"))}}}]}""";
         await using (var second = await MkioTestHost.StartAsync(FilledSubPub, ct, directory: dir))
         {

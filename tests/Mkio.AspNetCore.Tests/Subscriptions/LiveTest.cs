@@ -126,6 +126,13 @@ internal static class LiveTest
         return rows;
     }
 
+    /// <summary>
+    /// Deletes every change journal entry (the host must be stopped): SQLite keeps them in per-batch records,
+    /// PostgreSQL one row per change.
+    /// </summary>
+    public static void ClearJournal(string dbPath) =>
+        ExecDb(dbPath, MkioTestHost.PostgresDatabaseOf(Path.GetDirectoryName(dbPath)!) is null ? "DELETE FROM _mkio_journal_batch" : "DELETE FROM _mkio_journal");
+
     /// <summary>Runs one statement on the database file (the host must be stopped).</summary>
     public static void ExecDb(string dbPath, string sql)
     {

@@ -41,7 +41,9 @@ public class JournalConflictTests
         {
             await outside.OpenAsync(ct);
             await using var cmd = outside.CreateCommand();
-            cmd.CommandText = "INSERT INTO _mkio_journal (seq, tbl, op, ref, row) SELECT MAX(seq) + $ahead, 'orders', 'insert', 'foreign', '{}' FROM _mkio_journal RETURNING seq";
+            // One journal record (table, one event) as another server would append it.
+            cmd.CommandText = "INSERT INTO _mkio_journal_batch (last, first, tbl, n, events) SELECT s, s, 'orders', 1, json_array(json_array(s, 'insert', 'foreign', '{}')) "
+                + "FROM (SELECT MAX(last) + $ahead AS s FROM _mkio_journal_batch) RETURNING last";
             cmd.Parameters.AddWithValue("$ahead", ahead);
             foreign = Convert.ToInt64(await cmd.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
         }

@@ -79,6 +79,43 @@ public sealed class MigratorTests
     }
 
     /// <summary>
+    /// The per-batch journal: a dropped table's records go, the other tables' records stay (a record
+    /// holds one table's changes of one batch).
+    /// </summary>
+    [Test]
+    public void RemoveTable_BatchJournal_DeletesItsRecordsOnly()
+    {
+        using var db = OrdersWith100Rows();
+        db.Exec("CREATE TABLE legacy (x TEXT)");
+        using (var c = db.Open())
+        {
+            ChangeJournal.EnsureCreated(c);
+        }
+
+        db.Exec("""
+            INSERT INTO _mkio_journal_batch (last, first, tbl, n, events) VALUES
+            (3, 1, 'orders', 2, '[[1,"insert","r1","{}"],[3,"delete","r3","{}"]]'),
+            (2, 2, 'legacy', 1, '[[2,"insert","r2","{}"]]'),
+            (4, 4, 'legacy', 1, '[[4,"insert","r4","{}"]]')
+            """);
+        var plan = db.Plan(db.Model(Orders));
+        Assert.That(plan.Steps.Select(s => s.Sql), Is.EqualTo(new[]
+        {
+            "DROP TABLE legacy",
+            ChangeJournal.CreateStateSql,
+            ChangeJournal.SaveHighWaterSql,
+            "DELETE FROM _mkio_journal_batch WHERE tbl = 'legacy'",
+        }));
+        db.Migrate(db.Model(Orders, MkioAutoMigrate.Destructive));
+        using var after = db.Open();
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(db.Rows("SELECT seq, tbl, op FROM _mkio_journal ORDER BY seq"), Is.EqualTo(new[] { "seq=1, tbl='orders', op='insert'", "seq=3, tbl='orders', op='delete'" }));
+            Assert.That(ChangeJournal.MaxSequence(after), Is.EqualTo(4), "the dropped table held the newest sequence: the next commit gets 5");
+        }
+    }
+
+    /// <summary>
     /// The dropped table's entries included the newest sequence: the high-water mark keeps the next
     /// commit above it, so no sequence a client or listener saw is handed out again.
     /// </summary>
@@ -91,6 +128,9 @@ public sealed class MigratorTests
         db.Exec("INSERT INTO _mkio_journal VALUES (1, 'orders', 'insert', 'r1', '{}'), (2, 'legacy', 'insert', 'r2', '{}'), (3, 'legacy', 'delete', 'r3', '{}')");
         db.Migrate(db.Model(Orders, MkioAutoMigrate.Destructive));
         using var c = db.Open();
+
+        // The server's start-up converts the one-row-per-change journal to per-batch records.
+        ChangeJournal.EnsureCreated(c);
         using (Assert.EnterMultipleScope())
         {
             Assert.That(db.Rows("SELECT seq, tbl FROM _mkio_journal ORDER BY seq"), Is.EqualTo(new[] { "seq=1, tbl='orders'" }));

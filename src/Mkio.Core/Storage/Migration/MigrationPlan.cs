@@ -105,8 +105,10 @@ internal sealed partial class MigrationPlan
                     highWaterSaved = true;
                 }
 
-                // Journal entries of a dropped table must not resurface if a table of that name comes back.
-                steps.Add(new MigrationStep(c.Table, $"DELETE FROM {ChangeJournal.TableName} WHERE tbl = {Sql.Literal(c.Table)}"));
+                // Journal entries of a dropped table must not resurface if a table of that name comes back
+                // (SQLite keeps them in per-batch records; PostgreSQL and older SQLite journals one row per change).
+                var journal = diff.Live.ObjectNames.Contains(ChangeJournal.BatchTableName) ? ChangeJournal.BatchTableName : ChangeJournal.TableName;
+                steps.Add(new MigrationStep(c.Table, $"DELETE FROM {journal} WHERE tbl = {Sql.Literal(c.Table)}"));
             }
         }
 
