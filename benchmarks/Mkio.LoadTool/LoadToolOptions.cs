@@ -42,7 +42,7 @@ internal sealed class LoadToolOptions
           --baseline-seconds S  baseline duration (default: --seconds)
           --no-baseline         skip the SQLite baseline
           --baseline-journal N  also run a second baseline that adds the server's change journal (F18):
-                                each change row as JSON into _mkio_journal, pruned to the newest N
+                                the change rows as JSON, one _mkio_journal_batch record per table per batch, pruned to the newest N
                                 (the order-book config keeps 10000); 0 = off (default)
           --baseline-autocheckpoint N   PRAGMA wal_autocheckpoint for the baseline (default: SQLite's 1000, as the server)
           --no-batch-log        do not enable the writer's per-batch debug log (batch sizes then unknown)

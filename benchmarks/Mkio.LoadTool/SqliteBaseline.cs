@@ -48,7 +48,7 @@ internal static class SqliteBaseline
                 CREATE TABLE audit_log (id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT, order_id INTEGER, status TEXT, _mkio_ref TEXT DEFAULT '');
                 CREATE INDEX IF NOT EXISTS _mkio_ref_idx_orders ON orders(_mkio_ref);
                 CREATE INDEX IF NOT EXISTS _mkio_ref_idx_audit_log ON audit_log(_mkio_ref);
-                CREATE TABLE IF NOT EXISTS _mkio_journal (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op TEXT NOT NULL, ref TEXT NOT NULL, row TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS _mkio_journal_batch (last INTEGER PRIMARY KEY, first INTEGER NOT NULL, tbl TEXT NOT NULL, n INTEGER NOT NULL, events TEXT NOT NULL);
                 """);
 
             using var writer = new Writer(connection, journalKeep);
@@ -111,10 +111,13 @@ internal static class SqliteBaseline
         private readonly SqliteParameter _auditRef;
         private readonly SqliteCommand _journal;
         private readonly SqliteCommand _prune;
-        private readonly SqliteParameter _journalSeq;
+        private readonly SqliteParameter _journalLast;
+        private readonly SqliteParameter _journalFirst;
         private readonly SqliteParameter _journalTable;
-        private readonly SqliteParameter _journalRef;
-        private readonly SqliteParameter _journalRow;
+        private readonly SqliteParameter _journalCount;
+        private readonly SqliteParameter _journalEvents;
+        private readonly Record _orderEvents = new();
+        private readonly Record _auditEvents = new();
         private readonly SqliteParameter _pruneBelow;
         private readonly int _journalKeep;
         private readonly ArrayBufferWriter<byte> _json = new(512);
@@ -132,12 +135,13 @@ internal static class SqliteBaseline
             _connection = connection;
             _journalKeep = journalKeep;
             _jsonWriter = new Utf8JsonWriter(_json);
-            _journal = Command("INSERT INTO _mkio_journal (seq, tbl, op, ref, row) VALUES ($seq, $tbl, 'insert', $ref, $row)");
-            _journalSeq = _journal.Parameters.Add("$seq", SqliteType.Integer);
+            _journal = Command("INSERT INTO _mkio_journal_batch (last, first, tbl, n, events) VALUES ($last, $first, $tbl, $n, $events)");
+            _journalLast = _journal.Parameters.Add("$last", SqliteType.Integer);
+            _journalFirst = _journal.Parameters.Add("$first", SqliteType.Integer);
             _journalTable = _journal.Parameters.Add("$tbl", SqliteType.Text);
-            _journalRef = _journal.Parameters.Add("$ref", SqliteType.Text);
-            _journalRow = _journal.Parameters.Add("$row", SqliteType.Text);
-            _prune = Command("DELETE FROM _mkio_journal WHERE seq <= $below");
+            _journalCount = _journal.Parameters.Add("$n", SqliteType.Integer);
+            _journalEvents = _journal.Parameters.Add("$events", SqliteType.Text);
+            _prune = Command("DELETE FROM _mkio_journal_batch WHERE last <= $below");
             _pruneBelow = _prune.Parameters.Add("$below", SqliteType.Integer);
             _begin = Command("BEGIN");
             _commit = Command("COMMIT");
@@ -183,6 +187,8 @@ internal static class SqliteBaseline
 
                 if (_journalKeep > 0)
                 {
+                    WriteRecord("orders", _orderEvents);
+                    WriteRecord("audit_log", _auditEvents);
                     Prune();
                 }
 
@@ -224,13 +230,14 @@ internal static class SqliteBaseline
             _release.ExecuteNonQuery();
             if (_journalKeep > 0)
             {
-                // What the server's change journal (fix F18) adds: each change row as JSON, same transaction.
-                Journal("orders", @ref, OrderColumns, _orderRow, 2 * seq - 1);
-                Journal("audit_log", @ref, AuditColumns, _auditRow, 2 * seq);
+                // What the server's change journal (fix F18) adds: each change row as JSON, collected per table
+                // and written as one record per table per batch before COMMIT (same transaction).
+                Journal(_orderEvents, @ref, OrderColumns, _orderRow, 2 * seq - 1);
+                Journal(_auditEvents, @ref, AuditColumns, _auditRow, 2 * seq);
             }
         }
 
-        private void Journal(string table, string @ref, string[] names, object?[] row, long seq)
+        private void Journal(Record record, string @ref, string[] names, object?[] row, long seq)
         {
             _json.ResetWrittenCount();
             _jsonWriter.Reset(_json);
@@ -249,12 +256,71 @@ internal static class SqliteBaseline
 
             _jsonWriter.WriteEndObject();
             _jsonWriter.Flush();
-            _journalSeq.Value = seq;
-            _journalTable.Value = table;
-            _journalRef.Value = @ref;
-            _journalRow.Value = Encoding.UTF8.GetString(_json.WrittenSpan);
-            _journal.ExecuteNonQuery();
+            record.Add(seq, @ref, _json.WrittenSpan);
             _sincePrune += 1;
+        }
+
+        private void WriteRecord(string table, Record record)
+        {
+            if (record.Count == 0)
+            {
+                return;
+            }
+
+            _journalLast.Value = record.Last;
+            _journalFirst.Value = record.First;
+            _journalTable.Value = table;
+            _journalCount.Value = record.Count;
+            _journalEvents.Value = record.Take();
+            _journal.ExecuteNonQuery();
+        }
+
+        /// <summary>One table's events of a batch as the server's journal record holds them: <c>[[seq, op, ref, row], …]</c>.</summary>
+        private sealed class Record : IDisposable
+        {
+            private static readonly JsonWriterOptions Options = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
+            private readonly ArrayBufferWriter<byte> _buffer = new(16 * 1024);
+            private readonly Utf8JsonWriter _writer;
+
+            public Record() => _writer = new Utf8JsonWriter(_buffer, Options);
+
+            public long First { get; private set; }
+
+            public long Last { get; private set; }
+
+            public int Count { get; private set; }
+
+            public void Add(long seq, string @ref, ReadOnlySpan<byte> row)
+            {
+                if (Count == 0)
+                {
+                    First = seq;
+                    _writer.WriteStartArray();
+                }
+
+                Last = seq;
+                Count++;
+                _writer.WriteStartArray();
+                _writer.WriteNumberValue(seq);
+                _writer.WriteStringValue("insert"u8);
+                _writer.WriteStringValue(@ref);
+                _writer.WriteStringValue(row);
+                _writer.WriteEndArray();
+            }
+
+            public void Dispose() => _writer.Dispose();
+
+            /// <summary>The record's text; the next batch starts a new one.</summary>
+            public string Take()
+            {
+                _writer.WriteEndArray();
+                _writer.Flush();
+                var text = Encoding.UTF8.GetString(_buffer.WrittenSpan);
+                _buffer.ResetWrittenCount();
+                _writer.Reset(_buffer);
+                Count = 0;
+                return text;
+            }
         }
 
 
@@ -279,6 +345,8 @@ internal static class SqliteBaseline
             }
 
             _jsonWriter.Dispose();
+            _orderEvents.Dispose();
+            _auditEvents.Dispose();
         }
     }
 }
