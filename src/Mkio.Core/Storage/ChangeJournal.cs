@@ -168,12 +168,26 @@ internal sealed class ChangeJournal : IDisposable
                 break;
             }
 
-            foreach (var (seq, _, @ref, _) in Events(r.GetString(2)))
+            using (var doc = JsonDocument.Parse(r.GetString(2)))
             {
-                if (seq <= sequence && seq > best)
+                // Only the sequences and the chosen ref are read: the rows stay unparsed.
+                var pick = -1;
+                var k = 0;
+                foreach (var e in doc.RootElement.EnumerateArray())
                 {
-                    best = seq;
-                    found = @ref;
+                    var seq = e[0].GetInt64();
+                    if (seq <= sequence && seq > best)
+                    {
+                        best = seq;
+                        pick = k;
+                    }
+
+                    k++;
+                }
+
+                if (pick >= 0)
+                {
+                    found = doc.RootElement[pick][2].GetString();
                 }
             }
 
@@ -260,7 +274,7 @@ internal sealed class ChangeJournal : IDisposable
         _batchTables.Clear();
         foreach (var e in events)
         {
-            if (!_batchTables.Exists(t => string.Equals(t.Name, e.Table.Name, StringComparison.Ordinal)))
+            if (!Listed(_batchTables, e.Table))
             {
                 _batchTables.Add(e.Table);
             }
@@ -278,6 +292,19 @@ internal sealed class ChangeJournal : IDisposable
             _sincePrune = 0;
             Prune(db, events[^1].Sequence);
         }
+    }
+
+    private static bool Listed(List<TableModel> tables, TableModel table)
+    {
+        foreach (var t in tables)
+        {
+            if (string.Equals(t.Name, table.Name, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void WriteRecord(sqlite3 db, IReadOnlyList<ChangeEvent> events, TableModel table, long batchFirst)
