@@ -59,6 +59,16 @@ public sealed class MigratorTests
         }
     }
 
+    /// <summary>Dropping <c>legacy</c>: the table, the high-water mark, then its journal entries from <paramref name="journal"/>.</summary>
+    private static void AssertDropLegacyPlan(MigrationTestDb db, string journal) =>
+        Assert.That(db.Plan(db.Model(Orders)).Steps.Select(s => s.Sql), Is.EqualTo(new[]
+        {
+            "DROP TABLE legacy",
+            ChangeJournal.CreateStateSql,
+            ChangeJournal.SaveHighWaterSql,
+            $"DELETE FROM {journal} WHERE tbl = 'legacy'",
+        }));
+
     [Test]
     public void RemoveTable_DeletesItsJournalEntriesOnly_JournalTableNeverTouched()
     {
@@ -66,14 +76,7 @@ public sealed class MigratorTests
         db.Exec("CREATE TABLE legacy (x TEXT)");
         db.Exec("CREATE TABLE _mkio_journal (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op TEXT NOT NULL, ref TEXT NOT NULL, row TEXT NOT NULL)");
         db.Exec("INSERT INTO _mkio_journal VALUES (1, 'orders', 'insert', 'r1', '{}'), (2, 'legacy', 'insert', 'r2', '{}'), (3, 'orders', 'delete', 'r3', '{}')");
-        var plan = db.Plan(db.Model(Orders));
-        Assert.That(plan.Steps.Select(s => s.Sql), Is.EqualTo(new[]
-        {
-            "DROP TABLE legacy",
-            ChangeJournal.CreateStateSql,
-            ChangeJournal.SaveHighWaterSql,
-            "DELETE FROM _mkio_journal WHERE tbl = 'legacy'",
-        }));
+        AssertDropLegacyPlan(db, "_mkio_journal");
         db.Migrate(db.Model(Orders, MkioAutoMigrate.Destructive));
         Assert.That(db.Rows("SELECT seq, tbl FROM _mkio_journal ORDER BY seq"), Is.EqualTo(new[] { "seq=1, tbl='orders'", "seq=3, tbl='orders'" }));
     }
@@ -98,14 +101,7 @@ public sealed class MigratorTests
             (2, 2, 'legacy', 1, '[[2,"insert","r2","{}"]]'),
             (4, 4, 'legacy', 1, '[[4,"insert","r4","{}"]]')
             """);
-        var plan = db.Plan(db.Model(Orders));
-        Assert.That(plan.Steps.Select(s => s.Sql), Is.EqualTo(new[]
-        {
-            "DROP TABLE legacy",
-            ChangeJournal.CreateStateSql,
-            ChangeJournal.SaveHighWaterSql,
-            "DELETE FROM _mkio_journal_batch WHERE tbl = 'legacy'",
-        }));
+        AssertDropLegacyPlan(db, "_mkio_journal_batch");
         db.Migrate(db.Model(Orders, MkioAutoMigrate.Destructive));
         using var after = db.Open();
         using (Assert.EnterMultipleScope())
