@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Options;
@@ -25,9 +26,15 @@ public class CustomFunctionAndMetricsTests
         var snap = await ws.RequestAsync("""{"service":"doubled","type":"subscribe","filter":"DOUBLE(twice) > 10"}""", ct);
         Assert.That(snap.GetProperty("type").GetString(), Is.EqualTo("snapshot"));
         await ws.RequestAsync("""{"service":"add","ref":"a1","data":{"id":"small","qty":1}}""", ct);
-        await ws.RequestAsync("""{"service":"add","ref":"a2","data":{"id":"big","qty":3}}""", ct);
-        var update = await ws.ReceiveAsync(ct);
-        Assert.That(update.GetRawText(), Is.EqualTo("""{"type":"update","service":"doubled","ref":"a2","op":"insert","row":{"id":"big","twice":6}}"""));
+        // The write's result and the subscriber's update go out on the same connection in either order (the
+        // writer publishes at commit, then completes the request).
+        await ws.SendAsync("""{"service":"add","ref":"a2","data":{"id":"big","qty":3}}""", cancellationToken: ct);
+        JsonElement[] frames = [await ws.ReceiveAsync(ct), await ws.ReceiveAsync(ct)];
+        Assert.That(frames.Select(f => f.GetRawText()), Is.EquivalentTo(new[]
+        {
+            """{"type":"result","service":"add","ref":"a2","ok":true}""",
+            """{"type":"update","service":"doubled","ref":"a2","op":"insert","row":{"id":"big","twice":6}}""",
+        }));
 
         // A second host in the same process without the function refuses the same config at start.
         var error = Assert.ThrowsAsync<OptionsValidationException>(async () =>
