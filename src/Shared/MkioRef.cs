@@ -13,21 +13,61 @@ internal static class MkioRef
 
     private const string Zeros = "000000000000";
 
+    // The date and time part of the last second formatted: refs of one second share it (the writer makes
+    // thousands a second), so only the fraction and counter are written per ref. Replaced as a whole.
+    private static Prefix? s_prefix;
+
     /// <summary>Formats a time in nanoseconds since the Unix epoch plus a 0–999 counter.</summary>
     public static string Format(long unixNanoseconds, int counter)
     {
         var seconds = Math.DivRem(unixNanoseconds, 1_000_000_000L, out var nanos);
-        var dt = DateTime.UnixEpoch.AddSeconds(seconds);
-        return string.Create(Length, (dt, nanos, counter), static (span, s) =>
+        if (nanos < 0)
         {
-            var (d, n, c) = s;
-            d.TryFormat(span, out _, "yyyyMMdd HH:mm:ss", CultureInfo.InvariantCulture);
+            // Before 1970: the fraction of a negative remainder, formatted as always.
+            var dt = DateTime.UnixEpoch.AddSeconds(seconds);
+            return string.Create(Length, (dt, nanos, counter), static (span, s) =>
+            {
+                var (d, n, c) = s;
+                d.TryFormat(span, out _, "yyyyMMdd HH:mm:ss", CultureInfo.InvariantCulture);
+                span[17] = '.';
+                ((int)(n / 1_000_000)).TryFormat(span[18..], out _, "D3", CultureInfo.InvariantCulture);
+                ((int)(n / 1_000 % 1_000)).TryFormat(span[21..], out _, "D3", CultureInfo.InvariantCulture);
+                ((int)(n % 1_000)).TryFormat(span[24..], out _, "D3", CultureInfo.InvariantCulture);
+                (c % 1000).TryFormat(span[27..], out _, "D3", CultureInfo.InvariantCulture);
+            });
+        }
+
+        var prefix = s_prefix;
+        if (prefix is null || prefix.Seconds != seconds)
+        {
+            prefix = new Prefix(seconds, DateTime.UnixEpoch.AddSeconds(seconds).ToString("yyyyMMdd HH:mm:ss", CultureInfo.InvariantCulture));
+            s_prefix = prefix;
+        }
+
+        return string.Create(Length, (prefix.Text, (int)nanos, counter), static (span, s) =>
+        {
+            var (text, n, c) = s;
+            text.AsSpan().CopyTo(span);
             span[17] = '.';
-            ((int)(n / 1_000_000)).TryFormat(span[18..], out _, "D3", CultureInfo.InvariantCulture);
-            ((int)(n / 1_000 % 1_000)).TryFormat(span[21..], out _, "D3", CultureInfo.InvariantCulture);
-            ((int)(n % 1_000)).TryFormat(span[24..], out _, "D3", CultureInfo.InvariantCulture);
-            (c % 1000).TryFormat(span[27..], out _, "D3", CultureInfo.InvariantCulture);
+            Digits3(span[18..], n / 1_000_000);
+            Digits3(span[21..], n / 1_000 % 1_000);
+            Digits3(span[24..], n % 1_000);
+            Digits3(span[27..], c % 1000);
         });
+    }
+
+    private static void Digits3(Span<char> span, int value)
+    {
+        span[0] = (char)('0' + (value / 100));
+        span[1] = (char)('0' + (value / 10 % 10));
+        span[2] = (char)('0' + (value % 10));
+    }
+
+    private sealed class Prefix(long seconds, string text)
+    {
+        public long Seconds { get; } = seconds;
+
+        public string Text { get; } = text;
     }
 
     /// <summary>

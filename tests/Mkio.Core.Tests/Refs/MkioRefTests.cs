@@ -17,6 +17,43 @@ public sealed class MkioRefTests
         Assert.That(text, Is.EqualTo("20260404 15:30:45.123456789012"));
     }
 
+    /// <summary>
+    /// The date and time part is kept for the last second formatted: refs alternating between seconds, days and
+    /// years (also from parallel threads) still get their own, and every digit matches <see cref="DateTime"/> formatting.
+    /// </summary>
+    [Test]
+    public void Format_ManyInstantsAcrossSecondsAndThreads_MatchesDateTimeFormatting()
+    {
+        var random = new Random(20261207);
+        var instants = Enumerable.Range(0, 4000).Select(_ => (Ns: random.NextInt64(0, 4_102_444_800L * 1_000_000_000L), Counter: random.Next(0, 1000))).ToArray();
+        static string Expected(long ns, int counter) =>
+            DateTime.UnixEpoch.AddTicks(ns / 100).ToString("yyyyMMdd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)
+            + "." + (ns % 1_000_000_000L).ToString("D9", System.Globalization.CultureInfo.InvariantCulture)
+            + counter.ToString("D3", System.Globalization.CultureInfo.InvariantCulture);
+
+        var mismatches = new System.Collections.Concurrent.ConcurrentBag<string>();
+        Parallel.For(0, 4, w =>
+        {
+            for (var i = w; i < instants.Length; i += 4)
+            {
+                var (ns, counter) = instants[i];
+                var text = MkioRef.Format(ns, counter);
+                if (text != Expected(ns, counter))
+                {
+                    mismatches.Add(text + " != " + Expected(ns, counter));
+                }
+            }
+        });
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(mismatches, Is.Empty);
+            Assert.That(MkioRef.Format(59_999_999_999L, 1), Is.EqualTo("19700101 00:00:59.999999999001"));
+            Assert.That(MkioRef.Format(60_000_000_000L, 2), Is.EqualTo("19700101 00:01:00.000000000002"));
+            Assert.That(MkioRef.Format(59_000_000_001L, 3), Is.EqualTo("19700101 00:00:59.000000001003"));
+        }
+    }
+
     [Test]
     public void Format_Epoch_PadsEveryPartWithZeros()
     {
