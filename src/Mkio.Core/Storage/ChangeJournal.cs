@@ -60,8 +60,10 @@ internal sealed class ChangeJournal : IDisposable
     private const string CreateBatchSql = "CREATE TABLE IF NOT EXISTS " + BatchTableName
         + " (last INTEGER PRIMARY KEY, first INTEGER NOT NULL, tbl TEXT NOT NULL, n INTEGER NOT NULL, events TEXT NOT NULL)";
 
+    // json_extract rather than ->>: the view is part of the file's schema, and SQLite before 3.38 (older tools
+    // opening the file) could not parse the operator, so the whole schema would fail to load there.
     private const string CreateViewSql = "CREATE VIEW IF NOT EXISTS " + TableName
-        + " AS SELECT e.value ->> 0 AS seq, b.tbl AS tbl, e.value ->> 1 AS op, e.value ->> 2 AS ref, e.value ->> 3 AS row FROM "
+        + " AS SELECT json_extract(e.value, '$[0]') AS seq, b.tbl AS tbl, json_extract(e.value, '$[1]') AS op, json_extract(e.value, '$[2]') AS ref, json_extract(e.value, '$[3]') AS row FROM "
         + BatchTableName + " AS b, json_each(b.events) AS e";
 
     /// <summary>A journal of one row per change (before per-batch records) becomes one record per change.</summary>
