@@ -121,13 +121,13 @@ internal sealed class PreCheck
     private static int Bind(sqlite3_stmt stmt, int position, object? value) => value switch
     {
         null => raw.sqlite3_bind_null(stmt, position),
-        string s => raw.sqlite3_bind_text(stmt, position, s),
+        string s => Storage.SqliteText.Bind(stmt, position, s),
         long l => raw.sqlite3_bind_int64(stmt, position, l),
         int i => raw.sqlite3_bind_int64(stmt, position, i),
         bool b => raw.sqlite3_bind_int64(stmt, position, b ? 1 : 0),
         double d => raw.sqlite3_bind_double(stmt, position, d),
         byte[] bytes => raw.sqlite3_bind_blob(stmt, position, bytes),
         TooLargeInteger or UnbindableValue => raw.SQLITE_MISMATCH,
-        _ => raw.sqlite3_bind_text(stmt, position, Convert.ToString(value, CultureInfo.InvariantCulture)),
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) is { } text ? Storage.SqliteText.Bind(stmt, position, text) : raw.sqlite3_bind_null(stmt, position),
     };
 }

@@ -722,7 +722,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
             var rc = value switch
             {
                 null => raw.sqlite3_bind_null(Handle, position),
-                string s => raw.sqlite3_bind_text(Handle, position, s),
+                string s => SqliteText.Bind(Handle, position, s),
                 long l => raw.sqlite3_bind_int64(Handle, position, l),
                 double d => raw.sqlite3_bind_double(Handle, position, d),
                 int i => raw.sqlite3_bind_int64(Handle, position, i),
@@ -731,7 +731,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
                 float f => raw.sqlite3_bind_double(Handle, position, f),
                 TooLargeInteger => throw new MkioWriteException("Python int too large to convert to SQLite INTEGER"),
                 UnbindableValue u => throw new MkioWriteException($"Error binding parameter {position}: type '{u.PythonType}' is not supported"),
-                _ => raw.sqlite3_bind_text(Handle, position, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)),
+                _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) is { } text ? SqliteText.Bind(Handle, position, text) : raw.sqlite3_bind_null(Handle, position),
             };
             if (rc != raw.SQLITE_OK)
             {

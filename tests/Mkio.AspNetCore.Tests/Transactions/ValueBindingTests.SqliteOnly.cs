@@ -86,4 +86,33 @@ public partial class ValueBindingTests
             }));
         }
     }
+
+    /// <summary>
+    /// Text is bound from a stack or pooled buffer with its length: a NUL character and what follows it are kept,
+    /// "" stays "" (an empty span would bind NULL), and a value longer than the stack buffer goes through the pooled one.
+    /// </summary>
+    [Test, CancelAfter(30_000)]
+    // PostgreSQL text cannot hold a NUL character.
+    [Category(StoreCategories.SqliteOnly)]
+    public async Task Bind_TextWithNul_EmptyText_LongText_StoredWhole(CancellationToken ct)
+    {
+        var longText = string.Concat(Enumerable.Repeat("é\"x", 120));
+        await using var host = await MkioTestHost.StartAsync(Fixture, ct);
+        await using var ws = await host.ConnectAsync("ws", ct);
+        var replies = await TxTest.PipelineAsync(ws,
+        [
+            """{"service":"put","ref":"a","data":{"id":"a","t":"A\u0000B"}}""",
+            """{"service":"put","ref":"b","data":{"id":"b","t":""}}""",
+            $$$"""{"service":"put","ref":"c","data":{"id":"c","t":"{{{longText.Replace("\"", "\\\"", StringComparison.Ordinal)}}}"}}""",
+        ], ct);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(replies.Select(r => r.Json.GetProperty("ok").GetBoolean()), Is.All.True);
+            var rows = TxTest.Query(host, "SELECT id, typeof(t), hex(t), t FROM vals ORDER BY id");
+            Assert.That(rows[0], Is.EqualTo(new object?[] { "a", "text", "410042", "A\0B" }));
+            Assert.That(rows[1], Is.EqualTo(new object?[] { "b", "text", string.Empty, string.Empty }));
+            Assert.That(rows[2][3], Is.EqualTo(longText));
+        }
+    }
 }
