@@ -92,7 +92,7 @@ internal sealed class PreCheck
             for (var i = 1; i <= count; i++)
             {
                 var name = raw.sqlite3_bind_parameter_name(stmt, i).utf8_to_string();
-                if (name is { Length: > 1 } && _binds.TryGetValue(name[1..], out var value) && Bind(stmt, i, value) != raw.SQLITE_OK)
+                if (name is { Length: > 1 } && _binds.TryGetValue(name[1..], out var value) && SqliteBind.Value(stmt, i, value) != raw.SQLITE_OK)
                 {
                     return false;
                 }
@@ -117,17 +117,4 @@ internal sealed class PreCheck
             }
         }
     }
-
-    private static int Bind(sqlite3_stmt stmt, int position, object? value) => value switch
-    {
-        null => raw.sqlite3_bind_null(stmt, position),
-        string s => Storage.SqliteText.Bind(stmt, position, s),
-        long l => raw.sqlite3_bind_int64(stmt, position, l),
-        int i => raw.sqlite3_bind_int64(stmt, position, i),
-        bool b => raw.sqlite3_bind_int64(stmt, position, b ? 1 : 0),
-        double d => raw.sqlite3_bind_double(stmt, position, d),
-        byte[] bytes => raw.sqlite3_bind_blob(stmt, position, bytes),
-        TooLargeInteger or UnbindableValue => raw.SQLITE_MISMATCH,
-        _ => Convert.ToString(value, CultureInfo.InvariantCulture) is { } text ? Storage.SqliteText.Bind(stmt, position, text) : raw.sqlite3_bind_null(stmt, position),
-    };
 }

@@ -719,21 +719,15 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
 
         public void Bind(int position, object? value)
         {
-            var rc = value switch
+            switch (value)
             {
-                null => raw.sqlite3_bind_null(Handle, position),
-                string s => SqliteText.Bind(Handle, position, s),
-                long l => raw.sqlite3_bind_int64(Handle, position, l),
-                double d => raw.sqlite3_bind_double(Handle, position, d),
-                int i => raw.sqlite3_bind_int64(Handle, position, i),
-                bool b => raw.sqlite3_bind_int64(Handle, position, b ? 1 : 0),
-                byte[] bytes => raw.sqlite3_bind_blob(Handle, position, bytes),
-                float f => raw.sqlite3_bind_double(Handle, position, f),
-                TooLargeInteger => throw new MkioWriteException("Python int too large to convert to SQLite INTEGER"),
-                UnbindableValue u => throw new MkioWriteException($"Error binding parameter {position}: type '{u.PythonType}' is not supported"),
-                _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) is { } text ? SqliteText.Bind(Handle, position, text) : raw.sqlite3_bind_null(Handle, position),
-            };
-            if (rc != raw.SQLITE_OK)
+                case TooLargeInteger:
+                    throw new MkioWriteException("Python int too large to convert to SQLite INTEGER");
+                case UnbindableValue u:
+                    throw new MkioWriteException($"Error binding parameter {position}: type '{u.PythonType}' is not supported");
+            }
+
+            if (SqliteBind.Value(Handle, position, value) != raw.SQLITE_OK)
             {
                 throw new MkioWriteException(SqliteErrors.LastMessage(Db));
             }
