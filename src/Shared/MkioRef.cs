@@ -20,21 +20,12 @@ internal static class MkioRef
     /// <summary>Formats a time in nanoseconds since the Unix epoch plus a 0–999 counter.</summary>
     public static string Format(long unixNanoseconds, int counter)
     {
+        // Floor division: the fraction is never negative (an instant before 1970 counts back from its second).
         var seconds = Math.DivRem(unixNanoseconds, 1_000_000_000L, out var nanos);
         if (nanos < 0)
         {
-            // Before 1970: the fraction of a negative remainder, formatted as always.
-            var dt = DateTime.UnixEpoch.AddSeconds(seconds);
-            return string.Create(Length, (dt, nanos, counter), static (span, s) =>
-            {
-                var (d, n, c) = s;
-                d.TryFormat(span, out _, "yyyyMMdd HH:mm:ss", CultureInfo.InvariantCulture);
-                span[17] = '.';
-                ((int)(n / 1_000_000)).TryFormat(span[18..], out _, "D3", CultureInfo.InvariantCulture);
-                ((int)(n / 1_000 % 1_000)).TryFormat(span[21..], out _, "D3", CultureInfo.InvariantCulture);
-                ((int)(n % 1_000)).TryFormat(span[24..], out _, "D3", CultureInfo.InvariantCulture);
-                (c % 1000).TryFormat(span[27..], out _, "D3", CultureInfo.InvariantCulture);
-            });
+            seconds--;
+            nanos += 1_000_000_000L;
         }
 
         var prefix = s_prefix;

@@ -51,6 +51,7 @@ public sealed class MkioRefTests
             Assert.That(MkioRef.Format(59_999_999_999L, 1), Is.EqualTo("19700101 00:00:59.999999999001"));
             Assert.That(MkioRef.Format(60_000_000_000L, 2), Is.EqualTo("19700101 00:01:00.000000000002"));
             Assert.That(MkioRef.Format(59_000_000_001L, 3), Is.EqualTo("19700101 00:00:59.000000001003"));
+            Assert.That(MkioRef.Format(-1, 4), Is.EqualTo("19691231 23:59:59.999999999004"), "before 1970: floor division, a well-formed ref");
         }
     }
 
