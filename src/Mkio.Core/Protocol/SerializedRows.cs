@@ -38,6 +38,20 @@ internal sealed class SerializedRows
         _decodable = decodable;
     }
 
+    /// <summary>
+    /// Rows already serialised into <paramref name="buffer"/> as <see cref="WireJson.FinishRows"/> returns them: the array
+    /// at <c>buffer[Headroom..arrayEnd]</c>, row <c>i</c> at <c>starts[i]..ends[i]</c>, at least one free byte after it.
+    /// <paramref name="decodable"/> as for the constructor above.
+    /// </summary>
+    public SerializedRows(byte[] buffer, int arrayEnd, int[] starts, int[] ends, RowSchema? decodable)
+    {
+        _buffer = buffer;
+        _arrayEnd = arrayEnd;
+        _starts = starts;
+        _ends = ends;
+        _decodable = decodable;
+    }
+
     /// <summary>Whether <see cref="RowAt"/> can rebuild rows.</summary>
     public bool CanDecode => _decodable is not null;
 
