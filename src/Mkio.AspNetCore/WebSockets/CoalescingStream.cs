@@ -6,7 +6,7 @@ namespace Mkio.AspNetCore.WebSockets;
 /// binary, unmasked, as the server's WebSocket frames them) into one buffer and writes that with one socket write,
 /// so several queued messages cost one write, one lock round trip and one copy each, not a trip through the
 /// WebSocket's send lock, its frame buffer and a write per message. A message too large for the buffer is written
-/// from its own memory after its header, without a copy. The WebSocket's own writes (pongs, pings, the close frame)
+/// from its own memory after its header, without a copy, in slices of the buffer's bound (no write is larger). The WebSocket's own writes (pongs, pings, the close frame)
 /// pass straight through; every write is serialised, so frames never interleave.
 /// Disposing it while its <see cref="Owner"/> is not cleanly closed (an abort, a keep-alive timeout) runs
 /// <paramref name="aborted"/> first, the HTTP connection's abort: disposing an upgraded stream alone does not end a
@@ -14,7 +14,7 @@ namespace Mkio.AspNetCore.WebSockets;
 /// </summary>
 internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : Stream
 {
-    /// <summary>Gathered messages are written out once they hold this many bytes; a larger message is written from its own memory.</summary>
+    /// <summary>Gathered messages are written out once they hold this many bytes; a larger message is written from its own memory, this many bytes at a time.</summary>
     internal const int BatchBytes = 64 * 1024;
 
     /// <summary>The smallest buffer rented (the shared pool's smallest useful bucket for a batch of updates).</summary>
@@ -86,10 +86,16 @@ internal sealed class CoalescingStream(Stream inner, Action? aborted = null) : S
                     continue;
                 }
 
-                // Too large to gather: the header (and what came before it) goes first, then the message itself.
+                // Too large to gather: the header (and what came before it) goes first, then the message itself from its
+                // own memory, in slices of the bound. The server's output pipe copies what it is given before it flushes:
+                // an 11 MB snapshot written at once would take 11 MB of fresh pipe blocks (page faults, memory held per
+                // connection while the client reads); a slice at a time keeps a few blocks in use, recycled.
                 await WriteOutAsync(cancellationToken).ConfigureAwait(false);
-                InnerWrites++;
-                await inner.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+                for (var offset = 0; offset < message.Length; offset += BatchBytes)
+                {
+                    InnerWrites++;
+                    await inner.WriteAsync(message.Slice(offset, Math.Min(BatchBytes, message.Length - offset)), cancellationToken).ConfigureAwait(false);
+                }
             }
 
             await WriteOutAsync(cancellationToken).ConfigureAwait(false);
