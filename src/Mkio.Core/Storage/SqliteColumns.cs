@@ -61,12 +61,15 @@ internal static partial class SqliteColumns
             }
 
             // The same handle from the provider's resolution and from ours: the same loaded library, so a statement
-            // pointer from one is valid in the other (a second copy would have its own state).
+            // pointer from one is valid in the other. A second copy (say, an app's resolver sending the provider
+            // elsewhere, which this comparison does not see) would have its own state: no allocation, while the caller
+            // has a connection open through the provider's copy.
             var provider = typeof(SQLite3Provider_e_sqlite3).Assembly;
             return NativeLibrary.TryLoad(Library, provider, null, out var theirs)
                 && NativeLibrary.TryLoad(Library, typeof(SqliteColumns).Assembly, null, out var ours)
                 && theirs == ours
-                && NativeMethods.sqlite3_libversion_number() == raw.sqlite3_libversion_number();
+                && NativeMethods.sqlite3_libversion_number() == raw.sqlite3_libversion_number()
+                && NativeMethods.sqlite3_memory_used() > 0;
         }
         catch (Exception)
         {
@@ -96,5 +99,8 @@ internal static partial class SqliteColumns
 
         [DllImport(Library, ExactSpelling = true, CallingConvention = CallingConvention.Cdecl)]
         public static extern int sqlite3_libversion_number();
+
+        [DllImport(Library, ExactSpelling = true, CallingConvention = CallingConvention.Cdecl)]
+        public static extern long sqlite3_memory_used();
     }
 }
