@@ -61,15 +61,26 @@ internal static class DirectSnapshot
             int rows;
             if (native && SqliteColumns.Usable)
             {
-                var added = false;
-                stmt.DangerousAddRef(ref added);
+                // The statement's and the connection's pointers, held for the loop; the connection's mutex too, so that
+                // the column calls re-enter it rather than lock it each time.
+                var (stmtAdded, dbAdded) = (false, false);
+                var mutex = IntPtr.Zero;
                 try
                 {
+                    stmt.DangerousAddRef(ref stmtAdded);
+                    db.DangerousAddRef(ref dbAdded);
+                    mutex = SqliteColumns.EnterConnection(db.DangerousGetHandle());
                     rows = ReadRows(new NativeColumns(stmt.DangerousGetHandle()), stmt, ref rc, keys, output, ref starts, ref ends);
                 }
                 finally
                 {
-                    if (added)
+                    SqliteColumns.LeaveConnection(mutex);
+                    if (dbAdded)
+                    {
+                        db.DangerousRelease();
+                    }
+
+                    if (stmtAdded)
                     {
                         stmt.DangerousRelease();
                     }
