@@ -24,24 +24,14 @@ internal sealed class SerializedRows
 
     public SerializedRows(IReadOnlyList<Row> rows)
     {
-        _buffer = WireJson.SerializeRows(rows, rows.Count, Headroom, out _arrayEnd, out _starts, out _ends);
-    }
-
-    /// <summary>
-    /// Serialises rows handed out one at a time (<paramref name="rows"/> may refill one row object for every row).
-    /// With <paramref name="decodable"/> (the rows' schema, distinct names; every value null, a 64-bit integer, a
-    /// finite float or text), <see cref="RowAt"/> rebuilds any row from its bytes, so filters need no row objects.
-    /// </summary>
-    public SerializedRows(IEnumerable<Row> rows, int expectedRows, RowSchema? decodable)
-    {
-        _buffer = WireJson.SerializeRows(rows, expectedRows, Headroom, out _arrayEnd, out _starts, out _ends);
-        _decodable = decodable;
+        _buffer = WireJson.SerializeRows(rows, Headroom, out _arrayEnd, out _starts, out _ends);
     }
 
     /// <summary>
     /// Rows already serialised into <paramref name="buffer"/> as <see cref="WireJson.FinishRows"/> returns them: the array
     /// at <c>buffer[Headroom..arrayEnd]</c>, row <c>i</c> at <c>starts[i]..ends[i]</c>, at least one free byte after it.
-    /// <paramref name="decodable"/> as for the constructor above.
+    /// With <paramref name="decodable"/> (the rows' schema, distinct names; every value null, a 64-bit integer, a finite
+    /// float or text), <see cref="RowAt"/> rebuilds any row from its bytes, so filters need no row objects.
     /// </summary>
     public SerializedRows(byte[] buffer, int arrayEnd, int[] starts, int[] ends, RowSchema? decodable)
     {

@@ -505,22 +505,14 @@ internal static class WireJson
 
     private static void WriteEscapedString(Utf8JsonWriter writer, ReadOnlySpan<char> value)
     {
-        var safePrefix = value.IndexOfAnyExcept(PythonJsonText.SafeChars);
-        if (safePrefix < 0)
-        {
-            safePrefix = value.Length;
-        }
-
-        var max = checked(2 + PythonJsonText.MaxEscapedLength(value.Length, safePrefix));
+        var max = PythonJsonText.MaxQuotedLength(value);
         byte[]? rented = null;
         Span<byte> buffer = max <= StackLimit
             ? stackalloc byte[StackLimit]
             : (rented = ArrayPool<byte>.Shared.Rent(max));
         try
         {
-            buffer[0] = (byte)'"';
-            var n = 1 + PythonJsonText.Escape(value, buffer[1..]);
-            buffer[n++] = (byte)'"';
+            var n = PythonJsonText.EscapeQuoted(value, buffer);
             writer.WriteRawValue(buffer[..n], skipInputValidation: true);
         }
         finally
@@ -599,15 +591,14 @@ internal static class WireJson
     /// that leaves <paramref name="headroom"/> free bytes before the array's <c>[</c> and at least one after its
     /// <c>]</c>, and reports where each row's object starts and ends, so that frames over any subset of the rows
     /// can be assembled by copying, and the frame over all of them around the array in place (see
-    /// <see cref="SerializedRows"/>). The array is <c>buffer[headroom..arrayEnd]</c>. Each row is written before the
-    /// next is taken, so <paramref name="rows"/> may hand out one row object refilled for every row.
+    /// <see cref="SerializedRows"/>). The array is <c>buffer[headroom..arrayEnd]</c>.
     /// </summary>
-    internal static byte[] SerializeRows(IEnumerable<Row> rows, int expectedRows, int headroom, out int arrayEnd, out int[] starts, out int[] ends)
+    internal static byte[] SerializeRows(IReadOnlyList<Row> rows, int headroom, out int arrayEnd, out int[] starts, out int[] ends)
     {
-        var output = new ArrayBufferWriter<byte>(headroom + Math.Max(1024, expectedRows * 128));
+        var output = new ArrayBufferWriter<byte>(headroom + Math.Max(1024, rows.Count * 128));
         output.Advance(headroom);
-        var startList = new List<int>(expectedRows);
-        var endList = new List<int>(expectedRows);
+        var startList = new List<int>(rows.Count);
+        var endList = new List<int>(rows.Count);
         using (var w = CreateWriter(output))
         {
             w.WriteStartArray();

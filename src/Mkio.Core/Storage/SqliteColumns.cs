@@ -11,7 +11,7 @@ namespace Mkio.Storage;
 /// <c>e_sqlite3</c> and this assembly binds the very same library (same handle); otherwise <see cref="Usable"/> is
 /// false and callers read through <see cref="raw"/>.
 /// </summary>
-internal static partial class SqliteColumns
+internal static class SqliteColumns
 {
     private const string Library = "e_sqlite3";
 

@@ -50,6 +50,25 @@ internal static class PythonJsonText
     public static int MaxEscapedLength(int length, int safePrefix) =>
         checked(safePrefix + (MaxBytesPerInputUnit * (length - safePrefix)));
 
+    /// <summary>The most bytes <see cref="EscapeQuoted"/> writes for <paramref name="value"/>.</summary>
+    public static int MaxQuotedLength(ReadOnlySpan<char> value)
+    {
+        var safePrefix = value.IndexOfAnyExcept(SafeChars);
+        return checked(2 + MaxEscapedLength(value.Length, safePrefix < 0 ? value.Length : safePrefix));
+    }
+
+    /// <summary>
+    /// Writes <paramref name="value"/> as a Python JSON string, quotes included, into <paramref name="destination"/>
+    /// (at least <see cref="MaxQuotedLength"/> bytes); returns the bytes written.
+    /// </summary>
+    public static int EscapeQuoted(ReadOnlySpan<char> value, Span<byte> destination)
+    {
+        destination[0] = (byte)'"';
+        var n = 1 + Escape(value, destination[1..]);
+        destination[n] = (byte)'"';
+        return n + 1;
+    }
+
     /// <summary>
     /// Writes the Python escaping of <paramref name="value"/> (no surrounding quotes) into
     /// <paramref name="destination"/>, which must hold <see cref="MaxEscapedLength"/> bytes.

@@ -58,39 +58,9 @@ internal static class DirectSnapshot
             var starts = new int[Math.Max(expectedRows, 16)];
             var ends = new int[starts.Length];
             var rc = MkioDatabase.FirstStep(stmt, connection.DefaultTimeout);
-            int rows;
-            if (native && SqliteColumns.Usable)
-            {
-                // The statement's and the connection's pointers, held for the loop; the connection's mutex too, so that
-                // the column calls re-enter it rather than lock it each time.
-                var (stmtAdded, dbAdded) = (false, false);
-                var mutex = IntPtr.Zero;
-                try
-                {
-                    stmt.DangerousAddRef(ref stmtAdded);
-                    db.DangerousAddRef(ref dbAdded);
-                    mutex = SqliteColumns.EnterConnection(db.DangerousGetHandle());
-                    rows = ReadRows(new NativeColumns(stmt.DangerousGetHandle()), stmt, ref rc, keys, output, ref starts, ref ends);
-                }
-                finally
-                {
-                    SqliteColumns.LeaveConnection(mutex);
-                    if (dbAdded)
-                    {
-                        db.DangerousRelease();
-                    }
-
-                    if (stmtAdded)
-                    {
-                        stmt.DangerousRelease();
-                    }
-                }
-            }
-            else
-            {
-                rows = ReadRows(new RawColumns(stmt), stmt, ref rc, keys, output, ref starts, ref ends);
-            }
-
+            var rows = native && SqliteColumns.Usable
+                ? ReadRowsNative(db, stmt, ref rc, keys, output, ref starts, ref ends)
+                : ReadRows(new RawColumns(stmt), stmt, ref rc, keys, output, ref starts, ref ends);
             if (rows < 0)
             {
                 return null;
@@ -106,6 +76,36 @@ internal static class DirectSnapshot
 
             var buffer = WireJson.FinishRows(output, SerializedRows.Headroom, starts, ends, out var arrayEnd);
             return new SerializedRows(buffer, arrayEnd, starts, ends, schema);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="ReadRows{TColumns}"/> through <see cref="SqliteColumns"/>: the statement's and the connection's pointers
+    /// held for the loop, and the connection's mutex too, so that the column calls re-enter it rather than lock it each time.
+    /// </summary>
+    private static int ReadRowsNative(sqlite3 db, sqlite3_stmt stmt, ref int rc, byte[][] keys, ArrayBufferWriter<byte> output, ref int[] starts, ref int[] ends)
+    {
+        var (stmtAdded, dbAdded) = (false, false);
+        var mutex = IntPtr.Zero;
+        try
+        {
+            stmt.DangerousAddRef(ref stmtAdded);
+            db.DangerousAddRef(ref dbAdded);
+            mutex = SqliteColumns.EnterConnection(db.DangerousGetHandle());
+            return ReadRows(new NativeColumns(stmt.DangerousGetHandle()), stmt, ref rc, keys, output, ref starts, ref ends);
+        }
+        finally
+        {
+            SqliteColumns.LeaveConnection(mutex);
+            if (dbAdded)
+            {
+                db.DangerousRelease();
+            }
+
+            if (stmtAdded)
+            {
+                stmt.DangerousRelease();
+            }
         }
     }
 
@@ -242,12 +242,7 @@ internal static class DirectSnapshot
         }
 
         var text = Encoding.UTF8.GetString(copied);
-        var safePrefix = text.AsSpan().IndexOfAnyExcept(PythonJsonText.SafeChars);
-        var escaped = output.GetSpan(2 + PythonJsonText.MaxEscapedLength(text.Length, safePrefix < 0 ? text.Length : safePrefix));
-        escaped[0] = (byte)'"';
-        var written = 1 + PythonJsonText.Escape(text, escaped[1..]);
-        escaped[written++] = (byte)'"';
-        output.Advance(written);
+        output.Advance(PythonJsonText.EscapeQuoted(text, output.GetSpan(PythonJsonText.MaxQuotedLength(text))));
     }
 
     /// <summary>The current row's column values, as <see cref="WriteRow{TColumns}"/> reads them.</summary>
