@@ -89,26 +89,30 @@ internal sealed class ChangeBus
                 continue;
             }
 
+            // Null while every event so far is the listener's: then it gets the batch's own list.
             List<ChangeEvent>? mine = null;
-            var all = true;
-            foreach (var e in events)
+            for (var i = 0; i < events.Count; i++)
             {
+                var e = events[i];
                 if (tables.Contains(e.Table.Name))
                 {
                     mine?.Add(e);
                 }
-                else if (all)
+                else if (mine is null)
                 {
-                    all = false;
-                    mine = [.. events.TakeWhile(x => !ReferenceEquals(x, e))];
+                    mine = new List<ChangeEvent>(events.Count - 1);
+                    for (var k = 0; k < i; k++)
+                    {
+                        mine.Add(events[k]);
+                    }
                 }
             }
 
-            if (all)
+            if (mine is null)
             {
                 listener.OnCommitted(events);
             }
-            else if (mine is { Count: > 0 })
+            else if (mine.Count > 0)
             {
                 listener.OnCommitted(mine);
             }

@@ -12,7 +12,7 @@ internal sealed partial class MkioEngine
     private LoginGuard? _logins;
 
     /// <summary>The access rules of the model (built on first use; immutable).</summary>
-    public AccessControl Access => LazyInitializer.EnsureInitialized(ref _access, () => new AccessControl(Model.Options, AuthTables));
+    public AccessControl Access => Volatile.Read(ref _access) ?? CreateAccess();
 
     /// <summary>The built-in <c>_mkio_rights</c> / <c>_mkio_users</c> tables (empty when not configured).</summary>
     public AuthTables AuthTables => LazyInitializer.EnsureInitialized(ref _authTables, () => new AuthTables(Model.Options, () => Reads));
@@ -28,6 +28,9 @@ internal sealed partial class MkioEngine
         Authenticator ?? (AuthTables.HasUsers ? LazyInitializer.EnsureInitialized(ref _builtInLogin, () => new UsersTableAuthenticator(AuthTables)) : null);
 
     private UsersTableAuthenticator? _builtInLogin;
+
+    /// <summary>Builds <see cref="Access"/> once (kept out of the getter: its lambda would be allocated on every message).</summary>
+    private AccessControl CreateAccess() => LazyInitializer.EnsureInitialized(ref _access, () => new AccessControl(Model.Options, AuthTables));
 
     /// <summary>
     /// After the database is open: compiles every SQL access check against the real schema (errors name the config

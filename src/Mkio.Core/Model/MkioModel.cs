@@ -162,6 +162,21 @@ internal sealed class TransactionServiceModel(MkioServiceOptions options) : Serv
     /// <summary>Distinct tables of its ops, in first-appearance order.</summary>
     public required string[] Tables { get; init; }
 
+    /// <summary>The op set named by the JSON string <paramref name="name"/> (compared as UTF-8, no string made), or null.</summary>
+    public OpSetModel? FindOpSet(System.Text.Json.JsonElement name)
+    {
+        foreach (var s in OpSets)
+        {
+            if (s.Name is not null && name.ValueEquals(s.Name))
+            {
+                return s;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The op set named <paramref name="name"/>, or null.</summary>
     public OpSetModel? FindOpSet(string name)
     {
         foreach (var s in OpSets)

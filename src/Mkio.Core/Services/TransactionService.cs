@@ -165,7 +165,7 @@ internal sealed class TransactionService : MkioService
         }
         else if (hasOp)
         {
-            set = op.ValueKind == JsonValueKind.String ? Model.FindOpSet(op.GetString()!) : null;
+            set = op.ValueKind == JsonValueKind.String ? Model.FindOpSet(op) : null;
             if (set is null)
             {
                 // The 0.1.0 text first (clients match on it), then what later versions add.
@@ -207,7 +207,7 @@ internal sealed class TransactionService : MkioService
 
         var ops = set.Ops;
         var values = new object?[ops.Length][];
-        var omitted = new ulong[ops.Length];
+        ulong[]? omitted = null; // allocated at the first omitted parameter (WriteRequest.Omitted may be shorter than the ops)
         for (var j = 0; j < ops.Length; j++)
         {
             var ps = ops[j].Params;
@@ -230,6 +230,7 @@ internal sealed class TransactionService : MkioService
                 }
                 else if (p.Optional && i < 64)
                 {
+                    omitted ??= new ulong[ops.Length];
                     omitted[j] |= 1UL << i;
                 }
                 else
@@ -242,7 +243,7 @@ internal sealed class TransactionService : MkioService
             values[j] = v;
         }
 
-        request = new WriteRequest(set, values, omitted, data, clientRef) { Service = Name };
+        request = new WriteRequest(set, values, omitted ?? [], data, clientRef) { Service = Name };
         error = null;
         return true;
     }

@@ -117,6 +117,9 @@ internal sealed partial class MkioSession : IAsyncDisposable
         }
     }
 
+    // The service name of the last message (any thread may read or replace it: it is only reused when equal).
+    private string? _lastServiceName;
+
     /// <summary>Returns false when a queued reply took ownership of the document.</summary>
     private async ValueTask<bool> DispatchAsync(JsonDocument document, CancellationToken ct)
     {
@@ -140,7 +143,9 @@ internal sealed partial class MkioSession : IAsyncDisposable
         }
         else if (serviceElement.ValueKind == JsonValueKind.String)
         {
-            serviceName = serviceElement.GetString();
+            // Most connections talk to one or two services: reuse the last name's string when it matches.
+            serviceName = _lastServiceName is { } last && serviceElement.ValueEquals(last) ? last : serviceElement.GetString();
+            _lastServiceName = serviceName;
         }
         else if (serviceElement.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null)
         {

@@ -1,5 +1,8 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
+using Mkio.Data;
 
 namespace Mkio.Storage;
 
@@ -18,17 +21,17 @@ internal static class RequestValues
                 var s = value.GetString()!;
                 return Mkio.Protocol.Json.NonFiniteJson.TryGetValue(s, out var nonFinite) ? nonFinite : s;
             case JsonValueKind.Number:
-                var raw = value.GetRawText();
-                if (raw.AsSpan().IndexOfAny('.', 'e', 'E') >= 0)
+                var raw = JsonMarshal.GetRawUtf8Value(value);
+                if (raw.IndexOfAny((byte)'.', (byte)'e', (byte)'E') >= 0)
                 {
                     return double.Parse(raw, NumberStyles.Float, CultureInfo.InvariantCulture);
                 }
 
-                return value.TryGetInt64(out var l) ? l : new TooLargeInteger(raw);
+                return value.TryGetInt64(out var l) ? BoxedInt64.Of(l) : new TooLargeInteger(Encoding.UTF8.GetString(raw));
             case JsonValueKind.True:
-                return 1L;
+                return BoxedInt64.Of(1);
             case JsonValueKind.False:
-                return 0L;
+                return BoxedInt64.Of(0);
             case JsonValueKind.Object:
                 return UnbindableValue.Dict;
             case JsonValueKind.Array:

@@ -308,7 +308,8 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
 
     private readonly List<WriteRequest> _batch = [];
     private readonly List<WriteOutcome> _outcomes = [];
-    private List<ChangeEvent> _events = [];
+    // The batch's events as they are recorded (reused); each commit hands listeners an exact-size copy, which they keep.
+    private readonly List<ChangeEvent> _events = [];
     private long _batchSequence;
     private long _batchStarted;
     private Activity? _batchActivity;
@@ -343,7 +344,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
         _batchActivity = MkioTelemetry.StartBatch();
         _batch.Clear();
         _outcomes.Clear();
-        _events = new List<ChangeEvent>(_maxBatch * 2);
+        _events.Clear();
         _batchSequence = _sequence;
         return true;
     }
@@ -395,7 +396,8 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
 
     private void CommitBatch()
     {
-        var events = _events;
+        var events = new List<ChangeEvent>(_events);
+        _events.Clear();
         try
         {
             BeforeCommit?.Invoke(_handle, events);
@@ -714,11 +716,19 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
     {
         private RowSchema? _schema;
 
+        // The text values last bound, by position: a returned column equal to one of them reuses its string.
+        private readonly string?[] _boundText = new string?[paramIndexes.Length];
+
         /// <summary>For statement parameter k (0-based), the index into <see cref="OpModel.Params"/>.</summary>
         public int[] ParamIndexes { get; } = paramIndexes;
 
         public void Bind(int position, object? value)
         {
+            if ((uint)(position - 1) < (uint)_boundText.Length)
+            {
+                _boundText[position - 1] = value as string;
+            }
+
             switch (value)
             {
                 case TooLargeInteger:
@@ -786,15 +796,33 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
             {
                 values[i] = raw.sqlite3_column_type(Handle, i) switch
                 {
-                    raw.SQLITE_INTEGER => raw.sqlite3_column_int64(Handle, i),
+                    raw.SQLITE_INTEGER => BoxedInt64.Of(raw.sqlite3_column_int64(Handle, i)),
                     raw.SQLITE_FLOAT => raw.sqlite3_column_double(Handle, i),
-                    raw.SQLITE_TEXT => raw.sqlite3_column_text(Handle, i).utf8_to_string(),
+                    raw.SQLITE_TEXT => Text(i),
                     raw.SQLITE_BLOB => raw.sqlite3_column_blob(Handle, i).ToArray(),
                     _ => null,
                 };
             }
 
             return new Row(_schema, values);
+        }
+
+        /// <summary>
+        /// Column <paramref name="i"/>'s text: the string bound to a parameter when the column holds exactly its (ASCII)
+        /// text — the common case of a row read back after INSERT/UPDATE … RETURNING — else a new string.
+        /// </summary>
+        private string Text(int i)
+        {
+            var utf8 = raw.sqlite3_column_blob(Handle, i);
+            foreach (var bound in _boundText)
+            {
+                if (bound is not null && bound.Length == utf8.Length && Ascii.Equals(utf8, bound))
+                {
+                    return bound;
+                }
+            }
+
+            return raw.sqlite3_column_text(Handle, i).utf8_to_string();
         }
     }
 
