@@ -185,6 +185,7 @@ internal sealed class MkioConfigurationOverrides(IServiceProvider services) : IP
         Int("MaxConnections", "max_connections", v => options.MaxConnections = v);
         Bool("WarmUp", "warm_up", v => options.WarmUp = v);
         Int("WriterCacheSizeKib", "writer_cache_size_kib", v => options.WriterCacheSizeKib = v);
+        Int("MmapSizeMib", "mmap_size_mib", v => options.MmapSizeMib = v);
         Dbl("WsHeartbeatS", "ws_heartbeat_s", v => options.WsHeartbeatS = v);
         Bool("LaterProtocol", "later_protocol", v => options.LaterProtocol = v);
         Int("ReqRepMaxRows", "reqrep_max_rows", v => options.ReqRepMaxRows = v);

@@ -133,6 +133,15 @@ public sealed partial class MkioOptions
     public int WriterCacheSizeKib { get; set; } = 8_000;
 
     /// <summary>
+    /// How much of a file database each SQLite connection reads through a memory map (SQLite's <c>mmap_size</c>), in
+    /// MiB; 0 reads with <c>pread</c> only (SQLite's own default). Mapped pages come straight from the operating system's
+    /// file cache, so the first large snapshot on a fresh read connection is as fast as later ones. The cost is
+    /// address space, and an I/O error on a mapped page stops the process instead of failing one statement (keep the
+    /// database on a local disk). Host option (<c>Mkio:MmapSizeMib</c>, not a TOML key); at least 0; default 1,024.
+    /// </summary>
+    public int MmapSizeMib { get; set; } = 1024;
+
+    /// <summary>
     /// Bound of each connection's outbound queue in bytes. A connection whose queue would exceed it
     /// is closed with 1013 and resumes by ref after reconnecting. Host option; default 16 MiB.
     /// </summary>

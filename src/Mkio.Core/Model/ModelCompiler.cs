@@ -171,6 +171,11 @@ internal sealed partial class ModelCompiler
             Error("Mkio:WriterCacheSizeKib", $"must be at least 256 (KiB), got {o.WriterCacheSizeKib}.");
         }
 
+        if (o.MmapSizeMib < 0)
+        {
+            Error("Mkio:MmapSizeMib", $"must be ≥ 0 (MiB; 0 turns memory-mapped reads off), got {o.MmapSizeMib}.");
+        }
+
         if (o.MaxConnections < 0)
         {
             Error("Mkio:MaxConnections", $"must be ≥ 0 (0 = unlimited), got {o.MaxConnections}.");

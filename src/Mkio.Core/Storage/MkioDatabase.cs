@@ -20,12 +20,6 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
     /// <summary>Page cache of each read connection (and of every connection to an in-memory database), in KiB.</summary>
     private const int ReadCacheKib = 64_000;
 
-    /// <summary>
-    /// How much of a file database each connection reads through a memory map (<c>PRAGMA mmap_size</c>): pages come
-    /// from the OS page cache without a copy per page, so a large snapshot on a fresh read connection reads at the pace
-    /// of a warm one. Address space only; the pages are the OS cache's (a larger file is read as before past this size).
-    /// </summary>
-    internal const long MmapBytes = 1L << 30;
 
     private readonly MkioModel _model;
     private readonly ILogger _logger;
@@ -160,7 +154,7 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
         var cache = "PRAGMA cache_size=-" + cacheKib.ToString(CultureInfo.InvariantCulture) + ";";
         cmd.CommandText = _model.InMemory
             ? "PRAGMA synchronous=NORMAL; " + cache
-            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; " + cache + " PRAGMA busy_timeout=5000; PRAGMA mmap_size=" + MmapBytes.ToString(CultureInfo.InvariantCulture) + ";";
+            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; " + cache + " PRAGMA busy_timeout=5000; PRAGMA mmap_size=" + ((long)_model.Options.MmapSizeMib << 20).ToString(CultureInfo.InvariantCulture) + ";";
         cmd.ExecuteNonQuery();
         return c;
     }

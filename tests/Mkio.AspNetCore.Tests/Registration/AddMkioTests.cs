@@ -168,6 +168,7 @@ public sealed class AddMkioTests
                 ["Mkio:MaxConnections"] = "12",
                 ["Mkio:WsHeartbeatS"] = "7.5",
                 ["Mkio:writer_cache_size_kib"] = "16000",
+                ["Mkio:MmapSizeMib"] = "64",
                 ["Mkio:AllowedOrigins:0"] = "http://a.example",
                 ["Mkio:AllowedOrigins:1"] = "http://b.example",
             }));
@@ -185,6 +186,7 @@ public sealed class AddMkioTests
             Assert.That(options.MaxConnections, Is.EqualTo(12));
             Assert.That(options.WsHeartbeatS, Is.EqualTo(7.5));
             Assert.That(options.WriterCacheSizeKib, Is.EqualTo(16000));
+            Assert.That(options.MmapSizeMib, Is.EqualTo(64));
             Assert.That(options.AllowedOrigins, Is.EqualTo(new[] { "http://a.example", "http://b.example" }));
             Assert.That(engine.Model.InMemory, Is.False);
             Assert.That(reply.GetProperty("ok").GetBoolean(), Is.True);
@@ -227,6 +229,7 @@ public sealed class AddMkioTests
     [TestCase("Mkio:MaxConnections", "-1", "Mkio:MaxConnections: must be ≥ 0 (0 = unlimited), got -1.")]
     [TestCase("Mkio:MaxMessageBytes", "10", "Mkio:MaxMessageBytes: must be at least 1024 bytes.")]
     [TestCase("Mkio:WriterCacheSizeKib", "100", "Mkio:WriterCacheSizeKib: must be at least 256 (KiB), got 100.")]
+    [TestCase("Mkio:MmapSizeMib", "-1", "Mkio:MmapSizeMib: must be ≥ 0 (MiB; 0 turns memory-mapped reads off), got -1.")]
     [CancelAfter(30_000)]
     public void Start_InvalidOverrideValue_RefusedNamingTheKey(string key, string value, string message, CancellationToken ct)
     {

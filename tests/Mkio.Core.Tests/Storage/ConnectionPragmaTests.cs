@@ -9,7 +9,8 @@ namespace Mkio.Core.Tests.Storage;
 /// <summary>
 /// The pragmas of each connection (SERVICES.md §3.1): WAL, <c>synchronous=NORMAL</c>, a 64 MB page cache on the
 /// read connections; the write connection of a file database runs no automatic checkpoints and keeps an 8 MB
-/// page cache (<see cref="MkioOptions.WriterCacheSizeKib"/>).
+/// page cache (<see cref="MkioOptions.WriterCacheSizeKib"/>); every connection of a file database maps 1 GiB of it
+/// (<see cref="MkioOptions.MmapSizeMib"/>).
 /// </summary>
 [Parallelizable(ParallelScope.All)]
 public sealed class ConnectionPragmaTests
@@ -37,7 +38,23 @@ public sealed class ConnectionPragmaTests
             Assert.That(database.Read(c => Pragma(c, "cache_size")), Is.EqualTo("-64000"));
             Assert.That(database.Read(c => Pragma(c, "journal_mode")), Is.EqualTo("wal"));
             Assert.That(database.Read(c => Pragma(c, "synchronous")), Is.EqualTo("1"), "NORMAL");
+            Assert.That(Pragma(database.Writer, "mmap_size"), Is.EqualTo("1073741824"));
+            Assert.That(database.Read(c => Pragma(c, "mmap_size")), Is.EqualTo("1073741824"));
         });
+    }
+
+    [Test]
+    public async Task Open_FileDatabase_MmapSizeMibZero_ReadsWithoutAMap()
+    {
+        using var db = new MigrationTestDb();
+        var model = db.Model(SchemaMigrationTests.Orders);
+        model.Options.MmapSizeMib = 0;
+        await using var database = new MkioDatabase(model, NullLogger.Instance);
+        database.Open();
+
+        Assert.That(Pragma(database.Writer, "mmap_size"), Is.EqualTo("0"));
+        Assert.That(database.Read(c => Pragma(c, "mmap_size")), Is.EqualTo("0"));
+        Assert.That(database.Read(c => Pragma(c, "cache_size")), Is.EqualTo("-64000"));
     }
 
     [Test]

@@ -105,26 +105,4 @@ public class ReadBackTests
         var found = doc.RootElement.EnumerateArray().Select(e => tx.FindOpSet(e)?.Name).ToArray();
         Assert.That(found, Is.EqualTo(new[] { "place", "place", "plac", null, null, null }));
     }
-
-    [Test]
-    public async Task Connections_FileDatabase_MapTheFile()
-    {
-        var dir = Directory.CreateTempSubdirectory("mkio-mmap-");
-        try
-        {
-            var o = new MkioOptions { DbPath = Path.Combine(dir.FullName, "m.db") };
-            o.Table("t", t => t.Column("id", "TEXT PRIMARY KEY"));
-            await using var database = new MkioDatabase(ModelCompiler.Compile(o), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
-            database.Open();
-            using var read = database.OpenConnection();
-            using var cmd = read.CreateCommand();
-            cmd.CommandText = "PRAGMA mmap_size";
-            Assert.That(Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture), Is.EqualTo(MkioDatabase.MmapBytes));
-        }
-        finally
-        {
-            SqliteConnection.ClearAllPools();
-            dir.Delete(recursive: true);
-        }
-    }
 }
