@@ -20,7 +20,6 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
     /// <summary>Page cache of each read connection (and of every connection to an in-memory database), in KiB.</summary>
     private const int ReadCacheKib = 64_000;
 
-
     private readonly MkioModel _model;
     private readonly ILogger _logger;
     private readonly string _connectionString;

@@ -43,18 +43,17 @@ public sealed class ConnectionPragmaTests
         });
     }
 
-    [Test]
-    public async Task Open_FileDatabase_MmapSizeMibZero_ReadsWithoutAMap()
+    [TestCase(0, "0")]
+    [TestCase(16, "16777216")]
+    public async Task Open_FileDatabase_MmapSizeMibSetsEveryConnectionsMap(int mib, string bytes)
     {
         using var db = new MigrationTestDb();
         var model = db.Model(SchemaMigrationTests.Orders);
-        model.Options.MmapSizeMib = 0;
+        model.Options.MmapSizeMib = mib;
         await using var database = new MkioDatabase(model, NullLogger.Instance);
         database.Open();
 
-        Assert.That(Pragma(database.Writer, "mmap_size"), Is.EqualTo("0"));
-        Assert.That(database.Read(c => Pragma(c, "mmap_size")), Is.EqualTo("0"));
-        Assert.That(database.Read(c => Pragma(c, "cache_size")), Is.EqualTo("-64000"));
+        Assert.That(new[] { Pragma(database.Writer, "mmap_size"), database.Read(c => Pragma(c, "mmap_size")) }, Is.EqualTo(new[] { bytes, bytes }));
     }
 
     [Test]
