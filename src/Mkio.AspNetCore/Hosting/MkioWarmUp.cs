@@ -20,7 +20,7 @@ namespace Mkio.AspNetCore.Hosting;
 
 /// <summary>
 /// The start-up warm-up (<see cref="MkioOptions.WarmUp"/>): before the host accepts clients, one subscribe, a few
-/// pipelined writes and two resumes by ref (one live, one after a restart) run through the same code a client's
+/// pipelined writes, a live resume by ref and a full snapshot, then a resume after a restart run through the same code a client's
 /// requests take — Kestrel's sockets and WebSocket upgrade, the receive loop, the session's dispatch, the writer and
 /// its journal, fan-out, snapshot and delta encoding, the send loop and its framing — so the first clients of a freshly
 /// started process do not pay for compiling and loading it.
@@ -89,6 +89,7 @@ internal static partial class MkioWarmUp
                 // updates; a second subscriber resumes from the ref and gets them as one delta (larger than one
                 // coalesced write); after a restart of the engine, a third resumes from the change log seeded from the journal.
                 string? snapshotRef = null;
+                var snapshotRows = 0;
                 var (results, updates) = await WithEngineAsync(app, model, metrics, () => WithClientAsync(uri, async subscriber =>
                 {
                     // A first row, so that the snapshot's ref is one a resume can start from (an empty table's is "").
@@ -107,11 +108,19 @@ internal static partial class MkioWarmUp
                     }
 
                     await ResumeAsync(uri, snapshotRef, ct).ConfigureAwait(false);
+
+                    // A full snapshot of every row (~140 KB: sent in slices): the snapshot encoder's per-value calls run
+                    // often enough here for the JIT to optimise them before a client's first large snapshot.
+                    snapshotRows = await WithClientAsync(uri, async reader =>
+                    {
+                        using var full = await RequestAsync(reader, $$"""{"service":"{{QueryService}}","type":"subscribe"}""", ct).ConfigureAwait(false);
+                        return full.RootElement.GetProperty("rows").GetArrayLength();
+                    }, ct).ConfigureAwait(false);
                     return (ok, seen);
                 }, ct), ct).ConfigureAwait(false);
 
                 var deltaChanges = await WithEngineAsync(app, model, metrics, () => ResumeAsync(uri, snapshotRef, ct), ct).ConfigureAwait(false);
-                return new WarmUpResult(results == Writes && updates == Writes && deltaChanges == Writes, results, updates, deltaChanges, System.Diagnostics.Stopwatch.GetElapsedTime(started), directory, null);
+                return new WarmUpResult(results == Writes && updates == Writes && deltaChanges == Writes && snapshotRows == Writes + 1, results, updates, deltaChanges, snapshotRows, System.Diagnostics.Stopwatch.GetElapsedTime(started), directory, null);
             }
             finally
             {
@@ -122,7 +131,7 @@ internal static partial class MkioWarmUp
         }
         catch (Exception ex)
         {
-            return new WarmUpResult(false, 0, 0, 0, System.Diagnostics.Stopwatch.GetElapsedTime(started), directory, ex);
+            return new WarmUpResult(false, 0, 0, 0, 0, System.Diagnostics.Stopwatch.GetElapsedTime(started), directory, ex);
         }
         finally
         {
@@ -300,11 +309,12 @@ internal static partial class MkioWarmUp
 }
 
 /// <summary>What the start-up warm-up did.</summary>
-/// <param name="Complete">Every write was acknowledged and seen live, and the resume after the restart returned a delta of all of them.</param>
+/// <param name="Complete">Every write was acknowledged and seen live, the full snapshot held every row, and the resume after the restart returned a delta of all of them.</param>
 /// <param name="Results">Writes acknowledged with a result.</param>
 /// <param name="Updates">Updates the live subscriber received.</param>
 /// <param name="DeltaChanges">Changes in the delta of the resume after the restart (-1: the reply was no delta).</param>
+/// <param name="SnapshotRows">Rows in the full snapshot taken after the writes.</param>
 /// <param name="Elapsed">How long it took.</param>
 /// <param name="Folder">The temporary folder of its database (deleted when it ends).</param>
 /// <param name="Error">Why it stopped early, if it did.</param>
-internal sealed record WarmUpResult(bool Complete, int Results, int Updates, int DeltaChanges, TimeSpan Elapsed, string Folder, Exception? Error);
+internal sealed record WarmUpResult(bool Complete, int Results, int Updates, int DeltaChanges, int SnapshotRows, TimeSpan Elapsed, string Folder, Exception? Error);

@@ -112,8 +112,8 @@ public sealed partial class MkioOptions
     public int MaxMessageBytes { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>
-    /// Runs a start-up warm-up before the host accepts clients: a subscribe, 64 writes and two resumes by ref (one
-    /// after a restart) through a private engine, a private temporary SQLite file and a private Kestrel server on a
+    /// Runs a start-up warm-up before the host accepts clients: a subscribe, 64 writes, two resumes by ref (one
+    /// after a restart) and a full snapshot through a private engine, a private temporary SQLite file and a private Kestrel server on a
     /// loopback port, then one full garbage collection, so the first clients of a freshly started process do not pay
     /// for compiling the request paths (a first resume after a restart answers in a few milliseconds instead of
     /// tens). It touches nothing of the configured database, the <c>Mkio</c> meter and traces, or the logs (its

@@ -24,6 +24,7 @@ public sealed class WarmUpTests
             Assert.That(result.Results, Is.EqualTo(MkioWarmUp.Writes), "every write answered with a result");
             Assert.That(result.Updates, Is.EqualTo(MkioWarmUp.Writes), "the live subscriber saw every write");
             Assert.That(result.DeltaChanges, Is.EqualTo(MkioWarmUp.Writes), "the resume after the restart got them all as one delta");
+            Assert.That(result.SnapshotRows, Is.EqualTo(MkioWarmUp.Writes + 1), "a full snapshot held every row");
             Assert.That(result.Complete, Is.True);
             Assert.That(Directory.Exists(result.Folder), Is.False, "its temporary database folder is gone");
         }
