@@ -107,19 +107,15 @@ internal static partial class MkioWarmUp
                         seen += update.RootElement.GetProperty("type").ValueEquals("update"u8) ? 1 : 0;
                     }
 
-                    await ResumeAsync(uri, snapshotRef, ct).ConfigureAwait(false);
+                    await SubscribeAsync(uri, snapshotRef, ct).ConfigureAwait(false);
 
                     // A full snapshot of every row (~140 KB: sent in slices): the snapshot encoder's per-value calls run
                     // often enough here for the JIT to optimise them before a client's first large snapshot.
-                    snapshotRows = await WithClientAsync(uri, async reader =>
-                    {
-                        using var full = await RequestAsync(reader, $$"""{"service":"{{QueryService}}","type":"subscribe"}""", ct).ConfigureAwait(false);
-                        return full.RootElement.GetProperty("rows").GetArrayLength();
-                    }, ct).ConfigureAwait(false);
+                    snapshotRows = await SubscribeAsync(uri, null, ct).ConfigureAwait(false);
                     return (ok, seen);
                 }, ct), ct).ConfigureAwait(false);
 
-                var deltaChanges = await WithEngineAsync(app, model, metrics, () => ResumeAsync(uri, snapshotRef, ct), ct).ConfigureAwait(false);
+                var deltaChanges = await WithEngineAsync(app, model, metrics, () => SubscribeAsync(uri, snapshotRef, ct), ct).ConfigureAwait(false);
                 return new WarmUpResult(results == Writes && updates == Writes && deltaChanges == Writes && snapshotRows == Writes + 1, results, updates, deltaChanges, snapshotRows, System.Diagnostics.Stopwatch.GetElapsedTime(started), directory, null);
             }
             finally
@@ -202,12 +198,19 @@ internal static partial class MkioWarmUp
         return ok;
     }
 
-    /// <summary>Subscribes with <paramref name="resumeRef"/> on a new connection; returns the delta's number of changes (-1: no delta).</summary>
-    private static Task<int> ResumeAsync(Uri uri, string? resumeRef, CancellationToken ct) =>
+    /// <summary>
+    /// Subscribes on a new connection, resuming from <paramref name="resumeRef"/> when given; returns the delta's number
+    /// of changes for a resume, the snapshot's number of rows otherwise (-1: the reply was not the one expected).
+    /// </summary>
+    private static Task<int> SubscribeAsync(Uri uri, string? resumeRef, CancellationToken ct) =>
         WithClientAsync(uri, async ws =>
         {
-            using var delta = await RequestAsync(ws, $$"""{"service":"{{QueryService}}","type":"subscribe","ref":"{{resumeRef}}"}""", ct).ConfigureAwait(false);
-            return delta.RootElement.GetProperty("type").ValueEquals("delta"u8) ? delta.RootElement.GetProperty("changes").GetArrayLength() : -1;
+            var (message, type, items) = resumeRef is null
+                ? ($$"""{"service":"{{QueryService}}","type":"subscribe"}""", "snapshot", "rows")
+                : ($$"""{"service":"{{QueryService}}","type":"subscribe","ref":"{{resumeRef}}"}""", "delta", "changes");
+            using var reply = await RequestAsync(ws, message, ct).ConfigureAwait(false);
+            var root = reply.RootElement;
+            return root.GetProperty("type").ValueEquals(type) ? root.GetProperty(items).GetArrayLength() : -1;
         }, ct);
 
     /// <summary>

@@ -561,7 +561,7 @@ internal static class WireJson
     /// in both, and the relaxed encoder never escapes printable ASCII as <c>\u00XX</c>.) A false
     /// positive, e.g. on <c>\\uABCD</c> text, only costs a rewrite that changes nothing.
     /// </summary>
-    private static bool NeedsPythonRewrite(ReadOnlySpan<byte> json)
+    internal static bool NeedsPythonRewrite(ReadOnlySpan<byte> json)
     {
         if (json.ContainsAnyInRange((byte)0x80, (byte)0xFF))
         {
@@ -616,23 +616,25 @@ internal static class WireJson
 
         starts = [.. startList];
         ends = [.. endList];
-        return FinishRows(output, headroom, starts, ends, out arrayEnd);
+        return FinishRows(output, headroom, starts, ends, NeedsPythonRewrite(output.WrittenSpan[headroom..]), out arrayEnd);
     }
 
     /// <summary>
     /// The end of <see cref="SerializeRows"/> for rows written into <paramref name="output"/> by another encoder (one
     /// that writes each row's compact JSON object, names as <see cref="EncodeName"/> gives them, strings escaped the
-    /// Python way or as raw UTF-8): the rare output that is not yet Python's is rewritten row by row (offsets in
-    /// <paramref name="starts"/> and <paramref name="ends"/> updated), and the buffer is returned without a copy.
+    /// Python way or as raw UTF-8): output that is not yet Python's (<paramref name="rewrite"/>, as
+    /// <see cref="NeedsPythonRewrite"/> finds it over the output or the encoder knows it) is rewritten row by row (offsets
+    /// in <paramref name="starts"/> and <paramref name="ends"/> updated), and the buffer is returned without a copy.
     /// </summary>
     /// <param name="output">Holds <paramref name="headroom"/> free bytes, then the array <c>[r0,r1,…]</c>.</param>
     /// <param name="headroom">The free bytes before the array.</param>
     /// <param name="starts">Where each row's object starts in <paramref name="output"/>.</param>
     /// <param name="ends">Where each row's object ends.</param>
+    /// <param name="rewrite">Whether the output needs Python's rewrite (rare: non-ASCII names or text).</param>
     /// <param name="arrayEnd">The end of the array (its <c>]</c> included) in the returned buffer.</param>
-    internal static byte[] FinishRows(ArrayBufferWriter<byte> output, int headroom, int[] starts, int[] ends, out int arrayEnd)
+    internal static byte[] FinishRows(ArrayBufferWriter<byte> output, int headroom, int[] starts, int[] ends, bool rewrite, out int arrayEnd)
     {
-        if (NeedsPythonRewrite(output.WrittenSpan[headroom..]))
+        if (rewrite)
         {
             // Rare (non-ASCII text): rewrite row by row, so that the offsets stay exact.
             var written = output.WrittenSpan;

@@ -251,14 +251,7 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
                 var values = new object?[count];
                 for (var i = 0; i < count; i++)
                 {
-                    values[i] = raw.sqlite3_column_type(stmt, i) switch
-                    {
-                        raw.SQLITE_INTEGER => raw.sqlite3_column_int64(stmt, i),
-                        raw.SQLITE_FLOAT => raw.sqlite3_column_double(stmt, i),
-                        raw.SQLITE_NULL => null,
-                        raw.SQLITE_TEXT => Text(raw.sqlite3_column_blob(stmt, i), ref last[i]),
-                        _ => raw.sqlite3_column_blob(stmt, i).ToArray(),
-                    };
+                    values[i] = Value(stmt, i, ref last[i]);
                 }
 
                 rows.Add(new Row(schema, values));
@@ -269,16 +262,41 @@ internal sealed partial class MkioDatabase : IAsyncDisposable
         }
     }
 
-    /// <summary>The text value <paramref name="utf8"/>: <paramref name="previous"/> itself when it is the same (ASCII) text, else a new string.</summary>
-    internal static string Text(ReadOnlySpan<byte> utf8, ref string? previous)
-    {
-        if (previous is not null && previous.Length == utf8.Length && System.Text.Ascii.Equals(utf8, previous))
+    /// <summary>
+    /// Column <paramref name="column"/> of the statement's current row by storage class: INTEGER (−128…1023 in shared
+    /// boxes), REAL, NULL, BLOB, and TEXT as a string that is <paramref name="previous"/> (the column's last text) or one
+    /// of <paramref name="reuse"/> when it holds the same ASCII text, else a new one, which becomes <paramref name="previous"/>.
+    /// </summary>
+    internal static object? Value(sqlite3_stmt stmt, int column, ref string? previous, ReadOnlySpan<string?> reuse = default) =>
+        raw.sqlite3_column_type(stmt, column) switch
         {
-            return previous;
+            raw.SQLITE_INTEGER => BoxedInt64.Of(raw.sqlite3_column_int64(stmt, column)),
+            raw.SQLITE_FLOAT => raw.sqlite3_column_double(stmt, column),
+            raw.SQLITE_NULL => null,
+            raw.SQLITE_TEXT => Text(raw.sqlite3_column_blob(stmt, column), ref previous, reuse),
+            _ => raw.sqlite3_column_blob(stmt, column).ToArray(),
+        };
+
+    private static string Text(ReadOnlySpan<byte> utf8, ref string? previous, ReadOnlySpan<string?> reuse)
+    {
+        if (SameAscii(utf8, previous))
+        {
+            return previous!;
+        }
+
+        foreach (var candidate in reuse)
+        {
+            if (SameAscii(utf8, candidate))
+            {
+                return previous = candidate!;
+            }
         }
 
         return previous = System.Text.Encoding.UTF8.GetString(utf8);
     }
+
+    private static bool SameAscii(ReadOnlySpan<byte> utf8, string? text) =>
+        text is not null && text.Length == utf8.Length && System.Text.Ascii.Equals(utf8, text);
 
     /// <summary>Prepares a read on <paramref name="connection"/> and gives its result column names.</summary>
     internal static sqlite3_stmt PrepareRead(SqliteConnection connection, string sql, out string[] names)

@@ -716,7 +716,9 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
     {
         private RowSchema? _schema;
 
-        // The text values last bound, by position: a returned column equal to one of them reuses its string.
+        // Each returned column's last text, and the text values last bound by position: a returned text equal to one of
+        // them (the common case of a row read back after INSERT/UPDATE … RETURNING) reuses its string.
+        private string?[] _lastText = [];
         private readonly string?[] _boundText = new string?[paramIndexes.Length];
 
         /// <summary>For statement parameter k (0-based), the index into <see cref="OpModel.Params"/>.</summary>
@@ -789,40 +791,16 @@ internal sealed partial class WriteBatcher : IAsyncDisposable, IWriteQueue
                 }
 
                 _schema = new RowSchema(names);
+                _lastText = new string?[n];
             }
 
             var values = new object?[n];
             for (var i = 0; i < n; i++)
             {
-                values[i] = raw.sqlite3_column_type(Handle, i) switch
-                {
-                    raw.SQLITE_INTEGER => BoxedInt64.Of(raw.sqlite3_column_int64(Handle, i)),
-                    raw.SQLITE_FLOAT => raw.sqlite3_column_double(Handle, i),
-                    raw.SQLITE_TEXT => Text(i),
-                    raw.SQLITE_BLOB => raw.sqlite3_column_blob(Handle, i).ToArray(),
-                    _ => null,
-                };
+                values[i] = MkioDatabase.Value(Handle, i, ref _lastText[i], _boundText);
             }
 
             return new Row(_schema, values);
-        }
-
-        /// <summary>
-        /// Column <paramref name="i"/>'s text: the string bound to a parameter when the column holds exactly its (ASCII)
-        /// text — the common case of a row read back after INSERT/UPDATE … RETURNING — else a new string.
-        /// </summary>
-        private string Text(int i)
-        {
-            var utf8 = raw.sqlite3_column_blob(Handle, i);
-            foreach (var bound in _boundText)
-            {
-                if (bound is not null && bound.Length == utf8.Length && Ascii.Equals(utf8, bound))
-                {
-                    return bound;
-                }
-            }
-
-            return raw.sqlite3_column_text(Handle, i).utf8_to_string();
         }
     }
 

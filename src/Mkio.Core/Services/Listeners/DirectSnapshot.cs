@@ -74,7 +74,10 @@ internal static class DirectSnapshot
                 Array.Resize(ref ends, rows);
             }
 
-            var buffer = WireJson.FinishRows(output, SerializedRows.Headroom, starts, ends, out var arrayEnd);
+            // Values are written in Python's form already (numbers, Python-escaped text): only a column name can need the
+            // rewrite, so the 11 MB of rows are not scanned for it.
+            var rewrite = Array.Exists(keys, key => WireJson.NeedsPythonRewrite(key));
+            var buffer = WireJson.FinishRows(output, SerializedRows.Headroom, starts, ends, rewrite, out var arrayEnd);
             return new SerializedRows(buffer, arrayEnd, starts, ends, schema);
         }
     }
