@@ -71,7 +71,7 @@ internal static partial class LiveBenchmarks
                 foreach (var feed in feeds)
                 {
                     await subs[i].Ws.SendAsync(Encoding.UTF8.GetBytes("{\"service\":\"" + feed + "\",\"type\":\"subscribe\"}"), WebSocketMessageType.Text, true, ct);
-                    await subs[i].ReceiveOneAsync(ct); // the (empty) snapshot
+                    await subs[i].ReceiveOneAsync().AsTask().WaitAsync(ct); // the (empty) snapshot
                 }
             }
 
@@ -264,13 +264,24 @@ internal static partial class LiveBenchmarks
         public long WarmupSeq = long.MaxValue;
     }
 
-    /// <summary>A subscriber: counts frames, finds <c>"ref":"L</c> and looks up the send time; no JSON parsing.</summary>
+    /// <summary>
+    /// A subscriber: counts frames, finds <c>"ref":"L</c> and looks up the send time; no JSON parsing. Fan-out receivers read
+    /// through the connection's <see cref="BufferedWebSocket.MessageReader"/> (<see cref="ReceiveOneAsync"/>, <see cref="RunAsync"/>),
+    /// snapshot receivers through the WebSocket (<see cref="ReceiveLengthAsync"/>): one or the other per connection.
+    /// </summary>
     private sealed class Receiver(FanoutState state)
     {
+        private BufferedWebSocket.MessageReader _reader = null!;
+
         /// <summary>The subscriber's socket (a <see cref="BufferedWebSocket"/>), open after <see cref="ConnectAsync"/>.</summary>
         public WebSocket Ws { get; private set; } = null!;
 
-        public async Task ConnectAsync(Uri uri, CancellationToken ct) => Ws = await BufferedWebSocket.ConnectAsync(uri, ct);
+        public async Task ConnectAsync(Uri uri, CancellationToken ct)
+        {
+            var client = await BufferedWebSocket.ConnectClientAsync(uri, ct);
+            Ws = client.Ws;
+            _reader = client.Reader;
+        }
 
         public long[] Histogram { get; } = new long[Buckets + 1];
 
@@ -280,9 +291,9 @@ internal static partial class LiveBenchmarks
 
         public byte[]? Sample { get; private set; }
 
-        private byte[] _buffer = new byte[1 << 16];
+        private readonly byte[] _buffer = new byte[1 << 16];
 
-        /// <summary>Receives one message and returns its length without keeping it (snapshots: only the last byte's time matters).</summary>
+        /// <summary>Receives one message through the WebSocket and returns its length without keeping it (snapshots: only the last byte's time matters).</summary>
         public async Task<long> ReceiveLengthAsync(CancellationToken ct)
         {
             long count = 0;
@@ -306,40 +317,23 @@ internal static partial class LiveBenchmarks
             return count;
         }
 
-        public async Task<int> ReceiveOneAsync(CancellationToken ct)
-        {
-            var count = 0;
-            ValueWebSocketReceiveResult r;
-            do
-            {
-                if (count == _buffer.Length)
-                {
-                    Array.Resize(ref _buffer, _buffer.Length * 2);
-                }
-
-                r = await Ws.ReceiveAsync(_buffer.AsMemory(count), ct);
-                if (r.MessageType == WebSocketMessageType.Close)
-                {
-                    throw new WebSocketException("closed by the server");
-                }
-
-                count += r.Count;
-            }
-            while (!r.EndOfMessage);
-            return count;
-        }
+        /// <summary>The next whole message, through the frame reader (valid until the next call).</summary>
+        public ValueTask<ReadOnlyMemory<byte>> ReceiveOneAsync() => _reader.ReadAsync();
 
         public async Task RunAsync(CancellationToken ct)
         {
+            // One registration for the whole run (not one per message: 50 receivers registering on one token contend
+            // for its lock); cancelling aborts the socket, which ends a pending read.
+            using var stopReading = ct.Register(static ws => ((WebSocket)ws!).Abort(), Ws);
             var tick = Stopwatch.Frequency / 1_000_000.0 * BucketMicros;
             while (!state.Stopped)
             {
-                int count;
+                ReadOnlyMemory<byte> message;
                 try
                 {
-                    count = await ReceiveOneAsync(ct);
+                    message = await _reader.ReadAsync();
                 }
-                catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
+                catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException)
                 {
                     return;
                 }
@@ -350,7 +344,7 @@ internal static partial class LiveBenchmarks
                 }
 
                 var now = Stopwatch.GetTimestamp();
-                var frame = _buffer.AsSpan(0, count);
+                var frame = message.Span;
                 if (!frame.StartsWith("{\"type\":\"update\""u8))
                 {
                     continue;
@@ -1091,7 +1085,7 @@ internal static partial class LiveBenchmarks
                 await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "done", cts.Token);
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
         {
             // Going away.
         }
