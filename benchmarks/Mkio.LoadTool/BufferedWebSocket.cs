@@ -103,7 +103,7 @@ internal static class BufferedWebSocket
                     throw new WebSocketException("closed by the server");
                 }
 
-                if (opcode is not (0x0 or 0x1 or 0x2 or 0x9 or 0xA) || (opcode == 0x0) != fragmented)
+                if (opcode is not (0x0 or 0x1 or 0x2 or 0x9 or 0xA) || (opcode is 0x0 or 0x1 or 0x2 && (opcode == 0x0) != fragmented))
                 {
                     throw new InvalidDataException($"unexpected WebSocket frame: opcode {opcode}, {(fragmented ? "inside" : "outside")} a fragmented message");
                 }
@@ -130,7 +130,7 @@ internal static class BufferedWebSocket
                     Array.Resize(ref _message, (int)Math.Min(Array.MaxLength, Math.Max(_message.Length * 2L, length + payload)));
                 }
 
-                await stream.CopyToAsync(_message.AsMemory(length, (int)payload));
+                await stream.ReadExactlyAsync(_message.AsMemory(length, (int)payload));
                 length += (int)payload;
                 if (fin)
                 {
@@ -221,24 +221,6 @@ internal static class BufferedWebSocket
             }
 
             _end += n;
-        }
-
-        /// <summary>Copies the next <c>destination.Length</c> bytes of the stream into <paramref name="destination"/>.</summary>
-        public async ValueTask CopyToAsync(Memory<byte> destination)
-        {
-            while (!destination.IsEmpty)
-            {
-                if (_start == _end)
-                {
-                    _start = _end = 0;
-                    await FillAsync();
-                }
-
-                var n = Math.Min(destination.Length, _end - _start);
-                _buffer.AsSpan(_start, n).CopyTo(destination.Span);
-                _start += n;
-                destination = destination[n..];
-            }
         }
 
         /// <summary>Skips the next <paramref name="count"/> bytes of the stream.</summary>
