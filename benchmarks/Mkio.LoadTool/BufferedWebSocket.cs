@@ -103,16 +103,18 @@ internal static class BufferedWebSocket
                     throw new WebSocketException("closed by the server");
                 }
 
-                if (opcode is not (0x0 or 0x1 or 0x2 or 0x9 or 0xA) || (opcode is 0x0 or 0x1 or 0x2 && (opcode == 0x0) != fragmented))
-                {
-                    throw new InvalidDataException($"unexpected WebSocket frame: opcode {opcode}, {(fragmented ? "inside" : "outside")} a fragmented message");
-                }
-
                 stream.Consume(headerLength);
                 if (opcode is 0x9 or 0xA)
                 {
+                    // A ping or pong, also between a message's fragments.
                     await stream.SkipAsync(payload);
                     continue;
+                }
+
+                // Data: a continuation exactly when a fragmented message is open.
+                if (opcode is not (0x0 or 0x1 or 0x2) || (opcode == 0x0) != fragmented)
+                {
+                    throw new InvalidDataException($"unexpected WebSocket frame: opcode {opcode}, {(fragmented ? "inside" : "outside")} a fragmented message");
                 }
 
                 if (fin && !fragmented && stream.Buffered >= payload)
@@ -230,7 +232,6 @@ internal static class BufferedWebSocket
             {
                 if (_start == _end)
                 {
-                    _start = _end = 0;
                     await FillAsync();
                 }
 
