@@ -53,6 +53,26 @@ internal sealed class AdminTransport : IMkioTransport
         return true;
     }
 
+    public bool TrySend(FrameBatch batch)
+    {
+        try
+        {
+            foreach (var frame in batch.Span)
+            {
+                if (!TrySend(frame))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+        finally
+        {
+            batch.Return();
+        }
+    }
+
     public void CloseSlowConsumer(long wouldBe)
     {
         Volatile.Write(ref _overflowed, 1);

@@ -27,7 +27,7 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
     /// <summary>Messages longer than this are sent as several WebSocket frames of this size (see <see cref="SendFrameAsync"/>).</summary>
     internal const int SendSegment = 64 * 1024;
 
-    private readonly Channel<ReadOnlyMemory<byte>> _outbox = Channel.CreateUnbounded<ReadOnlyMemory<byte>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    private readonly Channel<Outgoing> _outbox = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _queuedBytes;
@@ -156,24 +156,39 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
         }
     }
 
-    public bool TrySend(ReadOnlyMemory<byte> frame)
+    public bool TrySend(ReadOnlyMemory<byte> frame) => TryEnqueue(new Outgoing(frame));
+
+    public bool TrySend(FrameBatch batch)
+    {
+        if (TryEnqueue(new Outgoing(batch)))
+        {
+            return true;
+        }
+
+        batch.Return();
+        return false;
+    }
+
+    /// <summary>Enqueues one entry unless the connection is closing or the entry would take the queue past its bound.</summary>
+    private bool TryEnqueue(Outgoing item)
     {
         if (IsClosing)
         {
             return false;
         }
 
-        var total = Interlocked.Add(ref _queuedBytes, frame.Length);
-        if (total > _maxQueuedBytes && total != frame.Length)
+        var bytes = item.Bytes;
+        var total = Interlocked.Add(ref _queuedBytes, bytes);
+        if (total > _maxQueuedBytes && total != bytes)
         {
-            Interlocked.Add(ref _queuedBytes, -frame.Length);
+            Interlocked.Add(ref _queuedBytes, -bytes);
             Overflow(total);
             return false;
         }
 
-        if (!_outbox.Writer.TryWrite(frame))
+        if (!_outbox.Writer.TryWrite(item))
         {
-            Interlocked.Add(ref _queuedBytes, -frame.Length);
+            Interlocked.Add(ref _queuedBytes, -bytes);
             return false;
         }
 
@@ -250,12 +265,29 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
             {
                 if (batch is null)
                 {
-                    while (reader.TryRead(out var frame))
+                    while (reader.TryRead(out var item))
                     {
-                        Interlocked.Add(ref _queuedBytes, -frame.Length);
-                        if (!_dropQueued)
+                        Interlocked.Add(ref _queuedBytes, -item.Bytes);
+                        try
                         {
-                            await SendFrameAsync(frame, token).ConfigureAwait(false);
+                            if (!_dropQueued)
+                            {
+                                if (item.Batch is { } many)
+                                {
+                                    for (var i = 0; i < many.Count; i++)
+                                    {
+                                        await SendFrameAsync(many.Frames[i], token).ConfigureAwait(false);
+                                    }
+                                }
+                                else
+                                {
+                                    await SendFrameAsync(item.Frame, token).ConfigureAwait(false);
+                                }
+                            }
+                        }
+                        finally
+                        {
+                            item.Batch?.Return();
                         }
                     }
 
@@ -263,12 +295,25 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
                 }
 
                 // What is queued now goes out framed by the stream, as one socket write. Taken frames no longer count
-                // against the queue's bound, so a batch stops at one buffer's worth of bytes (plus the frame that crosses it).
+                // against the queue's bound, so a batch stops at one buffer's worth of bytes (plus the entry that crosses it).
                 long taken = 0;
-                while (batch.Count < MaxBatchFrames && taken < CoalescingStream.BatchBytes && reader.TryRead(out var frame))
+                while (batch.Count < MaxBatchFrames && taken < CoalescingStream.BatchBytes && reader.TryRead(out var item))
                 {
-                    taken += frame.Length;
-                    batch.Add(frame);
+                    taken += item.Bytes;
+                    if (item.Batch is { } many)
+                    {
+                        // The frames are copied into the list (a memory is a reference and a range): the array goes back now.
+                        foreach (var frame in many.Span)
+                        {
+                            batch.Add(frame);
+                        }
+
+                        many.Return();
+                    }
+                    else
+                    {
+                        batch.Add(item.Frame);
+                    }
                 }
 
                 Interlocked.Add(ref _queuedBytes, -taken);
@@ -295,9 +340,10 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
         }
         finally
         {
-            while (reader.TryRead(out var frame))
+            while (reader.TryRead(out var item))
             {
-                Interlocked.Add(ref _queuedBytes, -frame.Length);
+                Interlocked.Add(ref _queuedBytes, -item.Bytes);
+                item.Batch?.Return();
             }
         }
     }
@@ -319,6 +365,28 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
     }
 
     public void Dispose() => _abort.Dispose();
+
+    /// <summary>One entry of the outbound queue: a frame, or a batch of frames enqueued at once (its array returned once taken).</summary>
+    private readonly struct Outgoing
+    {
+        public Outgoing(ReadOnlyMemory<byte> frame)
+        {
+            Frame = frame;
+            Bytes = frame.Length;
+        }
+
+        public Outgoing(FrameBatch batch)
+        {
+            Batch = batch;
+            Bytes = batch.Bytes;
+        }
+
+        public ReadOnlyMemory<byte> Frame { get; }
+
+        public FrameBatch? Batch { get; }
+
+        public long Bytes { get; }
+    }
 
     private static partial class Log
     {

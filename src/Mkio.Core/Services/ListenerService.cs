@@ -25,6 +25,12 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
 {
     private readonly Channel<(IReadOnlyList<ChangeEvent> Events, ActivityContext Batch)> _inbox = Channel.CreateUnbounded<(IReadOnlyList<ChangeEvent>, ActivityContext)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly List<Subscriber> _subscribers = [];
+    /// <summary>Subscribers holding frames staged while the loop handles one inbox entry (under <see cref="Gate"/>), in staging order.</summary>
+    private readonly List<Subscriber> _staged = [];
+    /// <summary>True while the loop handles an inbox entry: fan-out stages frames per subscriber and sends them together at its end.</summary>
+    private bool _staging;
+    /// <summary>While staging: the entry's number of changes, the most frames one subscriber can get from it.</summary>
+    private int _stageExpected;
     private readonly HashSet<string> _watch;
     private IDisposable? _busSubscription;
     private Task? _loop;
@@ -156,28 +162,42 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
             {
                 var events = item.Events;
                 using var activity = _subscribers.Count > 0 ? MkioTelemetry.StartFanOut(item.Batch, Name, Kind, events.Count) : null;
-                foreach (var e in events)
-                {
-                    if (e.Sequence <= LoadedSequence)
-                    {
-                        continue;
-                    }
 
+                // One hold of the gate for the whole entry (a committed batch): each subscriber's frames of it are
+                // staged, then enqueued at once — one queue entry and one wake-up of its connection per batch, not
+                // one per change. A subscribe waits for the entry as a whole, so it sees all of it or none of it.
+                lock (Gate)
+                {
+                    _staging = true;
+                    _stageExpected = events.Count;
                     try
                     {
-                        lock (Gate)
+                        foreach (var e in events)
                         {
-                            var op = Apply(e);
-                            if (op is not null)
+                            if (e.Sequence <= LoadedSequence)
                             {
-                                FanOut(e.Sequence, e.Ref, op, e.Row, e.Cause);
+                                continue;
+                            }
+
+                            try
+                            {
+                                var op = Apply(e);
+                                if (op is not null)
+                                {
+                                    FanOut(e.Sequence, e.Ref, op, e.Row, e.Cause);
+                                }
+                            }
+                            catch (Exception ex)
+                            {
+                                // F1/F6: one bad event never stops the loop.
+                                Log.ChangeFailed(Logger, ex, Name, e.Ref);
                             }
                         }
                     }
-                    catch (Exception ex)
+                    finally
                     {
-                        // F1/F6: one bad event never stops the loop.
-                        Log.ChangeFailed(Logger, ex, Name, e.Ref);
+                        _staging = false;
+                        SendStagedLocked();
                     }
                 }
 
@@ -262,6 +282,13 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
                     }
                 }
             }
+            else if (_staging)
+            {
+                if (s.Stage(mine, _stageExpected))
+                {
+                    _staged.Add(s);
+                }
+            }
             else if (!s.Session.TrySend(mine, Name))
             {
                 (dead ??= []).Add(s);
@@ -274,6 +301,33 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
             }
         }
 
+        if (dead is not null)
+        {
+            foreach (var d in dead)
+            {
+                RemoveLocked(d.Session);
+            }
+        }
+    }
+
+    /// <summary>Enqueues every subscriber's staged frames as one batch; removes the subscribers whose connection refused them. Under <see cref="Gate"/>.</summary>
+    private void SendStagedLocked()
+    {
+        if (_staged.Count == 0)
+        {
+            return;
+        }
+
+        List<Subscriber>? dead = null;
+        foreach (var s in _staged)
+        {
+            if (!s.Session.TrySend(s.TakeStaged(), Name))
+            {
+                (dead ??= []).Add(s);
+            }
+        }
+
+        _staged.Clear();
         if (dead is not null)
         {
             foreach (var d in dead)
@@ -782,4 +836,43 @@ internal sealed class Subscriber(MkioSession session, CompiledExpression? filter
 
     /// <summary>The held frames outgrew the connection's bound: the connection was closed with 1013; the subscription ends with the build.</summary>
     public bool PendingOverflowed { get; set; }
+
+    private ReadOnlyMemory<byte>[]? _staged;
+    private int _stagedCount;
+    private long _stagedBytes;
+
+    /// <summary>
+    /// Adds a frame to those staged for this subscriber during one inbox entry (guarded by the service's gate);
+    /// true for the first one, when the service lists the subscriber for <see cref="TakeStaged"/>. The first frame rents
+    /// room for <paramref name="expected"/> (the entry's number of changes: at most one frame each).
+    /// </summary>
+    public bool Stage(ReadOnlyMemory<byte> frame, int expected)
+    {
+        var pool = FrameBatch.Pool;
+        if (_staged is null)
+        {
+            _staged = pool.Rent(expected);
+        }
+        else if (_stagedCount == _staged.Length)
+        {
+            var bigger = pool.Rent(_staged.Length * 2);
+            _staged.AsSpan().CopyTo(bigger);
+            pool.Return(_staged, clearArray: true);
+            _staged = bigger;
+        }
+
+        _staged[_stagedCount++] = frame;
+        _stagedBytes += frame.Length;
+        return _stagedCount == 1;
+    }
+
+    /// <summary>The staged frames as one batch (the caller owns its array); the subscriber stages anew after it.</summary>
+    public FrameBatch TakeStaged()
+    {
+        var batch = new FrameBatch(_staged!, _stagedCount, _stagedBytes);
+        _staged = null;
+        _stagedCount = 0;
+        _stagedBytes = 0;
+        return batch;
+    }
 }

@@ -64,6 +64,26 @@ internal sealed partial class MkioSession : IAsyncDisposable
         return true;
     }
 
+    /// <summary>Queues several frames for this connection at once (see <see cref="IMkioTransport.TrySend(FrameBatch)"/>); false when the connection is gone. Takes <paramref name="batch"/> in every case.</summary>
+    public bool TrySend(FrameBatch batch, string? service)
+    {
+        if (IsClosed)
+        {
+            batch.Return();
+            return false;
+        }
+
+        var count = batch.Count;
+        var bytes = batch.Bytes;
+        if (!_transport.TrySend(batch))
+        {
+            return false;
+        }
+
+        _engine.Metrics.MessagesOut(service, count, bytes);
+        return true;
+    }
+
     /// <summary>The bound of the connection's outbound queue, in bytes (frames held for it elsewhere stay within it too).</summary>
     public long MaxQueuedBytes => _transport.MaxQueuedBytes;
 

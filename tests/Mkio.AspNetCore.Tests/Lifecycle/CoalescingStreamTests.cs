@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Mkio.AspNetCore.WebSockets;
 using Mkio.Diagnostics;
+using Mkio.Sessions;
 using Mkio.TestUtilities;
 
 namespace Mkio.AspNetCore.Tests.Lifecycle;
@@ -90,6 +91,115 @@ public class CoalescingStreamTests
         using var client = WebSocket.CreateFromStream(new MemoryStream([.. inner.Writes.SelectMany(w => w)]), new WebSocketCreationOptions { IsServer = false });
         var buffer = new byte[256];
         for (var i = 0; i <= 5; i++)
+        {
+            var r = await client.ReceiveAsync(buffer, ct);
+            Assert.That(r.EndOfMessage, Is.True);
+            Assert.That(Encoding.ASCII.GetString(buffer, 0, r.Count), Is.EqualTo($$"""{"n":{{i}}}"""));
+        }
+    }
+
+    [Test, CancelAfter(30_000)]
+    public async Task SendLoop_BatchesBetweenSingleFrames_EachFrameAMessageInOrder_BatchArraysReturnedCleared(CancellationToken ct)
+    {
+        var inner = new RecordingStream { HoldFirstWrite = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var stream = new CoalescingStream(inner);
+        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        stream.Owner = socket;
+        using var connection = new MkioConnection(socket, 1 << 20, new MkioMetrics(), NullLogger.Instance, stream);
+
+        Assert.That(connection.TrySend(Message(0)), Is.True);
+        await inner.FirstWriteStarted.Task.WaitAsync(ct);
+        var (first, firstArray) = Batch(1, 5);
+        var (second, secondArray) = Batch(7, 3);
+        Assert.That(connection.TrySend(first), Is.True);
+        Assert.That(connection.TrySend(Message(6)), Is.True);
+        Assert.That(connection.TrySend(second), Is.True);
+        Assert.That(connection.QueuedBytes, Is.EqualTo(first.Bytes + Message(6).Length + second.Bytes), "a batch counts against the bound with all its bytes");
+
+        inner.HoldFirstWrite.SetResult();
+        await Eventually.WaitUntilAsync(() => inner.Writes.Count == 2 && connection.QueuedBytes == 0, "the held frame, then the two batches and the frame between them in one write", ct);
+        await AssertMessagesAsync(inner.Writes, 10, ct);
+
+        // The connection gave each batch's array back to the pool, cleared: it keeps no frame alive.
+        Assert.That(firstArray.All(m => m.IsEmpty) && secondArray.All(m => m.IsEmpty), Is.True);
+    }
+
+    [Test, CancelAfter(30_000)]
+    public async Task SendLoop_WithoutTheCoalescingStream_BatchFramesSentOneMessageEach(CancellationToken ct)
+    {
+        // HTTP/2 and test servers: the WebSocket sends each message itself.
+        var inner = new RecordingStream();
+        using var socket = WebSocket.CreateFromStream(inner, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        using var connection = new MkioConnection(socket, 1 << 20, new MkioMetrics(), NullLogger.Instance);
+
+        var (batch, array) = Batch(1, 4);
+        Assert.That(connection.TrySend(Message(0)), Is.True);
+        Assert.That(connection.TrySend(batch), Is.True);
+        await Eventually.WaitUntilAsync(() => inner.Writes.Count == 5 && connection.QueuedBytes == 0, "five messages, one write each", ct);
+        await AssertMessagesAsync(inner.Writes, 5, ct);
+        Assert.That(array.All(m => m.IsEmpty), Is.True, "the batch's array went back to the pool");
+    }
+
+    [Test, CancelAfter(30_000)]
+    public async Task TrySend_BatchWouldPassTheBound_RefusedWholeAndTheConnectionClosesWith1013(CancellationToken ct)
+    {
+        var inner = new RecordingStream { HoldFirstWrite = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var stream = new CoalescingStream(inner);
+        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        stream.Owner = socket;
+        using var connection = new MkioConnection(socket, 40, new MkioMetrics(), NullLogger.Instance, stream);
+
+        // A batch larger than the bound is taken into an empty queue whole, as a single large frame is.
+        Assert.That(connection.TrySend(Message(0)), Is.True);
+        await inner.FirstWriteStarted.Task.WaitAsync(ct);
+        var (large, largeArray) = Batch(1, 6);
+        Assert.That(large.Bytes, Is.GreaterThan(40));
+        Assert.That(connection.TrySend(large), Is.True);
+
+        // Behind it, a batch that would take the queue past the bound is refused as a whole and closes the connection.
+        var (refused, refusedArray) = Batch(7, 2);
+        Assert.That(connection.TrySend(refused), Is.False);
+        Assert.That(refusedArray.All(m => m.IsEmpty), Is.True, "a refused batch's array goes back to the pool too");
+        Assert.That(connection.IsClosing, Is.True);
+        var (late, lateArray) = Batch(9, 1);
+        Assert.That(connection.TrySend(late), Is.False, "nothing is queued once the connection closes");
+        Assert.That(lateArray.All(m => m.IsEmpty), Is.True);
+
+        inner.HoldFirstWrite.SetResult();
+        await connection.SendLoop.WaitAsync(ct);
+        var bytes = inner.Writes.SelectMany(w => w).ToArray();
+        Assert.That(Encoding.ASCII.GetString(bytes), Does.Not.Contain("\"n\":1}"), "the queued batch was dropped with the overflow");
+        Assert.That(largeArray.All(m => m.IsEmpty), Is.True, "a dropped batch's array goes back to the pool");
+        Assert.That(connection.QueuedBytes, Is.Zero);
+
+        // The last write is the close frame: 1013.
+        var close = inner.Writes[^1];
+        Assert.That(close[0], Is.EqualTo(0x88));
+        Assert.That(System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(close.AsSpan(2)), Is.EqualTo(1013));
+    }
+
+    private static byte[] Message(int n) => Encoding.ASCII.GetBytes($$"""{"n":{{n}}}""");
+
+    /// <summary>A batch of <paramref name="count"/> messages numbered from <paramref name="first"/>, in an array rented from the batches' pool.</summary>
+    private static (FrameBatch Batch, ReadOnlyMemory<byte>[] Array) Batch(int first, int count)
+    {
+        var array = FrameBatch.Pool.Rent(count);
+        long bytes = 0;
+        for (var i = 0; i < count; i++)
+        {
+            array[i] = Message(first + i);
+            bytes += array[i].Length;
+        }
+
+        return (new FrameBatch(array, count, bytes), array);
+    }
+
+    /// <summary>Reads the written bytes as a client: messages {"n":0} … {"n":count-1}, each whole, in order.</summary>
+    private static async Task AssertMessagesAsync(List<byte[]> writes, int count, CancellationToken ct)
+    {
+        using var client = WebSocket.CreateFromStream(new MemoryStream([.. writes.SelectMany(w => w)]), new WebSocketCreationOptions { IsServer = false });
+        var buffer = new byte[256];
+        for (var i = 0; i < count; i++)
         {
             var r = await client.ReceiveAsync(buffer, ct);
             Assert.That(r.EndOfMessage, Is.True);
