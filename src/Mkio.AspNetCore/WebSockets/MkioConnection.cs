@@ -156,11 +156,11 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
         }
     }
 
-    public bool TrySend(ReadOnlyMemory<byte> frame) => TryEnqueue(new Outgoing(frame));
+    public bool TrySend(ReadOnlyMemory<byte> frame) => TryEnqueue(new Outgoing(frame), frame.Length);
 
     public bool TrySend(FrameBatch batch)
     {
-        if (TryEnqueue(new Outgoing(batch)))
+        if (TryEnqueue(new Outgoing(batch), batch.Bytes))
         {
             return true;
         }
@@ -170,14 +170,13 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
     }
 
     /// <summary>Enqueues one entry unless the connection is closing or the entry would take the queue past its bound.</summary>
-    private bool TryEnqueue(Outgoing item)
+    private bool TryEnqueue(Outgoing item, long bytes)
     {
         if (IsClosing)
         {
             return false;
         }
 
-        var bytes = item.Bytes;
         var total = Interlocked.Add(ref _queuedBytes, bytes);
         if (total > _maxQueuedBytes && total != bytes)
         {
@@ -270,24 +269,14 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
                         Interlocked.Add(ref _queuedBytes, -item.Bytes);
                         try
                         {
-                            if (!_dropQueued)
+                            for (var i = 0; i < item.Count && !_dropQueued; i++)
                             {
-                                if (item.Batch is { } many)
-                                {
-                                    for (var i = 0; i < many.Count; i++)
-                                    {
-                                        await SendFrameAsync(many.Frames[i], token).ConfigureAwait(false);
-                                    }
-                                }
-                                else
-                                {
-                                    await SendFrameAsync(item.Frame, token).ConfigureAwait(false);
-                                }
+                                await SendFrameAsync(item[i], token).ConfigureAwait(false);
                             }
                         }
                         finally
                         {
-                            item.Batch?.Return();
+                            item.Release();
                         }
                     }
 
@@ -299,21 +288,15 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
                 long taken = 0;
                 while (batch.Count < MaxBatchFrames && taken < CoalescingStream.BatchBytes && reader.TryRead(out var item))
                 {
-                    taken += item.Bytes;
-                    if (item.Batch is { } many)
+                    // A batch's frames are copied into the list (a memory is a reference and a range): its array goes back now.
+                    for (var i = 0; i < item.Count; i++)
                     {
-                        // The frames are copied into the list (a memory is a reference and a range): the array goes back now.
-                        foreach (var frame in many.Span)
-                        {
-                            batch.Add(frame);
-                        }
+                        var frame = item[i];
+                        taken += frame.Length;
+                        batch.Add(frame);
+                    }
 
-                        many.Return();
-                    }
-                    else
-                    {
-                        batch.Add(item.Frame);
-                    }
+                    item.Release();
                 }
 
                 Interlocked.Add(ref _queuedBytes, -taken);
@@ -343,7 +326,7 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
             while (reader.TryRead(out var item))
             {
                 Interlocked.Add(ref _queuedBytes, -item.Bytes);
-                item.Batch?.Return();
+                item.Release();
             }
         }
     }
@@ -366,26 +349,61 @@ internal sealed partial class MkioConnection : IMkioTransport, IDisposable
 
     public void Dispose() => _abort.Dispose();
 
-    /// <summary>One entry of the outbound queue: a frame, or a batch of frames enqueued at once (its array returned once taken).</summary>
+    /// <summary>
+    /// One entry of the outbound queue: a frame, or the frames of a batch enqueued at once (its array returned once
+    /// taken). Kept to 32 bytes: every connection's queue allocates room for 32 entries up front.
+    /// </summary>
     private readonly struct Outgoing
     {
+        private readonly ReadOnlyMemory<byte> _frame;
+        private readonly ReadOnlyMemory<byte>[]? _batch;
+
         public Outgoing(ReadOnlyMemory<byte> frame)
         {
-            Frame = frame;
-            Bytes = frame.Length;
+            _frame = frame;
+            Count = 1;
         }
 
         public Outgoing(FrameBatch batch)
         {
-            Batch = batch;
-            Bytes = batch.Bytes;
+            _batch = batch.Frames;
+            Count = batch.Count;
         }
 
-        public ReadOnlyMemory<byte> Frame { get; }
+        /// <summary>How many frames the entry holds.</summary>
+        public int Count { get; }
 
-        public FrameBatch? Batch { get; }
+        /// <summary>The entry's frame <paramref name="index"/>, in order.</summary>
+        public ReadOnlyMemory<byte> this[int index] => _batch is null ? _frame : _batch[index];
 
-        public long Bytes { get; }
+        /// <summary>The entry's bytes (what it counted against the bound when enqueued).</summary>
+        public long Bytes
+        {
+            get
+            {
+                if (_batch is null)
+                {
+                    return _frame.Length;
+                }
+
+                long bytes = 0;
+                for (var i = 0; i < Count; i++)
+                {
+                    bytes += _batch[i].Length;
+                }
+
+                return bytes;
+            }
+        }
+
+        /// <summary>Gives a batch's array back to the pool (once its frames are taken or dropped).</summary>
+        public void Release()
+        {
+            if (_batch is not null)
+            {
+                FrameBatch.Return(_batch);
+            }
+        }
     }
 
     private static partial class Log

@@ -6,7 +6,7 @@ namespace Mkio.Sessions;
 /// Several frames handed to a connection at once (the updates one subscriber gets from one committed batch): the
 /// first <see cref="Count"/> slots of <see cref="Frames"/>, an array rented from <see cref="Pool"/>, holding
 /// <see cref="Bytes"/> bytes in all. Whoever ends up with it — the transport once it has taken the frames, or the
-/// sender when they are refused — gives the array back with <see cref="Return"/>.
+/// sender when they are refused — gives the array back with <see cref="Return()"/>.
 /// </summary>
 internal readonly struct FrameBatch(ReadOnlyMemory<byte>[] frames, int count, long bytes)
 {
@@ -31,5 +31,8 @@ internal readonly struct FrameBatch(ReadOnlyMemory<byte>[] frames, int count, lo
     public ReadOnlySpan<ReadOnlyMemory<byte>> Span => Frames.AsSpan(0, Count);
 
     /// <summary>Gives the array back to the pool, cleared so it keeps no frame alive.</summary>
-    public void Return() => Pool.Return(Frames, clearArray: true);
+    public void Return() => Return(Frames);
+
+    /// <summary>Gives a batch's array back to <see cref="Pool"/>, cleared so it keeps no frame alive.</summary>
+    public static void Return(ReadOnlyMemory<byte>[] frames) => Pool.Return(frames, clearArray: true);
 }
