@@ -70,11 +70,8 @@ public class CoalescingStreamTests
     [Test, CancelAfter(30_000)]
     public async Task SendLoop_FramesQueuedWhileTheSocketIsBusy_OneWriteInOrder(CancellationToken ct)
     {
-        var inner = new RecordingStream { HoldFirstWrite = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
-        var stream = new CoalescingStream(inner);
-        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
-        stream.Owner = socket;
-        using var connection = new MkioConnection(socket, 1 << 20, new MkioMetrics(), NullLogger.Instance, stream);
+        using var held = new HeldConnection(1 << 20);
+        var (inner, stream, connection) = (held.Inner, held.Stream, held.Connection);
 
         Assert.That(connection.TrySend("""{"n":0}"""u8.ToArray()), Is.True);
         await inner.FirstWriteStarted.Task.WaitAsync(ct);
@@ -83,7 +80,7 @@ public class CoalescingStreamTests
             Assert.That(connection.TrySend(Encoding.ASCII.GetBytes($$"""{"n":{{i}}}""")), Is.True);
         }
 
-        inner.HoldFirstWrite.SetResult();
+        held.ReleaseFirstWrite();
         await Eventually.WaitUntilAsync(() => inner.Writes.Count == 2 && connection.QueuedBytes == 0, "the held frame, then the five queued ones in one write", ct);
         Assert.That(stream.InnerWrites, Is.EqualTo(2));
 
@@ -101,11 +98,8 @@ public class CoalescingStreamTests
     [Test, CancelAfter(30_000)]
     public async Task SendLoop_BatchesBetweenSingleFrames_EachFrameAMessageInOrder_BatchArraysReturnedCleared(CancellationToken ct)
     {
-        var inner = new RecordingStream { HoldFirstWrite = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
-        var stream = new CoalescingStream(inner);
-        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
-        stream.Owner = socket;
-        using var connection = new MkioConnection(socket, 1 << 20, new MkioMetrics(), NullLogger.Instance, stream);
+        using var held = new HeldConnection(1 << 20);
+        var (inner, connection) = (held.Inner, held.Connection);
 
         Assert.That(connection.TrySend(Message(0)), Is.True);
         await inner.FirstWriteStarted.Task.WaitAsync(ct);
@@ -116,7 +110,7 @@ public class CoalescingStreamTests
         Assert.That(connection.TrySend(second), Is.True);
         Assert.That(connection.QueuedBytes, Is.EqualTo(first.Bytes + Message(6).Length + second.Bytes), "a batch counts against the bound with all its bytes");
 
-        inner.HoldFirstWrite.SetResult();
+        held.ReleaseFirstWrite();
         await Eventually.WaitUntilAsync(() => inner.Writes.Count == 2 && connection.QueuedBytes == 0, "the held frame, then the two batches and the frame between them in one write", ct);
         await AssertMessagesAsync(inner.Writes, 10, ct);
 
@@ -143,11 +137,8 @@ public class CoalescingStreamTests
     [Test, CancelAfter(30_000)]
     public async Task TrySend_BatchWouldPassTheBound_RefusedWholeAndTheConnectionClosesWith1013(CancellationToken ct)
     {
-        var inner = new RecordingStream { HoldFirstWrite = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
-        var stream = new CoalescingStream(inner);
-        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
-        stream.Owner = socket;
-        using var connection = new MkioConnection(socket, 40, new MkioMetrics(), NullLogger.Instance, stream);
+        using var held = new HeldConnection(40);
+        var (inner, connection) = (held.Inner, held.Connection);
 
         // A batch larger than the bound is taken into an empty queue whole, as a single large frame is.
         Assert.That(connection.TrySend(Message(0)), Is.True);
@@ -165,7 +156,7 @@ public class CoalescingStreamTests
         Assert.That(connection.TrySend(late), Is.False, "nothing is queued once the connection closes");
         Assert.That(lateArray.All(m => m.IsEmpty), Is.True);
 
-        inner.HoldFirstWrite.SetResult();
+        held.ReleaseFirstWrite();
         await connection.SendLoop.WaitAsync(ct);
         var bytes = inner.Writes.SelectMany(w => w).ToArray();
         Assert.That(Encoding.ASCII.GetString(bytes), Does.Not.Contain("\"n\":1}"), "the queued batch was dropped with the overflow");
@@ -204,6 +195,34 @@ public class CoalescingStreamTests
             var r = await client.ReceiveAsync(buffer, ct);
             Assert.That(r.EndOfMessage, Is.True);
             Assert.That(Encoding.ASCII.GetString(buffer, 0, r.Count), Is.EqualTo($$"""{"n":{{i}}}"""));
+        }
+    }
+
+    /// <summary>A connection over a <see cref="CoalescingStream"/> on a recording stream that holds its first write until released.</summary>
+    private sealed class HeldConnection : IDisposable
+    {
+        private readonly WebSocket _socket;
+
+        public HeldConnection(long maxQueuedBytes)
+        {
+            Stream = new CoalescingStream(Inner);
+            _socket = WebSocket.CreateFromStream(Stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+            Stream.Owner = _socket;
+            Connection = new MkioConnection(_socket, maxQueuedBytes, new MkioMetrics(), NullLogger.Instance, Stream);
+        }
+
+        public RecordingStream Inner { get; } = new() { HoldFirstWrite = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+
+        public CoalescingStream Stream { get; }
+
+        public MkioConnection Connection { get; }
+
+        public void ReleaseFirstWrite() => Inner.HoldFirstWrite!.SetResult();
+
+        public void Dispose()
+        {
+            Connection.Dispose();
+            _socket.Dispose();
         }
     }
 
