@@ -321,9 +321,27 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
         List<Subscriber>? dead = null;
         foreach (var s in _staged)
         {
-            if (!s.Session.TrySend(s.TakeStaged(), Name))
+            try
             {
+                if (!s.Session.TrySend(s.TakeStaged(), Name))
+                {
+                    (dead ??= []).Add(s);
+                }
+            }
+            catch (Exception ex)
+            {
+                // F6: one connection's failure never stops the loop or the other subscribers' updates. It missed
+                // the batch, so it must not stay live: closed like a slow consumer, its client resumes by ref.
+                Log.SendFailed(Logger, ex, Name, s.Session.Id);
                 (dead ??= []).Add(s);
+                try
+                {
+                    s.Session.CloseSlowConsumer(s.Session.MaxQueuedBytes);
+                }
+                catch (Exception closeFailure)
+                {
+                    Log.SendFailed(Logger, closeFailure, Name, s.Session.Id);
+                }
             }
         }
 
@@ -801,6 +819,9 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
 
         [LoggerMessage(EventId = 3104, Level = LogLevel.Error, Message = "Service {Service}: the {Kind} expression threw an unexpected error on a row, which is skipped ({Suppressed} more failures since the last report).")]
         public static partial void ExpressionCrashed(ILogger logger, Exception exception, string service, string kind, long suppressed);
+
+        [LoggerMessage(EventId = 3105, Level = LogLevel.Error, Message = "Service {Service}: handing connection {Session} the updates of a batch failed; the connection is closed with 1013 and its client resumes by ref.")]
+        public static partial void SendFailed(ILogger logger, Exception exception, string service, long session);
 
         [LoggerMessage(EventId = 3102, Level = LogLevel.Error, Message = "Service {Service}: processing the change with ref {Ref} failed; the service keeps running.")]
         public static partial void ChangeFailed(ILogger logger, Exception exception, string service, string @ref);

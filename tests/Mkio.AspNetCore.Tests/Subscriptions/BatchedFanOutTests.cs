@@ -90,6 +90,51 @@ public class BatchedFanOutTests
         }
     }
 
+    [Test, CancelAfter(60_000)]
+    public async Task ConnectionThrowsTakingABatch_ClosedAsASlowConsumerAndRemoved_OthersAndLaterBatchesUnaffected(CancellationToken ct)
+    {
+        await using var host = await MkioTestHost.StartAsync(Configure, ct);
+        await using var writer = await host.ConnectAsync("ws", ct);
+        for (var i = 0; i < 3; i++)
+        {
+            await OkAsync(writer, $$$"""{"service":"add_item","data":{"id":{{{i}}},"grp":"g","n":0}}""", ct);
+        }
+
+        var engine = Engine(host);
+        var broken = new RecordingTransport { ThrowOnBatch = true };
+        var healthy = new RecordingTransport();
+        var brokenSession = engine.OpenSession(broken, null);
+        var healthySession = engine.OpenSession(healthy, null);
+        try
+        {
+            // The broken one subscribes first, so it comes first in fan-out order.
+            await brokenSession.HandleAsync(Encoding.UTF8.GetBytes("""{"service":"feed","type":"subscribe"}"""), ct);
+            await healthySession.HandleAsync(Encoding.UTF8.GetBytes("""{"service":"feed","type":"subscribe"}"""), ct);
+            await Eventually.WaitUntilAsync(() => broken.Entries.Count == 1 && healthy.Entries.Count == 1, "the subscribe replies", ct);
+            var service = Listener(host, "feed");
+            Assert.That(service.SubscriberCount, Is.EqualTo(2));
+
+            for (var bump = 1; bump <= 2; bump++)
+            {
+                await OkAsync(writer, $$$"""{"service":"bump","ref":"b{{{bump}}}","data":{"grp":"g","n":{{{bump}}}}}""", ct);
+                await Eventually.WaitUntilAsync(() => healthy.Entries.Count == 1 + bump, $"bump {bump} reaches the healthy subscriber", ct);
+                Assert.That(healthy.Entries[^1].Frames, Has.Count.EqualTo(3).And.All.Contains($"\"ref\":\"b{bump}\""));
+            }
+
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(broken.ClosedAsSlowConsumer, Is.True, "a connection that missed a batch does not stay live");
+                Assert.That(service.SubscriberCount, Is.EqualTo(1));
+                Assert.That(broken.Entries, Has.Count.EqualTo(1), "only its reply");
+            }
+        }
+        finally
+        {
+            await engine.CloseSessionAsync(brokenSession);
+            await engine.CloseSessionAsync(healthySession);
+        }
+    }
+
     /// <summary>A transport that records what it is handed: one entry per call, with its frames' text.</summary>
     private sealed class RecordingTransport : IMkioTransport
     {
@@ -97,6 +142,11 @@ public class BatchedFanOutTests
         private readonly List<(bool Batch, List<string> Frames)> _entries = [];
 
         public long MaxQueuedBytes => 1 << 20;
+
+        /// <summary>Throw when handed a batch (a connection failing unexpectedly).</summary>
+        public bool ThrowOnBatch { get; init; }
+
+        public bool ClosedAsSlowConsumer { get; private set; }
 
         public List<(bool Batch, List<string> Frames)> Entries
         {
@@ -121,6 +171,11 @@ public class BatchedFanOutTests
 
         public bool TrySend(FrameBatch batch)
         {
+            if (ThrowOnBatch)
+            {
+                throw new InvalidOperationException("this transport fails on batches");
+            }
+
             var frames = new List<string>();
             foreach (var frame in batch.Span)
             {
@@ -136,8 +191,6 @@ public class BatchedFanOutTests
             return true;
         }
 
-        public void CloseSlowConsumer(long wouldBe)
-        {
-        }
+        public void CloseSlowConsumer(long wouldBe) => ClosedAsSlowConsumer = true;
     }
 }
