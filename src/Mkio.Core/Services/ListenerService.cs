@@ -284,7 +284,10 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
             }
             else if (_staging)
             {
-                if (s.Stage(mine, _stageExpected))
+                // Without a filter a subscriber gets every change of the batch: room for all at once. A filtered one may
+                // get a few: a small array that grows (an array sized to the batch for each of many selective
+                // subscribers would be cleared whole on return, and allocated once the pool runs dry).
+                if (s.Stage(mine, s.Filter is null ? _stageExpected : Subscriber.FilteredStageStart))
                 {
                     _staged.Add(s);
                 }
@@ -858,6 +861,9 @@ internal sealed class Subscriber(MkioSession session, CompiledExpression? filter
     /// <summary>The held frames outgrew the connection's bound: the connection was closed with 1013; the subscription ends with the build.</summary>
     public bool PendingOverflowed { get; set; }
 
+    /// <summary>The room a filtered subscriber's staging array starts with (it doubles when full).</summary>
+    public const int FilteredStageStart = 16;
+
     private ReadOnlyMemory<byte>[]? _staged;
     private int _stagedCount;
     private long _stagedBytes;
@@ -865,7 +871,7 @@ internal sealed class Subscriber(MkioSession session, CompiledExpression? filter
     /// <summary>
     /// Adds a frame to those staged for this subscriber during one inbox entry (guarded by the service's gate);
     /// true for the first one, when the service lists the subscriber for <see cref="TakeStaged"/>. The first frame rents
-    /// room for <paramref name="expected"/> (the entry's number of changes: at most one frame each).
+    /// room for <paramref name="expected"/> frames; a full array is replaced by one twice its size.
     /// </summary>
     public bool Stage(ReadOnlyMemory<byte> frame, int expected)
     {
