@@ -27,8 +27,6 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
     private readonly List<Subscriber> _subscribers = [];
     /// <summary>Subscribers holding frames staged while the loop handles one inbox entry (under <see cref="Gate"/>), in staging order.</summary>
     private readonly List<Subscriber> _staged = [];
-    /// <summary>True while the loop handles an inbox entry: fan-out stages frames per subscriber and sends them together at its end.</summary>
-    private bool _staging;
     /// <summary>While staging: the entry's number of changes, the most frames one subscriber can get from it.</summary>
     private int _stageExpected;
     private readonly HashSet<string> _watch;
@@ -168,7 +166,6 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
                 // one per change. A subscribe waits for the entry as a whole, so it sees all of it or none of it.
                 lock (Gate)
                 {
-                    _staging = true;
                     _stageExpected = events.Count;
                     try
                     {
@@ -196,7 +193,6 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
                     }
                     finally
                     {
-                        _staging = false;
                         SendStagedLocked();
                     }
                 }
@@ -208,8 +204,10 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
     }
 
     /// <summary>
-    /// Sends one change to every subscriber whose filter admits it; later subscribers are also told the undo/redo
-    /// <paramref name="cause"/> (0.1.0 frames never carry it). Called under <see cref="Gate"/>.
+    /// Stages one change for every subscriber whose filter admits it (held while its reply is built, buffered while
+    /// paging); later subscribers are also told the undo/redo <paramref name="cause"/> (0.1.0 frames never carry it).
+    /// Called by the loop under <see cref="Gate"/> while it handles a committed batch; it enqueues what was staged
+    /// at the batch's end (<see cref="SendStagedLocked"/>).
     /// </summary>
     protected void FanOut(long sequence, string @ref, string op, Row row, string? cause = null)
     {
@@ -226,7 +224,6 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
 
         byte[]? frame = null;
         var notified = false;
-        List<Subscriber>? dead = null;
         foreach (var s in _subscribers)
         {
             if (sequence <= s.SkipThrough || s.Later?.Topic is not null)
@@ -282,7 +279,7 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
                     }
                 }
             }
-            else if (_staging)
+            else
             {
                 // Without a filter a subscriber gets every change of the batch: room for all at once. A filtered one may
                 // get a few: a small array that grows (an array sized to the batch for each of many selective
@@ -292,23 +289,10 @@ internal abstract partial class ListenerService : MkioService, IChangeListener
                     _staged.Add(s);
                 }
             }
-            else if (!s.Session.TrySend(mine, Name))
-            {
-                (dead ??= []).Add(s);
-                continue;
-            }
 
             if (first)
             {
                 NotifyOut(mine);
-            }
-        }
-
-        if (dead is not null)
-        {
-            foreach (var d in dead)
-            {
-                RemoveLocked(d.Session);
             }
         }
     }
